@@ -377,7 +377,7 @@ impl Partition {
         }
         let record_cap = offset.saturating_add(limits.max_records);
         let mut bytes_taken = 0u64;
-        'segments: for segment in &segments[first - 1..] {
+        for segment in &segments[first - 1..] {
             let bytes = segment.bytes();
             let mut pos = if segment.base_offset <= fetch.next_offset
                 && fetch.next_offset < segment.next_offset.load()
@@ -387,19 +387,21 @@ impl Partition {
                 0
             };
             let chunk_start = pos;
+            let mut full = false;
             while pos < bytes.len() {
                 let view = BatchView::frame_checked(&bytes[pos..])
                     .map_err(|e| segment.corrupt_frame(pos, e))?;
                 let size = view.size() as u64;
-                if !fetch.chunks.is_empty() || pos > chunk_start {
-                    if bytes_taken + size > limits.max_bytes {
-                        break 'segments;
-                    }
+                let first_batch = fetch.chunks.is_empty() && pos == chunk_start;
+                if !first_batch && bytes_taken + size > limits.max_bytes {
+                    full = true;
+                    break;
                 }
                 bytes_taken += size;
                 pos += view.size();
                 fetch.next_offset = view.next_offset().min(record_cap);
                 if fetch.next_offset >= record_cap {
+                    full = true;
                     break;
                 }
             }
@@ -410,7 +412,7 @@ impl Partition {
                     end: pos,
                 });
             }
-            if fetch.next_offset >= record_cap {
+            if full {
                 break;
             }
         }
