@@ -81,11 +81,10 @@ impl TopicConfig {
         if self.flush_interval_ms == 0 {
             return bad("flush_interval_ms must be at least 1".into());
         }
-        if self.max_record_bytes == 0 || self.max_record_bytes > self.segment_bytes / 2 {
+        if self.max_record_bytes == 0 || self.max_record_bytes > self.segment_bytes {
             return bad(format!(
-                "max_record_bytes must be between 1 and segment_bytes / 2 ({}), not {}",
-                self.segment_bytes / 2,
-                self.max_record_bytes
+                "max_record_bytes must be between 1 and segment_bytes ({}), not {}; a record must fit in a segment",
+                self.segment_bytes, self.max_record_bytes
             ));
         }
         if self.index_interval_bytes == 0 {
@@ -127,7 +126,7 @@ mod tests {
         assert!(tiny.validate().is_err());
         let huge_record = TopicConfig {
             segment_bytes: 4096,
-            max_record_bytes: 4096,
+            max_record_bytes: 4097,
             ..TopicConfig::default()
         };
         assert!(huge_record.validate().is_err());
