@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 // outside the publication protocol loom checks, and a loom `Mutex` panics when used outside
 // `loom::model`, which would break every test that opens a log under `--cfg loom`.
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::log::now_ms;
 use crate::names::validate_name;
 
 /// The group file format this build writes and reads.
@@ -365,19 +365,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch, negative for a clock set before 1970.
-fn now_ms() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
-    }
-}
-
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "in a test, a failed unwrap is a failed test"
-)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -18,11 +18,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::groups::GroupStore;
-use crate::loom::Arc;
 use crate::maintenance::Maintenance;
 use crate::names::validate_name;
 use crate::partition::sync_dir;
 use crate::topic::{TOPIC_FILE, Topic};
+use std::sync::Arc;
 
 const CLEAN_MARKER: &str = ".clean-shutdown";
 

@@ -511,9 +511,10 @@ impl Partition {
         if doomed == 0 {
             return Ok(0);
         }
+        // Move the start first, then drop the segments: a reader whose snapshot no longer
+        // holds its offset is then sure to see the new start (found by the loom model).
+        self.start_offset.publish(segments[doomed].base_offset);
         let removed = self.segments.remove_oldest(doomed);
-        let new_start = self.segments.snapshot()[0].base_offset;
-        self.start_offset.publish(new_start);
         // Readers that still hold a removed segment keep its map; unlinking is safe.
         for segment in removed {
             for path in [

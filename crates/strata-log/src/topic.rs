@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::batch::EncodedBatch;
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
-use crate::loom::{Arc, AtomicU64, Ordering};
+// The log and topic level is not model-checked: plain std types.
 use crate::partition::{AppendInfo, Partition, sync_dir};
 use crate::partitioner::partition_for_key;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The file in a topic's directory that holds its metadata.
 pub(crate) const TOPIC_FILE: &str = "topic.json";
