@@ -406,14 +406,18 @@ fn readers_running_beside_the_writer_only_ever_see_whole_batches() {
             std::thread::spawn(move || {
                 let mut offset = 0;
                 while !done.load(Ordering::Acquire) || offset < p.end_offset() {
-                    let fetch = p.read(offset, ReadLimits::default()).expect("read");
+                    let limits = ReadLimits {
+                        max_records: u64::MAX,
+                        max_bytes: 4096,
+                    };
+                    let fetch = p.read(offset, limits).expect("read");
                     for r in fetch.records() {
                         let r = r.expect("whole record");
                         assert_eq!(r.offset, offset);
                         assert_eq!(r.value, format!("value-{offset}").as_bytes());
                         offset += 1;
                     }
-                    // Batches are 7 records: a reader never stops inside one.
+                    // Batches are 7 records and only max_bytes limits the read: it ends on a batch boundary.
                     assert_eq!(offset % 7, 0);
                 }
                 offset
