@@ -1,0 +1,337 @@
+//! The command line: every command's arguments, apart from the code that runs them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// strata: a stream-processing platform in one binary.
+///
+/// Start a node with `strata serve`, then create topics, produce and consume with the other
+/// commands, which talk to the node over HTTP (--server, default http://127.0.0.1:8080).
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node: the log and its HTTP API.
+    ///
+    /// Settings come from flags, then STRATA_* environment variables, then strata.toml (or
+    /// --config), then defaults. Stop it with Ctrl-C or SIGTERM: it flushes the log and
+    /// marks the shutdown clean.
+    Serve(ServeArgs),
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Send records to a topic from stdin, a file, or TCP clients.
+    ///
+    /// Examples:
+    ///   echo '{"user":"ann","clicks":3}' | strata produce clicks --key-field user
+    ///   strata produce logs --format lines --file app.log
+    ///   strata produce lines --listen 127.0.0.1:9999   # then: nc 127.0.0.1 9999
+    #[command(verbatim_doc_comment)]
+    Produce(ProduceArgs),
+    /// Read records from a topic and print them.
+    ///
+    /// Without --follow it prints what is there (from the beginning, unless --offset or
+    /// --from-time say otherwise) and exits. With --follow it keeps printing new records,
+    /// starting at the end unless --from-beginning, --offset or --from-time is given.
+    /// With --group it reads from the group's committed offsets and commits after printing.
+    ///
+    /// Examples:
+    ///   strata consume clicks --max 10
+    ///   strata consume clicks --follow --output json
+    ///   strata consume clicks --from-time -15m
+    ///   strata consume clicks --group dashboard --follow
+    #[command(verbatim_doc_comment)]
+    Consume(ConsumeArgs),
+    /// Inspect and reset consumer groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// Where the node is, for the client commands.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// URL of the node.
+    #[arg(long, env = "STRATA_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Bearer token, when the node was started with --auth-token.
+    #[arg(long, env = "STRATA_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+/// How the client commands print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `strata serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of the log (created if missing). [default: ./strata-data]
+    #[arg(long, env = "STRATA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on, HOST:PORT; port 0 picks a free one. [default: 127.0.0.1:8080]
+    #[arg(long, env = "STRATA_HTTP")]
+    pub http: Option<String>,
+    /// Require "Authorization: Bearer TOKEN" on writes and admin calls.
+    #[arg(long, env = "STRATA_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Largest request body, e.g. 16MiB. Larger requests get HTTP 413. [default: 16MiB]
+    #[arg(long, env = "STRATA_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<String>,
+    /// Forget a consumer group's delivery positions after this long without a fetch,
+    /// e.g. 30s. [default: 30s]
+    #[arg(long, env = "STRATA_GROUP_SESSION_TIMEOUT")]
+    pub group_session_timeout: Option<String>,
+    /// How long shutdown waits for open requests, e.g. 10s. [default: 10s]
+    #[arg(long, env = "STRATA_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+    /// Config file (TOML). [default: ./strata.toml if it exists]
+    #[arg(long, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. info or strata_server=debug.
+    #[arg(long, env = "STRATA_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// `strata topic ...`.
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic.
+    ///
+    /// Example: strata topic create orders --partitions 3 --retention 7d --durability always
+    Create(TopicCreateArgs),
+    /// List topics with their partition counts, records and sizes.
+    List(ListArgs),
+    /// Show a topic's config and each partition's offsets and size.
+    Describe(TopicNameArgs),
+    /// Delete a topic, its records and the groups' offsets for it.
+    Delete(TopicNameArgs),
+}
+
+/// `strata topic create`.
+#[derive(Debug, Args)]
+pub struct TopicCreateArgs {
+    /// Topic name: 1-249 of A-Z a-z 0-9 . _ -
+    pub name: String,
+    /// Number of partitions.
+    #[arg(long, short, default_value_t = 1)]
+    pub partitions: u32,
+    /// Delete segments older than this, e.g. 7d. [default: keep forever]
+    #[arg(long)]
+    pub retention: Option<String>,
+    /// Delete the oldest segments while a partition is larger than this, e.g. 10GiB.
+    #[arg(long)]
+    pub retention_bytes: Option<String>,
+    /// When appends are fsynced: always (before acknowledging), interval, or never.
+    #[arg(long)]
+    pub durability: Option<String>,
+    /// Period of background fsyncs under --durability interval, e.g. 1s.
+    #[arg(long)]
+    pub flush_interval: Option<String>,
+    /// Roll segments at this size, e.g. 256MiB.
+    #[arg(long)]
+    pub segment_bytes: Option<String>,
+    /// Roll segments at this age, e.g. 10m.
+    #[arg(long)]
+    pub segment_age: Option<String>,
+    /// Largest record accepted, e.g. 1MiB.
+    #[arg(long)]
+    pub max_record_bytes: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// Commands that only name a topic.
+#[derive(Debug, Args)]
+pub struct TopicNameArgs {
+    /// Topic name.
+    pub name: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// List commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// How `strata produce` reads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON value per line; it becomes the record's value.
+    Ndjson,
+    /// One line of text per record, stored as-is.
+    Lines,
+    /// One record object per line, as the HTTP API takes them:
+    /// {"key": .., "value": .., "headers": {..}, "timestamp": .., "partition": ..}
+    Records,
+}
+
+/// `strata produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Topic to produce to.
+    pub topic: String,
+    /// Read from this file instead of stdin (shows a progress bar on a terminal).
+    #[arg(long, short, conflicts_with = "listen")]
+    pub file: Option<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: InputFormat,
+    /// Key every record with this string.
+    #[arg(long, conflicts_with = "key_field")]
+    pub key: Option<String>,
+    /// Take each record's key from this field of its JSON value (ndjson format).
+    #[arg(long)]
+    pub key_field: Option<String>,
+    /// Take each record's timestamp (ms or RFC 3339) from this field of its JSON value.
+    #[arg(long)]
+    pub timestamp_field: Option<String>,
+    /// Send every record to this partition (default: by key, or spread when unkeyed).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Most records per request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Send a partial batch after this long without new input, e.g. 100ms.
+    #[arg(long, default_value = "50ms")]
+    pub linger: String,
+    /// Accept text lines from TCP clients on HOST:PORT (e.g. nc) and produce each line as
+    /// a record, until Ctrl-C.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// How `strata consume` prints records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordOutput {
+    /// The value only, one per line (JSON values as JSON, text as text, bytes as base64).
+    Value,
+    /// One JSON object per record, with partition, offset, timestamp, key, value, headers.
+    Json,
+}
+
+/// `strata consume`.
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Start at the first retained record (the default without --follow).
+    #[arg(long, conflicts_with_all = ["offset", "from_time"])]
+    pub from_beginning: bool,
+    /// Start at this offset (in every partition read; pair it with --partition).
+    #[arg(long, conflicts_with = "from_time")]
+    pub offset: Option<u64>,
+    /// Start at the first record at or after this time: RFC 3339, ms, or relative (-1h).
+    #[arg(long, allow_hyphen_values = true)]
+    pub from_time: Option<String>,
+    /// Read only this partition.
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Read as this consumer group: start at its committed offsets, commit after printing.
+    #[arg(long, conflicts_with_all = ["offset", "from_time", "from_beginning"])]
+    pub group: Option<String>,
+    /// Keep waiting for new records until Ctrl-C (or --max).
+    #[arg(long)]
+    pub follow: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub max: Option<u64>,
+    /// What to print per record.
+    #[arg(long, value_enum, default_value = "value")]
+    pub output: RecordOutput,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `strata group ...`.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List consumer groups with their total lag.
+    List(ListArgs),
+    /// Show a group's committed offset and lag per partition.
+    Describe(GroupNameArgs),
+    /// Move a group's committed offsets on a topic.
+    ///
+    /// Example: strata group reset dashboard --topic clicks --to-time -1h
+    Reset(GroupResetArgs),
+    /// Delete a group and its committed offsets.
+    Delete(GroupNameArgs),
+}
+
+/// Commands that only name a group.
+#[derive(Debug, Args)]
+pub struct GroupNameArgs {
+    /// Group name.
+    pub group: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata group reset`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_time"])))]
+pub struct GroupResetArgs {
+    /// Group name.
+    pub group: String,
+    /// Topic whose offsets to move.
+    #[arg(long)]
+    pub topic: String,
+    /// Only this partition (default: all).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// To the first retained record.
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To the end (skip everything there now).
+    #[arg(long)]
+    pub to_latest: bool,
+    /// To this offset.
+    #[arg(long)]
+    pub to_offset: Option<u64>,
+    /// To the first record at or after this time: RFC 3339, ms, or relative (-1h).
+    #[arg(long, allow_hyphen_values = true)]
+    pub to_time: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}

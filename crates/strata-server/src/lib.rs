@@ -1,0 +1,26 @@
+//! `strata-server`: the strata node — the log behind an HTTP API.
+//!
+//! - [`config`]: defaults, `strata.toml`, `STRATA_*` variables and flags, resolved into a
+//!   [`NodeConfig`].
+//! - [`catalog`]: the node's index of topics and groups and the one place that appends.
+//! - [`records`] and [`fetch`]: records on the wire (produce bodies in, JSON out).
+//! - [`http`]: the axum router and handlers (`/v1/...`, `/health`, `/metrics`).
+//! - [`metrics`]: Prometheus text exposition.
+//! - [`server`]: starting a [`Node`], serving, and shutting down cleanly.
+//! - [`client`]: a small HTTP client of the API, used by the CLI, tests and benchmarks.
+//! - [`time`]: points in time, durations and sizes as users write them.
+
+pub mod catalog;
+pub mod client;
+pub mod config;
+mod error;
+pub mod fetch;
+pub mod http;
+pub mod metrics;
+pub mod records;
+pub mod server;
+pub mod time;
+
+pub use config::{ConfigLayer, NodeConfig};
+pub use error::{Error, Result};
+pub use server::{Node, shutdown_signal};
