@@ -83,6 +83,15 @@ pub enum Error {
         end: u64,
     },
 
+    /// A truncation point that is not the first offset of a batch.
+    #[error(
+        "cannot truncate at offset {offset}: it is inside a record batch; truncate at a batch boundary"
+    )]
+    NotBatchBoundary {
+        /// The offset asked for.
+        offset: u64,
+    },
+
     /// The topic does not exist.
     #[error("topic {0:?} does not exist")]
     UnknownTopic(String),

@@ -113,8 +113,8 @@ impl Partition {
             let name = name.to_string_lossy();
             if let Some(base) = parse_log_name(&name) {
                 bases.push(base);
-            } else if name.ends_with(".tmp") {
-                // A half-written metadata file from a crash: the old one is still in place.
+            } else if name.ends_with(".tmp") || name.ends_with(".truncating") {
+                // A half-written file from a crash: the old one is still in place.
                 fs::remove_file(entry.path()).at(entry.path())?;
             }
         }
@@ -531,6 +531,77 @@ impl Partition {
         }
         sync_dir(&self.dir)?;
         Ok(doomed)
+    }
+
+    /// Cuts the partition back so that `offset` becomes its end offset: the records at and
+    /// after it are removed. Used by views to drop output written after their last
+    /// checkpoint, so that a restart neither duplicates nor loses output.
+    ///
+    /// The segment holding `offset` is rewritten into a fresh file (a new inode), so a reader
+    /// still mapping the old one keeps reading valid bytes; later segments are deleted.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] outside `start..=end`, [`Error::NotBatchBoundary`] inside a
+    /// batch, I/O errors naming the file.
+    pub fn truncate_to(&self, offset: u64) -> Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if w.closed {
+            return Err(Error::Closed);
+        }
+        let (start, end) = (self.start_offset(), self.end_offset());
+        if offset == end {
+            return Ok(());
+        }
+        if offset < start || offset > end {
+            return Err(Error::OffsetOutOfRange { offset, start, end });
+        }
+        let segments = self.segments.snapshot();
+        let idx = segments.partition_point(|s| s.base_offset <= offset) - 1;
+        let segment = &segments[idx];
+        let position = segment.position_of(offset)? as usize;
+        let bytes = segment.bytes();
+        if position < bytes.len() {
+            let view = BatchView::frame(&bytes[position..])
+                .map_err(|e| segment.corrupt_frame(position, e))?;
+            if view.base_offset() != offset {
+                return Err(Error::NotBatchBoundary { offset });
+            }
+        }
+        let tmp = segment.paths.log.with_extension("log.truncating");
+        {
+            let mut f = fs::File::create(&tmp).at(&tmp)?;
+            std::io::Write::write_all(&mut f, &bytes[..position]).at(&tmp)?;
+            f.sync_all().at(&tmp)?;
+        }
+        fs::rename(&tmp, &segment.paths.log).at(&segment.paths.log)?;
+        for later in &segments[idx + 1..] {
+            for path in [&later.paths.log, &later.paths.index, &later.paths.timeindex] {
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).at(path),
+                }
+            }
+        }
+        // The recovery point must not claim the (now active) segment is sealed.
+        write_recovery_point(&self.dir, segment.base_offset)?;
+        sync_dir(&self.dir)?;
+        let capacity = self.config.segment_bytes.max(position as u64);
+        let recovered = Segment::recover(
+            &self.dir,
+            segment.base_offset,
+            RecoveryMode::Scan,
+            true,
+            capacity,
+            self.config.index_interval_bytes,
+        )?;
+        w.active = SegmentWriter::resume(&recovered.segment, recovered.entries_len, capacity)?;
+        self.segments
+            .truncate_and_push(idx, Arc::new(recovered.segment));
+        self.end_offset.publish(offset);
+        self.durable_offset
+            .publish(self.durable_offset.load().min(offset));
+        Ok(())
     }
 
     /// Offsets, sizes and segment count.

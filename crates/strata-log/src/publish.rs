@@ -72,4 +72,13 @@ impl<S> SegmentSet<S> {
         *guard = Arc::new(guard[n..].to_vec());
         removed
     }
+
+    /// Keeps the `keep` oldest items and appends `item` after them (truncation replaces the
+    /// tail of the list). Writer only.
+    pub fn truncate_and_push(&self, keep: usize, item: Arc<S>) {
+        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut next: Vec<Arc<S>> = guard.iter().take(keep).cloned().collect();
+        next.push(item);
+        *guard = Arc::new(next);
+    }
 }

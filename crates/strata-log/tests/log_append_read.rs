@@ -483,3 +483,57 @@ fn long_poll_wakes_on_append() {
         "times out"
     );
 }
+
+#[test]
+fn truncation_cuts_back_to_a_batch_boundary_and_survives_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), options()).expect("open");
+    let topic = log.create_topic("t", 1, small_segments()).expect("create");
+    let p = topic.partition(0).expect("p0");
+    for i in 0..100 {
+        p.append(batch(i * 5, 5)).expect("append");
+    }
+    let segments_before = p.stats().segments;
+    let held = p
+        .read(
+            0,
+            ReadLimits {
+                max_records: u64::MAX,
+                max_bytes: u64::MAX,
+            },
+        )
+        .expect("read");
+    assert!(matches!(
+        p.truncate_to(102),
+        Err(Error::NotBatchBoundary { offset: 102 })
+    ));
+    assert!(matches!(
+        p.truncate_to(501),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    p.truncate_to(100).expect("truncate");
+    assert_eq!(p.end_offset(), 100);
+    assert!(p.stats().segments < segments_before);
+    assert_eq!(read_all(p, 0), (0..100).map(record).collect::<Vec<_>>());
+    // A fetch taken before the truncation still reads its (old) bytes.
+    assert_eq!(held.records().count(), 500);
+    let info = p.append(batch(100, 5)).expect("append after truncation");
+    assert_eq!(info.base_offset, 100);
+    drop(log);
+    let log = Log::open(dir.path(), options()).expect("reopen after a crash");
+    let p = log.topic("t").expect("t");
+    let p = p.partition(0).expect("p0");
+    assert_eq!(read_all(p, 0), (0..105).map(record).collect::<Vec<_>>());
+    p.truncate_to(0).expect("truncate everything");
+    assert_eq!(p.end_offset(), 0);
+    log.close().expect("close");
+    let log = Log::open(dir.path(), options()).expect("reopen clean");
+    assert_eq!(
+        log.topic("t")
+            .expect("t")
+            .partition(0)
+            .expect("p0")
+            .end_offset(),
+        0
+    );
+}
