@@ -132,7 +132,9 @@ pub(crate) struct LoadedIndex {
 ///
 /// Returns `None` when the files are missing, torn, or inconsistent: the caller rebuilds.
 pub(crate) fn validate(offsets: &[u8], times: &[u8], log_len: u64) -> Option<LoadedIndex> {
-    if offsets.len() % OFFSET_ENTRY_LEN != 0 || times.len() % TIME_ENTRY_LEN != 0 {
+    if !offsets.len().is_multiple_of(OFFSET_ENTRY_LEN)
+        || !times.len().is_multiple_of(TIME_ENTRY_LEN)
+    {
         return None;
     }
     let n = offsets.len() / OFFSET_ENTRY_LEN;
@@ -176,10 +178,10 @@ pub(crate) fn validate(offsets: &[u8], times: &[u8], log_len: u64) -> Option<Loa
         max_timestamp: i64_at(times, n * TIME_ENTRY_LEN),
         rel_next_offset: u32_at(times, n * TIME_ENTRY_LEN + 8),
     });
-    if let (Some(s), Some(last)) = (seal, entries.last()) {
-        if s.rel_next_offset <= last.rel_offset || s.max_timestamp < last.max_ts_before {
-            return None;
-        }
+    if let (Some(s), Some(last)) = (seal, entries.last())
+        && (s.rel_next_offset <= last.rel_offset || s.max_timestamp < last.max_ts_before)
+    {
+        return None;
     }
     Some(LoadedIndex { entries, seal })
 }
