@@ -491,7 +491,8 @@ pub fn encode(records: &[ProduceRecord<'_>], topic: &Topic) -> Result<PreparedPr
 /// How fetched values are written out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueFormat {
-    /// `value` when the bytes are JSON, else `value_text` when UTF-8, else `value_b64`.
+    /// `value` when the bytes are JSON, else `value_text` when UTF-8 text (no control
+    /// characters but tab and line breaks), else `value_b64`.
     Auto,
     /// Always `value_b64`.
     Base64,
@@ -560,7 +561,12 @@ fn write_value(out: &mut Vec<u8>, v: &[u8], format: ValueFormat) {
     }
     let text = match format {
         ValueFormat::Base64 => None,
-        _ => std::str::from_utf8(v).ok(),
+        ValueFormat::Text => std::str::from_utf8(v).ok(),
+        // Control characters other than line breaks and tabs mean bytes, not text.
+        ValueFormat::Auto => std::str::from_utf8(v).ok().filter(|s| {
+            s.bytes()
+                .all(|b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
+        }),
     };
     if let Some(s) = text {
         out.extend_from_slice(b"\"value_text\":");

@@ -1,0 +1,232 @@
+//! Helpers of the end-to-end tests: start the real `strata` binary on an ephemeral port in a
+//! temporary data directory, talk to it over HTTP, and run CLI commands against it.
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::{Value, json};
+use strata_server::client::{Client, Reply};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
+
+/// A running node.
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub token: Option<String>,
+}
+
+impl Node {
+    /// Starts a node in a fresh temporary directory.
+    pub fn start(extra: &[&str]) -> Node {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut node = Node::start_in(&dir, extra);
+        node._tmp = Some(tmp);
+        node
+    }
+
+    /// Starts a node on `dir` (kept when the node stops, for restart tests).
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Node {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--http", "127.0.0.1:0", "--log", "warn"])
+            .args(extra)
+            .env_remove("STRATA_AUTH_TOKEN")
+            .env_remove("STRATA_SERVER")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn strata serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listen line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        let token = extra
+            .iter()
+            .position(|a| *a == "--auth-token")
+            .map(|i| extra[i + 1].to_owned());
+        Node {
+            child,
+            url,
+            dir: dir.to_owned(),
+            _tmp: None,
+            token,
+        }
+    }
+
+    /// A client (with the node's token, if any).
+    pub fn client(&self) -> Client {
+        Client::new(&self.url, self.token.clone()).expect("client")
+    }
+
+    /// A client without a token.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, None).expect("client")
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) {
+        signal(&self.child, "TERM");
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("node exits");
+        assert!(status.success(), "node exited with {status}");
+    }
+
+    /// Runs a CLI command against this node.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_stdin(args, None)
+    }
+
+    /// Runs a CLI command with `stdin` as input.
+    pub fn cli_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("STRATA_SERVER", &self.url)
+            .env_remove("STRATA_AUTH_TOKEN")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = &self.token {
+            cmd.env("STRATA_AUTH_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("spawn cli");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            let mut si = child.stdin.take().expect("stdin");
+            si.write_all(input).expect("write stdin");
+        }
+        child.wait_with_output().expect("cli output")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a signal by name to a child.
+pub fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// Waits for a child with a deadline.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Creates a topic, asserting success.
+pub async fn create_topic(c: &Client, name: &str, partitions: u32, config: Value) -> Value {
+    c.call(
+        Method::POST,
+        "/v1/topics",
+        Some(json!({ "name": name, "partitions": partitions, "config": config })),
+    )
+    .await
+    .expect("create topic")
+}
+
+/// POSTs a raw produce body.
+pub async fn produce_raw(c: &Client, topic: &str, body: impl Into<Bytes>) -> Reply {
+    c.raw(
+        Method::POST,
+        &format!("/v1/topics/{topic}/records"),
+        Some((body.into(), "application/json")),
+    )
+    .await
+    .expect("request")
+}
+
+/// GETs a path and parses the JSON, whatever the status.
+pub async fn get(c: &Client, path: &str) -> (u16, Value) {
+    let r = c.raw(Method::GET, path, None).await.expect("request");
+    (r.status.as_u16(), parse(&r))
+}
+
+/// Parses a reply body as JSON (Null if it is not).
+pub fn parse(r: &Reply) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// The end offset of every partition of a topic: the fingerprint of "the log is unchanged".
+pub async fn end_offsets(c: &Client, topic: &str) -> Vec<u64> {
+    let (status, v) = get(c, &format!("/v1/topics/{topic}")).await;
+    assert_eq!(status, 200, "{v}");
+    v["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| p["end_offset"].as_u64().expect("end"))
+        .collect()
+}
+
+/// Asserts that a reply is an error with this status, and returns its message.
+pub fn expect_error(r: &Reply, status: u16) -> String {
+    let v = parse(r);
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "expected {status}, got {}: {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    v["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {v}"))
+        .to_owned()
+}
+
+/// stdout of a CLI run as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr of a CLI run as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that a CLI run succeeded.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed: {}\nstdout: {}",
+        stderr(o),
+        stdout(o)
+    );
+    stdout(o)
+}
