@@ -1,0 +1,645 @@
+//! Mergeable accumulators, stored column-wise by group id.
+//!
+//! Every aggregate is a monoid: `update` folds rows into a group, `merge` folds one group's
+//! state into another (session merges, batch ⊕ speed in the serving layer), and the empty
+//! state is the identity. State is plain data (serde), so checkpoints and the serving
+//! layer's partials serialize it as is.
+//!
+//! Groups are dense `u32` ids handed out by the keyed state; the hot aggregates (COUNT, SUM,
+//! AVG) update flat vectors in one pass over a batch.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use cardinality_estimator::CardinalityEstimator;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::plan::AggregateFunction;
+use crate::scalar::{Scalar, to_array};
+
+/// A HyperLogLog-style sketch with a fixed hasher, so sketches from different processes
+/// (batch and speed layer) merge.
+type Sketch = CardinalityEstimator<Scalar>;
+
+/// Ordering key of EARLIEST/LATEST: event time, then (partition, offset) to break ties the
+/// same way in every layer.
+pub type Position = (i64, u64);
+
+/// The state of one aggregate for all groups of a view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Accumulator {
+    /// `COUNT(*)` (`star`) or `COUNT(x)`.
+    Count {
+        /// Counts rows regardless of NULLs.
+        star: bool,
+        /// Per group.
+        counts: Vec<i64>,
+    },
+    /// `SUM` over integers; NULL when no non-null input.
+    SumInt {
+        /// Per group (wrapping on overflow).
+        sums: Vec<i64>,
+        /// Non-null inputs per group.
+        counts: Vec<u64>,
+    },
+    /// `SUM` over floats, or `AVG` over anything numeric (`avg`).
+    SumFloat {
+        /// True for AVG.
+        avg: bool,
+        /// Per group.
+        sums: Vec<f64>,
+        /// Non-null inputs per group.
+        counts: Vec<u64>,
+    },
+    /// `MIN` / `MAX`.
+    Extreme {
+        /// True for MAX.
+        max: bool,
+        /// Output type.
+        #[serde(with = "data_type_serde")]
+        data_type: DataType,
+        /// Per group; NULL until a non-null input.
+        values: Vec<Scalar>,
+    },
+    /// `COUNT(DISTINCT x)`, exact.
+    Distinct {
+        /// Per group.
+        sets: Vec<HashSet<Scalar>>,
+    },
+    /// `APPROX_COUNT_DISTINCT(x)`.
+    Approx {
+        /// Per group.
+        sketches: Vec<Sketch>,
+    },
+    /// `EARLIEST` / `LATEST` by event time.
+    Pick {
+        /// True for LATEST.
+        latest: bool,
+        /// Output type.
+        #[serde(with = "data_type_serde")]
+        data_type: DataType,
+        /// Per group: the chosen value and its position.
+        values: Vec<Option<(Position, Scalar)>>,
+    },
+}
+
+impl Accumulator {
+    /// An empty accumulator for `function` over inputs of `input` type (`None` for COUNT(*)).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the function does not apply to the type (SUM of strings).
+    pub fn new(function: AggregateFunction, input: Option<&DataType>) -> Result<Self> {
+        let numeric = |t: Option<&DataType>| matches!(t, Some(DataType::Int64 | DataType::Float64));
+        Ok(match function {
+            AggregateFunction::Count => Accumulator::Count {
+                star: input.is_none(),
+                counts: Vec::new(),
+            },
+            AggregateFunction::Sum if input == Some(&DataType::Int64) => Accumulator::SumInt {
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+            AggregateFunction::Sum | AggregateFunction::Avg if numeric(input) => {
+                Accumulator::SumFloat {
+                    avg: function == AggregateFunction::Avg,
+                    sums: Vec::new(),
+                    counts: Vec::new(),
+                }
+            }
+            AggregateFunction::Sum | AggregateFunction::Avg => {
+                return Err(Error::plan(format!(
+                    "{function:?} needs a numeric argument, not {}",
+                    input.map_or("*".to_string(), ToString::to_string)
+                )));
+            }
+            AggregateFunction::Min | AggregateFunction::Max => Accumulator::Extreme {
+                max: function == AggregateFunction::Max,
+                data_type: input.cloned().unwrap_or(DataType::Int64),
+                values: Vec::new(),
+            },
+            AggregateFunction::CountDistinct => Accumulator::Distinct { sets: Vec::new() },
+            AggregateFunction::ApproxCountDistinct => Accumulator::Approx {
+                sketches: Vec::new(),
+            },
+            AggregateFunction::Earliest | AggregateFunction::Latest => Accumulator::Pick {
+                latest: function == AggregateFunction::Latest,
+                data_type: input.cloned().unwrap_or(DataType::Int64),
+                values: Vec::new(),
+            },
+        })
+    }
+
+    /// The type of the aggregate's result.
+    pub fn output_type(&self) -> DataType {
+        match self {
+            Accumulator::Count { .. }
+            | Accumulator::Distinct { .. }
+            | Accumulator::Approx { .. } => DataType::Int64,
+            Accumulator::SumInt { .. } => DataType::Int64,
+            Accumulator::SumFloat { .. } => DataType::Float64,
+            Accumulator::Extreme { data_type, .. } | Accumulator::Pick { data_type, .. } => {
+                data_type.clone()
+            }
+        }
+    }
+
+    /// Makes room for group ids below `n`.
+    pub fn ensure_groups(&mut self, n: usize) {
+        match self {
+            Accumulator::Count { counts, .. } => grow(counts, n, 0),
+            Accumulator::SumInt { sums, counts } => {
+                grow(sums, n, 0);
+                grow(counts, n, 0);
+            }
+            Accumulator::SumFloat { sums, counts, .. } => {
+                grow(sums, n, 0.0);
+                grow(counts, n, 0);
+            }
+            Accumulator::Extreme { values, .. } => grow(values, n, Scalar::Null),
+            Accumulator::Distinct { sets } => grow(sets, n, HashSet::new()),
+            Accumulator::Approx { sketches } => {
+                if sketches.len() < n {
+                    sketches.resize_with(n, Sketch::new);
+                }
+            }
+            Accumulator::Pick { values, .. } => grow(values, n, None),
+        }
+    }
+
+    /// Resets group `g` to the empty state, so its id can be reused.
+    pub fn reset(&mut self, g: u32) {
+        let g = g as usize;
+        match self {
+            Accumulator::Count { counts, .. } => counts[g] = 0,
+            Accumulator::SumInt { sums, counts } => {
+                sums[g] = 0;
+                counts[g] = 0;
+            }
+            Accumulator::SumFloat { sums, counts, .. } => {
+                sums[g] = 0.0;
+                counts[g] = 0;
+            }
+            Accumulator::Extreme { values, .. } => values[g] = Scalar::Null,
+            Accumulator::Distinct { sets } => sets[g] = HashSet::new(),
+            Accumulator::Approx { sketches } => sketches[g] = Sketch::new(),
+            Accumulator::Pick { values, .. } => values[g] = None,
+        }
+    }
+
+    /// Folds row `i` of `input` into group `groups[i]`, for every row. `input` is `None` only
+    /// for COUNT(*); `positions` orders rows for EARLIEST/LATEST.
+    ///
+    /// # Errors
+    /// [`Error::Eval`] when `input` has an unexpected type.
+    pub fn update(
+        &mut self,
+        groups: &[u32],
+        input: Option<&ArrayRef>,
+        positions: &dyn Fn(usize) -> Position,
+    ) -> Result<()> {
+        match self {
+            Accumulator::Count { star: true, counts } => {
+                for &g in groups {
+                    counts[g as usize] += 1;
+                }
+            }
+            Accumulator::Count {
+                star: false,
+                counts,
+            } => {
+                let input = required(input)?;
+                for (i, &g) in groups.iter().enumerate() {
+                    if input.is_valid(i) {
+                        counts[g as usize] += 1;
+                    }
+                }
+            }
+            Accumulator::SumInt { sums, counts } => {
+                let input = required(input)?;
+                let ints = as_i64(input)?;
+                if ints.null_count() == 0 {
+                    for (&g, &v) in groups.iter().zip(ints.values().iter()) {
+                        let g = g as usize;
+                        sums[g] = sums[g].wrapping_add(v);
+                        counts[g] += 1;
+                    }
+                } else {
+                    for (i, &g) in groups.iter().enumerate() {
+                        if ints.is_valid(i) {
+                            let g = g as usize;
+                            sums[g] = sums[g].wrapping_add(ints.value(i));
+                            counts[g] += 1;
+                        }
+                    }
+                }
+            }
+            Accumulator::SumFloat { sums, counts, .. } => {
+                let input = required(input)?;
+                let floats = cast(input, &DataType::Float64)?;
+                let floats = floats
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .ok_or_else(|| Error::Eval("SUM/AVG input is not numeric".into()))?;
+                for (i, &g) in groups.iter().enumerate() {
+                    if floats.is_valid(i) {
+                        let g = g as usize;
+                        sums[g] += floats.value(i);
+                        counts[g] += 1;
+                    }
+                }
+            }
+            Accumulator::Extreme { max, values, .. } => {
+                let input = required(input)?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let v = Scalar::from_array(input.as_ref(), i)?;
+                    fold_extreme(&mut values[g as usize], v, *max);
+                }
+            }
+            Accumulator::Distinct { sets } => {
+                let input = required(input)?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let v = Scalar::from_array(input.as_ref(), i)?;
+                    if !v.is_null() {
+                        sets[g as usize].insert(v);
+                    }
+                }
+            }
+            Accumulator::Approx { sketches } => {
+                let input = required(input)?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let v = Scalar::from_array(input.as_ref(), i)?;
+                    if !v.is_null() {
+                        sketches[g as usize].insert(&v);
+                    }
+                }
+            }
+            Accumulator::Pick { latest, values, .. } => {
+                let input = required(input)?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let candidate = (positions(i), Scalar::from_array(input.as_ref(), i)?);
+                    fold_pick(&mut values[g as usize], Some(candidate), *latest);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds group `src` of `other` (the same kind of accumulator) into group `dst` of self.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the two accumulators are of different kinds.
+    pub fn merge(&mut self, dst: u32, other: &Accumulator, src: u32) -> Result<()> {
+        let (d, s) = (dst as usize, src as usize);
+        match (self, other) {
+            (Accumulator::Count { counts, .. }, Accumulator::Count { counts: o, .. }) => {
+                counts[d] += o[s];
+            }
+            (
+                Accumulator::SumInt { sums, counts },
+                Accumulator::SumInt {
+                    sums: os,
+                    counts: oc,
+                },
+            ) => {
+                sums[d] = sums[d].wrapping_add(os[s]);
+                counts[d] += oc[s];
+            }
+            (
+                Accumulator::SumFloat { sums, counts, .. },
+                Accumulator::SumFloat {
+                    sums: os,
+                    counts: oc,
+                    ..
+                },
+            ) => {
+                sums[d] += os[s];
+                counts[d] += oc[s];
+            }
+            (Accumulator::Extreme { max, values, .. }, Accumulator::Extreme { values: o, .. }) => {
+                fold_extreme(&mut values[d], o[s].clone(), *max);
+            }
+            (Accumulator::Distinct { sets }, Accumulator::Distinct { sets: o }) => {
+                let other = o[s].clone();
+                sets[d].extend(other);
+            }
+            (Accumulator::Approx { sketches }, Accumulator::Approx { sketches: o }) => {
+                let other = o[s].clone();
+                sketches[d].merge(&other);
+            }
+            (Accumulator::Pick { latest, values, .. }, Accumulator::Pick { values: o, .. }) => {
+                fold_pick(&mut values[d], o[s].clone(), *latest);
+            }
+            _ => return Err(Error::plan("cannot merge different aggregates")),
+        }
+        Ok(())
+    }
+
+    /// A one-group accumulator holding a copy of group `g`'s state (group 0 of the result):
+    /// how a group is merged into another of the same accumulator, or shipped as a partial.
+    pub fn extract(&self, g: u32) -> Accumulator {
+        let g = g as usize;
+        match self {
+            Accumulator::Count { star, counts } => Accumulator::Count {
+                star: *star,
+                counts: vec![counts[g]],
+            },
+            Accumulator::SumInt { sums, counts } => Accumulator::SumInt {
+                sums: vec![sums[g]],
+                counts: vec![counts[g]],
+            },
+            Accumulator::SumFloat { avg, sums, counts } => Accumulator::SumFloat {
+                avg: *avg,
+                sums: vec![sums[g]],
+                counts: vec![counts[g]],
+            },
+            Accumulator::Extreme {
+                max,
+                data_type,
+                values,
+            } => Accumulator::Extreme {
+                max: *max,
+                data_type: data_type.clone(),
+                values: vec![values[g].clone()],
+            },
+            Accumulator::Distinct { sets } => Accumulator::Distinct {
+                sets: vec![sets[g].clone()],
+            },
+            Accumulator::Approx { sketches } => Accumulator::Approx {
+                sketches: vec![sketches[g].clone()],
+            },
+            Accumulator::Pick {
+                latest,
+                data_type,
+                values,
+            } => Accumulator::Pick {
+                latest: *latest,
+                data_type: data_type.clone(),
+                values: vec![values[g].clone()],
+            },
+        }
+    }
+
+    /// Folds group `src` into group `dst` of the same accumulator.
+    ///
+    /// # Errors
+    /// Never in practice (the kinds match); kept for symmetry with [`Accumulator::merge`].
+    pub fn merge_groups(&mut self, dst: u32, src: u32) -> Result<()> {
+        let single = self.extract(src);
+        self.merge(dst, &single, 0)
+    }
+
+    /// The results of `groups`, as one column.
+    ///
+    /// # Errors
+    /// Arrow errors building the column.
+    pub fn evaluate(&self, groups: &[u32]) -> Result<ArrayRef> {
+        let at = |g: &u32| *g as usize;
+        Ok(match self {
+            Accumulator::Count { counts, .. } => Arc::new(Int64Array::from_iter_values(
+                groups.iter().map(|g| counts[at(g)]),
+            )),
+            Accumulator::SumInt { sums, counts } => Arc::new(Int64Array::from_iter(
+                groups
+                    .iter()
+                    .map(|g| (counts[at(g)] > 0).then(|| sums[at(g)])),
+            )),
+            Accumulator::SumFloat { avg, sums, counts } => {
+                Arc::new(Float64Array::from_iter(groups.iter().map(|g| {
+                    let (s, c) = (sums[at(g)], counts[at(g)]);
+                    (c > 0).then(|| if *avg { s / c as f64 } else { s })
+                })))
+            }
+            Accumulator::Extreme {
+                data_type, values, ..
+            } => to_array(data_type, groups.iter().map(|g| values[at(g)].clone()))?,
+            Accumulator::Distinct { sets } => Arc::new(Int64Array::from_iter_values(
+                groups.iter().map(|g| sets[at(g)].len() as i64),
+            )),
+            Accumulator::Approx { sketches } => Arc::new(Int64Array::from_iter_values(
+                groups.iter().map(|g| sketches[at(g)].estimate() as i64),
+            )),
+            Accumulator::Pick {
+                data_type, values, ..
+            } => to_array(
+                data_type,
+                groups.iter().map(|g| {
+                    values[at(g)]
+                        .as_ref()
+                        .map_or(Scalar::Null, |(_, v)| v.clone())
+                }),
+            )?,
+        })
+    }
+}
+
+fn grow<T: Clone>(v: &mut Vec<T>, n: usize, fill: T) {
+    if v.len() < n {
+        v.resize(n, fill);
+    }
+}
+
+fn required(input: Option<&ArrayRef>) -> Result<&ArrayRef> {
+    input.ok_or_else(|| Error::plan("this aggregate needs an argument"))
+}
+
+fn as_i64(array: &ArrayRef) -> Result<&Int64Array> {
+    array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| Error::Eval("SUM input is not BIGINT".into()))
+}
+
+fn fold_extreme(current: &mut Scalar, candidate: Scalar, max: bool) {
+    if candidate.is_null() {
+        return;
+    }
+    let better = current.is_null()
+        || if max {
+            candidate > *current
+        } else {
+            candidate < *current
+        };
+    if better {
+        *current = candidate;
+    }
+}
+
+fn fold_pick(
+    current: &mut Option<(Position, Scalar)>,
+    candidate: Option<(Position, Scalar)>,
+    latest: bool,
+) {
+    let Some(candidate) = candidate else { return };
+    let better = match current {
+        None => true,
+        Some((pos, _)) => {
+            if latest {
+                candidate.0 > *pos
+            } else {
+                candidate.0 < *pos
+            }
+        }
+    };
+    if better {
+        *current = Some(candidate);
+    }
+}
+
+/// Arrow `DataType` is not serde; the accumulators only hold the few types SQL columns use.
+mod data_type_serde {
+    use arrow::datatypes::{DataType, TimeUnit};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DataType, s: S) -> Result<S::Ok, S::Error> {
+        let name = match t {
+            DataType::Boolean => "boolean",
+            DataType::Float64 => "double",
+            DataType::Utf8 => "varchar",
+            DataType::Timestamp(..) => "timestamp",
+            _ => "bigint",
+        };
+        name.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DataType, D::Error> {
+        Ok(match String::deserialize(d)?.as_str() {
+            "boolean" => DataType::Boolean,
+            "double" => DataType::Float64,
+            "varchar" => DataType::Utf8,
+            "timestamp" => DataType::Timestamp(TimeUnit::Millisecond, None),
+            _ => DataType::Int64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+    use proptest::prelude::*;
+
+    fn no_positions(i: usize) -> Position {
+        (i as i64, i as u64)
+    }
+
+    #[test]
+    fn count_sum_avg_min_max_over_groups() {
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None, Some(7), Some(1)]));
+        let groups = [0u32, 0, 1, 0];
+        let mut results = Vec::new();
+        for f in [
+            AggregateFunction::Count,
+            AggregateFunction::Sum,
+            AggregateFunction::Avg,
+            AggregateFunction::Min,
+            AggregateFunction::Max,
+            AggregateFunction::CountDistinct,
+        ] {
+            let mut acc = Accumulator::new(f, Some(&DataType::Int64)).expect("acc");
+            acc.ensure_groups(2);
+            acc.update(&groups, Some(&values), &no_positions)
+                .expect("update");
+            results.push(acc.evaluate(&[0, 1]).expect("eval"));
+        }
+        let ints = |a: &ArrayRef| -> Vec<Option<i64>> {
+            a.as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("i64")
+                .iter()
+                .collect()
+        };
+        assert_eq!(ints(&results[0]), vec![Some(2), Some(1)]);
+        assert_eq!(ints(&results[1]), vec![Some(6), Some(7)]);
+        let avg: Vec<Option<f64>> = results[2]
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64")
+            .iter()
+            .collect();
+        assert_eq!(avg, vec![Some(3.0), Some(7.0)]);
+        assert_eq!(ints(&results[3]), vec![Some(1), Some(7)]);
+        assert_eq!(ints(&results[4]), vec![Some(5), Some(7)]);
+        assert_eq!(ints(&results[5]), vec![Some(2), Some(1)]);
+    }
+
+    #[test]
+    fn latest_and_earliest_follow_event_time_not_arrival() {
+        let values: ArrayRef = Arc::new(StringArray::from(vec!["b", "a", "c"]));
+        let times = [20i64, 10, 15];
+        let positions = |i: usize| (times[i], i as u64);
+        let mut latest =
+            Accumulator::new(AggregateFunction::Latest, Some(&DataType::Utf8)).expect("acc");
+        let mut earliest =
+            Accumulator::new(AggregateFunction::Earliest, Some(&DataType::Utf8)).expect("acc");
+        for acc in [&mut latest, &mut earliest] {
+            acc.ensure_groups(1);
+            acc.update(&[0, 0, 0], Some(&values), &positions)
+                .expect("update");
+        }
+        let s = |a: ArrayRef| {
+            a.as_any()
+                .downcast_ref::<StringArray>()
+                .expect("s")
+                .value(0)
+                .to_string()
+        };
+        assert_eq!(s(latest.evaluate(&[0]).expect("eval")), "b");
+        assert_eq!(s(earliest.evaluate(&[0]).expect("eval")), "a");
+    }
+
+    #[test]
+    fn sum_of_strings_is_a_plan_error() {
+        assert!(Accumulator::new(AggregateFunction::Sum, Some(&DataType::Utf8)).is_err());
+    }
+
+    proptest! {
+        /// Merge is what makes batch ⊕ speed exact: splitting the input anywhere and merging
+        /// the halves gives the result over the whole input.
+        #[test]
+        fn merging_partials_equals_aggregating_everything(
+            values in proptest::collection::vec(proptest::option::of(-1000i64..1000), 1..60),
+            split in 0usize..60,
+            f in prop_oneof![
+                Just(AggregateFunction::Count), Just(AggregateFunction::Sum),
+                Just(AggregateFunction::Avg), Just(AggregateFunction::Min),
+                Just(AggregateFunction::Max), Just(AggregateFunction::CountDistinct),
+                Just(AggregateFunction::ApproxCountDistinct),
+                Just(AggregateFunction::Earliest), Just(AggregateFunction::Latest),
+            ],
+        ) {
+            let split = split.min(values.len());
+            let all: ArrayRef = Arc::new(Int64Array::from(values.clone()));
+            let left: ArrayRef = Arc::new(Int64Array::from(values[..split].to_vec()));
+            let right: ArrayRef = Arc::new(Int64Array::from(values[split..].to_vec()));
+            let positions = |i: usize| (i as i64 % 7, i as u64);
+            let right_positions = |i: usize| positions(i + split);
+
+            let mut whole = Accumulator::new(f, Some(&DataType::Int64)).expect("acc");
+            whole.ensure_groups(1);
+            whole.update(&vec![0; values.len()], Some(&all), &positions).expect("update");
+
+            let mut a = Accumulator::new(f, Some(&DataType::Int64)).expect("acc");
+            let mut b = a.clone();
+            a.ensure_groups(1);
+            b.ensure_groups(1);
+            a.update(&vec![0; split], Some(&left), &positions).expect("update");
+            b.update(&vec![0; values.len() - split], Some(&right), &right_positions).expect("update");
+            a.merge(0, &b, 0).expect("merge");
+
+            let expected = whole.evaluate(&[0]).expect("eval");
+            let merged = a.evaluate(&[0]).expect("eval");
+            if f == AggregateFunction::Avg {
+                let e = expected.as_any().downcast_ref::<Float64Array>().expect("f64");
+                let m = merged.as_any().downcast_ref::<Float64Array>().expect("f64");
+                prop_assert_eq!(e.is_null(0), m.is_null(0));
+                if !e.is_null(0) { prop_assert!((e.value(0) - m.value(0)).abs() < 1e-9); }
+            } else {
+                prop_assert_eq!(expected.to_data(), merged.to_data());
+            }
+        }
+    }
+}

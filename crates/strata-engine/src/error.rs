@@ -1,0 +1,65 @@
+//! The engine's error type: every failure says what to fix, and where in the SQL.
+
+/// Everything that can go wrong compiling or running a view.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SQL text does not parse, or uses a construct strata does not support.
+    #[error("SQL error at line {line}, column {column}: {message}")]
+    Sql {
+        /// 1-based line of the offending token (0 when unknown).
+        line: u64,
+        /// 1-based column (0 when unknown).
+        column: u64,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+
+    /// The statement parses but cannot be planned (unknown column, type mismatch, …).
+    #[error("cannot plan the query: {0}")]
+    Plan(String),
+
+    /// A name (stream, table, view) is not in the catalog.
+    #[error("unknown {kind} {name:?}")]
+    Unknown {
+        /// "stream", "table", "view", "column", "function".
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+
+    /// Evaluating an expression failed on the data (e.g. a cast that cannot succeed).
+    #[error("cannot evaluate an expression: {0}")]
+    Eval(String),
+
+    /// An Arrow kernel failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] strata_log::Error),
+
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The view was stopped.
+    #[error("the view was stopped")]
+    Stopped,
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A planning error.
+    pub fn plan(message: impl Into<String>) -> Self {
+        Error::Plan(message.into())
+    }
+}

@@ -1,0 +1,702 @@
+//! The view operator: filter → window assignment → keyed aggregation → emit, over Arrow
+//! batches. Both drivers run it; only the watermark they feed it differs.
+//!
+//! Groups (one per key × window) get dense ids; their keys are stored as arrow-row bytes and
+//! their aggregates in column-wise [`Accumulator`]s. Open windows are indexed by end, so the
+//! watermark closes them in order; closed windows stay queryable until `retention_ms` past
+//! their end, then their ids are recycled.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, TimestampMillisecondArray, UInt32Array,
+};
+use arrow::compute::{cast, filter_record_batch, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_row::{RowConverter, SortField};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Accumulator, Position};
+use crate::error::{Error, Result};
+use crate::expr;
+use crate::plan::{ViewPlan, WindowSpec};
+use crate::window;
+
+/// Name of the column that carries a record's log timestamp.
+pub const ROWTIME: &str = "rowtime";
+/// Output column: window start.
+pub const WINDOW_START: &str = "window_start";
+/// Output column: window end.
+pub const WINDOW_END: &str = "window_end";
+
+/// Whether late records are cut (streaming) or every record counts (bounded runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lateness {
+    /// Records whose windows closed more than the grace period ago are late.
+    Enforce,
+    /// No record is late: the bounded driver sees all of history at once.
+    Ignore,
+}
+
+/// How long closed windows stay queryable by default (ksqlDB's window retention default).
+pub const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Why a row was set aside instead of aggregated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateRow {
+    /// Row index in the (unfiltered) input batch.
+    pub row: usize,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+/// What one input batch did.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Groups whose values changed (for EMIT CHANGES), in first-touch order.
+    pub changed: Vec<u32>,
+    /// Rows that were too late.
+    pub late: Vec<LateRow>,
+    /// Output rows of a stateless view (filter/projection only).
+    pub passthrough: Option<RecordBatch>,
+}
+
+/// The operator's state, as checkpointed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupState {
+    keys: Vec<Vec<u8>>,
+    windows: Vec<(i64, i64)>,
+    live: Vec<bool>,
+    closed: Vec<bool>,
+    accumulators: Vec<Accumulator>,
+    free: Vec<u32>,
+    open_by_end: BTreeSet<(i64, u32)>,
+    closed_by_end: BTreeSet<(i64, u32)>,
+    sessions: HashMap<Vec<u8>, Vec<u32>>,
+    watermark: i64,
+}
+
+/// A compiled view, ready to process batches.
+pub struct ViewOperator {
+    plan: ViewPlan,
+    lateness: Lateness,
+    retention_ms: i64,
+    input_schema: SchemaRef,
+    key_converter: RowConverter,
+    key_fields: Vec<Field>,
+    output_scope: SchemaRef,
+    event_time: String,
+    state: GroupState,
+    map: hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    dirty: Vec<bool>,
+    key_buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for ViewOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewOperator")
+            .field("view", &self.plan.name)
+            .field("groups", &self.group_count())
+            .field("watermark", &self.state.watermark)
+            .finish()
+    }
+}
+
+impl ViewOperator {
+    /// Compiles `plan` against the schema of its input batches.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] for type errors (SUM of strings, unknown columns, EMIT FINAL on an
+    /// unwindowed view).
+    pub fn new(plan: ViewPlan, input_schema: SchemaRef, lateness: Lateness) -> Result<Self> {
+        let event_time = plan
+            .source
+            .timestamp_column
+            .clone()
+            .unwrap_or_else(|| ROWTIME.to_owned());
+        if input_schema.index_of(&event_time).is_err() {
+            return Err(Error::plan(format!(
+                "the event-time column {event_time:?} is not a column of {}",
+                plan.source.name
+            )));
+        }
+        if plan.window.is_none()
+            && plan.emit == crate::plan::EmitMode::Final
+            && plan.is_aggregating()
+        {
+            return Err(Error::plan(
+                "EMIT FINAL needs a window: without one a group never closes; use EMIT CHANGES",
+            ));
+        }
+        if let Some(spec) = &plan.window {
+            validate_window(spec)?;
+        }
+        let mut key_fields = Vec::new();
+        for (name, e) in &plan.group_by {
+            key_fields.push(Field::new(name, expr::data_type(e, &input_schema)?, true));
+        }
+        let key_converter = RowConverter::new(
+            key_fields
+                .iter()
+                .map(|f| SortField::new(f.data_type().clone()))
+                .collect(),
+        )?;
+        let mut accumulators = Vec::new();
+        let mut scope = key_fields.clone();
+        if plan.window.is_some() {
+            scope.push(Field::new(WINDOW_START, timestamp(), false));
+            scope.push(Field::new(WINDOW_END, timestamp(), false));
+        }
+        for agg in &plan.aggregates {
+            let input = agg
+                .arg
+                .as_ref()
+                .map(|a| expr::data_type(a, &input_schema))
+                .transpose()?;
+            let acc = Accumulator::new(agg.function, input.as_ref())?;
+            scope.push(Field::new(&agg.name, acc.output_type(), true));
+            accumulators.push(acc);
+        }
+        let output_scope = Arc::new(Schema::new(scope));
+        if plan.is_aggregating() {
+            for (_, e) in &plan.output {
+                expr::data_type(e, &output_scope)?;
+            }
+            if let Some(h) = &plan.having {
+                expr::data_type(h, &output_scope)?;
+            }
+        }
+        Ok(ViewOperator {
+            plan,
+            lateness,
+            retention_ms: DEFAULT_RETENTION_MS,
+            input_schema,
+            key_converter,
+            key_fields,
+            output_scope,
+            event_time,
+            state: GroupState {
+                keys: Vec::new(),
+                windows: Vec::new(),
+                live: Vec::new(),
+                closed: Vec::new(),
+                accumulators,
+                free: Vec::new(),
+                open_by_end: BTreeSet::new(),
+                closed_by_end: BTreeSet::new(),
+                sessions: HashMap::new(),
+                watermark: i64::MIN,
+            },
+            map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            dirty: Vec::new(),
+            key_buf: Vec::new(),
+        })
+    }
+
+    /// The view's plan.
+    pub fn plan(&self) -> &ViewPlan {
+        &self.plan
+    }
+
+    /// The schema batches must have.
+    pub fn input_schema(&self) -> &SchemaRef {
+        &self.input_schema
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> i64 {
+        self.state.watermark
+    }
+
+    /// Number of live groups (key × window).
+    pub fn group_count(&self) -> usize {
+        self.state.live.iter().filter(|l| **l).count()
+    }
+
+    /// Keeps closed windows queryable for `ms` after their end.
+    pub fn set_retention_ms(&mut self, ms: i64) {
+        self.retention_ms = ms;
+    }
+
+    /// Processes one batch of input rows.
+    ///
+    /// # Errors
+    /// Evaluation errors of the view's expressions.
+    pub fn process(&mut self, batch: &RecordBatch) -> Result<Processed> {
+        let mut processed = Processed::default();
+        // Row indexes into `batch` that pass the filter.
+        let (filtered, kept) = match &self.plan.filter {
+            Some(f) => {
+                let mask = expr::evaluate_predicate(f, batch)?;
+                let kept: Vec<usize> = (0..mask.len()).filter(|&i| mask.value(i)).collect();
+                (filter_record_batch(batch, &mask)?, Some(kept))
+            }
+            None => (batch.clone(), None),
+        };
+        let original_row = |i: usize| kept.as_ref().map_or(i, |k| k[i]);
+        if !self.plan.is_aggregating() {
+            processed.passthrough = Some(self.project(&filtered)?);
+            return Ok(processed);
+        }
+        if filtered.num_rows() == 0 {
+            return Ok(processed);
+        }
+        let times = event_times(&filtered, &self.event_time)?;
+        let keys = self
+            .plan
+            .group_by
+            .iter()
+            .map(|(_, e)| expr::evaluate(e, &filtered))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = self.key_converter.convert_columns(&keys)?;
+        let partitions = column_i64(&filtered, "_partition");
+        let offsets = column_i64(&filtered, "_offset");
+
+        // (input row, group) pairs to fold.
+        let mut input_rows: Vec<u32> = Vec::with_capacity(filtered.num_rows());
+        let mut groups: Vec<u32> = Vec::with_capacity(filtered.num_rows());
+        let watermark = self.state.watermark;
+        let grace = self.plan.grace_ms;
+        let enforce = self.lateness == Lateness::Enforce;
+        for i in 0..filtered.num_rows() {
+            let Some(ts) = times.is_valid(i).then(|| times.value(i)) else {
+                processed.late.push(LateRow {
+                    row: original_row(i),
+                    reason: format!("event time column {:?} is NULL", self.event_time),
+                });
+                continue;
+            };
+            let key = rows.row(i);
+            match self.plan.window {
+                None => {
+                    let g = self.group_for(key.as_ref(), None);
+                    input_rows.push(i as u32);
+                    groups.push(g);
+                }
+                Some(WindowSpec::Session { gap_ms }) => {
+                    if enforce && ts.saturating_add(gap_ms).saturating_add(grace) <= watermark {
+                        processed
+                            .late
+                            .push(late_row(original_row(i), ts, watermark, grace));
+                        continue;
+                    }
+                    let g = self.session_group(key.as_ref(), ts, gap_ms)?;
+                    input_rows.push(i as u32);
+                    groups.push(g);
+                }
+                Some(spec) => {
+                    if enforce && window::last_end(&spec, ts).saturating_add(grace) <= watermark {
+                        processed
+                            .late
+                            .push(late_row(original_row(i), ts, watermark, grace));
+                        continue;
+                    }
+                    let mut assigned = [(0i64, 0i64); 64];
+                    let mut n = 0;
+                    window::assign(&spec, ts, |s, e| {
+                        if n < assigned.len() {
+                            assigned[n] = (s, e);
+                            n += 1;
+                        }
+                    });
+                    for &(start, end) in &assigned[..n] {
+                        if enforce && end.saturating_add(grace) <= watermark {
+                            continue; // this window closed; the row still counts in later ones
+                        }
+                        let g = self.group_for(key.as_ref(), Some((start, end)));
+                        input_rows.push(i as u32);
+                        groups.push(g);
+                    }
+                }
+            }
+        }
+        if groups.is_empty() {
+            return Ok(processed);
+        }
+        let identity = input_rows.len() == filtered.num_rows()
+            && input_rows.iter().enumerate().all(|(i, &r)| r as usize == i);
+        let indices = (!identity).then(|| UInt32Array::from(input_rows.clone()));
+        let position = |r: usize| -> Position {
+            let row = input_rows[r] as usize;
+            let part = partitions.as_ref().map_or(0, |p| p.value(row) as u64);
+            let off = offsets.as_ref().map_or(row as u64, |o| o.value(row) as u64);
+            (times.value(row), (part << 48) | off)
+        };
+        for (agg, acc) in self
+            .plan
+            .aggregates
+            .iter()
+            .zip(self.state.accumulators.iter_mut())
+        {
+            acc.ensure_groups(self.state.keys.len());
+            let input = match &agg.arg {
+                None => None,
+                Some(arg) => {
+                    let values = expr::evaluate(arg, &filtered)?;
+                    Some(match &indices {
+                        Some(idx) => take(values.as_ref(), idx, None)?,
+                        None => values,
+                    })
+                }
+            };
+            acc.update(&groups, input.as_ref(), &position)?;
+        }
+        self.dirty.resize(self.state.keys.len(), false);
+        for &g in &groups {
+            if !self.dirty[g as usize] {
+                self.dirty[g as usize] = true;
+                processed.changed.push(g);
+            }
+        }
+        for &g in &processed.changed {
+            self.dirty[g as usize] = false;
+        }
+        Ok(processed)
+    }
+
+    fn allocate(&mut self, key: &[u8], window: (i64, i64)) -> u32 {
+        let g = match self.state.free.pop() {
+            Some(g) => {
+                let i = g as usize;
+                self.state.keys[i] = key.to_vec();
+                self.state.windows[i] = window;
+                self.state.live[i] = true;
+                self.state.closed[i] = false;
+                g
+            }
+            None => {
+                self.state.keys.push(key.to_vec());
+                self.state.windows.push(window);
+                self.state.live.push(true);
+                self.state.closed.push(false);
+                (self.state.keys.len() - 1) as u32
+            }
+        };
+        for acc in &mut self.state.accumulators {
+            acc.ensure_groups(self.state.keys.len());
+        }
+        if self.plan.window.is_some() {
+            self.state.open_by_end.insert((window.1, g));
+        }
+        g
+    }
+
+    fn group_for(&mut self, key: &[u8], window: Option<(i64, i64)>) -> u32 {
+        self.key_buf.clear();
+        self.key_buf.extend_from_slice(key);
+        if let Some((start, _)) = window {
+            self.key_buf.extend_from_slice(&start.to_be_bytes());
+        }
+        if let Some(&g) = self.map.get(self.key_buf.as_slice()) {
+            return g;
+        }
+        let map_key: Box<[u8]> = self.key_buf.as_slice().into();
+        let g = self.allocate(key, window.unwrap_or((i64::MIN, i64::MAX)));
+        self.map.insert(map_key, g);
+        g
+    }
+
+    /// The session of `key` that `ts` falls into, merging sessions that `ts` bridges.
+    fn session_group(&mut self, key: &[u8], ts: i64, gap: i64) -> Result<u32> {
+        let candidates = self.state.sessions.get(key).cloned().unwrap_or_default();
+        let mut hits: Vec<u32> = candidates
+            .iter()
+            .copied()
+            .filter(|&g| {
+                let (start, end) = self.state.windows[g as usize];
+                // Windows are [first event, last event + gap); an event's own is [ts, ts + gap).
+                ts < end && ts.saturating_add(gap) > start
+            })
+            .collect();
+        hits.sort_unstable();
+        let Some((&target, rest)) = hits.split_first() else {
+            let g = self.allocate(key, (ts, ts.saturating_add(gap)));
+            self.state.sessions.entry(key.to_vec()).or_default().push(g);
+            return Ok(g);
+        };
+        let (mut start, mut end) = self.state.windows[target as usize];
+        start = start.min(ts);
+        end = end.max(ts.saturating_add(gap));
+        for &other in rest {
+            let (s, e) = self.state.windows[other as usize];
+            start = start.min(s);
+            end = end.max(e);
+            for acc in &mut self.state.accumulators {
+                acc.merge_groups(target, other)?;
+            }
+            self.release(other);
+        }
+        let old_end = self.state.windows[target as usize].1;
+        self.state.open_by_end.remove(&(old_end, target));
+        self.state.windows[target as usize] = (start, end);
+        self.state.open_by_end.insert((end, target));
+        if let Some(list) = self.state.sessions.get_mut(key) {
+            list.retain(|g| !rest.contains(g));
+        }
+        Ok(target)
+    }
+
+    /// Frees a group id (merged-away session, expired window).
+    fn release(&mut self, g: u32) {
+        let i = g as usize;
+        let (start, end) = self.state.windows[i];
+        self.state.open_by_end.remove(&(end, g));
+        self.state.closed_by_end.remove(&(end, g));
+        if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
+            let mut map_key = self.state.keys[i].clone();
+            if self.plan.window.is_some() {
+                map_key.extend_from_slice(&start.to_be_bytes());
+            }
+            self.map.remove(map_key.as_slice());
+        }
+        for acc in &mut self.state.accumulators {
+            acc.reset(g);
+        }
+        self.state.live[i] = false;
+        self.state.closed[i] = false;
+        self.state.free.push(g);
+    }
+
+    /// Moves the watermark to `watermark` (never backwards) and closes every window whose end
+    /// plus the grace period it has passed; returns the closed groups (for EMIT FINAL) in
+    /// window-end order. Windows past their retention are dropped.
+    pub fn advance_watermark(&mut self, watermark: i64) -> Vec<u32> {
+        if watermark <= self.state.watermark {
+            return Vec::new();
+        }
+        self.state.watermark = watermark;
+        let grace = self.plan.grace_ms;
+        let mut closed = Vec::new();
+        while let Some(&(end, g)) = self.state.open_by_end.first() {
+            if end.saturating_add(grace) > watermark {
+                break;
+            }
+            self.state.open_by_end.pop_first();
+            self.state.closed[g as usize] = true;
+            self.state.closed_by_end.insert((end, g));
+            if matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
+                let key = self.state.keys[g as usize].clone();
+                if let Some(list) = self.state.sessions.get_mut(&key) {
+                    list.retain(|x| *x != g);
+                    if list.is_empty() {
+                        self.state.sessions.remove(&key);
+                    }
+                }
+            }
+            closed.push(g);
+        }
+        let horizon = watermark.saturating_sub(self.retention_ms);
+        while let Some(&(end, g)) = self.state.closed_by_end.first() {
+            if end >= horizon || closed.contains(&g) {
+                break;
+            }
+            self.release(g);
+        }
+        closed
+    }
+
+    /// The output rows of `groups` (HAVING applied, output projection evaluated).
+    ///
+    /// # Errors
+    /// Evaluation errors of the output expressions.
+    pub fn output(&self, groups: &[u32]) -> Result<RecordBatch> {
+        let scope = self.scope_batch(groups)?;
+        let scope = match &self.plan.having {
+            Some(h) => filter_record_batch(&scope, &expr::evaluate_predicate(h, &scope)?)?,
+            None => scope,
+        };
+        self.project(&scope)
+    }
+
+    /// Like [`ViewOperator::output`], plus each row's identity: the group key columns and, for
+    /// windowed views, `window_start` (what a changelog record is keyed by).
+    ///
+    /// # Errors
+    /// As [`ViewOperator::output`].
+    pub fn output_with_keys(&self, groups: &[u32]) -> Result<(RecordBatch, RecordBatch)> {
+        let scope = self.scope_batch(groups)?;
+        let scope = match &self.plan.having {
+            Some(h) => filter_record_batch(&scope, &expr::evaluate_predicate(h, &scope)?)?,
+            None => scope,
+        };
+        let key_columns = self.key_fields.len() + usize::from(self.plan.window.is_some());
+        let keys = scope.project(&(0..key_columns).collect::<Vec<_>>())?;
+        Ok((keys, self.project(&scope)?))
+    }
+
+    /// Every live group's current row, ordered by window then key bytes.
+    ///
+    /// # Errors
+    /// As [`ViewOperator::output`].
+    pub fn snapshot(&self) -> Result<RecordBatch> {
+        let mut live: Vec<u32> = (0..self.state.keys.len() as u32)
+            .filter(|&g| self.state.live[g as usize])
+            .collect();
+        live.sort_by(|a, b| {
+            let (a, b) = (*a as usize, *b as usize);
+            (self.state.windows[a], &self.state.keys[a])
+                .cmp(&(self.state.windows[b], &self.state.keys[b]))
+        });
+        self.output(&live)
+    }
+
+    /// The output schema (names and types of the view's columns).
+    ///
+    /// # Errors
+    /// Planning errors of the output expressions.
+    pub fn output_schema(&self) -> Result<SchemaRef> {
+        let scope = if self.plan.is_aggregating() {
+            &self.output_scope
+        } else {
+            &self.input_schema
+        };
+        let fields = self
+            .plan
+            .output
+            .iter()
+            .map(|(name, e)| Ok(Field::new(name, expr::data_type(e, scope)?, true)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn scope_batch(&self, groups: &[u32]) -> Result<RecordBatch> {
+        let parser = self.key_converter.parser();
+        let rows = groups
+            .iter()
+            .map(|&g| parser.parse(&self.state.keys[g as usize]));
+        let mut columns: Vec<ArrayRef> = if self.key_fields.is_empty() {
+            Vec::new()
+        } else {
+            self.key_converter.convert_rows(rows)?
+        };
+        if self.plan.window.is_some() {
+            let starts = groups.iter().map(|&g| self.state.windows[g as usize].0);
+            let ends = groups.iter().map(|&g| self.state.windows[g as usize].1);
+            columns.push(Arc::new(TimestampMillisecondArray::from_iter_values(
+                starts,
+            )));
+            columns.push(Arc::new(TimestampMillisecondArray::from_iter_values(ends)));
+        }
+        for acc in &self.state.accumulators {
+            columns.push(acc.evaluate(groups)?);
+        }
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(groups.len()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.output_scope),
+            columns,
+            &options,
+        )?)
+    }
+
+    fn project(&self, scope: &RecordBatch) -> Result<RecordBatch> {
+        let schema = self.output_schema()?;
+        let columns = self
+            .plan
+            .output
+            .iter()
+            .zip(schema.fields())
+            .map(|((_, e), field)| {
+                let array = expr::evaluate(e, scope)?;
+                Ok(if array.data_type() == field.data_type() {
+                    array
+                } else {
+                    cast(&array, field.data_type())?
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(scope.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?)
+    }
+
+    /// The state to checkpoint.
+    pub fn state(&self) -> &GroupState {
+        &self.state
+    }
+
+    /// Restores checkpointed state (the plan must be the one that produced it).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the state does not fit the plan.
+    pub fn restore(&mut self, state: GroupState) -> Result<()> {
+        if state.accumulators.len() != self.plan.aggregates.len() {
+            return Err(Error::plan(
+                "checkpointed state does not match the view's aggregates",
+            ));
+        }
+        self.map.clear();
+        if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
+            for (g, key) in state.keys.iter().enumerate() {
+                if !state.live[g] {
+                    continue;
+                }
+                let mut map_key = key.clone();
+                if self.plan.window.is_some() {
+                    map_key.extend_from_slice(&state.windows[g].0.to_be_bytes());
+                }
+                self.map.insert(map_key.into_boxed_slice(), g as u32);
+            }
+        }
+        self.dirty = vec![false; state.keys.len()];
+        self.state = state;
+        Ok(())
+    }
+}
+
+fn validate_window(spec: &WindowSpec) -> Result<()> {
+    let ok = match *spec {
+        WindowSpec::Tumbling { size_ms } => size_ms > 0,
+        WindowSpec::Hopping {
+            size_ms,
+            advance_ms,
+        } => size_ms > 0 && advance_ms > 0 && advance_ms <= size_ms && size_ms / advance_ms <= 64,
+        WindowSpec::Session { gap_ms } => gap_ms > 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::plan(format!(
+            "invalid window {spec:?}: sizes and gaps must be positive, a hop's advance at most its size, and at most 64 windows per record"
+        )))
+    }
+}
+
+fn late_row(row: usize, ts: i64, watermark: i64, grace: i64) -> LateRow {
+    LateRow {
+        row,
+        reason: format!(
+            "event time {ts} is too late: its windows closed (watermark {watermark}, grace {grace} ms)"
+        ),
+    }
+}
+
+/// The Arrow type of timestamps in engine batches.
+pub fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+/// Event times of a batch as epoch millis.
+fn event_times(batch: &RecordBatch, column: &str) -> Result<Int64Array> {
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| Error::plan(format!("no event-time column {column:?}")))?;
+    let as_ms = match array.data_type() {
+        DataType::Int64 => Arc::clone(array),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => cast(array, &DataType::Int64)?,
+        other => {
+            return Err(Error::plan(format!(
+                "event-time column {column:?} must be TIMESTAMP or BIGINT (epoch ms), not {other}"
+            )));
+        }
+    };
+    Ok(as_ms.as_primitive::<arrow::datatypes::Int64Type>().clone())
+}
+
+fn column_i64(batch: &RecordBatch, name: &str) -> Option<Int64Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+}

@@ -1,0 +1,366 @@
+//! The serializable plan of a view: what the SQL front end (and the Rust builder) produce and
+//! what both drivers run. A plan is plain data — serde round-trips it, the catalog stores it,
+//! and a changed definition is simply another plan.
+
+use serde::{Deserialize, Serialize};
+
+/// A SQL column type, as strata stores and computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlType {
+    /// `BOOLEAN`.
+    Boolean,
+    /// `INT`, `INTEGER`, `BIGINT`, `SMALLINT`, `TINYINT`: all held as 64-bit integers.
+    BigInt,
+    /// `DOUBLE`, `FLOAT`, `REAL`, `DECIMAL`: held as 64-bit floats.
+    Double,
+    /// `VARCHAR`, `STRING`, `TEXT`.
+    Varchar,
+    /// `TIMESTAMP`, `TIMESTAMP(3)`: milliseconds since the Unix epoch, UTC. JSON may give it as
+    /// epoch millis, RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]`.
+    Timestamp,
+}
+
+/// A column of a source schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    /// Column name, lower-cased (SQL identifiers are case-insensitive unless quoted).
+    pub name: String,
+    /// Its type.
+    pub data_type: SqlType,
+}
+
+/// How a source topic's record values are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    /// One JSON object per record value.
+    #[default]
+    Json,
+}
+
+/// Whether a source is an unbounded stream of events or a table (latest value per key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Every record is an event (ksqlDB `CREATE STREAM`, Flink `CREATE TABLE` on a Kafka topic).
+    #[default]
+    Stream,
+    /// Each record upserts the row of its primary key (ksqlDB `CREATE TABLE … PRIMARY KEY`).
+    Table,
+}
+
+/// A schema bound to a topic: what `CREATE STREAM` / `CREATE TABLE … WITH (…)` declare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceDef {
+    /// The name SQL refers to it by (lower-cased).
+    pub name: String,
+    /// The topic holding its records.
+    pub topic: String,
+    /// Stream or table.
+    pub kind: SourceKind,
+    /// Value columns, in declaration order.
+    pub columns: Vec<ColumnDef>,
+    /// Value encoding.
+    pub format: ValueFormat,
+    /// The event-time column; `None` means the record's own timestamp (ksqlDB's `ROWTIME`).
+    pub timestamp_column: Option<String>,
+    /// Bounded out-of-orderness of event time (Flink's `WATERMARK FOR t AS t - INTERVAL …`);
+    /// `None` uses the engine's default.
+    pub watermark_delay_ms: Option<u64>,
+    /// The primary-key column of a table source.
+    pub primary_key: Option<String>,
+    /// `WITH (…)` properties as given (lower-cased keys), kept for `DESCRIBE`.
+    pub properties: Vec<(String, String)>,
+}
+
+/// A literal value in an expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Literal {
+    /// `NULL`.
+    Null,
+    /// `TRUE` / `FALSE`.
+    Boolean(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    String(String),
+    /// A time interval in milliseconds (`INTERVAL '5' SECOND`).
+    IntervalMs(i64),
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    /// `+`
+    Plus,
+    /// `-`
+    Minus,
+    /// `*`
+    Multiply,
+    /// `/` (integer division on integers, as in SQL)
+    Divide,
+    /// `%`
+    Modulo,
+    /// `=`
+    Eq,
+    /// `<>`, `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `AND`
+    And,
+    /// `OR`
+    Or,
+    /// `||` string concatenation
+    Concat,
+    /// `LIKE`
+    Like,
+    /// `NOT LIKE`
+    NotLike,
+}
+
+/// A scalar expression over the columns of its input.
+///
+/// Column names resolve against the input of the operator that evaluates the expression:
+/// source columns (plus `rowtime`, the record timestamp, and `_partition`, `_offset`,
+/// `_key`) for WHERE and GROUP BY; group names, `window_start`, `window_end` and aggregate
+/// outputs for the final projection and HAVING.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    /// A column by (lower-case) name.
+    Column(String),
+    /// A constant.
+    Literal(Literal),
+    /// `left op right`.
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<Expr>,
+        /// Right operand.
+        right: Box<Expr>,
+    },
+    /// `NOT e`.
+    Not(Box<Expr>),
+    /// `-e`.
+    Negate(Box<Expr>),
+    /// `e IS NULL` (`negated`: `IS NOT NULL`).
+    IsNull {
+        /// The operand.
+        expr: Box<Expr>,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `e [NOT] IN (list)`.
+    InList {
+        /// The operand.
+        expr: Box<Expr>,
+        /// The candidates.
+        list: Vec<Expr>,
+        /// `NOT IN`.
+        negated: bool,
+    },
+    /// `e [NOT] BETWEEN low AND high`.
+    Between {
+        /// The operand.
+        expr: Box<Expr>,
+        /// Lower bound, inclusive.
+        low: Box<Expr>,
+        /// Upper bound, inclusive.
+        high: Box<Expr>,
+        /// `NOT BETWEEN`.
+        negated: bool,
+    },
+    /// `CASE [operand] WHEN … THEN … [ELSE …] END`.
+    Case {
+        /// `CASE x WHEN …` compares `x`; `None` for searched `CASE WHEN cond …`.
+        operand: Option<Box<Expr>>,
+        /// `(WHEN, THEN)` pairs in order.
+        branches: Vec<(Expr, Expr)>,
+        /// `ELSE`; `NULL` when absent.
+        otherwise: Option<Box<Expr>>,
+    },
+    /// `CAST(e AS type)`.
+    Cast {
+        /// The operand.
+        expr: Box<Expr>,
+        /// Target type.
+        to: SqlType,
+    },
+    /// A scalar function call (`UPPER(x)`, `ABS(x)`, `COALESCE(a, b)`, …), name lower-cased.
+    Function {
+        /// Function name.
+        name: String,
+        /// Arguments.
+        args: Vec<Expr>,
+    },
+}
+
+/// Aggregate functions. All are mergeable: partial results from any split of the input
+/// combine into the result over the whole input, which is what lets the batch and speed
+/// layers' results add up exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFunction {
+    /// `COUNT(*)` (no argument) or `COUNT(x)` (non-null x).
+    Count,
+    /// `SUM(x)`.
+    Sum,
+    /// `MIN(x)`.
+    Min,
+    /// `MAX(x)`.
+    Max,
+    /// `AVG(x)`.
+    Avg,
+    /// `COUNT(DISTINCT x)`, exact.
+    CountDistinct,
+    /// `APPROX_COUNT_DISTINCT(x)`, a HyperLogLog sketch.
+    ApproxCountDistinct,
+    /// `EARLIEST_BY_OFFSET(x)` / `FIRST_VALUE(x)`: the value with the smallest event time.
+    Earliest,
+    /// `LATEST_BY_OFFSET(x)` / `LAST_VALUE(x)`: the value with the largest event time.
+    Latest,
+}
+
+/// One aggregate of a view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AggregateDef {
+    /// The function.
+    pub function: AggregateFunction,
+    /// Its argument; `None` only for `COUNT(*)`.
+    pub arg: Option<Expr>,
+    /// The internal name the final projection refers to (e.g. `agg0`).
+    pub name: String,
+}
+
+/// An event-time window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowSpec {
+    /// Fixed-size, non-overlapping windows aligned to the epoch.
+    Tumbling {
+        /// Window length (ms).
+        size_ms: i64,
+    },
+    /// Fixed-size windows starting every `advance_ms` (Flink `HOP`, ksqlDB `HOPPING`).
+    Hopping {
+        /// Window length (ms).
+        size_ms: i64,
+        /// Distance between window starts (ms).
+        advance_ms: i64,
+    },
+    /// Per-key windows that close after `gap_ms` without events.
+    Session {
+        /// Inactivity gap (ms).
+        gap_ms: i64,
+    },
+}
+
+/// When results are emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EmitMode {
+    /// Every update of a row, each micro-batch (ksqlDB `EMIT CHANGES`).
+    #[default]
+    Changes,
+    /// Once per window, when the watermark passes its end plus the grace period.
+    Final,
+}
+
+/// A stream–table join: each stream record looks up the table's current row by key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinDef {
+    /// The table source.
+    pub table: SourceDef,
+    /// The table's alias in the query (lower-cased), its columns are `alias.column`.
+    pub alias: String,
+    /// The stream-side key expression (over stream columns).
+    pub stream_key: Expr,
+    /// `LEFT JOIN` keeps stream records without a table row (NULL columns).
+    pub left: bool,
+}
+
+/// A compiled view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewPlan {
+    /// The view's name (lower-cased).
+    pub name: String,
+    /// The stream it reads.
+    pub source: SourceDef,
+    /// The stream's alias in the query (lower-cased), if any.
+    pub source_alias: Option<String>,
+    /// An optional stream–table join applied before the filter.
+    pub join: Option<JoinDef>,
+    /// `WHERE`, over source (and joined table) columns.
+    pub filter: Option<Expr>,
+    /// The window, if the view is windowed.
+    pub window: Option<WindowSpec>,
+    /// Allowed lateness after a window's end (ms), ksqlDB's `GRACE PERIOD`.
+    pub grace_ms: i64,
+    /// Group keys: output name and expression over source columns. Empty with no aggregates
+    /// means a stateless view (filter and projection only).
+    pub group_by: Vec<(String, Expr)>,
+    /// Aggregates computed per (group, window).
+    pub aggregates: Vec<AggregateDef>,
+    /// `HAVING`, over the output scope (group names, `window_start`, `window_end`, aggregate
+    /// names).
+    pub having: Option<Expr>,
+    /// The output columns: name and expression. For an aggregating view the expressions are
+    /// over the output scope; for a stateless view, over source columns.
+    pub output: Vec<(String, Expr)>,
+    /// When results are emitted.
+    pub emit: EmitMode,
+}
+
+impl ViewPlan {
+    /// True when the view aggregates (it has state); false for filter/projection views.
+    pub fn is_aggregating(&self) -> bool {
+        !self.aggregates.is_empty() || !self.group_by.is_empty()
+    }
+}
+
+/// One statement of the SQL dialect, compiled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statement {
+    /// `CREATE STREAM … WITH (…)` or `CREATE TABLE … WITH (…)`: bind a schema to a topic.
+    CreateSource {
+        /// The source.
+        source: SourceDef,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `CREATE TABLE v AS SELECT …`, `CREATE VIEW v AS SELECT …`, `CREATE STREAM v AS SELECT …`:
+    /// a materialized, continuously maintained view.
+    CreateView {
+        /// The view.
+        plan: ViewPlan,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// A bare `SELECT`: a continuous query whose results stream back to the client.
+    Query(ViewPlan),
+    /// `DROP VIEW|TABLE|STREAM name`.
+    Drop {
+        /// The name.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `SHOW STREAMS|TABLES|VIEWS`.
+    Show,
+    /// `DESCRIBE name`.
+    Describe(String),
+}

@@ -1,0 +1,713 @@
+//! The streaming driver (speed layer): tails a view's source topic, runs its operator on
+//! micro-batches on a thread of its own, and writes results to the log.
+//!
+//! Outputs, all topics of the same log:
+//! - `<view>-changelog`: every emitted row (each update under EMIT CHANGES, one final row per
+//!   window under EMIT FINAL), keyed by group key and window;
+//! - `<view>-late`: source records set aside — later than the grace period, or not matching
+//!   the schema — with a `strata.reason` header.
+//!
+//! Exactly-once: every `checkpoint_interval` the driver fsyncs its outputs, then writes one
+//! checkpoint (operator state, source positions, watermarks, output end offsets) atomically.
+//! On start it restores the checkpoint and truncates its outputs back to the recorded ends,
+//! so the run continues as if the crash had not happened: no duplicate, nothing lost.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow_json::LineDelimitedWriter;
+use serde::{Deserialize, Serialize};
+use strata_log::{
+    BatchBuilder, Durability, Fetch, Log, ReadLimits, RecordView, Topic, TopicConfig,
+};
+
+use crate::codec;
+use crate::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
+use crate::error::{Error, Result};
+use crate::operator::{GroupState, Lateness, ViewOperator};
+use crate::plan::{EmitMode, ViewPlan};
+use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
+
+/// Header naming why a record went to the late topic.
+pub const REASON_HEADER: &str = "strata.reason";
+
+/// Tuning of a streaming view.
+#[derive(Debug, Clone)]
+pub struct StreamingConfig {
+    /// How often state is checkpointed.
+    pub checkpoint_interval: Duration,
+    /// Most records read from one partition per micro-batch.
+    pub max_records_per_partition: u64,
+    /// How long a partition may be silent before it stops holding the watermark back.
+    pub idle_timeout: Duration,
+    /// How long the driver sleeps when there is nothing to read.
+    pub poll_interval: Duration,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        StreamingConfig {
+            checkpoint_interval: Duration::from_secs(5),
+            max_records_per_partition: 16 * 1024,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            poll_interval: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Counters of a running view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewStats {
+    /// Source records read.
+    pub records_in: u64,
+    /// Records later than the grace period.
+    pub late: u64,
+    /// Records that did not match the schema.
+    pub invalid: u64,
+    /// Rows written to the changelog.
+    pub emitted: u64,
+    /// The view's watermark (ms; `i64::MIN` before any event).
+    pub watermark: i64,
+    /// Source records not yet read (sum over partitions).
+    pub lag: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    plan: String,
+    positions: Vec<u64>,
+    watermarks: WatermarkTracker,
+    state: GroupState,
+    changelog_end: u64,
+    late_end: u64,
+    max_event_time: i64,
+    stats: ViewStats,
+}
+
+struct Shared {
+    operator: Mutex<ViewOperator>,
+    stats: Mutex<ViewStats>,
+    stop: AtomicBool,
+    failure: Mutex<Option<String>>,
+}
+
+/// A running streaming view; dropping it stops the thread (after a final checkpoint).
+pub struct StreamingView {
+    name: String,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for StreamingView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingView")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Names of a view's output topics.
+pub fn changelog_topic(view: &str) -> String {
+    format!("{view}-changelog")
+}
+
+/// Name of a view's late-record topic.
+pub fn late_topic(view: &str) -> String {
+    format!("{view}-late")
+}
+
+struct Driver {
+    log: Arc<Log>,
+    plan: ViewPlan,
+    plan_text: String,
+    config: StreamingConfig,
+    source: Arc<Topic>,
+    changelog: Arc<Topic>,
+    late: Arc<Topic>,
+    decoder: SourceDecoder,
+    positions: Vec<u64>,
+    watermarks: WatermarkTracker,
+    max_event_time: i64,
+    checkpoint_path: PathBuf,
+    last_checkpoint: Instant,
+    shared: Arc<Shared>,
+}
+
+impl StreamingView {
+    /// Starts (or resumes from its checkpoint in `state_dir`) the view `plan` over `log`.
+    ///
+    /// # Errors
+    /// Planning errors, an unknown source topic, an unreadable checkpoint, log errors.
+    pub fn start(
+        log: Arc<Log>,
+        plan: ViewPlan,
+        state_dir: &Path,
+        config: StreamingConfig,
+    ) -> Result<Self> {
+        let source = log.topic(&plan.source.topic)?;
+        let decoder = SourceDecoder::new(&plan.source)?;
+        let operator = ViewOperator::new(
+            plan.clone(),
+            Arc::clone(decoder.schema()),
+            Lateness::Enforce,
+        )?;
+        let output_config = TopicConfig {
+            durability: Durability::Never, // fsynced before each checkpoint instead
+            ..TopicConfig::default()
+        };
+        let changelog = ensure_topic(&log, &changelog_topic(&plan.name), &output_config)?;
+        let late = ensure_topic(&log, &late_topic(&plan.name), &output_config)?;
+        std::fs::create_dir_all(state_dir).map_err(|e| Error::Checkpoint {
+            path: state_dir.to_owned(),
+            message: e.to_string(),
+        })?;
+        let partitions = source.partition_count() as usize;
+        let delay = plan
+            .source
+            .watermark_delay_ms
+            .map_or(DEFAULT_DELAY_MS, |d| d as i64);
+        let plan_text = serde_json::to_string(&plan).map_err(|e| Error::plan(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            operator: Mutex::new(operator),
+            stats: Mutex::new(ViewStats {
+                watermark: i64::MIN,
+                ..ViewStats::default()
+            }),
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        });
+        let mut driver = Driver {
+            log,
+            plan_text,
+            config: config.clone(),
+            source,
+            changelog,
+            late,
+            decoder,
+            positions: vec![0; partitions],
+            watermarks: WatermarkTracker::new(partitions, delay, config.idle_timeout),
+            max_event_time: i64::MIN,
+            checkpoint_path: state_dir.join("checkpoint.bin"),
+            last_checkpoint: Instant::now(),
+            shared: Arc::clone(&shared),
+            plan: plan.clone(),
+        };
+        driver.restore()?;
+        let name = plan.name.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("view-{name}"))
+            .spawn(move || driver.run())
+            .map_err(|e| Error::plan(format!("cannot start the view's thread: {e}")))?;
+        Ok(StreamingView {
+            name,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The view's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Current rows of the view.
+    ///
+    /// # Errors
+    /// Evaluation errors of the output expressions.
+    pub fn snapshot(&self) -> Result<RecordBatch> {
+        self.shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .snapshot()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ViewStats {
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Why the view stopped, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` with the operator locked (for queries that need more than a snapshot).
+    pub fn with_operator<T>(&self, f: impl FnOnce(&ViewOperator) -> T) -> T {
+        f(&self
+            .shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Stops the view after a final checkpoint.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for StreamingView {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn ensure_topic(log: &Log, name: &str, config: &TopicConfig) -> Result<Arc<Topic>> {
+    match log.topic(name) {
+        Ok(t) => Ok(t),
+        Err(_) => match log.create_topic(name, 1, config.clone()) {
+            Ok(t) => Ok(t),
+            Err(strata_log::Error::TopicExists(_)) => Ok(log.topic(name)?),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+impl Driver {
+    fn restore(&mut self) -> Result<()> {
+        let bytes = match std::fs::read(&self.checkpoint_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A fresh view: anything in its output topics is from an earlier view of the
+                // same name that never checkpointed; start them over.
+                self.changelog
+                    .partition(0)?
+                    .truncate_to(self.changelog.partition(0)?.start_offset())
+                    .ok();
+                self.late
+                    .partition(0)?
+                    .truncate_to(self.late.partition(0)?.start_offset())
+                    .ok();
+                self.watermarks.start(Instant::now());
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(Error::Checkpoint {
+                    path: self.checkpoint_path.clone(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let checkpoint: Checkpoint =
+            codec::decode(&bytes).map_err(|message| Error::Checkpoint {
+                path: self.checkpoint_path.clone(),
+                message,
+            })?;
+        if checkpoint.plan != self.plan_text {
+            return Err(Error::Checkpoint {
+                path: self.checkpoint_path.clone(),
+                message: "the checkpoint belongs to another definition of this view; replay the view into a new version instead".into(),
+            });
+        }
+        self.changelog
+            .partition(0)?
+            .truncate_to(checkpoint.changelog_end)?;
+        self.late.partition(0)?.truncate_to(checkpoint.late_end)?;
+        self.positions = checkpoint.positions;
+        self.positions
+            .resize(self.source.partition_count() as usize, 0);
+        self.watermarks = checkpoint.watermarks;
+        self.watermarks.resume(
+            self.positions.len(),
+            self.config.idle_timeout,
+            Instant::now(),
+        );
+        self.max_event_time = checkpoint.max_event_time;
+        self.shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restore(checkpoint.state)?;
+        *self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = checkpoint.stats;
+        Ok(())
+    }
+
+    fn run(mut self) {
+        loop {
+            let stopping = self.shared.stop.load(Ordering::Acquire);
+            let result = self.step().and_then(|read| {
+                if stopping || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval {
+                    self.checkpoint()?;
+                }
+                Ok(read)
+            });
+            match result {
+                Ok(_) if stopping => return,
+                Ok(0) => std::thread::sleep(self.config.poll_interval),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(view = %self.plan.name, error = %e, "view stopped");
+                    *self
+                        .shared
+                        .failure
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One micro-batch: read, decode, process, emit. Returns the number of records read.
+    fn step(&mut self) -> Result<usize> {
+        let limits = ReadLimits {
+            max_records: self.config.max_records_per_partition,
+            max_bytes: 16 * 1024 * 1024,
+        };
+        let fetches: Vec<(u32, Fetch)> = self
+            .source
+            .partitions()
+            .iter()
+            .map(|p| Ok((p.id(), p.read(self.positions[p.id() as usize], limits)?)))
+            .collect::<Result<_>>()?;
+        let mut records: Vec<(u32, RecordView<'_>)> = Vec::new();
+        for (p, fetch) in &fetches {
+            for r in fetch.records() {
+                records.push((*p, r?));
+            }
+        }
+        let now = Instant::now();
+        let read = records.len();
+        for chunk in records.chunks(MAX_BATCH_ROWS) {
+            self.process_chunk(chunk, now)?;
+        }
+        for (p, fetch) in &fetches {
+            self.positions[*p as usize] = fetch.next_offset();
+        }
+        // Time moves the watermark even without data (idle partitions).
+        let watermark = self.watermarks.watermark(now);
+        self.close_windows(watermark)?;
+        let lag = self
+            .source
+            .partitions()
+            .iter()
+            .map(|p| {
+                p.end_offset()
+                    .saturating_sub(self.positions[p.id() as usize])
+            })
+            .sum();
+        let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.lag = lag;
+        stats.records_in += read as u64;
+        Ok(read)
+    }
+
+    fn process_chunk(&mut self, chunk: &[(u32, RecordView<'_>)], now: Instant) -> Result<()> {
+        let decoded = self.decoder.decode(chunk)?;
+        self.set_aside_invalid(chunk, &decoded.invalid)?;
+        let batch = decoded.batch;
+        let processed = {
+            let mut op = self
+                .shared
+                .operator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let processed = op.process(&batch)?;
+            let rows = if processed.changed.is_empty() || self.plan.emit == EmitMode::Final {
+                None
+            } else {
+                Some(op.output_with_keys(&processed.changed)?)
+            };
+            (processed, rows)
+        };
+        let (processed, rows) = processed;
+        // Event time advances per partition from what this chunk delivered.
+        let times = event_time_by_partition(&batch, &self.plan, self.watermarks_len())?;
+        for (p, max) in times.into_iter().enumerate() {
+            if let Some(max) = max {
+                self.watermarks.observe(p, max, now);
+                self.max_event_time = self.max_event_time.max(max);
+            }
+        }
+        if let Some(passthrough) = processed.passthrough {
+            self.emit(None, &passthrough)?;
+        }
+        if let Some((keys, values)) = rows {
+            self.emit(Some(&keys), &values)?;
+        }
+        if !processed.late.is_empty() {
+            let offsets = offsets_of(&batch);
+            let late: Vec<(u32, u64, String)> = processed
+                .late
+                .iter()
+                .map(|l| (offsets[l.row].0, offsets[l.row].1, l.reason.clone()))
+                .collect();
+            self.write_late(chunk, &late)?;
+            self.shared
+                .stats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .late += late.len() as u64;
+        }
+        let watermark = self.watermarks.watermark(now);
+        self.close_windows(watermark)
+    }
+
+    fn watermarks_len(&self) -> usize {
+        self.positions.len()
+    }
+
+    fn close_windows(&mut self, watermark: i64) -> Result<()> {
+        let rows = {
+            let mut op = self
+                .shared
+                .operator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let closed = op.advance_watermark(watermark);
+            if closed.is_empty() || self.plan.emit != EmitMode::Final {
+                None
+            } else {
+                Some(op.output_with_keys(&closed)?)
+            }
+        };
+        if let Some((keys, values)) = rows {
+            self.emit(Some(&keys), &values)?;
+        }
+        let wm = self
+            .shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .watermark();
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .watermark = wm;
+        Ok(())
+    }
+
+    fn emit(&mut self, keys: Option<&RecordBatch>, values: &RecordBatch) -> Result<()> {
+        if values.num_rows() == 0 {
+            return Ok(());
+        }
+        let values_json = json_lines(values)?;
+        let keys_json = keys.map(json_lines).transpose()?;
+        let mut builder = BatchBuilder::with_capacity(values_json.iter().map(Vec::len).sum());
+        let timestamp = self.max_event_time.max(0);
+        for (i, value) in values_json.iter().enumerate() {
+            let key = keys_json.as_ref().map(|k| k[i].as_slice());
+            builder.push(key, value, timestamp, std::iter::empty());
+            if builder.size_bytes() > 4 * 1024 * 1024 {
+                let full = std::mem::replace(&mut builder, BatchBuilder::new());
+                self.append_changelog(full)?;
+            }
+        }
+        self.append_changelog(builder)?;
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .emitted += values.num_rows() as u64;
+        Ok(())
+    }
+
+    fn append_changelog(&self, builder: BatchBuilder) -> Result<()> {
+        if let Some(batch) = builder.finish() {
+            self.changelog.append(0, batch)?;
+        }
+        Ok(())
+    }
+
+    fn set_aside_invalid(
+        &mut self,
+        chunk: &[(u32, RecordView<'_>)],
+        invalid: &[InvalidRecord],
+    ) -> Result<()> {
+        if invalid.is_empty() {
+            return Ok(());
+        }
+        let late: Vec<(u32, u64, String)> = invalid
+            .iter()
+            .map(|i| (i.partition, i.offset, format!("invalid: {}", i.reason)))
+            .collect();
+        self.write_late(chunk, &late)?;
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .invalid += invalid.len() as u64;
+        Ok(())
+    }
+
+    /// Copies the named source records to the late topic, with their reason.
+    fn write_late(
+        &self,
+        chunk: &[(u32, RecordView<'_>)],
+        which: &[(u32, u64, String)],
+    ) -> Result<()> {
+        let mut builder = BatchBuilder::new();
+        for (partition, offset, reason) in which {
+            let Some((_, record)) = chunk
+                .iter()
+                .find(|(p, r)| p == partition && r.offset == *offset)
+            else {
+                continue;
+            };
+            let origin = format!("{}/{partition}/{offset}", self.plan.source.topic);
+            let headers = [
+                (REASON_HEADER, reason.as_bytes()),
+                ("strata.origin", origin.as_bytes()),
+            ];
+            builder.push(
+                record.key,
+                record.value,
+                record.timestamp,
+                headers.into_iter(),
+            );
+        }
+        if let Some(batch) = builder.finish() {
+            self.late.append(0, batch)?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        // Outputs first: the checkpoint may only name output that is on disk.
+        self.changelog.partition(0)?.flush()?;
+        self.late.partition(0)?.flush()?;
+        let state = self
+            .shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state()
+            .clone();
+        let stats = {
+            let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+            stats.checkpoints += 1;
+            stats.clone()
+        };
+        let checkpoint = Checkpoint {
+            plan: self.plan_text.clone(),
+            positions: self.positions.clone(),
+            watermarks: self.watermarks.clone(),
+            state,
+            changelog_end: self.changelog.partition(0)?.end_offset(),
+            late_end: self.late.partition(0)?.end_offset(),
+            max_event_time: self.max_event_time,
+            stats,
+        };
+        let bytes = codec::encode(&checkpoint).map_err(|message| Error::Checkpoint {
+            path: self.checkpoint_path.clone(),
+            message,
+        })?;
+        write_atomically(&self.checkpoint_path, &bytes)?;
+        self.last_checkpoint = Instant::now();
+        let _ = &self.log;
+        Ok(())
+    }
+}
+
+/// The largest event time per source partition in `batch`.
+fn event_time_by_partition(
+    batch: &RecordBatch,
+    plan: &ViewPlan,
+    partitions: usize,
+) -> Result<Vec<Option<i64>>> {
+    let mut out = vec![None; partitions];
+    let column = plan
+        .source
+        .timestamp_column
+        .as_deref()
+        .unwrap_or(crate::operator::ROWTIME);
+    let Some(times) = batch.column_by_name(column) else {
+        return Ok(out);
+    };
+    let times = arrow::compute::cast(times, &arrow::datatypes::DataType::Int64)?;
+    let times = times
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| Error::Eval("event time is not numeric".into()))?;
+    let parts = offsets_of(batch);
+    for (i, (p, _)) in parts.iter().enumerate() {
+        if times.is_valid(i) {
+            let slot = &mut out[*p as usize];
+            *slot = Some(slot.map_or(times.value(i), |m: i64| m.max(times.value(i))));
+        }
+    }
+    Ok(out)
+}
+
+fn offsets_of(batch: &RecordBatch) -> Vec<(u32, u64)> {
+    let col = |name: &str| {
+        batch.column_by_name(name).and_then(|c| {
+            c.as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .cloned()
+        })
+    };
+    match (col("_partition"), col("_offset")) {
+        (Some(p), Some(o)) => p
+            .values()
+            .iter()
+            .zip(o.values().iter())
+            .map(|(&p, &o)| (p as u32, o as u64))
+            .collect(),
+        _ => vec![(0, 0); batch.num_rows()],
+    }
+}
+
+use arrow::array::Array as _;
+
+/// Each row of `batch` as compact JSON.
+///
+/// # Errors
+/// Arrow errors from the JSON writer.
+pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    let mut buf = Vec::new();
+    {
+        let mut writer = LineDelimitedWriter::new(&mut buf);
+        writer.write(batch)?;
+        writer.finish()?;
+    }
+    Ok(buf
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = |e: std::io::Error| Error::Checkpoint {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
+    }
+    Ok(())
+}
