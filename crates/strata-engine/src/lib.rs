@@ -12,6 +12,7 @@ pub mod aggregate;
 pub mod builder;
 pub mod codec;
 pub mod decode;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod operator;

@@ -91,6 +91,10 @@ pub struct ViewOperator {
     map: hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
     dirty: Vec<bool>,
     key_buf: Vec<u8>,
+    /// Sessions merged away during the current batch: rows already assigned to them are
+    /// redirected to the surviving session, and their ids are freed only after the batch's
+    /// rows are folded in (freeing earlier would let a later row reuse the id).
+    merged_away: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for ViewOperator {
@@ -191,6 +195,7 @@ impl ViewOperator {
             map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
             dirty: Vec::new(),
             key_buf: Vec::new(),
+            merged_away: Vec::new(),
         })
     }
 
@@ -275,7 +280,7 @@ impl ViewOperator {
                     groups.push(g);
                 }
                 Some(WindowSpec::Session { gap_ms }) => {
-                    if enforce && ts.saturating_add(gap_ms).saturating_add(grace) <= watermark {
+                    if enforce && ts.saturating_add(gap_ms).saturating_add(grace) < watermark {
                         processed
                             .late
                             .push(late_row(original_row(i), ts, watermark, grace));
@@ -311,7 +316,16 @@ impl ViewOperator {
                 }
             }
         }
+        if !self.merged_away.is_empty() {
+            let redirect: HashMap<u32, u32> = self.merged_away.iter().copied().collect();
+            for g in &mut groups {
+                while let Some(&to) = redirect.get(g) {
+                    *g = to;
+                }
+            }
+        }
         if groups.is_empty() {
+            self.free_merged_away();
             return Ok(processed);
         }
         let identity = input_rows.len() == filtered.num_rows()
@@ -342,6 +356,7 @@ impl ViewOperator {
             };
             acc.update(&groups, input.as_ref(), &position)?;
         }
+        self.free_merged_away();
         self.dirty.resize(self.state.keys.len(), false);
         for &g in &groups {
             if !self.dirty[g as usize] {
@@ -406,7 +421,8 @@ impl ViewOperator {
             .filter(|&g| {
                 let (start, end) = self.state.windows[g as usize];
                 // Windows are [first event, last event + gap); an event's own is [ts, ts + gap).
-                ts < end && ts.saturating_add(gap) > start
+                // Like Flink, windows that touch merge.
+                ts <= end && ts.saturating_add(gap) >= start
             })
             .collect();
         hits.sort_unstable();
@@ -425,7 +441,8 @@ impl ViewOperator {
             for acc in &mut self.state.accumulators {
                 acc.merge_groups(target, other)?;
             }
-            self.release(other);
+            self.state.open_by_end.remove(&(e, other));
+            self.merged_away.push((other, target));
         }
         let old_end = self.state.windows[target as usize].1;
         self.state.open_by_end.remove(&(old_end, target));
@@ -435,6 +452,12 @@ impl ViewOperator {
             list.retain(|g| !rest.contains(g));
         }
         Ok(target)
+    }
+
+    fn free_merged_away(&mut self) {
+        for (g, _) in std::mem::take(&mut self.merged_away) {
+            self.release(g);
+        }
     }
 
     /// Frees a group id (merged-away session, expired window).
@@ -468,8 +491,12 @@ impl ViewOperator {
         self.state.watermark = watermark;
         let grace = self.plan.grace_ms;
         let mut closed = Vec::new();
+        // Session windows include their end (touching sessions merge), so they close only
+        // once the watermark is past it.
+        let sessions = matches!(self.plan.window, Some(WindowSpec::Session { .. }));
         while let Some(&(end, g)) = self.state.open_by_end.first() {
-            if end.saturating_add(grace) > watermark {
+            let deadline = end.saturating_add(grace);
+            if deadline > watermark || (sessions && deadline == watermark) {
                 break;
             }
             self.state.open_by_end.pop_first();

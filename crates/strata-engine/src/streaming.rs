@@ -123,7 +123,6 @@ pub fn late_topic(view: &str) -> String {
 }
 
 struct Driver {
-    log: Arc<Log>,
     plan: ViewPlan,
     plan_text: String,
     config: StreamingConfig,
@@ -183,7 +182,6 @@ impl StreamingView {
             failure: Mutex::new(None),
         });
         let mut driver = Driver {
-            log,
             plan_text,
             config: config.clone(),
             source,
@@ -617,7 +615,6 @@ impl Driver {
         })?;
         write_atomically(&self.checkpoint_path, &bytes)?;
         self.last_checkpoint = Instant::now();
-        let _ = &self.log;
         Ok(())
     }
 }
@@ -673,15 +670,17 @@ fn offsets_of(batch: &RecordBatch) -> Vec<(u32, u64)> {
 
 use arrow::array::Array as _;
 
-/// Each row of `batch` as compact JSON.
+/// Each row of `batch` as compact JSON. Timestamps are written as epoch milliseconds, the
+/// form every JSON reader (and strata's own decoder) takes without a format string.
 ///
 /// # Errors
 /// Arrow errors from the JSON writer.
 pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    let batch = timestamps_as_millis(batch)?;
     let mut buf = Vec::new();
     {
         let mut writer = LineDelimitedWriter::new(&mut buf);
-        writer.write(batch)?;
+        writer.write(&batch)?;
         writer.finish()?;
     }
     Ok(buf
@@ -691,7 +690,11 @@ pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         .collect())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Replaces `path` with `bytes`: write a temp file, fsync, rename, fsync the directory.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e: std::io::Error| Error::Checkpoint {
         path: path.to_owned(),
         message: e.to_string(),
@@ -710,4 +713,36 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// `batch` with every timestamp column cast to Int64 epoch milliseconds.
+fn timestamps_as_millis(batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = batch.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Timestamp(..)))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if matches!(field.data_type(), DataType::Timestamp(..)) {
+            fields.push(Field::new(
+                field.name(),
+                DataType::Int64,
+                field.is_nullable(),
+            ));
+            columns.push(arrow::compute::cast(column, &DataType::Int64)?);
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(Arc::clone(column));
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }

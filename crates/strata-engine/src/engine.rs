@@ -1,0 +1,461 @@
+//! The engine of a node: the catalog of sources and views, and the views it keeps running.
+//!
+//! The catalog (`<dir>/catalog.json`, replaced atomically) survives restarts; on open every
+//! view resumes from its own checkpoint (`<dir>/views/<name>/`). SQL text goes in through
+//! [`Engine::execute`], one outcome per statement.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use serde::{Deserialize, Serialize};
+use strata_log::{Log, TopicConfig};
+
+use crate::error::{Error, Result};
+use crate::plan::{SourceDef, Statement, ViewPlan};
+use crate::sql::{self, Catalog};
+use crate::streaming::{StreamingConfig, StreamingView, ViewStats, changelog_topic, late_topic};
+
+const CATALOG_FILE: &str = "catalog.json";
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct CatalogFile {
+    version: u32,
+    sources: BTreeMap<String, SourceDef>,
+    views: BTreeMap<String, ViewPlan>,
+}
+
+impl Catalog for CatalogFile {
+    fn source(&self, name: &str) -> Option<SourceDef> {
+        self.sources.get(&name.to_lowercase()).cloned()
+    }
+}
+
+/// What one statement did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A source was declared (its topic created if it was missing).
+    SourceCreated {
+        /// Source name.
+        name: String,
+        /// Its topic.
+        topic: String,
+    },
+    /// A view was created and is running.
+    ViewCreated {
+        /// View name.
+        name: String,
+        /// Its changelog topic.
+        changelog: String,
+    },
+    /// Nothing was done because the object exists (`IF NOT EXISTS`).
+    AlreadyExists {
+        /// Its name.
+        name: String,
+    },
+    /// A source or view was dropped.
+    Dropped {
+        /// Its name.
+        name: String,
+    },
+    /// `SHOW …`.
+    Listing {
+        /// Sources.
+        sources: Vec<SourceDef>,
+        /// View names.
+        views: Vec<String>,
+    },
+    /// `DESCRIBE …` of a source.
+    SourceDescription {
+        /// The source.
+        source: SourceDef,
+    },
+    /// `DESCRIBE …` of a view.
+    ViewDescription {
+        /// Its plan.
+        plan: Box<ViewPlan>,
+        /// Its counters.
+        stats: ViewStats,
+    },
+    /// A bare `SELECT`: a continuous query, started as a temporary view whose changelog the
+    /// caller tails and then drops with [`Engine::drop_view`].
+    QueryStarted {
+        /// The temporary view's name.
+        name: String,
+        /// The topic its result rows go to.
+        changelog: String,
+    },
+}
+
+/// Configuration of the engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Tuning of every streaming view.
+    pub streaming: StreamingConfig,
+}
+
+/// The engine of a node.
+pub struct Engine {
+    log: Arc<Log>,
+    dir: PathBuf,
+    config: EngineConfig,
+    catalog: Mutex<CatalogFile>,
+    running: Mutex<BTreeMap<String, StreamingView>>,
+    query_seq: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("dir", &self.dir).finish()
+    }
+}
+
+impl Engine {
+    /// Opens the engine's catalog in `dir` and resumes every view.
+    ///
+    /// # Errors
+    /// An unreadable catalog; a view that cannot resume is logged and left stopped.
+    pub fn open(log: Arc<Log>, dir: &Path, config: EngineConfig) -> Result<Arc<Engine>> {
+        std::fs::create_dir_all(dir).map_err(|e| catalog_error(dir, e))?;
+        let path = dir.join(CATALOG_FILE);
+        let catalog = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Checkpoint {
+                path: path.clone(),
+                message: format!("unreadable catalog: {e}"),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CatalogFile {
+                version: 1,
+                ..CatalogFile::default()
+            },
+            Err(e) => return Err(catalog_error(&path, e)),
+        };
+        let engine = Arc::new(Engine {
+            log,
+            dir: dir.to_owned(),
+            config,
+            catalog: Mutex::new(catalog.clone()),
+            running: Mutex::new(BTreeMap::new()),
+            query_seq: std::sync::atomic::AtomicU64::new(0),
+        });
+        for (name, plan) in catalog.views {
+            if name.starts_with("_query_") {
+                // A continuous query whose client is gone: nobody will read it again.
+                let _ = engine.drop_view(&name);
+                continue;
+            }
+            if let Err(e) = engine.start_view(plan) {
+                tracing::error!(view = %name, error = %e, "view could not resume");
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Runs the statements of `sql` in order; stops at the first failing one.
+    ///
+    /// # Errors
+    /// SQL and planning errors (with line and column), name clashes, log errors.
+    pub fn execute(&self, sql_text: &str) -> Result<Vec<Outcome>> {
+        let statements = {
+            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            sql::parse(sql_text, &*catalog)?
+        };
+        statements
+            .into_iter()
+            .map(|s| self.run_statement(s))
+            .collect()
+    }
+
+    fn run_statement(&self, statement: Statement) -> Result<Outcome> {
+        match statement {
+            Statement::CreateSource {
+                source,
+                if_not_exists,
+            } => self.create_source(source, if_not_exists),
+            Statement::CreateView {
+                plan,
+                if_not_exists,
+            } => self.create_view(plan, if_not_exists),
+            Statement::Query(mut plan) => {
+                let n = self
+                    .query_seq
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                plan.name = format!("_query_{}_{n}", std::process::id());
+                let name = plan.name.clone();
+                self.create_view(plan, false)?;
+                Ok(Outcome::QueryStarted {
+                    changelog: changelog_topic(&name),
+                    name,
+                })
+            }
+            Statement::Drop { name, if_exists } => match self.drop_any(&name) {
+                Err(Error::Unknown { .. }) if if_exists => Ok(Outcome::Dropped { name }),
+                other => other,
+            },
+            Statement::Show => {
+                let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(Outcome::Listing {
+                    sources: catalog.sources.values().cloned().collect(),
+                    views: catalog
+                        .views
+                        .keys()
+                        .filter(|v| !v.starts_with("_query_"))
+                        .cloned()
+                        .collect(),
+                })
+            }
+            Statement::Describe(name) => {
+                let name = name.to_lowercase();
+                let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(source) = catalog.sources.get(&name) {
+                    return Ok(Outcome::SourceDescription {
+                        source: source.clone(),
+                    });
+                }
+                let plan = catalog
+                    .views
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| Error::Unknown {
+                        kind: "stream, table or view",
+                        name: name.clone(),
+                    })?;
+                drop(catalog);
+                Ok(Outcome::ViewDescription {
+                    plan: Box::new(plan),
+                    stats: self.stats(&name).unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    fn create_source(&self, source: SourceDef, if_not_exists: bool) -> Result<Outcome> {
+        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        if catalog.sources.contains_key(&source.name) || catalog.views.contains_key(&source.name) {
+            return if if_not_exists {
+                Ok(Outcome::AlreadyExists { name: source.name })
+            } else {
+                Err(Error::plan(format!(
+                    "{:?} already exists; drop it first or use CREATE … IF NOT EXISTS",
+                    source.name
+                )))
+            };
+        }
+        if self.log.topic(&source.topic).is_err() {
+            let partitions = source
+                .properties
+                .iter()
+                .find(|(k, _)| k == "partitions")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1);
+            match self
+                .log
+                .create_topic(&source.topic, partitions, TopicConfig::default())
+            {
+                Ok(_) | Err(strata_log::Error::TopicExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let outcome = Outcome::SourceCreated {
+            name: source.name.clone(),
+            topic: source.topic.clone(),
+        };
+        catalog.sources.insert(source.name.clone(), source);
+        self.save(&catalog)?;
+        Ok(outcome)
+    }
+
+    fn create_view(&self, plan: ViewPlan, if_not_exists: bool) -> Result<Outcome> {
+        let name = plan.name.clone();
+        {
+            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            if catalog.views.contains_key(&name) || catalog.sources.contains_key(&name) {
+                return if if_not_exists {
+                    Ok(Outcome::AlreadyExists { name })
+                } else {
+                    Err(Error::plan(format!(
+                        "{name:?} already exists; drop it first, or replay it into a new version"
+                    )))
+                };
+            }
+        }
+        // Start first: a plan that cannot run never enters the catalog.
+        let _ = std::fs::remove_dir_all(self.view_dir(&name));
+        self.start_view(plan.clone())?;
+        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        catalog.views.insert(name.clone(), plan);
+        self.save(&catalog)?;
+        Ok(Outcome::ViewCreated {
+            changelog: changelog_topic(&name),
+            name,
+        })
+    }
+
+    fn start_view(&self, plan: ViewPlan) -> Result<()> {
+        let name = plan.name.clone();
+        let view = StreamingView::start(
+            Arc::clone(&self.log),
+            plan,
+            &self.view_dir(&name),
+            self.config.streaming.clone(),
+        )?;
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, view);
+        Ok(())
+    }
+
+    fn drop_any(&self, name: &str) -> Result<Outcome> {
+        let name = name.to_lowercase();
+        let is_view = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .views
+            .contains_key(&name);
+        if is_view {
+            self.drop_view(&name)?;
+            return Ok(Outcome::Dropped { name });
+        }
+        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        if !catalog.sources.contains_key(&name) {
+            return Err(Error::Unknown {
+                kind: "stream, table or view",
+                name,
+            });
+        }
+        if let Some(user) = catalog.views.values().find(|v| v.source.name == name) {
+            return Err(Error::plan(format!(
+                "view {:?} reads {name:?}; drop the view first",
+                user.name
+            )));
+        }
+        catalog.sources.remove(&name);
+        self.save(&catalog)?;
+        Ok(Outcome::Dropped { name })
+    }
+
+    /// Stops a view and deletes it, its state and its output topics.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for a name that is not a view; log errors.
+    pub fn drop_view(&self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        let view = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&name);
+        let known = {
+            let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let known = catalog.views.remove(&name).is_some();
+            self.save(&catalog)?;
+            known
+        };
+        if view.is_none() && !known {
+            return Err(Error::Unknown { kind: "view", name });
+        }
+        if let Some(v) = view {
+            v.stop();
+        }
+        let _ = std::fs::remove_dir_all(self.view_dir(&name));
+        for topic in [changelog_topic(&name), late_topic(&name)] {
+            match self.log.delete_topic(&topic) {
+                Ok(()) | Err(strata_log::Error::UnknownTopic(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The current rows of a view.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for an unknown view.
+    pub fn snapshot(&self, name: &str) -> Result<RecordBatch> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let view = running
+            .get(&name.to_lowercase())
+            .ok_or_else(|| Error::Unknown {
+                kind: "view",
+                name: name.to_owned(),
+            })?;
+        view.snapshot()
+    }
+
+    /// A view's counters.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for an unknown view.
+    pub fn stats(&self, name: &str) -> Result<ViewStats> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .get(&name.to_lowercase())
+            .map(StreamingView::stats)
+            .ok_or_else(|| Error::Unknown {
+                kind: "view",
+                name: name.to_owned(),
+            })
+    }
+
+    /// Why a view stopped, if it failed.
+    pub fn failure(&self, name: &str) -> Option<String> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .get(&name.to_lowercase())
+            .and_then(StreamingView::failure)
+    }
+
+    /// A view's plan.
+    pub fn plan(&self, name: &str) -> Option<ViewPlan> {
+        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        catalog.views.get(&name.to_lowercase()).cloned()
+    }
+
+    /// Names of the views (continuous queries left out).
+    pub fn views(&self) -> Vec<String> {
+        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        catalog
+            .views
+            .keys()
+            .filter(|v| !v.starts_with("_query_"))
+            .cloned()
+            .collect()
+    }
+
+    /// The declared sources.
+    pub fn sources(&self) -> Vec<SourceDef> {
+        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        catalog.sources.values().cloned().collect()
+    }
+
+    /// Stops every view after a final checkpoint.
+    pub fn shutdown(&self) {
+        let views = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, view) in views {
+            view.stop();
+        }
+    }
+
+    fn view_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("views").join(name)
+    }
+
+    fn save(&self, catalog: &CatalogFile) -> Result<()> {
+        let path = self.dir.join(CATALOG_FILE);
+        let bytes = serde_json::to_vec_pretty(catalog).map_err(|e| Error::Checkpoint {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        crate::streaming::write_atomically(&path, &bytes)
+    }
+}
+
+fn catalog_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Checkpoint {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
