@@ -58,6 +58,47 @@ pub enum Command {
     /// Inspect and reset consumer groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Measure the platform on this machine (build with --release first).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `strata bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Produce, consume and latency over HTTP on loopback, each beside a baseline measured
+    /// in the same run (the log in-process for throughput, GET /health for latency).
+    ///
+    /// It starts its own node (this binary, `serve`) in a temporary directory.
+    /// Example: cargo build --release && target/release/strata bench http
+    #[command(verbatim_doc_comment)]
+    Http(BenchHttpArgs),
+}
+
+/// `strata bench http`.
+#[derive(Debug, Args)]
+pub struct BenchHttpArgs {
+    /// Concurrent producing / consuming clients.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Records per produce request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Bytes of each record's JSON value.
+    #[arg(long, default_value_t = 100)]
+    pub record_bytes: usize,
+    /// Seconds per measured run.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Requests per second of the single-record latency test.
+    #[arg(long, default_value_t = 5000)]
+    pub rate: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
 }
 
 /// Where the node is, for the client commands.

@@ -1,5 +1,6 @@
 //! The code of each command; the arguments are in `crate::args`.
 
+mod bench;
 mod consume;
 mod group;
 mod produce;
@@ -11,7 +12,7 @@ use std::io::Write;
 use serde_json::Value;
 use strata_server::client::Client;
 
-use crate::args::{Cli, Command, GroupCommand, ServerArgs, TopicCommand};
+use crate::args::{BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand};
 
 /// A failure to report: a message that says what went wrong and what to do.
 #[derive(Debug)]
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Result {
         Command::Group(GroupCommand::Describe(a)) => group::describe(a).await,
         Command::Group(GroupCommand::Reset(a)) => group::reset(a).await,
         Command::Group(GroupCommand::Delete(a)) => group::delete(a).await,
+        Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
     }
 }
 
