@@ -17,19 +17,9 @@ use arrow_json::reader::{Decoder, ReaderBuilder};
 use strata_log::RecordView;
 
 use crate::error::Result;
+pub use crate::expr::arrow_type;
 use crate::operator::{ROWTIME, timestamp};
-use crate::plan::{SourceDef, SqlType};
-
-/// The Arrow type of a SQL type in engine batches.
-pub fn arrow_type(t: SqlType) -> DataType {
-    match t {
-        SqlType::Boolean => DataType::Boolean,
-        SqlType::BigInt => DataType::Int64,
-        SqlType::Double => DataType::Float64,
-        SqlType::Varchar => DataType::Utf8,
-        SqlType::Timestamp => timestamp(),
-    }
-}
+use crate::plan::SourceDef;
 
 /// The metadata columns every decoded batch ends with.
 pub fn metadata_fields() -> Vec<Field> {
@@ -224,7 +214,7 @@ impl SourceDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{ColumnDef, SourceKind, ValueFormat};
+    use crate::plan::{ColumnDef, SourceKind, SqlType, ValueFormat};
     use arrow::array::{Array, AsArray};
     use strata_log::{BatchView, EncodedBatch, Record};
 

@@ -28,6 +28,7 @@ use strata_log::{
 use crate::codec;
 use crate::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
 use crate::error::{Error, Result};
+use crate::join::{TableFollower, TableState, joined_schema};
 use crate::operator::{GroupState, Lateness, ViewOperator};
 use crate::plan::{EmitMode, ViewPlan};
 use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
@@ -88,6 +89,8 @@ struct Checkpoint {
     late_end: u64,
     max_event_time: i64,
     stats: ViewStats,
+    table_positions: Vec<u64>,
+    table: Option<TableState>,
 }
 
 struct Shared {
@@ -130,6 +133,8 @@ struct Driver {
     changelog: Arc<Topic>,
     late: Arc<Topic>,
     decoder: SourceDecoder,
+    table: Option<(Arc<Topic>, TableFollower, Vec<u64>)>,
+    joined_schema: Option<arrow::datatypes::SchemaRef>,
     positions: Vec<u64>,
     watermarks: WatermarkTracker,
     max_event_time: i64,
@@ -151,11 +156,22 @@ impl StreamingView {
     ) -> Result<Self> {
         let source = log.topic(&plan.source.topic)?;
         let decoder = SourceDecoder::new(&plan.source)?;
-        let operator = ViewOperator::new(
-            plan.clone(),
-            Arc::clone(decoder.schema()),
-            Lateness::Enforce,
-        )?;
+        let (table, joined) = match &plan.join {
+            Some(join) => {
+                let topic = log.topic(&join.table.topic)?;
+                let positions = vec![0; topic.partition_count() as usize];
+                let schema = joined_schema(decoder.schema(), join);
+                (
+                    Some((topic, TableFollower::new(join.clone())?, positions)),
+                    Some(schema),
+                )
+            }
+            None => (None, None),
+        };
+        let input_schema = joined
+            .clone()
+            .unwrap_or_else(|| Arc::clone(decoder.schema()));
+        let operator = ViewOperator::new(plan.clone(), input_schema, Lateness::Enforce)?;
         let output_config = TopicConfig {
             durability: Durability::Never, // fsynced before each checkpoint instead
             ..TopicConfig::default()
@@ -188,6 +204,8 @@ impl StreamingView {
             changelog,
             late,
             decoder,
+            table,
+            joined_schema: joined,
             positions: vec![0; partitions],
             watermarks: WatermarkTracker::new(partitions, delay, config.idle_timeout),
             max_event_time: i64::MIN,
@@ -333,6 +351,10 @@ impl Driver {
             Instant::now(),
         );
         self.max_event_time = checkpoint.max_event_time;
+        if let (Some((_, follower, positions)), Some(state)) = (&mut self.table, checkpoint.table) {
+            follower.state = state;
+            positions.clone_from(&checkpoint.table_positions);
+        }
         self.shared
             .operator
             .lock()
@@ -370,6 +392,7 @@ impl Driver {
 
     /// One micro-batch: read, decode, process, emit. Returns the number of records read.
     fn step(&mut self) -> Result<usize> {
+        self.follow_table()?;
         let limits = ReadLimits {
             max_records: self.config.max_records_per_partition,
             max_bytes: 16 * 1024 * 1024,
@@ -412,10 +435,50 @@ impl Driver {
         Ok(read)
     }
 
+    /// Applies every table record that has arrived since the last micro-batch.
+    fn follow_table(&mut self) -> Result<()> {
+        let Some((topic, follower, positions)) = &mut self.table else {
+            return Ok(());
+        };
+        for p in topic.partitions() {
+            let i = p.id() as usize;
+            while positions[i] < p.end_offset() {
+                let fetch = p.read(
+                    positions[i],
+                    ReadLimits {
+                        max_records: MAX_BATCH_ROWS as u64,
+                        max_bytes: 16 << 20,
+                    },
+                )?;
+                let records: Vec<(u32, RecordView<'_>)> = fetch
+                    .records()
+                    .map(|r| r.map(|r| (p.id(), r)))
+                    .collect::<strata_log::Result<_>>()?;
+                let invalid = follower.apply(&records)?;
+                if invalid > 0 {
+                    self.shared
+                        .stats
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .invalid += invalid as u64;
+                }
+                positions[i] = fetch.next_offset();
+            }
+        }
+        Ok(())
+    }
+
     fn process_chunk(&mut self, chunk: &[(u32, RecordView<'_>)], now: Instant) -> Result<()> {
         let decoded = self.decoder.decode(chunk)?;
         self.set_aside_invalid(chunk, &decoded.invalid)?;
-        let batch = decoded.batch;
+        let batch = match (&self.table, &self.joined_schema) {
+            (Some((_, follower, _)), Some(schema)) => {
+                follower
+                    .state
+                    .enrich(&follower.join, &decoded.batch, schema)?
+            }
+            _ => decoded.batch,
+        };
         let processed = {
             let mut op = self
                 .shared
@@ -608,6 +671,8 @@ impl Driver {
             late_end: self.late.partition(0)?.end_offset(),
             max_event_time: self.max_event_time,
             stats,
+            table_positions: self.table.as_ref().map(|t| t.2.clone()).unwrap_or_default(),
+            table: self.table.as_ref().map(|t| t.1.state.clone()),
         };
         let bytes = codec::encode(&checkpoint).map_err(|message| Error::Checkpoint {
             path: self.checkpoint_path.clone(),
