@@ -1,0 +1,1693 @@
+//! Evaluation of plan expressions ([`Expr`]) over Arrow record batches, a column at a time.
+//!
+//! Every operator works on whole arrays with arrow's compute kernels (arithmetic, comparison,
+//! boolean, `LIKE`, cast, zip); where arrow has no kernel (`UPPER`, `ROUND`, …) the function
+//! is a typed loop over the array, never a per-row `match` over dynamic values. Constants stay
+//! one-element "scalars" until something needs a full column, so `x * 2` costs one pass.
+//!
+//! The same typing rules serve [`data_type`] (used by the planner, so type errors surface at
+//! `CREATE` time rather than on the first record) and [`evaluate`]:
+//! - column types: `BIGINT` → Int64, `DOUBLE` → Float64, `VARCHAR` → Utf8, `BOOLEAN` → Boolean,
+//!   `TIMESTAMP` → `Timestamp(Millisecond, None)` (see [`arrow_type`]);
+//! - Int64 ⊕ Float64 → Float64; NULL literals take the type of the other side;
+//! - integer arithmetic wraps on overflow (as BIGINT does in Flink and ksqlDB, which run on the
+//!   JVM); division or modulo by zero gives NULL, for integers and floats alike;
+//! - an interval literal is a number of milliseconds (Int64); timestamp ± Int64 → timestamp,
+//!   timestamp − timestamp → Int64 milliseconds;
+//! - a timestamp compares with a string (parsed as a timestamp) or an Int64 (epoch millis).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Datum, Float64Array, Int64Array, NullArray,
+    PrimitiveArray, RecordBatch, Scalar, StringArray, StringBuilder, UInt32Array, new_null_array,
+};
+use arrow::compute::kernels::{boolean, cmp, numeric};
+use arrow::compute::{CastOptions, cast_with_options, prep_null_mask_filter};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit};
+use arrow::error::ArrowError;
+
+use crate::error::{Error, Result};
+use crate::plan::{BinaryOp, Expr, Literal, SqlType};
+
+/// The Arrow type a column of `t` has in engine batches.
+pub fn arrow_type(t: SqlType) -> DataType {
+    match t {
+        SqlType::Boolean => DataType::Boolean,
+        SqlType::BigInt => DataType::Int64,
+        SqlType::Double => DataType::Float64,
+        SqlType::Varchar => DataType::Utf8,
+        SqlType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
+    }
+}
+
+/// The SQL type of an Arrow type, if strata has one (`None` for the type of a bare `NULL`).
+pub fn sql_type(t: &DataType) -> Option<SqlType> {
+    match t {
+        DataType::Boolean => Some(SqlType::Boolean),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => Some(SqlType::BigInt),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(SqlType::Double),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(SqlType::Varchar),
+        DataType::Timestamp(..) => Some(SqlType::Timestamp),
+        _ => None,
+    }
+}
+
+/// The SQL name of an Arrow type, for error messages.
+fn type_name(t: &DataType) -> String {
+    match sql_type(t) {
+        Some(SqlType::Boolean) => "BOOLEAN".into(),
+        Some(SqlType::BigInt) => "BIGINT".into(),
+        Some(SqlType::Double) => "DOUBLE".into(),
+        Some(SqlType::Varchar) => "VARCHAR".into(),
+        Some(SqlType::Timestamp) => "TIMESTAMP".into(),
+        None if *t == DataType::Null => "NULL".into(),
+        None => t.to_string(),
+    }
+}
+
+const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
+
+/// Evaluates `expr` over `batch`; the result has one value per row.
+///
+/// # Errors
+/// [`Error::Unknown`] for a column the batch lacks or an unknown function, [`Error::Plan`]
+/// for operands of the wrong type, [`Error::Arrow`] when a kernel fails.
+pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
+    let v = eval(expr, batch)?;
+    Ok(v.into_array(batch.num_rows()))
+}
+
+/// Evaluates a boolean `expr` over `batch` as a filter: NULL counts as false.
+///
+/// # Errors
+/// As [`evaluate`], and [`Error::Plan`] when the expression is not boolean.
+pub fn evaluate_predicate(expr: &Expr, batch: &RecordBatch) -> Result<BooleanArray> {
+    let a = evaluate(expr, batch)?;
+    match a.data_type() {
+        DataType::Boolean => {
+            let b = a.as_boolean();
+            Ok(if b.null_count() > 0 {
+                prep_null_mask_filter(b)
+            } else {
+                b.clone()
+            })
+        }
+        DataType::Null => Ok(BooleanArray::from(vec![false; a.len()])),
+        t => Err(Error::plan(format!(
+            "a condition must be BOOLEAN, this one is {}",
+            type_name(t)
+        ))),
+    }
+}
+
+/// The Arrow type `expr` evaluates to over batches with `schema`, checking operand types.
+///
+/// # Errors
+/// [`Error::Unknown`] for an unknown column or function, [`Error::Plan`] for a type mismatch
+/// (with what to write instead).
+pub fn data_type(expr: &Expr, schema: &Schema) -> Result<DataType> {
+    match expr {
+        Expr::Column(name) => {
+            column_index(schema, name).map(|i| schema.field(i).data_type().clone())
+        }
+        Expr::Literal(l) => Ok(literal_type(l)),
+        Expr::Binary { op, left, right } => {
+            let l = data_type(left, schema)?;
+            let r = data_type(right, schema)?;
+            Ok(binary_types(*op, &l, &r)?.result)
+        }
+        Expr::Not(e) => {
+            expect_bool(&data_type(e, schema)?, "NOT")?;
+            Ok(DataType::Boolean)
+        }
+        Expr::Negate(e) => {
+            let t = data_type(e, schema)?;
+            match t {
+                DataType::Int64 | DataType::Float64 | DataType::Null => Ok(t),
+                t => Err(Error::plan(format!(
+                    "cannot negate a {} value",
+                    type_name(&t)
+                ))),
+            }
+        }
+        Expr::IsNull { expr, .. } => {
+            data_type(expr, schema)?;
+            Ok(DataType::Boolean)
+        }
+        Expr::InList { expr, list, .. } => {
+            let t = data_type(expr, schema)?;
+            for e in list {
+                binary_types(BinaryOp::Eq, &t, &data_type(e, schema)?)?;
+            }
+            Ok(DataType::Boolean)
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            let t = data_type(expr, schema)?;
+            binary_types(BinaryOp::GtEq, &t, &data_type(low, schema)?)?;
+            binary_types(BinaryOp::LtEq, &t, &data_type(high, schema)?)?;
+            Ok(DataType::Boolean)
+        }
+        Expr::Case {
+            operand,
+            branches,
+            otherwise,
+        } => {
+            let op_t = operand.as_ref().map(|o| data_type(o, schema)).transpose()?;
+            let mut out = DataType::Null;
+            for (when, then) in branches {
+                let w = data_type(when, schema)?;
+                match &op_t {
+                    Some(o) => {
+                        binary_types(BinaryOp::Eq, o, &w)?;
+                    }
+                    None => expect_bool(&w, "CASE WHEN")?,
+                }
+                out = unify(&out, &data_type(then, schema)?, "CASE branches")?;
+            }
+            if let Some(e) = otherwise {
+                out = unify(&out, &data_type(e, schema)?, "CASE branches")?;
+            }
+            Ok(out)
+        }
+        Expr::Cast { expr, to } => {
+            let from = data_type(expr, schema)?;
+            let to = arrow_type(*to);
+            if from != DataType::Null && !arrow::compute::can_cast_types(&from, &to) {
+                return Err(Error::plan(format!(
+                    "cannot CAST {} to {}",
+                    type_name(&from),
+                    type_name(&to)
+                )));
+            }
+            Ok(to)
+        }
+        Expr::Function { name, args } => {
+            let types = args
+                .iter()
+                .map(|a| data_type(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            function_type(name, &types)
+        }
+    }
+}
+
+fn expect_bool(t: &DataType, what: &str) -> Result<()> {
+    match t {
+        DataType::Boolean | DataType::Null => Ok(()),
+        t => Err(Error::plan(format!(
+            "{what} needs a BOOLEAN, got {}",
+            type_name(t)
+        ))),
+    }
+}
+
+fn column_index(schema: &Schema, name: &str) -> Result<usize> {
+    if let Ok(i) = schema.index_of(name) {
+        return Ok(i);
+    }
+    schema
+        .fields()
+        .iter()
+        .position(|f| f.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::Unknown {
+            kind: "column",
+            name: name.to_string(),
+        })
+}
+
+fn literal_type(l: &Literal) -> DataType {
+    match l {
+        Literal::Null => DataType::Null,
+        Literal::Boolean(_) => DataType::Boolean,
+        Literal::Int(_) | Literal::IntervalMs(_) => DataType::Int64,
+        Literal::Float(_) => DataType::Float64,
+        Literal::String(_) => DataType::Utf8,
+    }
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    matches!(t, DataType::Int64 | DataType::Float64)
+}
+
+fn is_ts(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(..))
+}
+
+/// The common type of two values that must agree (CASE branches, COALESCE, comparisons).
+fn unify(a: &DataType, b: &DataType, what: &str) -> Result<DataType> {
+    Ok(match (a, b) {
+        (DataType::Null, t) | (t, DataType::Null) => t.clone(),
+        (a, b) if a == b => a.clone(),
+        (a, b) if is_numeric(a) && is_numeric(b) => DataType::Float64,
+        (a, b) if is_ts(a) && is_ts(b) => TS,
+        (a, b) => {
+            return Err(Error::plan(format!(
+                "{what} mix {} and {}; CAST one of them",
+                type_name(a),
+                type_name(b)
+            )));
+        }
+    })
+}
+
+/// How a binary operator types: operands are cast to `left`/`right`, the result is `result`.
+struct BinaryTypes {
+    left: DataType,
+    right: DataType,
+    result: DataType,
+}
+
+fn binary_types(op: BinaryOp, l: &DataType, r: &DataType) -> Result<BinaryTypes> {
+    use BinaryOp::*;
+    let sym = op_symbol(op);
+    let mismatch = || {
+        Error::plan(format!(
+            "operator {sym} does not apply to {} and {}; CAST an operand",
+            type_name(l),
+            type_name(r)
+        ))
+    };
+    // A bare NULL takes the type of the other side (or the natural operand type).
+    let (l, r) = match (l, r) {
+        (DataType::Null, DataType::Null) => {
+            let t = match op {
+                And | Or => DataType::Boolean,
+                Concat | Like | NotLike => DataType::Utf8,
+                _ => DataType::Int64,
+            };
+            (t.clone(), t)
+        }
+        (DataType::Null, r) => (r.clone(), r.clone()),
+        (l, DataType::Null) => (l.clone(), l.clone()),
+        (l, r) => (l.clone(), r.clone()),
+    };
+    let same = |t: DataType, result: DataType| BinaryTypes {
+        left: t.clone(),
+        right: t,
+        result,
+    };
+    Ok(match op {
+        Plus | Minus | Multiply | Divide | Modulo => match (&l, &r) {
+            (DataType::Int64, DataType::Int64) => same(DataType::Int64, DataType::Int64),
+            (a, b) if is_numeric(a) && is_numeric(b) => same(DataType::Float64, DataType::Float64),
+            (a, DataType::Int64) if is_ts(a) && matches!(op, Plus | Minus) => BinaryTypes {
+                left: TS,
+                right: DataType::Int64,
+                result: TS,
+            },
+            (DataType::Int64, b) if is_ts(b) && op == Plus => BinaryTypes {
+                left: DataType::Int64,
+                right: TS,
+                result: TS,
+            },
+            (a, b) if is_ts(a) && is_ts(b) && op == Minus => BinaryTypes {
+                left: TS,
+                right: TS,
+                result: DataType::Int64,
+            },
+            _ => return Err(mismatch()),
+        },
+        Eq | NotEq | Lt | LtEq | Gt | GtEq => {
+            let t = match (&l, &r) {
+                (a, b) if a == b => a.clone(),
+                (a, b) if is_numeric(a) && is_numeric(b) => DataType::Float64,
+                (a, b)
+                    if is_ts(a) && (is_ts(b) || *b == DataType::Utf8 || *b == DataType::Int64) =>
+                {
+                    TS
+                }
+                (a, b) if is_ts(b) && (*a == DataType::Utf8 || *a == DataType::Int64) => TS,
+                _ => return Err(mismatch()),
+            };
+            same(t, DataType::Boolean)
+        }
+        And | Or => {
+            if l != DataType::Boolean || r != DataType::Boolean {
+                return Err(mismatch());
+            }
+            same(DataType::Boolean, DataType::Boolean)
+        }
+        Concat => {
+            // `||` renders anything as text, as in PostgreSQL.
+            if l == DataType::Boolean && r == DataType::Boolean {
+                return Err(mismatch());
+            }
+            same(DataType::Utf8, DataType::Utf8)
+        }
+        Like | NotLike => {
+            if l != DataType::Utf8 || r != DataType::Utf8 {
+                return Err(mismatch());
+            }
+            same(DataType::Utf8, DataType::Boolean)
+        }
+    })
+}
+
+fn op_symbol(op: BinaryOp) -> &'static str {
+    use BinaryOp::*;
+    match op {
+        Plus => "+",
+        Minus => "-",
+        Multiply => "*",
+        Divide => "/",
+        Modulo => "%",
+        Eq => "=",
+        NotEq => "<>",
+        Lt => "<",
+        LtEq => "<=",
+        Gt => ">",
+        GtEq => ">=",
+        And => "AND",
+        Or => "OR",
+        Concat => "||",
+        Like => "LIKE",
+        NotLike => "NOT LIKE",
+    }
+}
+
+/// The result type of scalar function `name` applied to `args`.
+fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
+    let arity = |min: usize, max: usize| -> Result<()> {
+        if args.len() < min || args.len() > max {
+            let want = if min == max {
+                min.to_string()
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(Error::plan(format!(
+                "{}() takes {want} argument(s), got {}",
+                name.to_uppercase(),
+                args.len()
+            )));
+        }
+        Ok(())
+    };
+    let want = |i: usize, ok: fn(&DataType) -> bool, what: &str| -> Result<()> {
+        let t = &args[i];
+        if *t == DataType::Null || ok(t) {
+            Ok(())
+        } else {
+            Err(Error::plan(format!(
+                "argument {} of {}() must be {what}, got {}",
+                i + 1,
+                name.to_uppercase(),
+                type_name(t)
+            )))
+        }
+    };
+    let string = |t: &DataType| *t == DataType::Utf8;
+    let int = |t: &DataType| *t == DataType::Int64;
+    let num = is_numeric;
+    match name {
+        "upper" | "ucase" | "lower" | "lcase" | "trim" | "ltrim" | "rtrim" => {
+            arity(1, 1)?;
+            want(0, string, "VARCHAR")?;
+            Ok(DataType::Utf8)
+        }
+        "length" | "len" | "char_length" | "character_length" => {
+            arity(1, 1)?;
+            want(0, string, "VARCHAR")?;
+            Ok(DataType::Int64)
+        }
+        "substring" | "substr" => {
+            arity(2, 3)?;
+            want(0, string, "VARCHAR")?;
+            want(1, int, "BIGINT")?;
+            if args.len() == 3 {
+                want(2, int, "BIGINT")?;
+            }
+            Ok(DataType::Utf8)
+        }
+        "concat" => {
+            arity(1, usize::MAX)?;
+            Ok(DataType::Utf8)
+        }
+        "coalesce" | "ifnull" | "nvl" | "greatest" | "least" => {
+            arity(
+                if matches!(name, "ifnull" | "nvl") {
+                    2
+                } else {
+                    1
+                },
+                usize::MAX,
+            )?;
+            if matches!(name, "ifnull" | "nvl") {
+                arity(2, 2)?;
+            }
+            let mut t = DataType::Null;
+            for a in args {
+                t = unify(&t, a, &format!("arguments of {}()", name.to_uppercase()))?;
+            }
+            Ok(t)
+        }
+        "nullif" => {
+            arity(2, 2)?;
+            binary_types(BinaryOp::Eq, &args[0], &args[1])?;
+            Ok(args[0].clone())
+        }
+        "abs" | "sign" => {
+            arity(1, 1)?;
+            want(0, num, "numeric")?;
+            Ok(if args[0] == DataType::Null {
+                DataType::Int64
+            } else {
+                args[0].clone()
+            })
+        }
+        "round" => {
+            arity(1, 2)?;
+            want(0, num, "numeric")?;
+            if args.len() == 2 {
+                want(1, int, "BIGINT")?;
+            }
+            Ok(if args[0] == DataType::Int64 {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            })
+        }
+        "floor" | "ceil" | "ceiling" => {
+            arity(1, 1)?;
+            want(0, num, "numeric")?;
+            Ok(if args[0] == DataType::Int64 {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            })
+        }
+        "sqrt" | "ln" | "log10" | "exp" => {
+            arity(1, 1)?;
+            want(0, num, "numeric")?;
+            Ok(DataType::Float64)
+        }
+        "power" | "pow" => {
+            arity(2, 2)?;
+            want(0, num, "numeric")?;
+            want(1, num, "numeric")?;
+            Ok(DataType::Float64)
+        }
+        "mod" => {
+            arity(2, 2)?;
+            Ok(binary_types(BinaryOp::Modulo, &args[0], &args[1])?.result)
+        }
+        _ => Err(Error::Unknown {
+            kind: "function",
+            name: name.to_string(),
+        }),
+    }
+}
+
+/// A value during evaluation: a full column, or a constant held as a one-element array.
+#[derive(Clone)]
+struct Val {
+    array: ArrayRef,
+    scalar: bool,
+}
+
+impl Val {
+    fn scalar(array: ArrayRef) -> Val {
+        Val {
+            array,
+            scalar: true,
+        }
+    }
+
+    fn column(array: ArrayRef) -> Val {
+        Val {
+            array,
+            scalar: false,
+        }
+    }
+
+    fn data_type(&self) -> &DataType {
+        self.array.data_type()
+    }
+
+    /// The value as a column of `len` rows.
+    fn into_array(self, len: usize) -> ArrayRef {
+        if !self.scalar || self.array.len() == len {
+            return self.array;
+        }
+        if self.array.is_null(0) {
+            return new_null_array(self.array.data_type(), len);
+        }
+        let idx = UInt32Array::from(vec![0u32; len]);
+        // Taking index 0 of a one-element array cannot fail.
+        arrow::compute::take(&self.array, &idx, None)
+            .unwrap_or_else(|_| new_null_array(self.array.data_type(), len))
+    }
+
+    fn cast(self, to: &DataType) -> Result<Val> {
+        if self.data_type() == to {
+            return Ok(self);
+        }
+        let options = CastOptions {
+            safe: true,
+            ..Default::default()
+        };
+        Ok(Val {
+            array: cast_with_options(&self.array, to, &options)?,
+            scalar: self.scalar,
+        })
+    }
+
+    fn map(&self, f: impl FnOnce(&ArrayRef) -> Result<ArrayRef>) -> Result<Val> {
+        Ok(Val {
+            array: f(&self.array)?,
+            scalar: self.scalar,
+        })
+    }
+}
+
+/// Applies a Datum kernel, keeping scalars scalar.
+fn kernel2<T: Array + 'static>(
+    l: &Val,
+    r: &Val,
+    f: impl Fn(&dyn Datum, &dyn Datum) -> std::result::Result<T, ArrowError>,
+) -> Result<Val> {
+    let ls;
+    let rs;
+    let ld: &dyn Datum = if l.scalar {
+        ls = Scalar::new(l.array.clone());
+        &ls
+    } else {
+        &l.array
+    };
+    let rd: &dyn Datum = if r.scalar {
+        rs = Scalar::new(r.array.clone());
+        &rs
+    } else {
+        &r.array
+    };
+    let out = f(ld, rd)?;
+    Ok(Val {
+        array: Arc::new(out),
+        scalar: l.scalar && r.scalar,
+    })
+}
+
+fn kernel2_ref(
+    l: &Val,
+    r: &Val,
+    f: impl Fn(&dyn Datum, &dyn Datum) -> std::result::Result<ArrayRef, ArrowError>,
+) -> Result<Val> {
+    let ls;
+    let rs;
+    let ld: &dyn Datum = if l.scalar {
+        ls = Scalar::new(l.array.clone());
+        &ls
+    } else {
+        &l.array
+    };
+    let rd: &dyn Datum = if r.scalar {
+        rs = Scalar::new(r.array.clone());
+        &rs
+    } else {
+        &r.array
+    };
+    Ok(Val {
+        array: f(ld, rd)?,
+        scalar: l.scalar && r.scalar,
+    })
+}
+
+/// Brings two values to a common length (both scalar, or both full columns of `len`).
+fn align(l: Val, r: Val, len: usize) -> (Val, Val, bool) {
+    if l.scalar && r.scalar {
+        (l, r, true)
+    } else {
+        (
+            Val::column(l.into_array(len)),
+            Val::column(r.into_array(len)),
+            false,
+        )
+    }
+}
+
+fn bool_of(v: &Val) -> Result<&BooleanArray> {
+    v.array.as_boolean_opt().ok_or_else(|| {
+        Error::plan(format!(
+            "expected BOOLEAN, got {}",
+            type_name(v.data_type())
+        ))
+    })
+}
+
+fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
+    let len = batch.num_rows();
+    match expr {
+        Expr::Column(name) => {
+            let i = column_index(batch.schema_ref(), name)?;
+            Ok(Val::column(batch.column(i).clone()))
+        }
+        Expr::Literal(l) => Ok(Val::scalar(literal_array(l))),
+        Expr::Binary { op, left, right } => {
+            let l = eval(left, batch)?;
+            let r = eval(right, batch)?;
+            binary(*op, l, r, len)
+        }
+        Expr::Not(e) => {
+            let v = eval(e, batch)?.cast(&DataType::Boolean)?;
+            let out = boolean::not(bool_of(&v)?)?;
+            Ok(Val {
+                array: Arc::new(out),
+                scalar: v.scalar,
+            })
+        }
+        Expr::Negate(e) => {
+            let v = eval(e, batch)?;
+            match v.data_type() {
+                DataType::Int64 | DataType::Float64 => v.map(|a| Ok(numeric::neg_wrapping(a)?)),
+                DataType::Null => Ok(v),
+                t => Err(Error::plan(format!(
+                    "cannot negate a {} value",
+                    type_name(t)
+                ))),
+            }
+        }
+        Expr::IsNull { expr, negated } => {
+            let v = eval(expr, batch)?;
+            let out = if *negated {
+                boolean::is_not_null(&v.array)?
+            } else {
+                boolean::is_null(&v.array)?
+            };
+            Ok(Val {
+                array: Arc::new(out),
+                scalar: v.scalar,
+            })
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let v = eval(expr, batch)?;
+            let mut acc: Option<Val> = None;
+            for item in list {
+                let eq = binary(BinaryOp::Eq, v.clone(), eval(item, batch)?, len)?;
+                acc = Some(match acc {
+                    None => eq,
+                    Some(a) => binary(BinaryOp::Or, a, eq, len)?,
+                });
+            }
+            let acc = match acc {
+                Some(a) => a,
+                None => Val::scalar(Arc::new(BooleanArray::from(vec![false]))),
+            };
+            if *negated { not(acc) } else { Ok(acc) }
+        }
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
+            let v = eval(expr, batch)?;
+            let ge = binary(BinaryOp::GtEq, v.clone(), eval(low, batch)?, len)?;
+            let le = binary(BinaryOp::LtEq, v, eval(high, batch)?, len)?;
+            let both = binary(BinaryOp::And, ge, le, len)?;
+            if *negated { not(both) } else { Ok(both) }
+        }
+        Expr::Case {
+            operand,
+            branches,
+            otherwise,
+        } => case(operand.as_deref(), branches, otherwise.as_deref(), batch),
+        Expr::Cast { expr, to } => {
+            let v = eval(expr, batch)?;
+            v.cast(&arrow_type(*to))
+        }
+        Expr::Function { name, args } => {
+            let vals = args
+                .iter()
+                .map(|a| eval(a, batch))
+                .collect::<Result<Vec<_>>>()?;
+            function(name, vals, len)
+        }
+    }
+}
+
+fn not(v: Val) -> Result<Val> {
+    let out = boolean::not(bool_of(&v)?)?;
+    Ok(Val {
+        array: Arc::new(out),
+        scalar: v.scalar,
+    })
+}
+
+fn literal_array(l: &Literal) -> ArrayRef {
+    match l {
+        Literal::Null => Arc::new(NullArray::new(1)),
+        Literal::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
+        Literal::Int(i) | Literal::IntervalMs(i) => Arc::new(Int64Array::from(vec![*i])),
+        Literal::Float(f) => Arc::new(Float64Array::from(vec![*f])),
+        Literal::String(s) => Arc::new(StringArray::from(vec![s.as_str()])),
+    }
+}
+
+fn binary(op: BinaryOp, l: Val, r: Val, len: usize) -> Result<Val> {
+    use BinaryOp::*;
+    let types = binary_types(op, l.data_type(), r.data_type())?;
+    let l = l.cast(&types.left)?;
+    let r = r.cast(&types.right)?;
+    match op {
+        Plus | Minus if types.result == TS || is_ts(&types.left) => {
+            // Timestamp arithmetic in epoch milliseconds.
+            let li = l.cast(&DataType::Int64)?;
+            let ri = r.cast(&DataType::Int64)?;
+            let out = arith(op, li, ri, len)?;
+            out.cast(&types.result)
+        }
+        Plus | Minus | Multiply | Divide | Modulo => arith(op, l, r, len),
+        Eq | NotEq | Lt | LtEq | Gt | GtEq if types.left == DataType::Float64 => {
+            // arrow compares floats by total order, where -0.0 < 0.0; SQL says they are equal.
+            let l = l.map(|a| Ok(positive_zero(a)))?;
+            let r = r.map(|a| Ok(positive_zero(a)))?;
+            compare(op, &l, &r)
+        }
+        Eq | NotEq | Lt | LtEq | Gt | GtEq => compare(op, &l, &r),
+
+        And | Or => {
+            let (l, r, scalar) = align(l, r, len);
+            let (lb, rb) = (bool_of(&l)?, bool_of(&r)?);
+            let out = if op == And {
+                boolean::and_kleene(lb, rb)?
+            } else {
+                boolean::or_kleene(lb, rb)?
+            };
+            Ok(Val {
+                array: Arc::new(out),
+                scalar,
+            })
+        }
+        Concat => {
+            let (l, r, scalar) = align(l, r, len);
+            let out = arrow::compute::kernels::concat_elements::concat_elements_utf8(
+                l.array.as_string::<i32>(),
+                r.array.as_string::<i32>(),
+            )?;
+            Ok(Val {
+                array: Arc::new(out),
+                scalar,
+            })
+        }
+        Like => kernel2(&l, &r, arrow::compute::kernels::comparison::like),
+        NotLike => kernel2(&l, &r, arrow::compute::kernels::comparison::nlike),
+    }
+}
+
+fn compare(op: BinaryOp, l: &Val, r: &Val) -> Result<Val> {
+    use BinaryOp::*;
+    match op {
+        Eq => kernel2(l, r, cmp::eq),
+        NotEq => kernel2(l, r, cmp::neq),
+        Lt => kernel2(l, r, cmp::lt),
+        LtEq => kernel2(l, r, cmp::lt_eq),
+        Gt => kernel2(l, r, cmp::gt),
+        GtEq => kernel2(l, r, cmp::gt_eq),
+        _ => Err(Error::plan(format!(
+            "{} is not a comparison",
+            op_symbol(op)
+        ))),
+    }
+}
+
+fn positive_zero(a: &ArrayRef) -> ArrayRef {
+    let f = a.as_primitive::<Float64Type>();
+    Arc::new(arrow::compute::unary::<_, _, Float64Type>(f, |x| x + 0.0))
+}
+
+/// Arithmetic on two Int64 or two Float64 values.
+fn arith(op: BinaryOp, l: Val, r: Val, len: usize) -> Result<Val> {
+    use BinaryOp::*;
+    match op {
+        Plus => kernel2_ref(&l, &r, numeric::add_wrapping),
+        Minus => kernel2_ref(&l, &r, numeric::sub_wrapping),
+        Multiply => kernel2_ref(&l, &r, numeric::mul_wrapping),
+        Divide | Modulo => divide(op == Modulo, l, r, len),
+        _ => Err(Error::plan(format!("{} is not arithmetic", op_symbol(op)))),
+    }
+}
+
+/// Division and modulo with SQL's "x / 0 is NULL" (arrow would fail the whole batch).
+fn divide(modulo: bool, l: Val, r: Val, len: usize) -> Result<Val> {
+    let (l, r, scalar) = align(l, r, len);
+    let out: ArrayRef = match l.data_type() {
+        DataType::Int64 => {
+            let a = l.array.as_primitive::<Int64Type>();
+            let b = r.array.as_primitive::<Int64Type>();
+            let op = |x: i64, y: i64| -> Option<i64> {
+                if y == 0 {
+                    None
+                } else if modulo {
+                    Some(x.wrapping_rem(y))
+                } else {
+                    Some(x.wrapping_div(y))
+                }
+            };
+            let out: Int64Array = a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| match (x, y) {
+                    (Some(x), Some(y)) => op(x, y),
+                    _ => None,
+                })
+                .collect();
+            Arc::new(out)
+        }
+        DataType::Float64 => {
+            let a = l.array.as_primitive::<Float64Type>();
+            let b = r.array.as_primitive::<Float64Type>();
+            let q = if modulo {
+                numeric::rem(a, b)?
+            } else {
+                numeric::div(a, b)?
+            };
+            // `y == 0.0` rather than arrow's `eq`, whose total order tells -0.0 from 0.0.
+            let zero = BooleanArray::from_unary(b, |y| y == 0.0);
+            arrow::compute::nullif(&q, &zero)?
+        }
+        t => {
+            return Err(Error::plan(format!(
+                "cannot divide {} values",
+                type_name(t)
+            )));
+        }
+    };
+    Ok(Val { array: out, scalar })
+}
+
+fn case(
+    operand: Option<&Expr>,
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    batch: &RecordBatch,
+) -> Result<Val> {
+    let len = batch.num_rows();
+    let operand = operand.map(|o| eval(o, batch)).transpose()?;
+    let mut conds = Vec::with_capacity(branches.len());
+    let mut thens = Vec::with_capacity(branches.len());
+    let mut out_t = DataType::Null;
+    for (when, then) in branches {
+        let w = eval(when, batch)?;
+        let c = match &operand {
+            Some(o) => binary(BinaryOp::Eq, o.clone(), w, len)?,
+            None => w.cast(&DataType::Boolean)?,
+        };
+        conds.push(c);
+        let t = eval(then, batch)?;
+        out_t = unify(&out_t, t.data_type(), "CASE branches")?;
+        thens.push(t);
+    }
+    let els = match otherwise {
+        Some(e) => eval(e, batch)?,
+        None => Val::scalar(Arc::new(NullArray::new(1))),
+    };
+    out_t = unify(&out_t, els.data_type(), "CASE branches")?;
+    if out_t == DataType::Null {
+        return Ok(Val::scalar(Arc::new(NullArray::new(1))));
+    }
+    // The first matching branch wins: fold from the last branch backwards.
+    let mut acc = els.cast(&out_t)?;
+    for (c, t) in conds.into_iter().zip(thens).rev() {
+        let t = t.cast(&out_t)?;
+        let mask_val = Val::column(c.into_array(len));
+        let mask = prep_null_mask_filter(bool_of(&mask_val)?);
+        acc = kernel2_ref(&t, &acc, |a, b| {
+            arrow::compute::kernels::zip::zip(&mask, a, b)
+        })?;
+        acc.scalar = false;
+    }
+    Ok(acc)
+}
+
+/// A UTF-8 map over a string column (no arrow kernel exists for these).
+fn map_str(v: &Val, f: impl Fn(&str) -> String) -> Result<Val> {
+    v.map(|a| {
+        let s = a.as_string::<i32>();
+        let mut b = StringBuilder::with_capacity(s.len(), s.value_data().len());
+        for x in s.iter() {
+            match x {
+                Some(x) => b.append_value(f(x)),
+                None => b.append_null(),
+            }
+        }
+        Ok(Arc::new(b.finish()))
+    })
+}
+
+fn map_f64(v: Val, f: impl Fn(f64) -> f64) -> Result<Val> {
+    let v = v.cast(&DataType::Float64)?;
+    v.map(|a| {
+        let out: PrimitiveArray<Float64Type> =
+            arrow::compute::unary(a.as_primitive::<Float64Type>(), f);
+        Ok(Arc::new(out))
+    })
+}
+
+fn scalar_i64(v: &Val, what: &str) -> Result<Option<i64>> {
+    if !v.scalar {
+        return Err(Error::plan(format!("{what} must be a constant")));
+    }
+    let v = v.clone().cast(&DataType::Int64)?;
+    let a = v.array.as_primitive::<Int64Type>();
+    Ok(if a.is_null(0) { None } else { Some(a.value(0)) })
+}
+
+fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
+    let types: Vec<DataType> = args.iter().map(|a| a.data_type().clone()).collect();
+    let out_t = function_type(name, &types)?;
+    let mut args = args;
+    // A NULL argument of a string or numeric function: cast it to the type the function wants.
+    let arg =
+        |args: &mut Vec<Val>, i: usize, t: &DataType| -> Result<Val> { args[i].clone().cast(t) };
+    match name {
+        "upper" | "ucase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| s.to_uppercase()),
+        "lower" | "lcase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| s.to_lowercase()),
+        "trim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
+            s.trim().to_string()
+        }),
+        "ltrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
+            s.trim_start().to_string()
+        }),
+        "rtrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
+            s.trim_end().to_string()
+        }),
+        "length" | "len" | "char_length" | "character_length" => {
+            let v = arg(&mut args, 0, &DataType::Utf8)?;
+            v.map(|a| {
+                let s = a.as_string::<i32>();
+                let out: Int64Array = s
+                    .iter()
+                    .map(|x| x.map(|x| x.chars().count() as i64))
+                    .collect();
+                Ok(Arc::new(out))
+            })
+        }
+        "substring" | "substr" => {
+            let s = arg(&mut args, 0, &DataType::Utf8)?;
+            let start = arg(&mut args, 1, &DataType::Int64)?;
+            let count = if args.len() == 3 {
+                Some(arg(&mut args, 2, &DataType::Int64)?)
+            } else {
+                None
+            };
+            let scalar = s.scalar && start.scalar && count.as_ref().is_none_or(|c| c.scalar);
+            let n = if scalar { 1 } else { len };
+            let s = s.into_array(n);
+            let start = start.into_array(n);
+            let count = count.map(|c| c.into_array(n));
+            let s = s.as_string::<i32>();
+            let st = start.as_primitive::<Int64Type>();
+            let ct = count.as_ref().map(|c| c.as_primitive::<Int64Type>());
+            let mut b = StringBuilder::with_capacity(n, s.value_data().len());
+            for i in 0..n {
+                if s.is_null(i) || st.is_null(i) || ct.is_some_and(|c| c.is_null(i)) {
+                    b.append_null();
+                    continue;
+                }
+                b.append_value(sql_substring(
+                    s.value(i),
+                    st.value(i),
+                    ct.map(|c| c.value(i)),
+                ));
+            }
+            Ok(Val {
+                array: Arc::new(b.finish()),
+                scalar,
+            })
+        }
+        "concat" => {
+            // CONCAT skips NULLs (PostgreSQL, ksqlDB); `||` propagates them.
+            let mut acc = Val::scalar(Arc::new(StringArray::from(vec![""])));
+            for a in args {
+                let a = a.cast(&DataType::Utf8)?;
+                let empty = Val::scalar(Arc::new(StringArray::from(vec![""])));
+                let a = function("coalesce", vec![a, empty], len)?;
+                acc = binary(BinaryOp::Concat, acc, a, len)?;
+            }
+            Ok(acc)
+        }
+        "coalesce" | "ifnull" | "nvl" => {
+            if out_t == DataType::Null {
+                return Ok(Val::scalar(Arc::new(NullArray::new(1))));
+            }
+            let mut it = args.into_iter().rev();
+            let mut acc = match it.next() {
+                Some(v) => v.cast(&out_t)?,
+                None => return Err(Error::plan("COALESCE() needs arguments")),
+            };
+            for v in it {
+                let v = v.cast(&out_t)?;
+                let present = boolean::is_not_null(&v.array)?;
+                let (v, acc2, scalar) = align(v, acc, len);
+                let mask = if v.array.len() == present.len() {
+                    present
+                } else {
+                    boolean::is_not_null(&v.array)?
+                };
+                acc = Val {
+                    array: arrow::compute::kernels::zip::zip(&mask, &v.array, &acc2.array)?,
+                    scalar,
+                };
+            }
+            Ok(acc)
+        }
+        "nullif" => {
+            let a = args[0].clone();
+            let eq = binary(BinaryOp::Eq, a.clone(), args[1].clone(), len)?;
+            let (a, eq, scalar) = align(a, eq, len);
+            let mask = prep_null_mask_filter(bool_of(&eq)?);
+            Ok(Val {
+                array: arrow::compute::nullif(&a.array, &mask)?,
+                scalar,
+            })
+        }
+        "greatest" | "least" => {
+            if out_t == DataType::Null {
+                return Ok(Val::scalar(Arc::new(NullArray::new(1))));
+            }
+            // NULL arguments are ignored, as in PostgreSQL.
+            let mut acc: Option<Val> = None;
+            for v in args {
+                let v = v.cast(&out_t)?;
+                acc = Some(match acc {
+                    None => v,
+                    Some(a) => {
+                        let (a, v, scalar) = align(a, v, len);
+                        let better = if name == "greatest" {
+                            cmp::gt(&v.array, &a.array)?
+                        } else {
+                            cmp::lt(&v.array, &a.array)?
+                        };
+                        // Take v where it is better, or where the accumulator is NULL.
+                        let a_null = boolean::is_null(&a.array)?;
+                        let take_v = boolean::or(&prep_null_mask_filter(&better), &a_null)?;
+                        Val {
+                            array: arrow::compute::kernels::zip::zip(&take_v, &v.array, &a.array)?,
+                            scalar,
+                        }
+                    }
+                });
+            }
+            acc.ok_or_else(|| Error::plan(format!("{}() needs arguments", name.to_uppercase())))
+        }
+        "abs" => {
+            let v = arg(&mut args, 0, &out_t)?;
+            match out_t {
+                DataType::Int64 => v.map(|a| {
+                    let out: Int64Array =
+                        arrow::compute::unary(a.as_primitive::<Int64Type>(), i64::wrapping_abs);
+                    Ok(Arc::new(out))
+                }),
+                _ => map_f64(v, f64::abs),
+            }
+        }
+        "sign" => {
+            let v = arg(&mut args, 0, &out_t)?;
+            match out_t {
+                DataType::Int64 => v.map(|a| {
+                    let out: Int64Array =
+                        arrow::compute::unary(a.as_primitive::<Int64Type>(), i64::signum);
+                    Ok(Arc::new(out))
+                }),
+                _ => map_f64(v, |x| {
+                    if x == 0.0 || x.is_nan() {
+                        x
+                    } else {
+                        x.signum()
+                    }
+                }),
+            }
+        }
+        "round" => {
+            let digits = if args.len() == 2 {
+                scalar_i64(&args[1], "the second argument of ROUND")?
+            } else {
+                Some(0)
+            };
+            let Some(digits) = digits else {
+                return Ok(Val::scalar(new_null_array(&out_t, 1)));
+            };
+            let v = args[0].clone();
+            if out_t == DataType::Int64 {
+                if digits >= 0 {
+                    return v.cast(&DataType::Int64);
+                }
+                let p = 10f64.powi(i32::try_from(-digits).unwrap_or(i32::MAX));
+                return map_f64(v, |x| (x / p).round() * p)?.cast(&DataType::Int64);
+            }
+            let p = 10f64.powi(i32::try_from(digits).unwrap_or(i32::MAX).clamp(-300, 300));
+            map_f64(v, |x| (x * p).round() / p)
+        }
+        "floor" | "ceil" | "ceiling" => {
+            let v = args[0].clone();
+            if out_t == DataType::Int64 {
+                return v.cast(&DataType::Int64);
+            }
+            if name == "floor" {
+                map_f64(v, f64::floor)
+            } else {
+                map_f64(v, f64::ceil)
+            }
+        }
+        "sqrt" => map_f64(args[0].clone(), f64::sqrt),
+        "ln" => map_f64(args[0].clone(), f64::ln),
+        "log10" => map_f64(args[0].clone(), f64::log10),
+        "exp" => map_f64(args[0].clone(), f64::exp),
+        "power" | "pow" => {
+            let a = args[0].clone().cast(&DataType::Float64)?;
+            let b = args[1].clone().cast(&DataType::Float64)?;
+            let (a, b, scalar) = align(a, b, len);
+            let out: Float64Array = arrow::compute::binary(
+                a.array.as_primitive::<Float64Type>(),
+                b.array.as_primitive::<Float64Type>(),
+                f64::powf,
+            )?;
+            Ok(Val {
+                array: Arc::new(out),
+                scalar,
+            })
+        }
+        "mod" => binary(BinaryOp::Modulo, args[0].clone(), args[1].clone(), len),
+        _ => Err(Error::Unknown {
+            kind: "function",
+            name: name.to_string(),
+        }),
+    }
+}
+
+/// SQL `SUBSTRING(s FROM start FOR count)`: 1-based, in characters; a start before 1 eats
+/// into the count, as the standard says.
+fn sql_substring(s: &str, start: i64, count: Option<i64>) -> String {
+    let end = count.map(|c| start.saturating_add(c.max(0)));
+    let from = start.max(1);
+    let take = match end {
+        Some(e) if e <= from => return String::new(),
+        Some(e) => usize::try_from(e - from).unwrap_or(usize::MAX),
+        None => usize::MAX,
+    };
+    let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
+    s.chars().skip(skip).take(take).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use arrow::datatypes::Field;
+    use proptest::prelude::*;
+
+    fn col(n: &str) -> Expr {
+        Expr::Column(n.into())
+    }
+    fn int(i: i64) -> Expr {
+        Expr::Literal(Literal::Int(i))
+    }
+    fn float(f: f64) -> Expr {
+        Expr::Literal(Literal::Float(f))
+    }
+    fn string(s: &str) -> Expr {
+        Expr::Literal(Literal::String(s.into()))
+    }
+    fn bin(op: BinaryOp, l: Expr, r: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(l),
+            right: Box::new(r),
+        }
+    }
+    fn func(name: &str, args: Vec<Expr>) -> Expr {
+        Expr::Function {
+            name: name.into(),
+            args,
+        }
+    }
+
+    fn batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("t", TS, true),
+            Field::new("f", DataType::Boolean, true),
+            Field::new("u.name", DataType::Utf8, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from(vec![Some(1), Some(0), None, Some(-7)])),
+                Arc::new(Float64Array::from(vec![
+                    Some(1.5),
+                    Some(0.0),
+                    Some(2.0),
+                    None,
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("Hello"),
+                    Some(" x "),
+                    None,
+                    Some("héllo"),
+                ])),
+                Arc::new(arrow::array::TimestampMillisecondArray::from(vec![
+                    Some(1_000),
+                    Some(60_000),
+                    None,
+                    Some(0),
+                ])),
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(true),
+                ])),
+                Arc::new(StringArray::from(vec![
+                    Some("ann"),
+                    None,
+                    Some("bo"),
+                    Some("cy"),
+                ])),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn ints(e: &Expr) -> Vec<Option<i64>> {
+        let a = evaluate(e, &batch()).unwrap();
+        a.as_primitive::<Int64Type>().iter().collect()
+    }
+    fn floats(e: &Expr) -> Vec<Option<f64>> {
+        let a = evaluate(e, &batch()).unwrap();
+        a.as_primitive::<Float64Type>().iter().collect()
+    }
+    fn strings(e: &Expr) -> Vec<Option<String>> {
+        let a = evaluate(e, &batch()).unwrap();
+        a.as_string::<i32>()
+            .iter()
+            .map(|s| s.map(str::to_string))
+            .collect()
+    }
+    fn bools(e: &Expr) -> Vec<Option<bool>> {
+        let a = evaluate(e, &batch()).unwrap();
+        a.as_boolean().iter().collect()
+    }
+
+    #[test]
+    fn arithmetic_promotes_and_divides_by_zero_to_null() {
+        assert_eq!(
+            ints(&bin(BinaryOp::Plus, col("a"), int(1))),
+            vec![Some(2), Some(1), None, Some(-6)]
+        );
+        assert_eq!(
+            floats(&bin(BinaryOp::Multiply, col("a"), col("b"))),
+            vec![Some(1.5), Some(0.0), None, None]
+        );
+        assert_eq!(
+            ints(&bin(BinaryOp::Divide, int(10), col("a"))),
+            vec![Some(10), None, None, Some(-1)]
+        );
+        assert_eq!(
+            ints(&bin(BinaryOp::Modulo, int(10), col("a"))),
+            vec![Some(0), None, None, Some(3)]
+        );
+        assert_eq!(
+            floats(&bin(BinaryOp::Divide, float(3.0), col("b"))),
+            vec![Some(2.0), None, Some(1.5), None]
+        );
+        assert_eq!(
+            ints(&bin(BinaryOp::Divide, int(7), int(2))),
+            vec![Some(3); 4]
+        );
+        assert_eq!(
+            ints(&bin(BinaryOp::Plus, int(i64::MAX), int(1))),
+            vec![Some(i64::MIN); 4]
+        );
+        assert_eq!(
+            ints(&Expr::Negate(Box::new(col("a")))),
+            vec![Some(-1), Some(0), None, Some(7)]
+        );
+        assert_eq!(
+            data_type(&bin(BinaryOp::Plus, col("a"), col("b")), &batch().schema()).unwrap(),
+            DataType::Float64
+        );
+    }
+
+    #[test]
+    fn timestamps_and_intervals() {
+        let plus = bin(
+            BinaryOp::Plus,
+            col("t"),
+            Expr::Literal(Literal::IntervalMs(500)),
+        );
+        let a = evaluate(&plus, &batch()).unwrap();
+        assert_eq!(a.data_type(), &TS);
+        let v: Vec<_> = a
+            .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+            .iter()
+            .collect();
+        assert_eq!(v, vec![Some(1_500), Some(60_500), None, Some(500)]);
+        let diff = bin(BinaryOp::Minus, col("t"), col("t"));
+        assert_eq!(ints(&diff), vec![Some(0), Some(0), None, Some(0)]);
+        let cmp = bin(BinaryOp::Gt, col("t"), string("1970-01-01 00:00:30"));
+        assert_eq!(
+            bools(&cmp),
+            vec![Some(false), Some(true), None, Some(false)]
+        );
+        let cmp = bin(BinaryOp::GtEq, col("t"), int(1000));
+        assert_eq!(bools(&cmp), vec![Some(true), Some(true), None, Some(false)]);
+    }
+
+    #[test]
+    fn comparisons_and_logic_are_three_valued() {
+        let gt = bin(BinaryOp::Gt, col("a"), col("b"));
+        assert_eq!(bools(&gt), vec![Some(false), Some(false), None, None]);
+        let null = Expr::Literal(Literal::Null);
+        let or = bin(BinaryOp::Or, col("f"), null.clone());
+        assert_eq!(bools(&or), vec![Some(true), None, None, Some(true)]);
+        let and = bin(BinaryOp::And, col("f"), null);
+        assert_eq!(bools(&and), vec![None, Some(false), None, None]);
+        let not = Expr::Not(Box::new(col("f")));
+        assert_eq!(
+            bools(&not),
+            vec![Some(false), Some(true), None, Some(false)]
+        );
+    }
+
+    #[test]
+    fn predicate_treats_null_as_false() {
+        let e = bin(BinaryOp::Gt, col("a"), int(0));
+        let p = evaluate_predicate(&e, &batch()).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(true), Some(false), Some(false), Some(false)]
+        );
+        let e = Expr::Literal(Literal::Null);
+        assert_eq!(evaluate_predicate(&e, &batch()).unwrap().true_count(), 0);
+        assert!(evaluate_predicate(&col("a"), &batch()).is_err());
+    }
+
+    #[test]
+    fn strings_like_and_functions() {
+        assert_eq!(
+            bools(&bin(BinaryOp::Like, col("s"), string("H%"))),
+            vec![Some(true), Some(false), None, Some(false)]
+        );
+        assert_eq!(
+            bools(&bin(BinaryOp::NotLike, col("s"), string("%llo"))),
+            vec![Some(false), Some(true), None, Some(false)]
+        );
+        assert_eq!(
+            strings(&func("upper", vec![col("s")]))[3].as_deref(),
+            Some("HÉLLO")
+        );
+        assert_eq!(
+            strings(&func("trim", vec![col("s")]))[1].as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            ints(&func("length", vec![col("s")])),
+            vec![Some(5), Some(3), None, Some(5)]
+        );
+        assert_eq!(
+            strings(&func("substring", vec![col("s"), int(2), int(3)]))[0].as_deref(),
+            Some("ell")
+        );
+        assert_eq!(
+            strings(&func("substring", vec![col("s"), int(0), int(3)]))[0].as_deref(),
+            Some("He")
+        );
+        assert_eq!(
+            strings(&func("substring", vec![col("s"), int(4)]))[3].as_deref(),
+            Some("lo")
+        );
+        assert_eq!(
+            strings(&func("concat", vec![col("s"), string("-"), col("a")])),
+            vec![
+                Some("Hello-1".into()),
+                Some(" x -0".into()),
+                Some("-".into()),
+                Some("héllo--7".into())
+            ]
+        );
+        assert_eq!(strings(&bin(BinaryOp::Concat, col("s"), col("a")))[2], None);
+        assert_eq!(
+            strings(&func(
+                "coalesce",
+                vec![col("u.name"), col("s"), string("?")]
+            )),
+            vec![
+                Some("ann".into()),
+                Some(" x ".into()),
+                Some("bo".into()),
+                Some("cy".into())
+            ]
+        );
+        assert_eq!(
+            floats(&func("round", vec![float(2.345), int(2)]))[0],
+            Some(2.35)
+        );
+        assert_eq!(floats(&func("floor", vec![col("b")]))[0], Some(1.0));
+        assert_eq!(floats(&func("ceil", vec![col("b")]))[0], Some(2.0));
+        assert_eq!(ints(&func("abs", vec![col("a")]))[3], Some(7));
+        assert_eq!(floats(&func("sqrt", vec![int(16)]))[0], Some(4.0));
+        assert_eq!(floats(&func("power", vec![int(2), col("a")]))[0], Some(2.0));
+        assert_eq!(
+            floats(&func("greatest", vec![col("a"), col("b")])),
+            vec![Some(1.5), Some(0.0), Some(2.0), Some(-7.0)]
+        );
+        assert_eq!(
+            ints(&func("least", vec![col("a"), int(0)])),
+            vec![Some(0), Some(0), Some(0), Some(-7)]
+        );
+        assert_eq!(
+            ints(&func("nullif", vec![col("a"), int(0)])),
+            vec![Some(1), None, None, Some(-7)]
+        );
+        assert!(matches!(
+            evaluate(&func("nope", vec![]), &batch()),
+            Err(Error::Unknown {
+                kind: "function",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn case_in_between_cast_isnull() {
+        let case = Expr::Case {
+            operand: None,
+            branches: vec![
+                (bin(BinaryOp::Gt, col("a"), int(0)), string("pos")),
+                (bin(BinaryOp::Lt, col("a"), int(0)), string("neg")),
+            ],
+            otherwise: Some(Box::new(string("zero"))),
+        };
+        assert_eq!(
+            strings(&case),
+            vec![
+                Some("pos".into()),
+                Some("zero".into()),
+                Some("zero".into()),
+                Some("neg".into())
+            ]
+        );
+        let simple = Expr::Case {
+            operand: Some(Box::new(col("a"))),
+            branches: vec![(int(1), float(1.5)), (int(0), int(0))],
+            otherwise: None,
+        };
+        assert_eq!(floats(&simple), vec![Some(1.5), Some(0.0), None, None]);
+        let inl = Expr::InList {
+            expr: Box::new(col("a")),
+            list: vec![int(1), int(-7)],
+            negated: false,
+        };
+        assert_eq!(bools(&inl), vec![Some(true), Some(false), None, Some(true)]);
+        let notin = Expr::InList {
+            expr: Box::new(col("a")),
+            list: vec![int(1), Expr::Literal(Literal::Null)],
+            negated: true,
+        };
+        assert_eq!(bools(&notin), vec![Some(false), None, None, None]);
+        let btw = Expr::Between {
+            expr: Box::new(col("b")),
+            low: Box::new(int(1)),
+            high: Box::new(float(2.0)),
+            negated: false,
+        };
+        assert_eq!(bools(&btw), vec![Some(true), Some(false), Some(true), None]);
+        let cast = Expr::Cast {
+            expr: Box::new(col("b")),
+            to: SqlType::BigInt,
+        };
+        assert_eq!(ints(&cast), vec![Some(1), Some(0), Some(2), None]);
+        let cast = Expr::Cast {
+            expr: Box::new(string("12x")),
+            to: SqlType::BigInt,
+        };
+        assert_eq!(ints(&cast), vec![None; 4]);
+        let isn = Expr::IsNull {
+            expr: Box::new(col("s")),
+            negated: true,
+        };
+        assert_eq!(
+            bools(&isn),
+            vec![Some(true), Some(true), Some(false), Some(true)]
+        );
+    }
+
+    #[test]
+    fn type_errors_surface_from_data_type() {
+        let schema = batch().schema();
+        assert!(data_type(&bin(BinaryOp::Plus, col("s"), int(1)), &schema).is_err());
+        assert!(data_type(&bin(BinaryOp::And, col("a"), col("f")), &schema).is_err());
+        assert!(data_type(&func("upper", vec![col("a")]), &schema).is_err());
+        assert!(matches!(
+            data_type(&col("zz"), &schema),
+            Err(Error::Unknown { .. })
+        ));
+        assert_eq!(
+            data_type(&func("coalesce", vec![col("a"), col("b")]), &schema).unwrap(),
+            DataType::Float64
+        );
+    }
+
+    /// A row-at-a-time model of the arithmetic and comparison subset.
+    #[derive(Debug, Clone)]
+    enum M {
+        A,
+        B,
+        I(i64),
+        Op(BinaryOp, Box<M>, Box<M>),
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum V {
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+
+    fn model(m: &M, a: Option<i64>, b: Option<f64>) -> Option<V> {
+        match m {
+            M::A => a.map(V::I),
+            M::B => b.map(V::F),
+            M::I(i) => Some(V::I(*i)),
+            M::Op(op, l, r) => {
+                let l = model(l, a, b)?;
+                let r = model(r, a, b)?;
+                let f = |v: V| match v {
+                    V::I(i) => i as f64,
+                    V::F(f) => f,
+                    V::B(_) => f64::NAN,
+                };
+                use BinaryOp::*;
+                match (op, l, r) {
+                    (Plus, V::I(x), V::I(y)) => Some(V::I(x.wrapping_add(y))),
+                    (Minus, V::I(x), V::I(y)) => Some(V::I(x.wrapping_sub(y))),
+                    (Multiply, V::I(x), V::I(y)) => Some(V::I(x.wrapping_mul(y))),
+                    (Divide, V::I(x), V::I(y)) => (y != 0).then(|| V::I(x.wrapping_div(y))),
+                    (Modulo, V::I(x), V::I(y)) => (y != 0).then(|| V::I(x.wrapping_rem(y))),
+                    (Plus, l, r) => Some(V::F(f(l) + f(r))),
+                    (Minus, l, r) => Some(V::F(f(l) - f(r))),
+                    (Multiply, l, r) => Some(V::F(f(l) * f(r))),
+                    (Divide, l, r) => (f(r) != 0.0).then(|| V::F(f(l) / f(r))),
+                    (Modulo, l, r) => (f(r) != 0.0).then(|| V::F(f(l) % f(r))),
+                    (Eq, V::I(x), V::I(y)) => Some(V::B(x == y)),
+                    (Lt, V::I(x), V::I(y)) => Some(V::B(x < y)),
+                    (Eq, l, r) => Some(V::B(f(l) == f(r))),
+                    (Lt, l, r) => Some(V::B(f(l) < f(r))),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    fn to_expr(m: &M) -> Expr {
+        match m {
+            M::A => col("a"),
+            M::B => col("b"),
+            M::I(i) => int(*i),
+            M::Op(op, l, r) => bin(*op, to_expr(l), to_expr(r)),
+        }
+    }
+
+    fn arb_m() -> impl Strategy<Value = M> {
+        let leaf = prop_oneof![
+            Just(M::A),
+            Just(M::B),
+            (-5i64..5).prop_map(M::I),
+            any::<i64>().prop_map(M::I)
+        ];
+        leaf.prop_recursive(3, 16, 2, |inner| {
+            (
+                prop_oneof![
+                    Just(BinaryOp::Plus),
+                    Just(BinaryOp::Minus),
+                    Just(BinaryOp::Multiply),
+                    Just(BinaryOp::Divide),
+                    Just(BinaryOp::Modulo)
+                ],
+                inner.clone(),
+                inner,
+            )
+                .prop_map(|(op, l, r)| M::Op(op, Box::new(l), Box::new(r)))
+        })
+    }
+
+    fn same(x: Option<V>, y: Option<V>) -> bool {
+        match (x, y) {
+            (Some(V::F(a)), Some(V::F(b))) => a == b || (a.is_nan() && b.is_nan()),
+            (x, y) => x == y,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arithmetic_and_comparison_match_a_row_model(
+            m in arb_m(),
+            cmp_op in prop_oneof![Just(None), Just(Some(BinaryOp::Eq)), Just(Some(BinaryOp::Lt))],
+            rows in proptest::collection::vec((proptest::option::of(-20i64..20), proptest::option::of(-4.0f64..4.0)), 0..20),
+        ) {
+            let m = match cmp_op {
+                Some(op) => M::Op(op, Box::new(m), Box::new(M::A)),
+                None => m,
+            };
+            let schema = Schema::new(vec![
+                Field::new("a", DataType::Int64, true),
+                Field::new("b", DataType::Float64, true),
+            ]);
+            let a: Int64Array = rows.iter().map(|r| r.0).collect();
+            let b: Float64Array = rows.iter().map(|r| r.1).collect();
+            let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(a), Arc::new(b)]).unwrap();
+            let out = evaluate(&to_expr(&m), &batch).unwrap();
+            prop_assert_eq!(out.len(), rows.len());
+            for (i, (a, b)) in rows.iter().enumerate() {
+                let want = model(&m, *a, *b);
+                let got = if out.is_null(i) {
+                    None
+                } else {
+                    match out.data_type() {
+                        DataType::Int64 => Some(V::I(out.as_primitive::<Int64Type>().value(i))),
+                        DataType::Float64 => Some(V::F(out.as_primitive::<Float64Type>().value(i))),
+                        DataType::Boolean => Some(V::B(out.as_boolean().value(i))),
+                        t => panic!("unexpected type {t}"),
+                    }
+                };
+                prop_assert!(same(want, got), "row {}: model {:?} engine {:?}", i, want, got);
+            }
+        }
+    }
+}

@@ -1,0 +1,863 @@
+//! The SQL front end: ksqlDB- and Flink-flavoured SQL text → [`Statement`]s with compiled
+//! [`ViewPlan`](crate::plan::ViewPlan)s.
+//!
+//! sqlparser's tokenizer splits the text (keeping every token's line and column). Statement
+//! heads that sqlparser does not know — `CREATE STREAM`, `CREATE TABLE … WITH (…)` with
+//! `WATERMARK FOR`, `SHOW STREAMS`, `DESCRIBE` — are read here, token by token. In queries, a
+//! pre-pass ([`window`]) lifts out the streaming clauses (`WINDOW TUMBLING (…)`, `EMIT …`,
+//! `TABLE(TUMBLE(…))`) and hands sqlparser the plain SQL that remains, with the original token
+//! locations, so its errors still point at the user's text. [`query`] resolves names against
+//! the catalog and plans the SELECT. The dialect is documented in `docs/sql.md`.
+
+mod query;
+mod window;
+
+use std::collections::HashMap;
+
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
+
+use crate::error::{Error, Result};
+use crate::plan::{ColumnDef, SourceDef, SourceKind, SqlType, Statement, ValueFormat};
+
+/// Where the SQL front end finds the streams and tables a statement refers to.
+pub trait Catalog {
+    /// The source called `name` (lower-cased), if there is one.
+    fn source(&self, name: &str) -> Option<SourceDef>;
+}
+
+/// A catalog with nothing in it (every statement must declare what it reads).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmptyCatalog;
+
+impl Catalog for EmptyCatalog {
+    fn source(&self, _name: &str) -> Option<SourceDef> {
+        None
+    }
+}
+
+impl Catalog for HashMap<String, SourceDef> {
+    fn source(&self, name: &str) -> Option<SourceDef> {
+        self.get(name).cloned()
+    }
+}
+
+/// Parses and plans `sql`, one or more `;`-separated statements. A source declared by an
+/// earlier statement of the same text is visible to the later ones.
+///
+/// # Errors
+/// [`Error::Sql`] (line, column, what to write instead) for text that does not parse or uses
+/// an unsupported construct; [`Error::Plan`] for unknown columns and type errors;
+/// [`Error::Unknown`] for a stream or table neither in `catalog` nor declared earlier.
+pub fn parse(sql: &str, catalog: &dyn Catalog) -> Result<Vec<Statement>> {
+    let tokens = tokenize(sql)?;
+    let mut declared: HashMap<String, SourceDef> = HashMap::new();
+    let mut out = Vec::new();
+    for stmt in split_statements(tokens) {
+        let scope = Layered {
+            declared: &declared,
+            base: catalog,
+        };
+        let statement = parse_statement(stmt, &scope)?;
+        if let Statement::CreateSource { source, .. } = &statement {
+            declared.insert(source.name.clone(), source.clone());
+        }
+        out.push(statement);
+    }
+    Ok(out)
+}
+
+/// Sources declared earlier in the text, in front of the caller's catalog.
+struct Layered<'a> {
+    declared: &'a HashMap<String, SourceDef>,
+    base: &'a dyn Catalog,
+}
+
+impl Catalog for Layered<'_> {
+    fn source(&self, name: &str) -> Option<SourceDef> {
+        self.declared
+            .get(name)
+            .cloned()
+            .or_else(|| self.base.source(name))
+    }
+}
+
+fn dialect() -> GenericDialect {
+    GenericDialect {}
+}
+
+fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
+    let d = dialect();
+    let tokens = Tokenizer::new(&d, sql)
+        .tokenize_with_location()
+        .map_err(|e| Error::Sql {
+            line: e.location.line,
+            column: e.location.column,
+            message: e.message,
+        })?;
+    Ok(tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect())
+}
+
+/// One statement's tokens (no `;`, no whitespace), and where it ends.
+struct Stmt {
+    tokens: Vec<TokenWithSpan>,
+    end: Location,
+}
+
+fn split_statements(tokens: Vec<TokenWithSpan>) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for t in tokens {
+        match t.token {
+            Token::SemiColon => {
+                if !cur.is_empty() {
+                    out.push(Stmt {
+                        tokens: std::mem::take(&mut cur),
+                        end: t.span.start,
+                    });
+                }
+            }
+            Token::EOF => {}
+            _ => cur.push(t),
+        }
+    }
+    if let Some(last) = cur.last() {
+        let end = last.span.end;
+        out.push(Stmt { tokens: cur, end });
+    }
+    out
+}
+
+/// An [`Error::Sql`] at `loc`.
+fn sql_err(loc: Location, message: impl Into<String>) -> Error {
+    Error::Sql {
+        line: loc.line,
+        column: loc.column,
+        message: message.into(),
+    }
+}
+
+/// An [`Error::Plan`] whose message starts with the location, when there is one.
+fn plan_err(loc: Location, message: impl std::fmt::Display) -> Error {
+    if loc.line == 0 {
+        Error::Plan(message.to_string())
+    } else {
+        Error::Plan(format!(
+            "line {}, column {}: {message}",
+            loc.line, loc.column
+        ))
+    }
+}
+
+/// True for an unquoted word equal (ignoring case) to `kw`.
+fn is_kw(t: &Token, kw: &str) -> bool {
+    matches!(t, Token::Word(Word { value, quote_style: None, .. }) if value.eq_ignore_ascii_case(kw))
+}
+
+/// A cursor over one statement's tokens.
+struct Cursor<'a> {
+    toks: &'a [TokenWithSpan],
+    pos: usize,
+    end: Location,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(toks: &'a [TokenWithSpan], end: Location) -> Self {
+        Cursor { toks, pos: 0, end }
+    }
+
+    fn peek(&self) -> Option<&'a TokenWithSpan> {
+        self.toks.get(self.pos)
+    }
+
+    fn peek_at(&self, n: usize) -> Option<&'a TokenWithSpan> {
+        self.toks.get(self.pos + n)
+    }
+
+    fn next(&mut self) -> Option<&'a TokenWithSpan> {
+        let t = self.toks.get(self.pos);
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.toks.len()
+    }
+
+    /// Where the next token is (or the end of the statement).
+    fn loc(&self) -> Location {
+        self.peek().map_or(self.end, |t| t.span.start)
+    }
+
+    fn peek_kw(&self, kw: &str) -> bool {
+        self.peek().is_some_and(|t| is_kw(&t.token, kw))
+    }
+
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.peek_kw(kw) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_kws(&mut self, kws: &[&str]) -> bool {
+        let all = kws
+            .iter()
+            .enumerate()
+            .all(|(i, kw)| self.peek_at(i).is_some_and(|t| is_kw(&t.token, kw)));
+        if all {
+            self.pos += kws.len();
+        }
+        all
+    }
+
+    fn eat(&mut self, tok: &Token) -> bool {
+        if self.peek().is_some_and(|t| t.token == *tok) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn found(&self) -> String {
+        match self.peek() {
+            Some(t) => format!("found `{}`", t.token),
+            None => "found the end of the statement".to_string(),
+        }
+    }
+
+    fn expect_kw(&mut self, kw: &str, hint: &str) -> Result<()> {
+        if self.eat_kw(kw) {
+            Ok(())
+        } else {
+            Err(sql_err(
+                self.loc(),
+                format!("expected {kw}, {}{hint}", self.found()),
+            ))
+        }
+    }
+
+    fn expect(&mut self, tok: &Token, hint: &str) -> Result<()> {
+        if self.eat(tok) {
+            Ok(())
+        } else {
+            Err(sql_err(
+                self.loc(),
+                format!("expected `{tok}`, {}{hint}", self.found()),
+            ))
+        }
+    }
+
+    /// An identifier (quoted or not), lower-cased.
+    fn ident(&mut self, what: &str) -> Result<String> {
+        match self.peek().map(|t| &t.token) {
+            Some(Token::Word(w)) => {
+                self.pos += 1;
+                Ok(w.value.to_lowercase())
+            }
+            _ => Err(sql_err(
+                self.loc(),
+                format!("expected {what}, {}", self.found()),
+            )),
+        }
+    }
+
+    /// A possibly qualified name (`db.schema.name`); strata has one namespace, so the last part.
+    fn object_name(&mut self, what: &str) -> Result<String> {
+        let mut name = self.ident(what)?;
+        while self.peek().is_some_and(|t| t.token == Token::Period) {
+            self.pos += 1;
+            name = self.ident(what)?;
+        }
+        Ok(name)
+    }
+
+    fn expect_end(&mut self, what: &str) -> Result<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(t) => Err(sql_err(
+                t.span.start,
+                format!(
+                    "unexpected `{}` after {what}; end the statement with `;`",
+                    t.token
+                ),
+            )),
+        }
+    }
+
+    /// The tokens up to the `)` that closes an already consumed `(`; the cursor moves past it.
+    fn until_close(&mut self, open: Location) -> Result<&'a [TokenWithSpan]> {
+        let start = self.pos;
+        let mut depth = 0usize;
+        while let Some(t) = self.next() {
+            match t.token {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => return Ok(&self.toks[start..self.pos - 1]),
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+        }
+        Err(sql_err(open, "this `(` is never closed"))
+    }
+}
+
+/// Splits tokens at top-level commas.
+fn split_commas(toks: &[TokenWithSpan]) -> Vec<&[TokenWithSpan]> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 0 => {
+                out.push(&toks[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < toks.len() || !out.is_empty() {
+        out.push(&toks[start..]);
+    }
+    out
+}
+
+fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
+    let toks = &stmt.tokens;
+    let mut c = Cursor::new(toks, stmt.end);
+    let first = c.peek().map(|t| t.token.clone()).unwrap_or(Token::EOF);
+    if is_kw(&first, "CREATE") {
+        return create(&mut c, catalog);
+    }
+    if is_kw(&first, "SELECT") || first == Token::LParen {
+        let plan = query::plan_query(toks, stmt.end, "query", catalog)?;
+        return Ok(Statement::Query(plan));
+    }
+    if is_kw(&first, "DROP") {
+        c.next();
+        let kind_loc = c.loc();
+        if !(c.eat_kw("STREAM") || c.eat_kw("TABLE") || c.eat_kw("VIEW")) {
+            return Err(sql_err(
+                kind_loc,
+                format!("expected STREAM, TABLE or VIEW after DROP, {}", c.found()),
+            ));
+        }
+        let if_exists = c.eat_kws(&["IF", "EXISTS"]);
+        let name = c.object_name("a name to drop")?;
+        // ksqlDB's `DELETE TOPIC`: topics outlive their schemas in strata; delete them with
+        // `strata topic delete`.
+        let _ = c.eat_kws(&["DELETE", "TOPIC"]);
+        c.eat_kw("CASCADE");
+        c.expect_end("DROP")?;
+        return Ok(Statement::Drop { name, if_exists });
+    }
+    if is_kw(&first, "SHOW") || is_kw(&first, "LIST") {
+        c.next();
+        let loc = c.loc();
+        let known = ["STREAMS", "TABLES", "VIEWS", "QUERIES", "TOPICS", "SOURCES"];
+        if !known.iter().any(|k| c.eat_kw(k)) {
+            return Err(sql_err(
+                loc,
+                format!("expected SHOW STREAMS, TABLES or VIEWS, {}", c.found()),
+            ));
+        }
+        c.eat_kw("EXTENDED");
+        c.expect_end("SHOW")?;
+        return Ok(Statement::Show);
+    }
+    if is_kw(&first, "DESCRIBE") || is_kw(&first, "DESC") {
+        c.next();
+        c.eat_kw("EXTENDED");
+        let name = c.object_name("the name of a stream, table or view")?;
+        c.eat_kw("EXTENDED");
+        c.expect_end("DESCRIBE")?;
+        return Ok(Statement::Describe(name));
+    }
+    let loc = c.loc();
+    let hint = if is_kw(&first, "INSERT") {
+        "INSERT is not supported: produce records to the stream's topic (`strata produce` or POST /v1/topics/{topic}/records)"
+    } else if is_kw(&first, "WITH") {
+        "WITH (common table expressions) is not supported: create a view and select from its source instead"
+    } else {
+        "expected CREATE, SELECT, DROP, SHOW or DESCRIBE"
+    };
+    Err(sql_err(
+        loc,
+        format!("`{first}` does not start a statement strata supports: {hint}"),
+    ))
+}
+
+fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
+    c.next(); // CREATE
+    let or_replace = c.eat_kws(&["OR", "REPLACE"]);
+    if c.peek_kw("TEMPORARY") || c.peek_kw("TEMP") {
+        c.next();
+    }
+    c.eat_kw("SOURCE"); // ksqlDB `CREATE SOURCE STREAM|TABLE`: read-only, as all sources are here
+    let kind_loc = c.loc();
+    let kind = if c.eat_kw("STREAM") {
+        "stream"
+    } else if c.eat_kw("TABLE") {
+        "table"
+    } else if c.eat_kw("VIEW") || c.eat_kws(&["MATERIALIZED", "VIEW"]) {
+        "view"
+    } else {
+        return Err(sql_err(
+            kind_loc,
+            format!("expected STREAM, TABLE or VIEW after CREATE, {}", c.found()),
+        ));
+    };
+    let if_not_exists = c.eat_kws(&["IF", "NOT", "EXISTS"]);
+    if or_replace && if_not_exists {
+        return Err(sql_err(
+            kind_loc,
+            "write either OR REPLACE or IF NOT EXISTS, not both",
+        ));
+    }
+    let name_loc = c.loc();
+    let name = c.object_name("a name")?;
+    let mut columns = None;
+    if c.peek().is_some_and(|t| t.token == Token::LParen) {
+        let open = c.loc();
+        c.next();
+        columns = Some((open, c.until_close(open)?));
+    }
+    let mut props = None;
+    if c.peek_kw("WITH") && c.peek_at(1).is_some_and(|t| t.token == Token::LParen) {
+        let with_loc = c.loc();
+        c.next();
+        let open = c.loc();
+        c.next();
+        props = Some((with_loc, parse_properties(c.until_close(open)?, open)?));
+    }
+    if c.eat_kw("AS") {
+        if let Some((open, _)) = columns {
+            return Err(sql_err(
+                open,
+                "a view's columns come from its SELECT: drop the column list, or rename with `AS` in the SELECT",
+            ));
+        }
+        let rest = &c.toks[c.pos..];
+        if rest.is_empty() {
+            return Err(sql_err(c.end, "expected a SELECT after AS"));
+        }
+        let plan = query::plan_query(rest, c.end, &name, catalog)?;
+        // ksqlDB lets a view name its output topic; strata names it after the view.
+        let _ = props;
+        return Ok(Statement::CreateView {
+            plan,
+            if_not_exists,
+        });
+    }
+    if kind == "view" {
+        return Err(sql_err(
+            c.loc(),
+            format!(
+                "expected AS SELECT … after CREATE VIEW {name}, {}",
+                c.found()
+            ),
+        ));
+    }
+    c.expect_end("the source definition")?;
+    let Some((open, cols)) = columns else {
+        return Err(sql_err(
+            name_loc,
+            format!(
+                "CREATE {} {name} needs its columns, e.g. `CREATE STREAM {name} (id VARCHAR, amount DOUBLE) WITH (kafka_topic='{name}', value_format='JSON')`",
+                kind.to_uppercase()
+            ),
+        ));
+    };
+    let source = source_def(kind, name, name_loc, open, cols, props)?;
+    Ok(Statement::CreateSource {
+        source,
+        if_not_exists,
+    })
+}
+
+/// `WITH (k = v, …)` properties: keys lower-cased, values as written.
+fn parse_properties(toks: &[TokenWithSpan], open: Location) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for part in split_commas(toks) {
+        let loc = part.first().map_or(open, |t| t.span.start);
+        let mut c = Cursor::new(part, loc);
+        // A key is a quoted string ('properties.group.id') or dotted words (kafka_topic).
+        let key = match c.next().map(|t| &t.token) {
+            Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => {
+                s.to_lowercase()
+            }
+            Some(Token::Word(w)) => {
+                let mut k = w.value.to_lowercase();
+                while c.eat(&Token::Period) {
+                    k.push('.');
+                    k.push_str(&c.ident("a property name")?);
+                }
+                k
+            }
+            _ => return Err(sql_err(loc, "expected a property `name = 'value'`")),
+        };
+        c.expect(&Token::Eq, " in WITH (…); write `name = 'value'`")?;
+        let vloc = c.loc();
+        let value = match c.next().map(|t| &t.token) {
+            Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => s.clone(),
+            Some(Token::Number(n, _)) => n.clone(),
+            Some(Token::Word(w)) => w.value.clone(),
+            _ => {
+                return Err(sql_err(
+                    vloc,
+                    format!("expected a value for property {key}, e.g. '{key}'"),
+                ));
+            }
+        };
+        c.expect_end("a property value")?;
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(sql_err(loc, format!("property {key} is given twice")));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// Maps a type name (`BIGINT`, `VARCHAR`, `TIMESTAMP_LTZ`, …) to strata's type.
+fn sql_type_named(name: &str) -> Option<SqlType> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "BOOLEAN" | "BOOL" => SqlType::Boolean,
+        "BIGINT" | "INT" | "INTEGER" | "SMALLINT" | "TINYINT" | "INT64" | "INT8" | "INT4"
+        | "INT2" | "LONG" => SqlType::BigInt,
+        "DOUBLE" | "FLOAT" | "REAL" | "DECIMAL" | "NUMERIC" | "FLOAT64" | "FLOAT8" | "FLOAT4"
+        | "DEC" => SqlType::Double,
+        "VARCHAR" | "STRING" | "TEXT" | "CHAR" | "CHARACTER" | "NVARCHAR" => SqlType::Varchar,
+        "TIMESTAMP" | "TIMESTAMP_LTZ" | "DATETIME" | "TIMESTAMPTZ" => SqlType::Timestamp,
+        _ => return None,
+    })
+}
+
+const TYPE_HINT: &str = "strata's types are BOOLEAN, BIGINT (and INT…), DOUBLE (and FLOAT, DECIMAL), VARCHAR (and STRING), TIMESTAMP";
+
+/// Reads a column type: a name, optional `(n[, m])`, and the modifiers that do not change it.
+fn column_type(c: &mut Cursor<'_>) -> Result<SqlType> {
+    let loc = c.loc();
+    let name = match c.next().map(|t| &t.token) {
+        Some(Token::Word(w)) => w.value.clone(),
+        _ => return Err(sql_err(loc, format!("expected a column type; {TYPE_HINT}"))),
+    };
+    let mut t = sql_type_named(&name).ok_or_else(|| {
+        sql_err(
+            loc,
+            format!("type {} is not supported; {TYPE_HINT}", name.to_uppercase()),
+        )
+    })?;
+    if name.eq_ignore_ascii_case("DOUBLE") {
+        c.eat_kw("PRECISION");
+    }
+    if name.eq_ignore_ascii_case("CHARACTER") {
+        c.eat_kw("VARYING");
+    }
+    if c.peek().is_some_and(|x| x.token == Token::LParen) {
+        let open = c.loc();
+        c.next();
+        c.until_close(open)?;
+    }
+    if t == SqlType::Timestamp {
+        // Zone qualifiers do not change the type: strata's timestamps are UTC instants.
+        let _ = c.eat_kws(&["WITH", "LOCAL", "TIME", "ZONE"])
+            || c.eat_kws(&["WITHOUT", "TIME", "ZONE"])
+            || c.eat_kws(&["WITH", "TIME", "ZONE"]);
+        t = SqlType::Timestamp;
+    }
+    Ok(t)
+}
+
+fn source_def(
+    kind: &str,
+    name: String,
+    name_loc: Location,
+    open: Location,
+    cols: &[TokenWithSpan],
+    props: Option<(Location, Vec<(String, String)>)>,
+) -> Result<SourceDef> {
+    let mut columns: Vec<ColumnDef> = Vec::new();
+    let mut primary_key: Option<(Location, String)> = None;
+    let mut watermark: Option<(Location, String, u64)> = None;
+    for part in split_commas(cols) {
+        let loc = part.first().map_or(open, |t| t.span.start);
+        let end = part.last().map_or(open, |t| t.span.end);
+        let mut c = Cursor::new(part, end);
+        if c.at_end() {
+            return Err(sql_err(
+                loc,
+                "empty column definition; remove the extra comma",
+            ));
+        }
+        if c.eat_kw("WATERMARK") {
+            c.expect_kw(
+                "FOR",
+                " (write `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`)",
+            )?;
+            let col = c.ident("the event-time column")?;
+            c.expect_kw(
+                "AS",
+                " (write `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`)",
+            )?;
+            let delay = window::watermark_delay(&part[c.pos..], &col, c.loc())?;
+            if watermark.is_some() {
+                return Err(sql_err(loc, "only one WATERMARK per source"));
+            }
+            watermark = Some((loc, col, delay));
+            continue;
+        }
+        if c.eat_kw("CONSTRAINT") {
+            c.ident("a constraint name")?;
+        }
+        if c.eat_kws(&["PRIMARY", "KEY"]) {
+            let open = c.loc();
+            c.expect(&Token::LParen, " (write `PRIMARY KEY (column)`)")?;
+            let inner = c.until_close(open)?;
+            let keys = split_commas(inner);
+            if keys.len() != 1 || keys[0].len() != 1 {
+                return Err(sql_err(open, "a PRIMARY KEY is one column in strata"));
+            }
+            let key = match &keys[0][0].token {
+                Token::Word(w) => w.value.to_lowercase(),
+                _ => return Err(sql_err(open, "expected a column name in PRIMARY KEY (…)")),
+            };
+            c.eat_kws(&["NOT", "ENFORCED"]);
+            c.expect_end("PRIMARY KEY (…)")?;
+            set_key(&mut primary_key, loc, key)?;
+            continue;
+        }
+        let col = c.ident("a column name")?;
+        if matches!(
+            col.as_str(),
+            "rowtime"
+                | "_partition"
+                | "_offset"
+                | "_key"
+                | "window_start"
+                | "window_end"
+                | "windowstart"
+                | "windowend"
+        ) {
+            return Err(sql_err(
+                loc,
+                format!("column name {col} is reserved (strata provides it); rename the column"),
+            ));
+        }
+        if c.peek_kw("AS") {
+            return Err(sql_err(
+                c.loc(),
+                "computed columns are not supported; compute the value in the view's SELECT",
+            ));
+        }
+        let data_type = column_type(&mut c)?;
+        loop {
+            if c.at_end() {
+                break;
+            }
+            let oloc = c.loc();
+            if c.eat_kws(&["PRIMARY", "KEY"]) {
+                c.eat_kws(&["NOT", "ENFORCED"]);
+                set_key(&mut primary_key, oloc, col.clone())?;
+            } else if c.eat_kws(&["NOT", "NULL"]) || c.eat_kw("NULL") || c.eat_kw("KEY") {
+                // NOT NULL is not enforced (JSON may omit a field); ksqlDB's stream KEY column
+                // is a value column here.
+            } else if c.peek_kw("METADATA") {
+                return Err(sql_err(
+                    oloc,
+                    "METADATA columns are not supported; the record timestamp is the ROWTIME column, the key _key",
+                ));
+            } else {
+                return Err(sql_err(
+                    oloc,
+                    format!(
+                        "unexpected `{}` in the definition of column {col}",
+                        c.peek().map_or(Token::EOF, |t| t.token.clone())
+                    ),
+                ));
+            }
+        }
+        if columns.iter().any(|x| x.name == col) {
+            return Err(sql_err(loc, format!("column {col} is declared twice")));
+        }
+        columns.push(ColumnDef {
+            name: col,
+            data_type,
+        });
+    }
+    if columns.is_empty() {
+        return Err(sql_err(open, "a source needs at least one column"));
+    }
+
+    let (with_loc, properties) = props.unwrap_or((name_loc, Vec::new()));
+    let prop = |k: &str| {
+        properties
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let flink = prop("connector").is_some();
+    let mut source_kind = if kind == "stream" {
+        SourceKind::Stream
+    } else {
+        SourceKind::Table
+    };
+    let topic;
+    if flink {
+        let connector = prop("connector").unwrap_or_default().to_ascii_lowercase();
+        match connector.as_str() {
+            "kafka" | "strata" => {
+                if kind == "table" && primary_key.is_none() {
+                    // Flink's `CREATE TABLE … 'connector'='kafka'` is an append-only stream.
+                    source_kind = SourceKind::Stream;
+                }
+            }
+            "upsert-kafka" => {
+                if primary_key.is_none() {
+                    return Err(sql_err(
+                        with_loc,
+                        "'upsert-kafka' needs a PRIMARY KEY (col) NOT ENFORCED",
+                    ));
+                }
+                source_kind = SourceKind::Table;
+            }
+            other => {
+                return Err(sql_err(
+                    with_loc,
+                    format!(
+                        "connector '{other}' is not supported: strata reads its own log through 'connector' = 'kafka'"
+                    ),
+                ));
+            }
+        }
+        let format = prop("format").or(prop("value.format")).unwrap_or("json");
+        if !format.eq_ignore_ascii_case("json") {
+            return Err(sql_err(
+                with_loc,
+                format!("format '{format}' is not supported; use 'format' = 'json'"),
+            ));
+        }
+        topic = prop("topic")
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        if let Some(t) = prop("topic")
+            && t.contains(';')
+        {
+            return Err(sql_err(
+                with_loc,
+                "one topic per source; 'topic' lists are not supported",
+            ));
+        }
+    } else {
+        if let Some(f) = prop("value_format").or(prop("format"))
+            && !f.eq_ignore_ascii_case("json")
+        {
+            return Err(sql_err(
+                with_loc,
+                format!("value_format '{f}' is not supported; use value_format='JSON'"),
+            ));
+        }
+        if let Some(f) = prop("key_format")
+            && !["kafka", "json", "none"]
+                .iter()
+                .any(|k| f.eq_ignore_ascii_case(k))
+        {
+            return Err(sql_err(
+                with_loc,
+                format!("key_format '{f}' is not supported; use KAFKA (a string key) or JSON"),
+            ));
+        }
+        topic = prop("kafka_topic")
+            .or(prop("topic"))
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        if kind == "table" && primary_key.is_none() {
+            return Err(sql_err(
+                name_loc,
+                format!(
+                    "a ksqlDB TABLE needs a PRIMARY KEY column (e.g. `id VARCHAR PRIMARY KEY`); for an event stream write CREATE STREAM {name}"
+                ),
+            ));
+        }
+    }
+    if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
+        return Err(sql_err(with_loc, format!("invalid topic name {topic:?}")));
+    }
+
+    let find = |col: &str, loc: Location| -> Result<SqlType> {
+        columns
+            .iter()
+            .find(|c| c.name == col)
+            .map(|c| c.data_type)
+            .ok_or_else(|| sql_err(loc, format!("column {col} is not declared in {name}")))
+    };
+    let mut timestamp_column = None;
+    let mut watermark_delay_ms = None;
+    if let Some((loc, col, delay)) = &watermark {
+        let t = find(col, *loc)?;
+        if t != SqlType::Timestamp && t != SqlType::BigInt {
+            return Err(sql_err(
+                *loc,
+                format!("the WATERMARK column {col} must be TIMESTAMP(3) (or BIGINT epoch millis)"),
+            ));
+        }
+        timestamp_column = Some(col.clone());
+        watermark_delay_ms = Some(*delay);
+    }
+    if let Some(ts) = prop("timestamp") {
+        let col = ts.to_lowercase();
+        let t = find(&col, with_loc)?;
+        if t != SqlType::Timestamp && t != SqlType::BigInt {
+            return Err(sql_err(
+                with_loc,
+                format!("the timestamp column {col} must be BIGINT (epoch millis) or TIMESTAMP"),
+            ));
+        }
+        if timestamp_column.as_ref().is_some_and(|c| *c != col) {
+            return Err(sql_err(
+                with_loc,
+                "the WATERMARK column and the timestamp property name different columns",
+            ));
+        }
+        timestamp_column = Some(col);
+    }
+    if let Some((loc, key)) = &primary_key {
+        find(key, *loc)?;
+    }
+    if source_kind == SourceKind::Table && primary_key.is_none() {
+        return Err(sql_err(
+            name_loc,
+            "a table source needs a PRIMARY KEY column",
+        ));
+    }
+    Ok(SourceDef {
+        name,
+        topic,
+        kind: source_kind,
+        columns,
+        format: ValueFormat::Json,
+        timestamp_column,
+        watermark_delay_ms,
+        primary_key: primary_key.map(|(_, k)| k),
+        properties,
+    })
+}
+
+fn set_key(slot: &mut Option<(Location, String)>, loc: Location, key: String) -> Result<()> {
+    if slot.is_some() {
+        return Err(sql_err(loc, "only one PRIMARY KEY per table"));
+    }
+    *slot = Some((loc, key));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

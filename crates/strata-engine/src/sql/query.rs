@@ -1,0 +1,1918 @@
+//! Planning a SELECT: name resolution against the source (and joined table), aggregate
+//! extraction, GROUP BY analysis and type checking, producing a [`ViewPlan`].
+//!
+//! Aggregating views are planned in two scopes. WHERE, GROUP BY keys and aggregate arguments
+//! are over the *source scope* (stream columns, `rowtime`, `_partition`, `_offset`, `_key`,
+//! joined `alias.col`). The SELECT list and HAVING are over the *output scope*: group-key
+//! names, `window_start`, `window_end` and the aggregates `agg0`, `agg1`, … While converting,
+//! aggregates and window bounds become placeholder columns (prefixed with `\0`, which no SQL
+//! identifier can contain); then every subexpression equal to a group key becomes that key's
+//! column, and a source column left over is a "must appear in GROUP BY" error.
+
+use arrow::datatypes::{DataType, Field, Schema};
+use sqlparser::ast::{
+    self, BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, JoinConstraint, JoinOperator, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, UnaryOperator, Value,
+};
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+
+use super::window::{self, Extracted};
+use super::{Catalog, dialect, plan_err, sql_err, sql_type_named};
+use crate::error::{Error, Result};
+use crate::expr::{arrow_type, data_type};
+use crate::plan::{
+    AggregateDef, AggregateFunction, BinaryOp, EmitMode, Expr, JoinDef, Literal, SourceDef,
+    SourceKind, SqlType, ViewPlan, WindowSpec,
+};
+
+const PH: char = '\0';
+const WINDOW_START: &str = "window_start";
+const WINDOW_END: &str = "window_end";
+
+/// Plans the query in `toks` (a whole SELECT, streaming clauses included) as view `name`.
+pub(super) fn plan_query(
+    toks: &[TokenWithSpan],
+    end: Location,
+    name: &str,
+    catalog: &dyn Catalog,
+) -> Result<ViewPlan> {
+    let ex = window::prepass(toks, end)?;
+    let start = toks.first().map_or(end, |t| t.span.start);
+    let d = dialect();
+    let mut parser = Parser::new(&d).with_tokens_with_locations(ex.tokens.clone());
+    let q = parser.parse_query().map_err(parser_error)?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(sql_err(
+            next.span.start,
+            format!(
+                "unexpected `{}` after the query; end the statement with `;`",
+                next.token
+            ),
+        ));
+    }
+    Planner::new(name, catalog, ex, start)?.plan(&q)
+}
+
+/// sqlparser's error, with the location it appends moved into the fields.
+fn parser_error(e: ParserError) -> Error {
+    let msg = match e {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+        ParserError::RecursionLimitExceeded => {
+            return Error::Sql {
+                line: 0,
+                column: 0,
+                message: "the query nests too deeply".into(),
+            };
+        }
+    };
+    if let Some(i) = msg.rfind(" at Line: ") {
+        let (text, at) = msg.split_at(i);
+        let mut nums = at.trim_start_matches(" at Line: ").split(", Column: ");
+        if let (Some(l), Some(c)) = (nums.next(), nums.next())
+            && let (Ok(line), Ok(column)) = (l.trim().parse(), c.trim().parse())
+        {
+            return Error::Sql {
+                line,
+                column,
+                message: text.to_string(),
+            };
+        }
+    }
+    Error::Sql {
+        line: 0,
+        column: 0,
+        message: msg,
+    }
+}
+
+fn loc_of(e: &impl Spanned, fallback: Location) -> Location {
+    let s = e.span().start;
+    if s.line == 0 { fallback } else { s }
+}
+
+fn unsupported(loc: Location, what: &str, instead: &str) -> Error {
+    sql_err(loc, format!("{what} is not supported; {instead}"))
+}
+
+/// Where a name resolved to.
+enum Resolved {
+    Column(String),
+    WindowStart,
+    WindowEnd,
+    WindowTime,
+}
+
+/// The names a query can see.
+struct Scope {
+    stream: SourceDef,
+    stream_quals: Vec<String>,
+    table: Option<(SourceDef, String)>,
+    windowed: bool,
+    /// The source-scope schema, for type checks.
+    schema: Schema,
+}
+
+const SYSTEM: [(&str, SqlType); 4] = [
+    ("rowtime", SqlType::Timestamp),
+    ("_partition", SqlType::BigInt),
+    ("_offset", SqlType::BigInt),
+    ("_key", SqlType::Varchar),
+];
+
+impl Scope {
+    fn new(
+        stream: SourceDef,
+        alias: Option<String>,
+        table: Option<(SourceDef, String)>,
+        windowed: bool,
+    ) -> Scope {
+        let mut fields: Vec<Field> = stream
+            .columns
+            .iter()
+            .map(|c| Field::new(c.name.clone(), arrow_type(c.data_type), true))
+            .collect();
+        for (n, t) in SYSTEM {
+            if !stream.columns.iter().any(|c| c.name == n) {
+                fields.push(Field::new(n, arrow_type(t), true));
+            }
+        }
+        if let Some((t, a)) = &table {
+            for c in &t.columns {
+                fields.push(Field::new(
+                    format!("{a}.{}", c.name),
+                    arrow_type(c.data_type),
+                    true,
+                ));
+            }
+        }
+        let mut stream_quals = vec![stream.name.clone()];
+        stream_quals.extend(alias);
+        Scope {
+            stream,
+            stream_quals,
+            table,
+            windowed,
+            schema: Schema::new(fields),
+        }
+    }
+
+    fn stream_has(&self, col: &str) -> bool {
+        self.stream.columns.iter().any(|c| c.name == col) || SYSTEM.iter().any(|(n, _)| *n == col)
+    }
+
+    fn window_name(&self, col: &str) -> Option<Resolved> {
+        if !self.windowed {
+            return None;
+        }
+        match col {
+            "window_start" | "windowstart" => Some(Resolved::WindowStart),
+            "window_end" | "windowend" => Some(Resolved::WindowEnd),
+            "window_time" => Some(Resolved::WindowTime),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, parts: &[ast::Ident], loc: Location) -> Result<Resolved> {
+        let parts: Vec<String> = parts.iter().map(|p| p.value.to_lowercase()).collect();
+        match parts.as_slice() {
+            [col] => {
+                let in_stream = self.stream_has(col);
+                let in_table = self
+                    .table
+                    .as_ref()
+                    .is_some_and(|(t, _)| t.columns.iter().any(|c| c.name == *col));
+                match (in_stream, in_table) {
+                    (true, true) => {
+                        let a = self.table.as_ref().map_or("", |(_, a)| a.as_str());
+                        Err(plan_err(
+                            loc,
+                            format!(
+                                "column {col} is in both the stream and the table; write {}.{col} or {a}.{col}",
+                                self.stream_quals.last().map_or("", |s| s.as_str())
+                            ),
+                        ))
+                    }
+                    (true, false) => Ok(Resolved::Column(col.clone())),
+                    (false, true) => {
+                        let a = self.table.as_ref().map_or("", |(_, a)| a.as_str());
+                        Ok(Resolved::Column(format!("{a}.{col}")))
+                    }
+                    (false, false) => self.window_name(col).ok_or_else(|| self.unknown(col, loc)),
+                }
+            }
+            [q, col] => {
+                if self.stream_quals.contains(q) {
+                    if self.stream_has(col) {
+                        return Ok(Resolved::Column(col.clone()));
+                    }
+                    return self
+                        .window_name(col)
+                        .ok_or_else(|| self.unknown(&format!("{q}.{col}"), loc));
+                }
+                if let Some((t, a)) = &self.table
+                    && (q == a || *q == t.name)
+                {
+                    if t.columns.iter().any(|c| c.name == *col) {
+                        return Ok(Resolved::Column(format!("{a}.{col}")));
+                    }
+                    return Err(self.unknown(&format!("{q}.{col}"), loc));
+                }
+                Err(plan_err(
+                    loc,
+                    format!(
+                        "unknown qualifier {q} in {q}.{col}; the query reads {}",
+                        self.names()
+                    ),
+                ))
+            }
+            _ => Err(plan_err(
+                loc,
+                format!(
+                    "cannot resolve {}; write column or alias.column",
+                    parts.join(".")
+                ),
+            )),
+        }
+    }
+
+    fn names(&self) -> String {
+        let mut s = self.stream_quals.join(" / ");
+        if let Some((t, a)) = &self.table {
+            s.push_str(&format!(" and {} / {a}", t.name));
+        }
+        s
+    }
+
+    fn unknown(&self, col: &str, loc: Location) -> Error {
+        let mut cols: Vec<String> = self.stream.columns.iter().map(|c| c.name.clone()).collect();
+        if let Some((t, a)) = &self.table {
+            cols.extend(t.columns.iter().map(|c| format!("{a}.{}", c.name)));
+        }
+        let extra = if self.windowed {
+            ", window_start, window_end"
+        } else {
+            ""
+        };
+        plan_err(
+            loc,
+            format!(
+                "unknown column {col}; available: {}, rowtime{extra}",
+                cols.join(", ")
+            ),
+        )
+    }
+}
+
+/// Converting sqlparser expressions into plan expressions.
+struct Conv<'a> {
+    scope: &'a Scope,
+    /// `Some` where aggregates are allowed (SELECT list, HAVING): they are collected here.
+    aggs: Option<&'a mut Vec<AggregateDef>>,
+    /// What is being converted, for messages ("WHERE", "GROUP BY", …).
+    clause: &'static str,
+    fallback: Location,
+}
+
+fn is_aggregate(name: &str) -> bool {
+    matches!(
+        name,
+        "count"
+            | "sum"
+            | "min"
+            | "max"
+            | "avg"
+            | "count_distinct"
+            | "approx_count_distinct"
+            | "earliest_by_offset"
+            | "latest_by_offset"
+            | "first_value"
+            | "last_value"
+    )
+}
+
+fn window_function(name: &str) -> Option<Resolved> {
+    match name {
+        "tumble_start" | "hop_start" | "session_start" => Some(Resolved::WindowStart),
+        "tumble_end" | "hop_end" | "session_end" => Some(Resolved::WindowEnd),
+        "tumble_rowtime" | "hop_rowtime" | "session_rowtime" => Some(Resolved::WindowTime),
+        _ => None,
+    }
+}
+
+fn lit(l: Literal) -> Expr {
+    Expr::Literal(l)
+}
+
+fn bin(op: BinaryOp, l: Expr, r: Expr) -> Expr {
+    Expr::Binary {
+        op,
+        left: Box::new(l),
+        right: Box::new(r),
+    }
+}
+
+fn func(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function {
+        name: name.into(),
+        args,
+    }
+}
+
+/// The SQL type a CAST target names.
+fn cast_type(t: &ast::DataType, loc: Location) -> Result<SqlType> {
+    let text = t.to_string();
+    let base: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    sql_type_named(&base).ok_or_else(|| unsupported(loc, &format!("type {text}"), super::TYPE_HINT))
+}
+
+fn number(n: &str, loc: Location) -> Result<Literal> {
+    if let Ok(i) = n.parse::<i64>() {
+        return Ok(Literal::Int(i));
+    }
+    n.parse::<f64>()
+        .map(Literal::Float)
+        .map_err(|_| sql_err(loc, format!("{n} is not a number strata can hold")))
+}
+
+impl Conv<'_> {
+    fn window_ref(&self, r: Resolved, loc: Location) -> Result<Expr> {
+        if self.aggs.is_none() {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "window bounds are not known in {}; filter on them in HAVING",
+                    self.clause
+                ),
+            ));
+        }
+        Ok(match r {
+            Resolved::Column(c) => Expr::Column(c),
+            Resolved::WindowStart => Expr::Column(format!("{PH}{WINDOW_START}")),
+            Resolved::WindowEnd => Expr::Column(format!("{PH}{WINDOW_END}")),
+            // Flink's window_time: the last millisecond inside the window.
+            Resolved::WindowTime => bin(
+                BinaryOp::Minus,
+                Expr::Column(format!("{PH}{WINDOW_END}")),
+                lit(Literal::Int(1)),
+            ),
+        })
+    }
+
+    fn convert(&mut self, e: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let loc = loc_of(e, self.fallback);
+        Ok(match e {
+            E::Identifier(id) => {
+                let r = self.scope.resolve(std::slice::from_ref(id), loc)?;
+                self.resolved(r, loc)?
+            }
+            E::CompoundIdentifier(ids) => {
+                let r = self.scope.resolve(ids, loc)?;
+                self.resolved(r, loc)?
+            }
+            E::Nested(inner) => self.convert(inner)?,
+            E::Value(v) => match &v.value {
+                Value::Number(n, _) => lit(number(n, loc)?),
+                Value::SingleQuotedString(s)
+                | Value::EscapedStringLiteral(s)
+                | Value::NationalStringLiteral(s) => lit(Literal::String(s.clone())),
+                Value::Boolean(b) => lit(Literal::Boolean(*b)),
+                Value::Null => lit(Literal::Null),
+                other => {
+                    return Err(unsupported(
+                        loc,
+                        &format!("literal {other}"),
+                        "use a number, 'string', TRUE/FALSE or NULL",
+                    ));
+                }
+            },
+            E::TypedString(ts) => {
+                let to = cast_type(&ts.data_type, loc)?;
+                let s = match &ts.value.value {
+                    Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Expr::Cast {
+                    expr: Box::new(lit(Literal::String(s))),
+                    to,
+                }
+            }
+            E::Interval(iv) => lit(Literal::IntervalMs(interval(iv, loc)?)),
+            E::BinaryOp { left, op, right } => {
+                let op = match op {
+                    BinaryOperator::Plus => BinaryOp::Plus,
+                    BinaryOperator::Minus => BinaryOp::Minus,
+                    BinaryOperator::Multiply => BinaryOp::Multiply,
+                    BinaryOperator::Divide => BinaryOp::Divide,
+                    BinaryOperator::Modulo => BinaryOp::Modulo,
+                    BinaryOperator::Eq => BinaryOp::Eq,
+                    BinaryOperator::NotEq => BinaryOp::NotEq,
+                    BinaryOperator::Lt => BinaryOp::Lt,
+                    BinaryOperator::LtEq => BinaryOp::LtEq,
+                    BinaryOperator::Gt => BinaryOp::Gt,
+                    BinaryOperator::GtEq => BinaryOp::GtEq,
+                    BinaryOperator::And => BinaryOp::And,
+                    BinaryOperator::Or => BinaryOp::Or,
+                    BinaryOperator::StringConcat => BinaryOp::Concat,
+                    other => {
+                        return Err(unsupported(
+                            loc,
+                            &format!("operator {other}"),
+                            "use + - * / % = <> < <= > >= AND OR ||",
+                        ));
+                    }
+                };
+                bin(op, self.convert(left)?, self.convert(right)?)
+            }
+            E::UnaryOp { op, expr } => match op {
+                UnaryOperator::Not => Expr::Not(Box::new(self.convert(expr)?)),
+                UnaryOperator::Plus => self.convert(expr)?,
+                UnaryOperator::Minus => match self.convert(expr)? {
+                    Expr::Literal(Literal::Int(i)) => lit(Literal::Int(i.wrapping_neg())),
+                    Expr::Literal(Literal::Float(f)) => lit(Literal::Float(-f)),
+                    Expr::Literal(Literal::IntervalMs(i)) => lit(Literal::IntervalMs(-i)),
+                    other => Expr::Negate(Box::new(other)),
+                },
+                other => {
+                    return Err(unsupported(
+                        loc,
+                        &format!("operator {other}"),
+                        "use NOT or -",
+                    ));
+                }
+            },
+            E::IsNull(x) => Expr::IsNull {
+                expr: Box::new(self.convert(x)?),
+                negated: false,
+            },
+            E::IsNotNull(x) => Expr::IsNull {
+                expr: Box::new(self.convert(x)?),
+                negated: true,
+            },
+            E::IsTrue(x) | E::IsNotFalse(x) | E::IsFalse(x) | E::IsNotTrue(x) => {
+                let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
+                let is = func(
+                    "coalesce",
+                    vec![
+                        bin(BinaryOp::Eq, self.convert(x)?, lit(Literal::Boolean(want))),
+                        lit(Literal::Boolean(false)),
+                    ],
+                );
+                if matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_)) {
+                    Expr::Not(Box::new(is))
+                } else {
+                    is
+                }
+            }
+            E::In {
+                target:
+                    ast::InTarget::Subquery(_) | ast::InTarget::Unnest(_) | ast::InTarget::Table { .. },
+                ..
+            } => {
+                return Err(unsupported(
+                    loc,
+                    "IN (subquery)",
+                    "list the values: x IN (1, 2, 3)",
+                ));
+            }
+            E::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                ..
+            } => Expr::InList {
+                expr: Box::new(self.convert(expr)?),
+                list: list
+                    .iter()
+                    .map(|x| self.convert(x))
+                    .collect::<Result<_>>()?,
+                negated: *negated,
+            },
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between {
+                expr: Box::new(self.convert(expr)?),
+                low: Box::new(self.convert(low)?),
+                high: Box::new(self.convert(high)?),
+                negated: *negated,
+            },
+            E::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            }
+            | E::ILike {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                if *any || escape_char.is_some() {
+                    return Err(unsupported(
+                        loc,
+                        "LIKE ANY / ESCAPE",
+                        "write a plain `x LIKE 'pattern'` (% and _ wildcards, \\ escapes)",
+                    ));
+                }
+                let (mut l, mut r) = (self.convert(expr)?, self.convert(pattern)?);
+                if matches!(e, E::ILike { .. }) {
+                    l = func("lower", vec![l]);
+                    r = func("lower", vec![r]);
+                }
+                bin(
+                    if *negated {
+                        BinaryOp::NotLike
+                    } else {
+                        BinaryOp::Like
+                    },
+                    l,
+                    r,
+                )
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => Expr::Case {
+                operand: operand
+                    .as_ref()
+                    .map(|o| self.convert(o).map(Box::new))
+                    .transpose()?,
+                branches: conditions
+                    .iter()
+                    .map(|w| Ok((self.convert(&w.condition)?, self.convert(&w.result)?)))
+                    .collect::<Result<_>>()?,
+                otherwise: else_result
+                    .as_ref()
+                    .map(|o| self.convert(o).map(Box::new))
+                    .transpose()?,
+            },
+            E::Cast {
+                expr,
+                data_type,
+                format,
+                ..
+            } => {
+                if format.is_some() {
+                    return Err(unsupported(loc, "CAST … FORMAT", "CAST without FORMAT"));
+                }
+                Expr::Cast {
+                    expr: Box::new(self.convert(expr)?),
+                    to: cast_type(data_type, loc)?,
+                }
+            }
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.convert(expr)?];
+                args.push(match substring_from {
+                    Some(f) => self.convert(f)?,
+                    None => lit(Literal::Int(1)),
+                });
+                if let Some(f) = substring_for {
+                    args.push(self.convert(f)?);
+                }
+                func("substring", args)
+            }
+            E::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                trim_characters,
+            } => {
+                if trim_what.is_some() || trim_characters.is_some() {
+                    return Err(unsupported(
+                        loc,
+                        "TRIM of given characters",
+                        "TRIM(x) removes whitespace",
+                    ));
+                }
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "trim",
+                };
+                func(name, vec![self.convert(expr)?])
+            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let name = if matches!(e, E::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
+                match field {
+                    CeilFloorKind::DateTimeField(DateTimeField::NoDateTime) => {
+                        func(name, vec![self.convert(expr)?])
+                    }
+                    _ => {
+                        return Err(unsupported(
+                            loc,
+                            &format!("{}(x TO unit) or with a scale", name.to_uppercase()),
+                            "use a window to bucket time",
+                        ));
+                    }
+                }
+            }
+            E::Function(f) => self.function(f, loc)?,
+            E::Subquery(_) | E::Exists { .. } => {
+                return Err(unsupported(
+                    loc,
+                    "a subquery",
+                    "join a table (`JOIN t ON s.k = t.pk`) or create a view",
+                ));
+            }
+            E::Wildcard(_) | E::QualifiedWildcard(..) => {
+                return Err(unsupported(loc, "* here", "use COUNT(*) or SELECT *"));
+            }
+            other => {
+                let text = other.to_string();
+                let short: String = text.chars().take(40).collect();
+                return Err(unsupported(
+                    loc,
+                    &format!("the expression `{short}`"),
+                    "see docs/sql.md for the operators and functions strata has",
+                ));
+            }
+        })
+    }
+
+    fn resolved(&self, r: Resolved, loc: Location) -> Result<Expr> {
+        match r {
+            Resolved::Column(c) => Ok(Expr::Column(c)),
+            w => self.window_ref(w, loc),
+        }
+    }
+
+    fn function(&mut self, f: &ast::Function, loc: Location) -> Result<Expr> {
+        let name = f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_lowercase())
+            .unwrap_or_default();
+        let name = name.trim_matches(|c| c == '"' || c == '`').to_string();
+        if f.over.is_some() {
+            return Err(unsupported(
+                loc,
+                "OVER (…) window functions",
+                "aggregate with GROUP BY over a window instead",
+            ));
+        }
+        if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+            return Err(unsupported(
+                loc,
+                &format!(
+                    "{}(…) with FILTER / WITHIN GROUP / NULLS",
+                    name.to_uppercase()
+                ),
+                "filter in WHERE or with CASE",
+            ));
+        }
+        let (distinct, args): (bool, Vec<&FunctionArg>) = match &f.args {
+            FunctionArguments::None => (false, vec![]),
+            FunctionArguments::List(l) => {
+                if !l.clauses.is_empty() {
+                    return Err(unsupported(
+                        loc,
+                        &format!("clauses inside {}(…)", name.to_uppercase()),
+                        "pass plain arguments",
+                    ));
+                }
+                (
+                    matches!(l.duplicate_treatment, Some(DuplicateTreatment::Distinct)),
+                    l.args.iter().collect(),
+                )
+            }
+            FunctionArguments::Subquery(_) => {
+                return Err(unsupported(
+                    loc,
+                    "a subquery argument",
+                    "pass columns or expressions",
+                ));
+            }
+        };
+        let mut star = false;
+        let mut exprs = Vec::new();
+        for a in &args {
+            match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => exprs.push(x),
+                FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
+                _ => {
+                    return Err(unsupported(
+                        loc,
+                        &format!("this argument form in {}(…)", name.to_uppercase()),
+                        "pass positional arguments",
+                    ));
+                }
+            }
+        }
+        if is_aggregate(&name) {
+            return self.aggregate(&name, distinct, star, &exprs, loc);
+        }
+        if distinct || star {
+            return Err(unsupported(
+                loc,
+                &format!(
+                    "{}(DISTINCT …) / {}(*)",
+                    name.to_uppercase(),
+                    name.to_uppercase()
+                ),
+                "DISTINCT and * go in COUNT",
+            ));
+        }
+        if let Some(w) = window_function(&name) {
+            return self.window_ref(w, loc);
+        }
+        if matches!(name.as_str(), "tumble" | "hop" | "session") {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "{}(…) belongs in GROUP BY (group window) or in FROM TABLE({}(TABLE t, DESCRIPTOR(ts), …))",
+                    name.to_uppercase(),
+                    name.to_uppercase()
+                ),
+            ));
+        }
+        let args = exprs
+            .iter()
+            .map(|x| self.convert(x))
+            .collect::<Result<Vec<_>>>()?;
+        let name = match name.as_str() {
+            "character_length" | "len" => "char_length".to_string(),
+            "ucase" => "upper".to_string(),
+            "lcase" => "lower".to_string(),
+            "substr" => "substring".to_string(),
+            "ceiling" => "ceil".to_string(),
+            "pow" => "power".to_string(),
+            "ifnull" | "nvl" => "coalesce".to_string(),
+            _ => name,
+        };
+        Ok(func(&name, args))
+    }
+
+    fn aggregate(
+        &mut self,
+        name: &str,
+        distinct: bool,
+        star: bool,
+        exprs: &[&ast::Expr],
+        loc: Location,
+    ) -> Result<Expr> {
+        let upper = name.to_uppercase();
+        let function = match (name, distinct) {
+            ("count", true) | ("count_distinct", false) => AggregateFunction::CountDistinct,
+            ("count", false) => AggregateFunction::Count,
+            ("sum", false) => AggregateFunction::Sum,
+            ("min", _) => AggregateFunction::Min,
+            ("max", _) => AggregateFunction::Max,
+            ("avg", false) => AggregateFunction::Avg,
+            ("approx_count_distinct", _) => AggregateFunction::ApproxCountDistinct,
+            ("earliest_by_offset" | "first_value", false) => AggregateFunction::Earliest,
+            ("latest_by_offset" | "last_value", false) => AggregateFunction::Latest,
+            _ => {
+                return Err(unsupported(
+                    loc,
+                    &format!("{upper}(DISTINCT …)"),
+                    "DISTINCT works with COUNT: COUNT(DISTINCT x)",
+                ));
+            }
+        };
+        let clause = self.clause;
+        if self.aggs.is_none() {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "aggregate {upper}(…) is not allowed in {clause}; aggregates go in SELECT or HAVING"
+                ),
+            ));
+        }
+        let arg = if star {
+            if function != AggregateFunction::Count || !exprs.is_empty() {
+                return Err(plan_err(
+                    loc,
+                    format!("{upper}(*) is not defined; only COUNT(*) counts rows"),
+                ));
+            }
+            None
+        } else {
+            if exprs.len() != 1 {
+                return Err(plan_err(
+                    loc,
+                    format!("{upper}(…) takes one argument, got {}", exprs.len()),
+                ));
+            }
+            let mut inner = Conv {
+                scope: self.scope,
+                aggs: None,
+                clause: "an aggregate's argument",
+                fallback: loc,
+            };
+            let arg = inner.convert(exprs[0]).map_err(|e| match e {
+                Error::Plan(m) if m.contains("not allowed in an aggregate") => {
+                    plan_err(loc, "aggregates cannot be nested")
+                }
+                e => e,
+            })?;
+            let t = check(&arg, &self.scope.schema, loc)?;
+            if matches!(function, AggregateFunction::Sum | AggregateFunction::Avg)
+                && !matches!(t, DataType::Int64 | DataType::Float64)
+            {
+                return Err(plan_err(
+                    loc,
+                    format!("{upper} needs a number, its argument is {}", type_label(&t)),
+                ));
+            }
+            Some(arg)
+        };
+        // COUNT(1), COUNT('x'): every row counts, as COUNT(*).
+        let arg = match (function, arg) {
+            (AggregateFunction::Count, Some(Expr::Literal(l))) if l != Literal::Null => None,
+            (_, a) => a,
+        };
+        let aggs = self
+            .aggs
+            .as_deref_mut()
+            .ok_or_else(|| plan_err(loc, "aggregate not allowed here"))?;
+        let existing = aggs
+            .iter()
+            .find(|a| a.function == function && a.arg == arg)
+            .map(|a| a.name.clone());
+        let name = match existing {
+            Some(n) => n,
+            None => {
+                let n = format!("agg{}", aggs.len());
+                aggs.push(AggregateDef {
+                    function,
+                    arg,
+                    name: n.clone(),
+                });
+                n
+            }
+        };
+        Ok(Expr::Column(format!("{PH}{name}")))
+    }
+}
+
+fn type_label(t: &DataType) -> String {
+    crate::expr::sql_type(t).map_or_else(|| "NULL".to_string(), |s| format!("{s:?}").to_uppercase())
+}
+
+/// Type-checks `e`, with the location in the message.
+fn check(e: &Expr, schema: &Schema, loc: Location) -> Result<DataType> {
+    data_type(e, schema).map_err(|err| match err {
+        Error::Plan(m) => plan_err(loc, m),
+        Error::Unknown { kind, name } => plan_err(loc, format!("unknown {kind} {name}")),
+        e => e,
+    })
+}
+
+/// `INTERVAL '5' SECOND` in milliseconds.
+fn interval(iv: &ast::Interval, loc: Location) -> Result<i64> {
+    if iv.last_field.is_some() {
+        return Err(unsupported(
+            loc,
+            "INTERVAL … TO …",
+            "write a single unit, e.g. INTERVAL '90' SECOND",
+        ));
+    }
+    let text = match iv.value.as_ref() {
+        ast::Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => s.clone(),
+            Value::Number(n, _) => n.clone(),
+            other => other.to_string(),
+        },
+        other => {
+            return Err(unsupported(
+                loc,
+                &format!("INTERVAL {other}"),
+                "write INTERVAL '5' SECOND",
+            ));
+        }
+    };
+    let unit = iv.leading_field.as_ref().map(|f| f.to_string());
+    let (n, unit) = match unit {
+        Some(u) => (text, u),
+        None => {
+            let mut p = text.split_whitespace();
+            match (p.next(), p.next(), p.next()) {
+                (Some(n), Some(u), None) => (n.to_string(), u.to_string()),
+                _ => {
+                    return Err(sql_err(
+                        loc,
+                        format!("cannot read INTERVAL '{text}'; write e.g. INTERVAL '5' SECOND"),
+                    ));
+                }
+            }
+        }
+    };
+    window::scaled(&n, &unit, loc, "INTERVAL")
+}
+
+struct Planner<'a> {
+    name: String,
+    catalog: &'a dyn Catalog,
+    ex: Extracted,
+    start: Location,
+}
+
+/// A SELECT item after the first pass.
+struct Item {
+    name: String,
+    explicit: bool,
+    expr: Expr,
+    loc: Location,
+}
+
+impl<'a> Planner<'a> {
+    fn new(name: &str, catalog: &'a dyn Catalog, ex: Extracted, start: Location) -> Result<Self> {
+        Ok(Planner {
+            name: name.to_string(),
+            catalog,
+            ex,
+            start,
+        })
+    }
+
+    fn plan(mut self, q: &ast::Query) -> Result<ViewPlan> {
+        let start = self.start;
+        if let Some(w) = &q.with {
+            return Err(unsupported(
+                loc_of(w, start),
+                "WITH (common table expressions)",
+                "create a view per step",
+            ));
+        }
+        if let Some(o) = &q.order_by {
+            return Err(unsupported(
+                loc_of(o, start),
+                "ORDER BY on a continuous query",
+                "sort when reading the view (GET /v1/views/{v})",
+            ));
+        }
+        if q.limit_clause.is_some() || q.fetch.is_some() {
+            return Err(unsupported(
+                start,
+                "LIMIT / FETCH on a continuous query",
+                "stop reading when you have enough rows",
+            ));
+        }
+        let select = match q.body.as_ref() {
+            SetExpr::Select(s) => s,
+            SetExpr::Query(_) => {
+                return Err(unsupported(
+                    start,
+                    "a parenthesized query",
+                    "write the SELECT directly",
+                ));
+            }
+            SetExpr::SetOperation { op, .. } => {
+                return Err(unsupported(
+                    start,
+                    &format!("{op}"),
+                    "create one view per SELECT",
+                ));
+            }
+            other => {
+                return Err(unsupported(
+                    start,
+                    &format!(
+                        "`{}`",
+                        other.to_string().chars().take(30).collect::<String>()
+                    ),
+                    "write a SELECT",
+                ));
+            }
+        };
+        let s = select.as_ref();
+        if s.distinct.is_some() {
+            return Err(unsupported(
+                start,
+                "SELECT DISTINCT",
+                "GROUP BY the columns instead",
+            ));
+        }
+        if s.top.is_some()
+            || s.into.is_some()
+            || !s.lateral_views.is_empty()
+            || s.prewhere.is_some()
+            || !s.connect_by.is_empty()
+            || !s.cluster_by.is_empty()
+            || !s.distribute_by.is_empty()
+            || !s.sort_by.is_empty()
+            || s.qualify.is_some()
+        {
+            return Err(unsupported(
+                start,
+                "this SELECT clause (TOP/INTO/LATERAL VIEW/QUALIFY/…)",
+                "see docs/sql.md for the SELECT strata supports",
+            ));
+        }
+        if let Some(w) = s.named_window.first() {
+            return Err(unsupported(
+                loc_of(w, start),
+                "WINDOW w AS (…) named windows",
+                "write WINDOW TUMBLING (SIZE …), HOPPING (SIZE …, ADVANCE BY …) or SESSION (…) after FROM",
+            ));
+        }
+
+        // FROM: one stream, at most one table join.
+        let from = match s.from.as_slice() {
+            [one] => one,
+            [] => return Err(sql_err(start, "a query needs FROM <stream>")),
+            [_, second, ..] => {
+                return Err(unsupported(
+                    loc_of(&second.relation, start),
+                    "a comma join",
+                    "write `JOIN t ON s.k = t.pk` against a table",
+                ));
+            }
+        };
+        let (stream, alias) = self.relation(&from.relation, start)?;
+        if stream.kind == SourceKind::Table {
+            let l = loc_of(&from.relation, start);
+            return Err(unsupported(
+                l,
+                &format!("reading table {} as the driving input", stream.name),
+                "select from a STREAM; join tables to it with `JOIN`",
+            ));
+        }
+        if let Some(t) = &self.ex.tvf
+            && t.source != stream.name
+        {
+            return Err(plan_err(
+                t.loc,
+                format!(
+                    "the window table function reads {} but FROM names {}",
+                    t.source, stream.name
+                ),
+            ));
+        }
+        let mut table = None;
+        let mut join_on = None;
+        match from.joins.as_slice() {
+            [] => {}
+            [j] => {
+                let jl = loc_of(&j.relation, start);
+                let (t, talias) = self.relation(&j.relation, start)?;
+                if t.kind != SourceKind::Table {
+                    return Err(unsupported(
+                        jl,
+                        &format!("joining stream {} (stream–stream join)", t.name),
+                        "join a TABLE (a source with a PRIMARY KEY)",
+                    ));
+                }
+                let (left, on) = match &j.join_operator {
+                    JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
+                    JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
+                    _ => {
+                        return Err(unsupported(
+                            jl,
+                            "this kind of join",
+                            "use JOIN or LEFT JOIN",
+                        ));
+                    }
+                };
+                let JoinConstraint::On(on) = on else {
+                    return Err(unsupported(
+                        jl,
+                        "a join without ON",
+                        "write `JOIN t ON s.key = t.pk`",
+                    ));
+                };
+                let a = talias.unwrap_or_else(|| t.name.clone());
+                if alias.as_deref() == Some(a.as_str()) || (alias.is_none() && a == stream.name) {
+                    return Err(plan_err(
+                        jl,
+                        "the stream and the table need different aliases",
+                    ));
+                }
+                table = Some((t, a));
+                join_on = Some((left, on));
+            }
+            [_, j, ..] => {
+                return Err(unsupported(
+                    loc_of(&j.relation, start),
+                    "more than one JOIN",
+                    "join one table per view",
+                ));
+            }
+        }
+
+        let mut stream = stream;
+        let tvf_window = self.ex.tvf.is_some();
+        // Flink legacy group windows: GROUP BY TUMBLE(ts, INTERVAL …).
+        let group_exprs: Vec<&ast::Expr> = match &s.group_by {
+            GroupByExpr::Expressions(v, mods) => {
+                if !mods.is_empty() {
+                    return Err(unsupported(
+                        start,
+                        "GROUP BY modifiers (ROLLUP/CUBE/…)",
+                        "group by plain expressions",
+                    ));
+                }
+                v.iter().collect()
+            }
+            GroupByExpr::All(_) => {
+                return Err(unsupported(start, "GROUP BY ALL", "list the group keys"));
+            }
+        };
+        let mut group_window_fn = None;
+        for g in &group_exprs {
+            if let ast::Expr::Function(f) = g {
+                let n = f.name.to_string().to_lowercase();
+                if matches!(n.as_str(), "tumble" | "hop" | "session") {
+                    let l = loc_of(*g, start);
+                    if self.ex.window.is_some() || group_window_fn.is_some() {
+                        return Err(plan_err(l, "a query has one window"));
+                    }
+                    let (spec, col) = group_window(&n, f, l)?;
+                    self.ex.window = Some((l, spec));
+                    group_window_fn = Some((col, l));
+                }
+            }
+        }
+        let windowed = self.ex.window.is_some();
+        // The event-time column a Flink window names overrides the source's.
+        let time_col = self
+            .ex
+            .tvf
+            .as_ref()
+            .map(|t| (t.time_column.clone(), t.loc))
+            .or(group_window_fn.clone());
+        if let Some((col, l)) = time_col {
+            if col == "rowtime" {
+                stream.timestamp_column = None;
+            } else {
+                match stream.columns.iter().find(|c| c.name == col) {
+                    Some(c) if matches!(c.data_type, SqlType::Timestamp | SqlType::BigInt) => {}
+                    Some(_) => {
+                        return Err(plan_err(
+                            l,
+                            format!(
+                                "window time column {col} must be TIMESTAMP (or BIGINT epoch millis)"
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(plan_err(
+                            l,
+                            format!("unknown window time column {col} in {}", stream.name),
+                        ));
+                    }
+                }
+                stream.timestamp_column = Some(col);
+            }
+        }
+
+        let scope = Scope::new(stream.clone(), alias.clone(), table.clone(), windowed);
+        let join = match (&table, join_on) {
+            (Some((t, a)), Some((left, on))) => Some(self.join(&scope, t, a, left, on)?),
+            _ => None,
+        };
+
+        // WHERE
+        let filter = match &s.selection {
+            Some(w) => {
+                let l = loc_of(w, start);
+                let e = Conv {
+                    scope: &scope,
+                    aggs: None,
+                    clause: "WHERE",
+                    fallback: l,
+                }
+                .convert(w)?;
+                let t = check(&e, &scope.schema, l)?;
+                if !matches!(t, DataType::Boolean | DataType::Null) {
+                    return Err(plan_err(
+                        l,
+                        format!("WHERE needs a condition, this is {}", type_label(&t)),
+                    ));
+                }
+                Some(e)
+            }
+            None => None,
+        };
+
+        // SELECT list, first pass: converted with aggregates and window bounds as placeholders.
+        let mut aggs: Vec<AggregateDef> = Vec::new();
+        let mut items: Vec<Item> = Vec::new();
+        let mut raw: Vec<(Option<String>, &ast::Expr)> = Vec::new();
+        let mut star = None;
+        for (i, it) in s.projection.iter().enumerate() {
+            let l = loc_of(it, start);
+            match it {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let alias = match it {
+                        SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_lowercase()),
+                        _ => None,
+                    };
+                    let expr = Conv {
+                        scope: &scope,
+                        aggs: Some(&mut aggs),
+                        clause: "SELECT",
+                        fallback: l,
+                    }
+                    .convert(e)?;
+                    let explicit = alias.is_some();
+                    let name = alias.clone().unwrap_or_else(|| derived_name(e, i));
+                    raw.push((alias, e));
+                    items.push(Item {
+                        name,
+                        explicit,
+                        expr,
+                        loc: l,
+                    });
+                }
+                SelectItem::Wildcard(_) => {
+                    star.get_or_insert(l);
+                    for (name, expr) in star_columns(&scope, None) {
+                        items.push(Item {
+                            name,
+                            explicit: false,
+                            expr,
+                            loc: l,
+                        });
+                    }
+                }
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    _,
+                ) => {
+                    star.get_or_insert(l);
+                    let q = n.to_string().to_lowercase();
+                    let q = q
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or("")
+                        .trim_matches('"')
+                        .to_string();
+                    let cols = star_columns(&scope, Some(&q));
+                    if cols.is_empty() {
+                        return Err(plan_err(l, format!("unknown qualifier {q} in {q}.*")));
+                    }
+                    for (name, expr) in cols {
+                        items.push(Item {
+                            name,
+                            explicit: false,
+                            expr,
+                            loc: l,
+                        });
+                    }
+                }
+                other => {
+                    return Err(unsupported(
+                        l,
+                        &format!("select item {other}"),
+                        "select columns and expressions",
+                    ));
+                }
+            }
+        }
+        let having_raw = s.having.as_ref();
+        let having_pre = match having_raw {
+            Some(h) => {
+                let l = loc_of(h, start);
+                Some((
+                    Conv {
+                        scope: &scope,
+                        aggs: Some(&mut aggs),
+                        clause: "HAVING",
+                        fallback: l,
+                    }
+                    .convert(h)?,
+                    l,
+                ))
+            }
+            None => None,
+        };
+        let aggregating = !aggs.is_empty() || !group_exprs.is_empty();
+
+        let emit = match self.ex.emit {
+            Some((l, EmitMode::Final)) if !windowed => {
+                return Err(plan_err(
+                    l,
+                    "EMIT FINAL needs a windowed aggregation (a window closes; a running aggregate never does); use EMIT CHANGES",
+                ));
+            }
+            Some((_, m)) => m,
+            // A Flink window TVF emits each window once, when it closes.
+            None if tvf_window || group_window_fn.is_some() => EmitMode::Final,
+            None => EmitMode::Changes,
+        };
+        let grace_ms = self.ex.grace_ms.unwrap_or(0);
+        if self.ex.grace_ms.is_some() && !windowed {
+            return Err(sql_err(
+                start,
+                "GRACE PERIOD needs a window: WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 10 SECONDS)",
+            ));
+        }
+        let window = self.ex.window.map(|(_, w)| w);
+        let mut plan = ViewPlan {
+            name: self.name.clone(),
+            source: stream,
+            source_alias: alias,
+            join,
+            filter,
+            window,
+            grace_ms,
+            group_by: Vec::new(),
+            aggregates: Vec::new(),
+            having: None,
+            output: Vec::new(),
+            emit,
+        };
+
+        if !aggregating {
+            if let Some((wl, _)) = self.ex.window {
+                return Err(plan_err(
+                    wl,
+                    "a window needs an aggregation: add aggregates (COUNT(*), SUM(x), …) and GROUP BY",
+                ));
+            }
+            if let Some((_, l)) = having_pre {
+                return Err(plan_err(
+                    l,
+                    "HAVING needs GROUP BY or aggregates; use WHERE",
+                ));
+            }
+            let mut out = Vec::new();
+            for it in items {
+                check(&it.expr, &scope.schema, it.loc)?;
+                push_output(&mut out, it)?;
+            }
+            plan.output = out;
+            return Ok(plan);
+        }
+        if let Some(l) = star {
+            return Err(plan_err(
+                l,
+                "SELECT * cannot be aggregated; list the group keys and aggregates",
+            ));
+        }
+
+        // GROUP BY keys, over the source scope; window bounds are not keys.
+        let mut keys: Vec<(String, Expr, Location)> = Vec::new();
+        for (ki, g) in group_exprs.iter().enumerate() {
+            let l = loc_of(*g, start);
+            if let ast::Expr::Function(f) = g
+                && matches!(
+                    f.name.to_string().to_lowercase().as_str(),
+                    "tumble" | "hop" | "session"
+                )
+            {
+                continue;
+            }
+            // `GROUP BY 1` and `GROUP BY alias` name a SELECT item.
+            let target: &ast::Expr = if let Some(n) = group_position(g) {
+                let i: usize = n
+                    .parse()
+                    .map_err(|_| plan_err(l, format!("GROUP BY {n}: not a SELECT position")))?;
+                match raw.get(i.wrapping_sub(1)) {
+                    Some((_, e)) if i >= 1 => e,
+                    _ => {
+                        return Err(plan_err(
+                            l,
+                            format!("GROUP BY {n}: the SELECT list has {} items", raw.len()),
+                        ));
+                    }
+                }
+            } else if let ast::Expr::Identifier(id) = g
+                && scope.resolve(std::slice::from_ref(id), l).is_err()
+            {
+                let a = id.value.to_lowercase();
+                match raw.iter().find(|(al, _)| al.as_deref() == Some(a.as_str())) {
+                    Some((_, e)) => e,
+                    None => g,
+                }
+            } else {
+                g
+            };
+            // Flink puts the window bounds in GROUP BY; they identify the window, not a key.
+            let ident_parts: Option<Vec<ast::Ident>> = match target {
+                ast::Expr::Identifier(id) => Some(vec![id.clone()]),
+                ast::Expr::CompoundIdentifier(ids) => Some(ids.clone()),
+                _ => None,
+            };
+            if let Some(parts) = ident_parts
+                && let Ok(r) = scope.resolve(&parts, l)
+                && !matches!(r, Resolved::Column(_))
+            {
+                continue;
+            }
+            let e = Conv {
+                scope: &scope,
+                aggs: None,
+                clause: "GROUP BY",
+                fallback: l,
+            }
+            .convert(target)?;
+            check(&e, &scope.schema, l)?;
+            if keys.iter().any(|(_, k, _)| *k == e) {
+                continue;
+            }
+            let named = items
+                .iter()
+                .find(|it| it.explicit && it.expr == e)
+                .map(|it| it.name.clone());
+            let name = match (named, &e) {
+                (Some(n), _) => n,
+                (None, Expr::Column(c)) => c.rsplit('.').next().unwrap_or(c).to_string(),
+                _ => format!("key{ki}"),
+            };
+            if keys.iter().any(|(n, _, _)| *n == name) {
+                return Err(plan_err(
+                    l,
+                    format!("two group keys are named {name}; alias one in the SELECT list"),
+                ));
+            }
+            keys.push((name, e, l));
+        }
+
+        // Output scope: keys, window bounds, aggregates.
+        let mut fields: Vec<Field> = Vec::new();
+        for (n, e, l) in &keys {
+            fields.push(Field::new(n.clone(), check(e, &scope.schema, *l)?, true));
+        }
+        if windowed {
+            for n in [WINDOW_START, WINDOW_END] {
+                if keys.iter().any(|(k, _, _)| k == n) {
+                    return Err(plan_err(
+                        start,
+                        format!(
+                            "a group key is named {n}, which the window's bound uses; alias it"
+                        ),
+                    ));
+                }
+                fields.push(Field::new(n, arrow_type(SqlType::Timestamp), true));
+            }
+        }
+        for a in &aggs {
+            if keys.iter().any(|(k, _, _)| *k == a.name) {
+                return Err(plan_err(
+                    start,
+                    format!(
+                        "a group key is named {}, which strata uses for an aggregate; alias it",
+                        a.name
+                    ),
+                ));
+            }
+            let t = match (a.function, &a.arg) {
+                (
+                    AggregateFunction::Count
+                    | AggregateFunction::CountDistinct
+                    | AggregateFunction::ApproxCountDistinct,
+                    _,
+                ) => DataType::Int64,
+                (AggregateFunction::Avg, _) => DataType::Float64,
+                (_, Some(arg)) => match check(arg, &scope.schema, start)? {
+                    DataType::Null => DataType::Int64,
+                    t => t,
+                },
+                (_, None) => DataType::Int64,
+            };
+            fields.push(Field::new(a.name.clone(), t, true));
+        }
+        let out_schema = Schema::new(fields);
+        let key_exprs: Vec<(String, Expr)> = keys
+            .iter()
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect();
+
+        let mut out: Vec<(String, Expr)> = Vec::new();
+        let mut refs_window = false;
+        for it in items {
+            let e = to_output(&it.expr, &key_exprs).map_err(|c| {
+                plan_err(it.loc, format!("column {c} must appear in GROUP BY or inside an aggregate (e.g. LATEST_BY_OFFSET({c}))"))
+            })?;
+            refs_window |= mentions_window(&e);
+            check(&e, &out_schema, it.loc)?;
+            push_output(&mut out, Item { expr: e, ..it })?;
+        }
+        // ksqlDB's windowed tables carry their window bounds, as WINDOWSTART and WINDOWEND do.
+        if windowed && !refs_window && !tvf_window && group_window_fn.is_none() {
+            let at = out
+                .iter()
+                .take_while(
+                    |(_, e)| matches!(e, Expr::Column(c) if key_exprs.iter().any(|(k, _)| k == c)),
+                )
+                .count();
+            for (i, n) in [WINDOW_START, WINDOW_END].iter().enumerate() {
+                if out.iter().any(|(o, _)| o == n) {
+                    return Err(plan_err(
+                        start,
+                        format!("output column {n} would collide with the window bound; alias it"),
+                    ));
+                }
+                out.insert(at + i, (n.to_string(), Expr::Column(n.to_string())));
+            }
+        }
+        if let Some((h, l)) = having_pre {
+            let e = to_output(&h, &key_exprs).map_err(|c| {
+                plan_err(
+                    l,
+                    format!("HAVING can use group keys and aggregates; {c} is neither"),
+                )
+            })?;
+            let t = check(&e, &out_schema, l)?;
+            if !matches!(t, DataType::Boolean | DataType::Null) {
+                return Err(plan_err(
+                    l,
+                    format!("HAVING needs a condition, this is {}", type_label(&t)),
+                ));
+            }
+            plan.having = Some(e);
+        }
+        plan.group_by = key_exprs;
+        plan.aggregates = aggs;
+        plan.output = out;
+        Ok(plan)
+    }
+
+    /// A FROM or JOIN relation: the source and its alias.
+    fn relation(&self, r: &TableFactor, start: Location) -> Result<(SourceDef, Option<String>)> {
+        let l = loc_of(r, start);
+        match r {
+            TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if args.is_some() {
+                    return Err(unsupported(
+                        l,
+                        &format!("table function {name}(…)"),
+                        "window with TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL …)) or WINDOW TUMBLING (…)",
+                    ));
+                }
+                let n = name.0.last().map(|p| p.to_string()).unwrap_or_default();
+                let n = n.trim_matches(|c| c == '"' || c == '`').to_lowercase();
+                let source = self.catalog.source(&n).ok_or(Error::Unknown {
+                    kind: "stream",
+                    name: n,
+                })?;
+                if let Some(a) = alias
+                    && !a.columns.is_empty()
+                {
+                    return Err(unsupported(
+                        l,
+                        "column aliases on a table alias",
+                        "rename columns with AS in the SELECT list",
+                    ));
+                }
+                Ok((source, alias.as_ref().map(|a| a.name.value.to_lowercase())))
+            }
+            TableFactor::Derived { .. } => Err(unsupported(
+                l,
+                "a subquery in FROM",
+                "create a view and select from its source, or join a table",
+            )),
+            _ => Err(unsupported(
+                l,
+                "this FROM item",
+                "read a stream: FROM my_stream [alias]",
+            )),
+        }
+    }
+
+    /// `ON <stream expr> = t.pk`.
+    fn join(
+        &self,
+        scope: &Scope,
+        t: &SourceDef,
+        alias: &str,
+        left: bool,
+        on: &ast::Expr,
+    ) -> Result<JoinDef> {
+        let l = loc_of(on, self.start);
+        let pk = t.primary_key.clone().unwrap_or_default();
+        let pk_col = Expr::Column(format!("{alias}.{pk}"));
+        let hint = format!(
+            "the join condition must be `<stream column or expression> = {alias}.{pk}` (the table's PRIMARY KEY)"
+        );
+        let ast::Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::Eq,
+            right: b,
+        } = on
+        else {
+            return Err(plan_err(l, hint));
+        };
+        let conv = |e: &ast::Expr| {
+            Conv {
+                scope,
+                aggs: None,
+                clause: "ON",
+                fallback: l,
+            }
+            .convert(e)
+        };
+        let (a, b) = (conv(a)?, conv(b)?);
+        let stream_key = if a == pk_col {
+            b
+        } else if b == pk_col {
+            a
+        } else {
+            return Err(plan_err(l, hint));
+        };
+        if mentions_prefix(&stream_key, &format!("{alias}.")) {
+            return Err(plan_err(l, hint));
+        }
+        check(
+            &bin(BinaryOp::Eq, stream_key.clone(), pk_col),
+            &scope.schema,
+            l,
+        )?;
+        Ok(JoinDef {
+            table: t.clone(),
+            alias: alias.to_string(),
+            stream_key,
+            left,
+        })
+    }
+}
+
+/// `GROUP BY 3`: the number, if the item is one.
+fn group_position(g: &ast::Expr) -> Option<&str> {
+    match g {
+        ast::Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `GROUP BY TUMBLE(ts, INTERVAL '1' HOUR)` (Flink's legacy group windows).
+fn group_window(name: &str, f: &ast::Function, l: Location) -> Result<(WindowSpec, String)> {
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(plan_err(
+            l,
+            format!("{}(ts, INTERVAL …) needs arguments", name.to_uppercase()),
+        ));
+    };
+    let mut exprs = Vec::new();
+    for a in &list.args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => exprs.push(e),
+            _ => {
+                return Err(plan_err(
+                    l,
+                    format!(
+                        "{}(ts, INTERVAL …) takes positional arguments",
+                        name.to_uppercase()
+                    ),
+                ));
+            }
+        }
+    }
+    let col = match exprs.first() {
+        Some(ast::Expr::Identifier(id)) => id.value.to_lowercase(),
+        Some(ast::Expr::CompoundIdentifier(ids)) => ids
+            .last()
+            .map(|i| i.value.to_lowercase())
+            .unwrap_or_default(),
+        _ => {
+            return Err(plan_err(
+                l,
+                format!(
+                    "the first argument of {}(…) is the time column",
+                    name.to_uppercase()
+                ),
+            ));
+        }
+    };
+    let iv = |i: usize| -> Result<i64> {
+        match exprs.get(i) {
+            Some(ast::Expr::Interval(iv)) => interval(iv, l),
+            _ => Err(plan_err(
+                l,
+                format!("{}(…) needs INTERVAL arguments", name.to_uppercase()),
+            )),
+        }
+    };
+    let spec = match (name, exprs.len()) {
+        ("tumble", 2) => WindowSpec::Tumbling { size_ms: iv(1)? },
+        ("hop", 3) => {
+            let (slide, size) = (iv(1)?, iv(2)?);
+            if slide > size {
+                return Err(plan_err(l, "HOP's slide is larger than its size"));
+            }
+            WindowSpec::Hopping {
+                size_ms: size,
+                advance_ms: slide,
+            }
+        }
+        ("session", 2) => WindowSpec::Session { gap_ms: iv(1)? },
+        _ => {
+            return Err(plan_err(
+                l,
+                format!("wrong number of arguments to {}(…)", name.to_uppercase()),
+            ));
+        }
+    };
+    if matches!(
+        spec,
+        WindowSpec::Tumbling { size_ms: 0 }
+            | WindowSpec::Session { gap_ms: 0 }
+            | WindowSpec::Hopping { advance_ms: 0, .. }
+    ) {
+        return Err(plan_err(l, "a window must be longer than zero"));
+    }
+    Ok((spec, col))
+}
+
+/// The name of an unaliased SELECT item: a column's name, a function's name, or `expr<i>`.
+fn derived_name(e: &ast::Expr, i: usize) -> String {
+    match e {
+        ast::Expr::Identifier(id) => id.value.to_lowercase(),
+        ast::Expr::CompoundIdentifier(ids) => ids
+            .last()
+            .map(|x| x.value.to_lowercase())
+            .unwrap_or_default(),
+        ast::Expr::Nested(inner) => derived_name(inner, i),
+        ast::Expr::Function(f) => {
+            let n = f
+                .name
+                .0
+                .last()
+                .map(|p| p.to_string().to_lowercase())
+                .unwrap_or_default();
+            match n.as_str() {
+                "windowstart" | "tumble_start" | "hop_start" | "session_start" => {
+                    WINDOW_START.into()
+                }
+                "windowend" | "tumble_end" | "hop_end" | "session_end" => WINDOW_END.into(),
+                _ => n.trim_matches(|c| c == '"' || c == '`').to_string(),
+            }
+        }
+        ast::Expr::Cast { expr, .. } => derived_name(expr, i),
+        _ => format!("expr{i}"),
+    }
+}
+
+/// Appends an output column; derived names that repeat get `_1`, `_2`, …; given ones may not.
+fn push_output(out: &mut Vec<(String, Expr)>, it: Item) -> Result<()> {
+    let mut name = it.name.clone();
+    if out.iter().any(|(n, _)| *n == name) {
+        if it.explicit {
+            return Err(plan_err(
+                it.loc,
+                format!("two output columns are named {name}; rename one with AS"),
+            ));
+        }
+        let mut k = 1;
+        while out.iter().any(|(n, _)| *n == format!("{}_{k}", it.name)) {
+            k += 1;
+        }
+        name = format!("{}_{k}", it.name);
+    }
+    out.push((name, it.expr));
+    Ok(())
+}
+
+/// `*` or `q.*`: stream columns (by name), then table columns (`alias.col`, named by `col`
+/// unless the stream has it too, then `alias_col`).
+fn star_columns(scope: &Scope, qual: Option<&str>) -> Vec<(String, Expr)> {
+    let mut out = Vec::new();
+    if qual.is_none_or(|q| scope.stream_quals.iter().any(|s| s == q)) {
+        for c in &scope.stream.columns {
+            out.push((c.name.clone(), Expr::Column(c.name.clone())));
+        }
+    }
+    if let Some((t, a)) = &scope.table
+        && qual.is_none_or(|q| q == a || q == t.name)
+    {
+        for c in &t.columns {
+            let name = if scope.stream_has(&c.name) {
+                format!("{a}_{}", c.name)
+            } else {
+                c.name.clone()
+            };
+            out.push((name, Expr::Column(format!("{a}.{}", c.name))));
+        }
+    }
+    out
+}
+
+/// Rewrites a first-pass expression into the output scope: group keys become their names,
+/// placeholders lose their marker, any other column is returned as the error.
+fn to_output(e: &Expr, keys: &[(String, Expr)]) -> std::result::Result<Expr, String> {
+    if let Some((n, _)) = keys.iter().find(|(_, k)| k == e) {
+        return Ok(Expr::Column(n.clone()));
+    }
+    let f = |x: &Expr| to_output(x, keys).map(Box::new);
+    Ok(match e {
+        Expr::Column(c) => match c.strip_prefix(PH) {
+            Some(p) => Expr::Column(p.to_string()),
+            None => return Err(c.clone()),
+        },
+        Expr::Literal(_) => e.clone(),
+        Expr::Binary { op, left, right } => Expr::Binary {
+            op: *op,
+            left: f(left)?,
+            right: f(right)?,
+        },
+        Expr::Not(x) => Expr::Not(f(x)?),
+        Expr::Negate(x) => Expr::Negate(f(x)?),
+        Expr::IsNull { expr, negated } => Expr::IsNull {
+            expr: f(expr)?,
+            negated: *negated,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => Expr::InList {
+            expr: f(expr)?,
+            list: list
+                .iter()
+                .map(|x| to_output(x, keys))
+                .collect::<std::result::Result<_, _>>()?,
+            negated: *negated,
+        },
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => Expr::Between {
+            expr: f(expr)?,
+            low: f(low)?,
+            high: f(high)?,
+            negated: *negated,
+        },
+        Expr::Case {
+            operand,
+            branches,
+            otherwise,
+        } => Expr::Case {
+            operand: operand.as_deref().map(f).transpose()?,
+            branches: branches
+                .iter()
+                .map(|(w, t)| Ok((to_output(w, keys)?, to_output(t, keys)?)))
+                .collect::<std::result::Result<_, String>>()?,
+            otherwise: otherwise.as_deref().map(f).transpose()?,
+        },
+        Expr::Cast { expr, to } => Expr::Cast {
+            expr: f(expr)?,
+            to: *to,
+        },
+        Expr::Function { name, args } => Expr::Function {
+            name: name.clone(),
+            args: args
+                .iter()
+                .map(|x| to_output(x, keys))
+                .collect::<std::result::Result<_, _>>()?,
+        },
+    })
+}
+
+fn mentions_window(e: &Expr) -> bool {
+    mentions(e, &|c| c == WINDOW_START || c == WINDOW_END)
+}
+
+fn mentions_prefix(e: &Expr, prefix: &str) -> bool {
+    mentions(e, &|c| c.starts_with(prefix))
+}
+
+fn mentions(e: &Expr, p: &dyn Fn(&str) -> bool) -> bool {
+    match e {
+        Expr::Column(c) => p(c),
+        Expr::Literal(_) => false,
+        Expr::Binary { left, right, .. } => mentions(left, p) || mentions(right, p),
+        Expr::Not(x)
+        | Expr::Negate(x)
+        | Expr::IsNull { expr: x, .. }
+        | Expr::Cast { expr: x, .. } => mentions(x, p),
+        Expr::InList { expr, list, .. } => mentions(expr, p) || list.iter().any(|x| mentions(x, p)),
+        Expr::Between {
+            expr, low, high, ..
+        } => mentions(expr, p) || mentions(low, p) || mentions(high, p),
+        Expr::Case {
+            operand,
+            branches,
+            otherwise,
+        } => {
+            operand.as_deref().is_some_and(|x| mentions(x, p))
+                || branches
+                    .iter()
+                    .any(|(w, t)| mentions(w, p) || mentions(t, p))
+                || otherwise.as_deref().is_some_and(|x| mentions(x, p))
+        }
+        Expr::Function { args, .. } => args.iter().any(|x| mentions(x, p)),
+    }
+}

@@ -1,0 +1,709 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::plan::{
+    AggregateDef, AggregateFunction, BinaryOp, EmitMode, Expr, Literal, ViewPlan, WindowSpec,
+};
+use proptest::prelude::*;
+
+fn col(n: &str) -> Expr {
+    Expr::Column(n.into())
+}
+
+fn one(sql: &str, catalog: &dyn Catalog) -> Statement {
+    let mut v = parse(sql, catalog).unwrap_or_else(|e| panic!("{sql}\n→ {e}"));
+    assert_eq!(v.len(), 1, "{sql}");
+    v.remove(0)
+}
+
+fn view(sql: &str, catalog: &dyn Catalog) -> ViewPlan {
+    match one(sql, catalog) {
+        Statement::CreateView { plan, .. } | Statement::Query(plan) => plan,
+        other => panic!("not a view: {other:?}"),
+    }
+}
+
+fn err(sql: &str, catalog: &dyn Catalog) -> String {
+    match parse(sql, catalog) {
+        Ok(v) => panic!("{sql} parsed: {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const PAGE_VIEWS: &str =
+    "CREATE STREAM page_views (viewtime BIGINT, userid VARCHAR, pageid VARCHAR)
+  WITH (kafka_topic='page_views', value_format='JSON');";
+
+const ORDERS: &str = "CREATE TABLE orders (order_id STRING, product STRING, amount DOUBLE, order_time TIMESTAMP(3),
+  WATERMARK FOR order_time AS order_time - INTERVAL '5' SECOND
+) WITH ('connector' = 'kafka', 'topic' = 'orders', 'properties.bootstrap.servers' = 'localhost:9092',
+  'properties.group.id' = 'order_consumer', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');";
+
+const USERS: &str = "CREATE TABLE users (id VARCHAR PRIMARY KEY, name VARCHAR, region VARCHAR)
+  WITH (kafka_topic='users', value_format='JSON');";
+
+fn catalog() -> HashMap<String, SourceDef> {
+    let mut m = HashMap::new();
+    for sql in [PAGE_VIEWS, ORDERS, USERS] {
+        if let Statement::CreateSource { source, .. } = one(sql, &EmptyCatalog) {
+            m.insert(source.name.clone(), source);
+        }
+    }
+    m
+}
+
+#[test]
+fn issue_statements_parse_as_written() {
+    let text = format!(
+        "{PAGE_VIEWS}
+CREATE TABLE page_view_counts AS
+  SELECT pageid, COUNT(*) AS view_count FROM page_views
+  WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY pageid EMIT CHANGES;
+
+{ORDERS}
+SELECT window_start, window_end, product, SUM(amount) as total_amount, COUNT(*) as order_count
+FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' HOURS))
+GROUP BY window_start, window_end, product;"
+    );
+    let stmts = parse(&text, &EmptyCatalog).unwrap();
+    assert_eq!(stmts.len(), 4);
+
+    let Statement::CreateSource {
+        source: pv,
+        if_not_exists: false,
+    } = &stmts[0]
+    else {
+        panic!()
+    };
+    assert_eq!(pv.name, "page_views");
+    assert_eq!(pv.topic, "page_views");
+    assert_eq!(pv.kind, SourceKind::Stream);
+    assert_eq!(pv.timestamp_column, None);
+    assert_eq!(
+        pv.columns[0],
+        ColumnDef {
+            name: "viewtime".into(),
+            data_type: SqlType::BigInt
+        }
+    );
+    assert_eq!(pv.columns.len(), 3);
+
+    let Statement::CreateView { plan, .. } = &stmts[1] else {
+        panic!()
+    };
+    assert_eq!(plan.name, "page_view_counts");
+    assert_eq!(plan.window, Some(WindowSpec::Tumbling { size_ms: 60_000 }));
+    assert_eq!(plan.emit, EmitMode::Changes);
+    assert_eq!(plan.group_by, vec![("pageid".to_string(), col("pageid"))]);
+    assert_eq!(
+        plan.aggregates,
+        vec![AggregateDef {
+            function: AggregateFunction::Count,
+            arg: None,
+            name: "agg0".into()
+        }]
+    );
+    assert_eq!(
+        plan.output,
+        vec![
+            ("pageid".to_string(), col("pageid")),
+            ("window_start".to_string(), col("window_start")),
+            ("window_end".to_string(), col("window_end")),
+            ("view_count".to_string(), col("agg0")),
+        ]
+    );
+
+    let Statement::CreateSource { source: orders, .. } = &stmts[2] else {
+        panic!()
+    };
+    assert_eq!(orders.kind, SourceKind::Stream);
+    assert_eq!(orders.topic, "orders");
+    assert_eq!(orders.timestamp_column.as_deref(), Some("order_time"));
+    assert_eq!(orders.watermark_delay_ms, Some(5_000));
+    assert_eq!(orders.columns[3].data_type, SqlType::Timestamp);
+    assert_eq!(orders.columns[0].data_type, SqlType::Varchar);
+    assert!(orders.properties.contains(&(
+        "properties.bootstrap.servers".into(),
+        "localhost:9092".into()
+    )));
+    assert!(
+        orders
+            .properties
+            .contains(&("scan.startup.mode".into(), "earliest-offset".into()))
+    );
+
+    let Statement::Query(q) = &stmts[3] else {
+        panic!()
+    };
+    assert_eq!(q.window, Some(WindowSpec::Tumbling { size_ms: 3_600_000 }));
+    assert_eq!(q.source.name, "orders");
+    assert_eq!(q.source.timestamp_column.as_deref(), Some("order_time"));
+    assert_eq!(q.group_by, vec![("product".to_string(), col("product"))]);
+    assert_eq!(q.emit, EmitMode::Final);
+    assert_eq!(
+        q.aggregates,
+        vec![
+            AggregateDef {
+                function: AggregateFunction::Sum,
+                arg: Some(col("amount")),
+                name: "agg0".into()
+            },
+            AggregateDef {
+                function: AggregateFunction::Count,
+                arg: None,
+                name: "agg1".into()
+            },
+        ]
+    );
+    assert_eq!(
+        q.output,
+        vec![
+            ("window_start".to_string(), col("window_start")),
+            ("window_end".to_string(), col("window_end")),
+            ("product".to_string(), col("product")),
+            ("total_amount".to_string(), col("agg0")),
+            ("order_count".to_string(), col("agg1")),
+        ]
+    );
+}
+
+#[test]
+fn ksql_table_source_with_primary_key() {
+    let Statement::CreateSource { source, .. } = one(USERS, &EmptyCatalog) else {
+        panic!()
+    };
+    assert_eq!(source.kind, SourceKind::Table);
+    assert_eq!(source.primary_key.as_deref(), Some("id"));
+    let e = err(
+        "CREATE TABLE t (id VARCHAR, n BIGINT) WITH (kafka_topic='t', value_format='JSON')",
+        &EmptyCatalog,
+    );
+    assert!(e.contains("PRIMARY KEY"), "{e}");
+    // Flink upsert-kafka with a table-level key.
+    let Statement::CreateSource { source, .. } = one(
+        "CREATE TABLE u (id STRING, name STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector'='upsert-kafka', 'topic'='u', 'value.format'='json')",
+        &EmptyCatalog,
+    ) else {
+        panic!()
+    };
+    assert_eq!(source.kind, SourceKind::Table);
+    assert_eq!(source.primary_key.as_deref(), Some("id"));
+}
+
+#[test]
+fn source_validation() {
+    let e = err(
+        "CREATE TABLE t (a INT) WITH ('connector'='filesystem', 'format'='json')",
+        &EmptyCatalog,
+    );
+    assert!(e.contains("connector 'filesystem' is not supported"), "{e}");
+    let e = err(
+        "CREATE TABLE t (a INT) WITH ('connector'='kafka', 'topic'='t', 'format'='avro')",
+        &EmptyCatalog,
+    );
+    assert!(e.contains("'json'"), "{e}");
+    let e = err(
+        "CREATE STREAM s (a INT) WITH (kafka_topic='s', value_format='AVRO')",
+        &EmptyCatalog,
+    );
+    assert!(e.contains("JSON"), "{e}");
+    let e = err(
+        "CREATE STREAM s (a ARRAY<INT>) WITH (kafka_topic='s', value_format='JSON')",
+        &EmptyCatalog,
+    );
+    assert!(
+        e.contains("line 1, column 20") && e.contains("ARRAY"),
+        "{e}"
+    );
+    let e = err("CREATE STREAM s (a INT, a INT)", &EmptyCatalog);
+    assert!(e.contains("twice"), "{e}");
+    // ksqlDB timestamp property.
+    let Statement::CreateSource { source, .. } = one(
+        "CREATE STREAM pv (viewtime BIGINT, pageid VARCHAR) WITH (kafka_topic='pv', value_format='json', timestamp='viewtime')",
+        &EmptyCatalog,
+    ) else {
+        panic!()
+    };
+    assert_eq!(source.timestamp_column.as_deref(), Some("viewtime"));
+    let e = err(
+        "CREATE STREAM pv (v VARCHAR) WITH (kafka_topic='pv', value_format='json', timestamp='v')",
+        &EmptyCatalog,
+    );
+    assert!(e.contains("BIGINT"), "{e}");
+    // No WITH at all: the topic is named after the stream.
+    let Statement::CreateSource {
+        source,
+        if_not_exists,
+    } = one(
+        "CREATE STREAM IF NOT EXISTS clicks (url VARCHAR)",
+        &EmptyCatalog,
+    )
+    else {
+        panic!()
+    };
+    assert!(if_not_exists);
+    assert_eq!(source.topic, "clicks");
+}
+
+#[test]
+fn ksql_windows_grace_and_emit() {
+    let c = catalog();
+    let p = view(
+        "CREATE TABLE h AS SELECT userid, COUNT(*) FROM page_views WINDOW HOPPING (SIZE 30 SECONDS, ADVANCE BY 10 SECONDS, GRACE PERIOD 2 MINUTES) GROUP BY userid EMIT FINAL",
+        &c,
+    );
+    assert_eq!(
+        p.window,
+        Some(WindowSpec::Hopping {
+            size_ms: 30_000,
+            advance_ms: 10_000
+        })
+    );
+    assert_eq!(p.grace_ms, 120_000);
+    assert_eq!(p.emit, EmitMode::Final);
+    assert_eq!(p.output[3].0, "count");
+    let p = view(
+        "CREATE TABLE s AS SELECT userid, COUNT(*) AS n, WINDOWSTART AS ws FROM page_views WINDOW SESSION (30 MINUTES) GROUP BY userid",
+        &c,
+    );
+    assert_eq!(p.window, Some(WindowSpec::Session { gap_ms: 1_800_000 }));
+    assert_eq!(
+        p.output,
+        vec![
+            ("userid".into(), col("userid")),
+            ("n".into(), col("agg0")),
+            ("ws".into(), col("window_start"))
+        ]
+    );
+    let p = view(
+        "CREATE TABLE t AS SELECT pageid, COUNT(*) FROM page_views WINDOW TUMBLING (SIZE 1 HOUR, RETENTION 7 DAYS, GRACE PERIOD 10 MINUTES) GROUP BY pageid",
+        &c,
+    );
+    assert_eq!(p.grace_ms, 600_000);
+    let e = err("SELECT userid FROM page_views EMIT FINAL", &c);
+    assert!(e.contains("EMIT FINAL needs a windowed"), "{e}");
+    let e = err(
+        "SELECT userid, COUNT(*) FROM page_views WINDOW TUMBLING (ADVANCE BY 1 SECOND) GROUP BY userid",
+        &c,
+    );
+    assert!(e.contains("SIZE"), "{e}");
+}
+
+#[test]
+fn flink_hop_takes_slide_then_size_and_session() {
+    let c = catalog();
+    let p = view(
+        "SELECT window_start, product, MAX(amount) FROM TABLE(HOP(TABLE orders, DESCRIPTOR(order_time), INTERVAL '5' MINUTES, INTERVAL '10' MINUTES)) GROUP BY window_start, window_end, product",
+        &c,
+    );
+    assert_eq!(
+        p.window,
+        Some(WindowSpec::Hopping {
+            size_ms: 600_000,
+            advance_ms: 300_000
+        })
+    );
+    let p = view(
+        "SELECT window_start, window_end, product, SUM(amount) FROM TABLE(SESSION(TABLE orders PARTITION BY product, DESCRIPTOR(order_time), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end, product",
+        &c,
+    );
+    assert_eq!(p.window, Some(WindowSpec::Session { gap_ms: 600_000 }));
+    let p = view(
+        "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(DATA => TABLE orders, TIMECOL => DESCRIPTOR(order_time), SIZE => INTERVAL '10' MINUTES)) GROUP BY window_start, window_end",
+        &c,
+    );
+    assert_eq!(p.window, Some(WindowSpec::Tumbling { size_ms: 600_000 }));
+    assert!(p.group_by.is_empty());
+    assert_eq!(p.output[0], ("window_start".into(), col("window_start")));
+    // Legacy group window functions.
+    let p = view(
+        "SELECT product, TUMBLE_START(order_time, INTERVAL '1' MINUTE) AS ws, COUNT(*) FROM orders GROUP BY TUMBLE(order_time, INTERVAL '1' MINUTE), product",
+        &c,
+    );
+    assert_eq!(p.window, Some(WindowSpec::Tumbling { size_ms: 60_000 }));
+    assert_eq!(p.output[1], ("ws".into(), col("window_start")));
+}
+
+#[test]
+fn output_expressions_over_the_output_scope() {
+    let c = catalog();
+    let p = view(
+        "SELECT product, SUM(amount)/COUNT(*) AS avg_amt, COUNT(*) + 1 AS n1, UPPER(product) AS up FROM orders GROUP BY product HAVING COUNT(*) > 2",
+        &c,
+    );
+    use BinaryOp::*;
+    let b = |op, l, r| Expr::Binary {
+        op,
+        left: Box::new(l),
+        right: Box::new(r),
+    };
+    assert_eq!(
+        p.output[1],
+        ("avg_amt".into(), b(Divide, col("agg0"), col("agg1")))
+    );
+    assert_eq!(
+        p.output[2],
+        (
+            "n1".into(),
+            b(Plus, col("agg1"), Expr::Literal(Literal::Int(1)))
+        )
+    );
+    assert_eq!(
+        p.output[3],
+        (
+            "up".into(),
+            Expr::Function {
+                name: "upper".into(),
+                args: vec![col("product")]
+            }
+        )
+    );
+    assert_eq!(
+        p.having,
+        Some(b(Gt, col("agg1"), Expr::Literal(Literal::Int(2))))
+    );
+    assert_eq!(p.aggregates.len(), 2);
+    assert_eq!(p.window, None);
+    // Expression keys, named by their SELECT alias; GROUP BY position.
+    let p = view(
+        "SELECT UPPER(product) AS p, COUNT(DISTINCT order_id) FROM orders GROUP BY 1",
+        &c,
+    );
+    assert_eq!(
+        p.group_by,
+        vec![(
+            "p".into(),
+            Expr::Function {
+                name: "upper".into(),
+                args: vec![col("product")]
+            }
+        )]
+    );
+    assert_eq!(p.output[0], ("p".into(), col("p")));
+    assert_eq!(p.aggregates[0].function, AggregateFunction::CountDistinct);
+    let e = err(
+        "SELECT product, amount, COUNT(*) FROM orders GROUP BY product",
+        &c,
+    );
+    assert!(e.contains("amount must appear in GROUP BY"), "{e}");
+    let e = err(
+        "SELECT product, SUM(product) FROM orders GROUP BY product",
+        &c,
+    );
+    assert!(e.contains("SUM needs a number"), "{e}");
+    let e = err("SELECT COUNT(*) FROM orders WHERE SUM(amount) > 1", &c);
+    assert!(e.contains("not allowed in WHERE"), "{e}");
+}
+
+#[test]
+fn all_aggregates() {
+    let c = catalog();
+    let p = view(
+        "SELECT userid, COUNT(*), COUNT(pageid), COUNT(DISTINCT pageid), APPROX_COUNT_DISTINCT(pageid), SUM(viewtime), MIN(viewtime), MAX(viewtime), AVG(viewtime), EARLIEST_BY_OFFSET(pageid), LATEST_BY_OFFSET(pageid) FROM page_views GROUP BY userid",
+        &c,
+    );
+    use AggregateFunction::*;
+    let fs: Vec<_> = p.aggregates.iter().map(|a| a.function).collect();
+    assert_eq!(
+        fs,
+        vec![
+            Count,
+            Count,
+            CountDistinct,
+            ApproxCountDistinct,
+            Sum,
+            Min,
+            Max,
+            Avg,
+            Earliest,
+            Latest
+        ]
+    );
+    assert_eq!(p.aggregates[1].arg, Some(col("pageid")));
+    assert_eq!(p.emit, EmitMode::Changes);
+}
+
+#[test]
+fn stateless_views_filters_and_functions() {
+    let c = catalog();
+    let p = view(
+        "CREATE STREAM big AS SELECT order_id, amount * 1.1 AS gross, CASE WHEN amount > 100 THEN 'big' ELSE 'small' END AS size, ROWTIME FROM orders WHERE product LIKE 'a%' AND amount BETWEEN 1 AND 1000 AND order_id IS NOT NULL AND product IN ('a', 'b') EMIT CHANGES",
+        &c,
+    );
+    assert!(!p.is_aggregating());
+    assert_eq!(p.output.len(), 4);
+    assert_eq!(p.output[3], ("rowtime".into(), col("rowtime")));
+    assert!(p.filter.is_some());
+    let p = view("SELECT * FROM page_views WHERE userid = 'u1'", &c);
+    assert_eq!(
+        p.output.iter().map(|o| o.0.as_str()).collect::<Vec<_>>(),
+        vec!["viewtime", "userid", "pageid"]
+    );
+    let p = view(
+        "SELECT CAST(viewtime AS DOUBLE) / 1000, COALESCE(userid, 'anon'), TRIM(pageid), SUBSTRING(pageid FROM 2 FOR 3), ABS(viewtime), ROUND(viewtime / 3.0, 2), CONCAT(userid, '-', pageid), userid || pageid FROM page_views WHERE pageid IS NULL OR TRUE",
+        &c,
+    );
+    let _ = p;
+}
+
+#[test]
+fn stream_table_join() {
+    let c = catalog();
+    let p = view(
+        "CREATE STREAM enriched AS SELECT pv.pageid, u.name, region FROM page_views pv LEFT JOIN users u ON pv.userid = u.id WHERE u.region <> 'eu'",
+        &c,
+    );
+    let j = p.join.as_ref().unwrap();
+    assert!(j.left);
+    assert_eq!(j.alias, "u");
+    assert_eq!(j.stream_key, col("userid"));
+    assert_eq!(j.table.name, "users");
+    assert_eq!(
+        p.output,
+        vec![
+            ("pageid".into(), col("pageid")),
+            ("name".into(), col("u.name")),
+            ("region".into(), col("u.region"))
+        ]
+    );
+    assert_eq!(p.source_alias.as_deref(), Some("pv"));
+    let p = view(
+        "SELECT u.region, COUNT(*) AS views FROM page_views JOIN users u ON u.id = page_views.userid GROUP BY u.region",
+        &c,
+    );
+    assert!(!p.join.as_ref().unwrap().left);
+    assert_eq!(p.group_by, vec![("region".into(), col("u.region"))]);
+    let e = err(
+        "SELECT * FROM page_views pv JOIN users u ON pv.userid = u.name",
+        &c,
+    );
+    assert!(e.contains("PRIMARY KEY"), "{e}");
+    let e = err(
+        "SELECT * FROM page_views pv JOIN orders o ON pv.userid = o.order_id",
+        &c,
+    );
+    assert!(e.contains("stream–stream"), "{e}");
+}
+
+#[test]
+fn other_statements() {
+    let c = catalog();
+    assert_eq!(one("SHOW STREAMS", &c), Statement::Show);
+    assert_eq!(one("show tables;", &c), Statement::Show);
+    assert_eq!(one("LIST STREAMS", &c), Statement::Show);
+    assert_eq!(
+        one("DESCRIBE page_views", &c),
+        Statement::Describe("page_views".into())
+    );
+    assert_eq!(
+        one("DESCRIBE EXTENDED Page_Views;", &c),
+        Statement::Describe("page_views".into())
+    );
+    assert_eq!(
+        one("DROP TABLE IF EXISTS x", &c),
+        Statement::Drop {
+            name: "x".into(),
+            if_exists: true
+        }
+    );
+    assert_eq!(
+        one("DROP STREAM s DELETE TOPIC", &c),
+        Statement::Drop {
+            name: "s".into(),
+            if_exists: false
+        }
+    );
+    assert_eq!(
+        one("DROP VIEW v", &c),
+        Statement::Drop {
+            name: "v".into(),
+            if_exists: false
+        }
+    );
+    assert!(parse(" ; ;; -- nothing\n", &c).unwrap().is_empty());
+    let v = view(
+        "CREATE VIEW IF NOT EXISTS v AS SELECT pageid, COUNT(*) FROM page_views GROUP BY pageid",
+        &c,
+    );
+    assert_eq!(v.name, "v");
+}
+
+#[test]
+fn errors_name_line_column_and_what_to_do() {
+    let c = catalog();
+    let e = parse("SELECT pageid\nFROM page_views\nWHERE nope = 1", &c)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 3, column 7") && e.contains("unknown column nope"),
+        "{e}"
+    );
+    let e = parse("SELECT pageid FROM page_views ORDER BY pageid", &c).unwrap_err();
+    assert!(matches!(e, Error::Sql { line: 1, .. }), "{e}");
+    assert!(e.to_string().contains("ORDER BY"));
+    let e = parse("SELECT FROM WHERE", &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Sql {
+                line: 1,
+                column: 8..,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = parse("SELECT x FROM nowhere", &c).unwrap_err();
+    assert!(matches!(e, Error::Unknown { kind: "stream", .. }), "{e}");
+    let e = parse("INSERT INTO page_views VALUES (1, 'a', 'b')", &c)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("produce records"), "{e}");
+    let e = parse(
+        "SELECT pageid, ROW_NUMBER() OVER (PARTITION BY pageid) FROM page_views",
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("OVER"), "{e}");
+    let e = parse(
+        "SELECT pageid FROM page_views WINDOW TUMBLING (SIZE 1 MINUTE)",
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("needs an aggregation"), "{e}");
+    let e = parse("SELECT pageid + 1 FROM page_views", &c)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 1, column 8") && e.contains("CAST"), "{e}");
+    let e = parse("SELECT 'unterminated FROM page_views", &c).unwrap_err();
+    assert!(matches!(e, Error::Sql { line: 1, .. }), "{e}");
+    let e = parse(
+        "SELECT pageid, COUNT(*) FROM page_views WINDOW TUMBLING (SIZE 1 MONTH) GROUP BY pageid",
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("MONTH"), "{e}");
+}
+
+fn fragments() -> Vec<&'static str> {
+    vec![
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "GROUP",
+        "BY",
+        "WINDOW",
+        "TUMBLING",
+        "HOPPING",
+        "SESSION",
+        "(",
+        ")",
+        ",",
+        ";",
+        "SIZE",
+        "1",
+        "MINUTE",
+        "ADVANCE",
+        "GRACE",
+        "PERIOD",
+        "EMIT",
+        "CHANGES",
+        "FINAL",
+        "TABLE",
+        "TUMBLE",
+        "HOP",
+        "DESCRIPTOR",
+        "INTERVAL",
+        "'5'",
+        "SECOND",
+        "CREATE",
+        "STREAM",
+        "WITH",
+        "kafka_topic",
+        "=",
+        "'x'",
+        "AS",
+        "page_views",
+        "orders",
+        "users",
+        "pageid",
+        "amount",
+        "COUNT",
+        "*",
+        "SUM",
+        "JOIN",
+        "LEFT",
+        "ON",
+        "u.id",
+        "WATERMARK",
+        "FOR",
+        "PRIMARY",
+        "KEY",
+        "BIGINT",
+        "VARCHAR",
+        "-",
+        "+",
+        "/",
+        "CASE",
+        "WHEN",
+        "THEN",
+        "END",
+        "HAVING",
+        "DROP",
+        "SHOW",
+        "DESCRIBE",
+        "=>",
+        "DATA",
+        "NULL",
+        "'",
+        "\"",
+        "`",
+        "\n",
+        "--",
+        "/*",
+        "1e999",
+        "99999999999999999999",
+        "window_start",
+        "DISTINCT",
+        "IN",
+        "BETWEEN",
+        "AND",
+        "OR",
+        "NOT",
+        "LIKE",
+        "CAST",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(s in "\\PC{0,120}") {
+        let _ = parse(&s, &catalog());
+    }
+
+    #[test]
+    fn garbled_sql_never_panics(picks in proptest::collection::vec(0usize..1000, 0..40)) {
+        let f = fragments();
+        let text: Vec<&str> = picks.iter().map(|i| f[i % f.len()]).collect();
+        let _ = parse(&text.join(" "), &catalog());
+    }
+
+    #[test]
+    fn mutated_valid_sql_never_panics(cut in 0usize..400, del in 0usize..20, ins in 0usize..1000) {
+        let base = "CREATE TABLE c AS SELECT pv.pageid, u.name, COUNT(*) AS n, SUM(viewtime)/COUNT(*) AS a FROM page_views pv LEFT JOIN users u ON pv.userid = u.id WINDOW HOPPING (SIZE 1 MINUTE, ADVANCE BY 10 SECONDS, GRACE PERIOD 5 SECONDS) WHERE pv.pageid LIKE 'x%' GROUP BY pv.pageid, u.name HAVING COUNT(*) > 1 EMIT FINAL; SELECT window_start, product, SUM(amount) FROM TABLE(HOP(TABLE orders, DESCRIPTOR(order_time), INTERVAL '5' MINUTES, INTERVAL '10' MINUTES)) GROUP BY window_start, window_end, product";
+        let f = fragments();
+        let mut chars: Vec<char> = base.chars().collect();
+        let at = cut.min(chars.len());
+        let end = (at + del).min(chars.len());
+        chars.drain(at..end);
+        let s: String = chars.iter().collect();
+        let (a, b) = s.split_at(s.char_indices().nth(at).map_or(s.len(), |(i, _)| i));
+        let text = format!("{a} {} {b}", f[ins % f.len()]);
+        let _ = parse(&text, &catalog());
+    }
+}
