@@ -30,5 +30,7 @@ pub use config::{Durability, TopicConfig};
 pub use error::{Error, Result};
 pub use groups::{CommittedOffset, GroupStore};
 pub use log::{GroupLag, Log, LogOptions};
-pub use partition::{AppendInfo, Fetch, Partition, PartitionStats, ReadLimits, Records};
+pub use partition::{
+    AppendInfo, Fetch, Partition, PartitionStats, ReadLimits, Records, SegmentInfo,
+};
 pub use topic::Topic;

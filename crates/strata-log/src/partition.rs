@@ -49,6 +49,21 @@ impl Default for ReadLimits {
     }
 }
 
+/// One segment of a partition, as the batch layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// First offset of the segment.
+    pub base_offset: u64,
+    /// Offset after its last record.
+    pub next_offset: u64,
+    /// Bytes of data.
+    pub size_bytes: u64,
+    /// Largest record timestamp (`i64::MIN` when empty).
+    pub max_timestamp: i64,
+    /// True for every segment but the active one: its records never change.
+    pub sealed: bool,
+}
+
 /// Sizes and offsets of a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionStats {
@@ -602,6 +617,37 @@ impl Partition {
         self.durable_offset
             .publish(self.durable_offset.load().min(offset));
         Ok(())
+    }
+
+    /// The partition's segments, oldest first; all but the last are sealed.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let segments = self.segments.snapshot();
+        let last = segments.len().saturating_sub(1);
+        segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SegmentInfo {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset.load(),
+                size_bytes: s.size(),
+                max_timestamp: s.max_timestamp(),
+                sealed: i < last,
+            })
+            .collect()
+    }
+
+    /// Seals the active segment now if it holds records (so that the batch layer can take
+    /// everything written so far); returns whether it rolled.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn roll_now(&self) -> Result<bool> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if w.closed || w.active.position == 0 {
+            return Ok(false);
+        }
+        self.roll(&mut w)?;
+        Ok(true)
     }
 
     /// Offsets, sizes and segment count.

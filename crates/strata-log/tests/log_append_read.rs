@@ -537,3 +537,27 @@ fn truncation_cuts_back_to_a_batch_boundary_and_survives_restarts() {
         0
     );
 }
+
+#[test]
+fn segments_are_listed_oldest_first_and_roll_now_seals_the_active_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), options()).expect("open");
+    let topic = log.create_topic("t", 1, small_segments()).expect("create");
+    let p = topic.partition(0).expect("p0");
+    assert!(!p.roll_now().expect("empty active segment does not roll"));
+    for i in 0..30 {
+        p.append(batch(i * 5, 5)).expect("append");
+    }
+    let before = p.segments();
+    assert!(before.len() > 1);
+    assert!(before[..before.len() - 1].iter().all(|s| s.sealed));
+    assert!(!before.last().expect("active").sealed);
+    for pair in before.windows(2) {
+        assert_eq!(pair[0].next_offset, pair[1].base_offset);
+    }
+    assert!(p.roll_now().expect("roll"));
+    let after = p.segments();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after[before.len() - 1].sealed);
+    assert_eq!(after.last().expect("active").base_offset, 150);
+}
