@@ -65,7 +65,7 @@ pub(super) fn prepass(toks: &[TokenWithSpan], end: Location) -> Result<Extracted
             c.next();
             c.next();
             out.grace_ms = Some(interval_ms(&mut c, "GRACE PERIOD")?);
-        } else if is_kw(&t.token, "EMIT") {
+        } else if is_kw(&t.token, "EMIT") && (next_is(1, "CHANGES") || next_is(1, "FINAL")) {
             c.next();
             let mode = if c.eat_kw("CHANGES") {
                 EmitMode::Changes
