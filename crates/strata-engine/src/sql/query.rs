@@ -274,6 +274,8 @@ struct Conv<'a> {
     /// What is being converted, for messages ("WHERE", "GROUP BY", …).
     clause: &'static str,
     fallback: Location,
+    /// SELECT aliases HAVING may use (`HAVING view_count > 10`), as first-pass expressions.
+    aliases: &'a [(String, Expr)],
 }
 
 fn is_aggregate(name: &str) -> bool {
@@ -368,10 +370,16 @@ impl Conv<'_> {
         use ast::Expr as E;
         let loc = loc_of(e, self.fallback);
         Ok(match e {
-            E::Identifier(id) => {
-                let r = self.scope.resolve(std::slice::from_ref(id), loc)?;
-                self.resolved(r, loc)?
-            }
+            E::Identifier(id) => match self.scope.resolve(std::slice::from_ref(id), loc) {
+                Ok(r) => self.resolved(r, loc)?,
+                Err(e) => {
+                    let name = id.value.to_lowercase();
+                    match self.aliases.iter().find(|(a, _)| *a == name) {
+                        Some((_, x)) => x.clone(),
+                        None => return Err(e),
+                    }
+                }
+            },
             E::CompoundIdentifier(ids) => {
                 let r = self.scope.resolve(ids, loc)?;
                 self.resolved(r, loc)?
@@ -822,6 +830,7 @@ impl Conv<'_> {
                 aggs: None,
                 clause: "an aggregate's argument",
                 fallback: loc,
+                aliases: &[],
             };
             let arg = inner.convert(exprs[0]).map_err(|e| match e {
                 Error::Plan(m) if m.contains("not allowed in an aggregate") => {
@@ -1195,6 +1204,7 @@ impl<'a> Planner<'a> {
                     aggs: None,
                     clause: "WHERE",
                     fallback: l,
+                    aliases: &[],
                 }
                 .convert(w)?;
                 let t = check(&e, &scope.schema, l)?;
@@ -1227,6 +1237,7 @@ impl<'a> Planner<'a> {
                         aggs: Some(&mut aggs),
                         clause: "SELECT",
                         fallback: l,
+                        aliases: &[],
                     }
                     .convert(e)?;
                     let explicit = alias.is_some();
@@ -1285,6 +1296,11 @@ impl<'a> Planner<'a> {
             }
         }
         let having_raw = s.having.as_ref();
+        let aliases: Vec<(String, Expr)> = items
+            .iter()
+            .filter(|it| it.explicit)
+            .map(|it| (it.name.clone(), it.expr.clone()))
+            .collect();
         let having_pre = match having_raw {
             Some(h) => {
                 let l = loc_of(h, start);
@@ -1294,6 +1310,7 @@ impl<'a> Planner<'a> {
                         aggs: Some(&mut aggs),
                         clause: "HAVING",
                         fallback: l,
+                        aliases: &aliases,
                     }
                     .convert(h)?,
                     l,
@@ -1420,6 +1437,7 @@ impl<'a> Planner<'a> {
                 aggs: None,
                 clause: "GROUP BY",
                 fallback: l,
+                aliases: &[],
             }
             .convert(target)?;
             check(&e, &scope.schema, l)?;
@@ -1617,6 +1635,7 @@ impl<'a> Planner<'a> {
                 aggs: None,
                 clause: "ON",
                 fallback: l,
+                aliases: &[],
             }
             .convert(e)
         };

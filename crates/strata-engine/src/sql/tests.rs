@@ -364,6 +364,16 @@ fn output_expressions_over_the_output_scope() {
     );
     assert_eq!(p.aggregates.len(), 2);
     assert_eq!(p.window, None);
+    // HAVING may name a SELECT alias.
+    let p = view(
+        "SELECT pageid, COUNT(*) AS views FROM page_views GROUP BY pageid HAVING views > 10",
+        &c,
+    );
+    assert_eq!(
+        p.having,
+        Some(b(Gt, col("agg0"), Expr::Literal(Literal::Int(10))))
+    );
+    assert_eq!(p.aggregates.len(), 1);
     // Expression keys, named by their SELECT alias; GROUP BY position.
     let p = view(
         "SELECT UPPER(product) AS p, COUNT(DISTINCT order_id) FROM orders GROUP BY 1",
