@@ -1145,7 +1145,11 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
                 if digits >= 0 {
                     return v.cast(&DataType::Int64);
                 }
-                let p = 10f64.powi(i32::try_from(-digits).unwrap_or(i32::MAX));
+                let p = 10f64.powi(
+                    i32::try_from(digits.saturating_neg())
+                        .unwrap_or(i32::MAX)
+                        .min(300),
+                );
                 return map_f64(v, |x| (x / p).round() * p)?.cast(&DataType::Int64);
             }
             let p = 10f64.powi(i32::try_from(digits).unwrap_or(i32::MAX).clamp(-300, 300));
@@ -1457,6 +1461,14 @@ mod tests {
         assert_eq!(
             floats(&func("round", vec![float(2.345), int(2)]))[0],
             Some(2.35)
+        );
+        assert_eq!(
+            ints(&func("round", vec![int(1234), int(-2)]))[0],
+            Some(1200)
+        );
+        assert_eq!(
+            ints(&func("round", vec![int(1234), int(i64::MIN)]))[0],
+            Some(0)
         );
         assert_eq!(floats(&func("floor", vec![col("b")]))[0], Some(1.0));
         assert_eq!(floats(&func("ceil", vec![col("b")]))[0], Some(2.0));
