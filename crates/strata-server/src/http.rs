@@ -491,17 +491,13 @@ async fn produce(
             out.push(b',');
         }
         out.extend_from_slice(b"{\"partition\":");
-        out.extend_from_slice(itoa(u64::from(l.partition)).as_bytes());
+        crate::records::push_u64(&mut out, u64::from(l.partition));
         out.extend_from_slice(b",\"offset\":");
-        out.extend_from_slice(itoa(l.offset).as_bytes());
+        crate::records::push_u64(&mut out, l.offset);
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     Ok(json_response(StatusCode::OK, out))
-}
-
-fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 /// Parses where a plain (group-less) read starts.
