@@ -1,0 +1,2 @@
+//! Placeholder; the benchmark lands shortly.
+fn main() {}
