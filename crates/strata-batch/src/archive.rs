@@ -422,7 +422,6 @@ pub(crate) fn rename_field(schema: &SchemaRef, from: &str, to: &str) -> SchemaRe
 
 /// Turns one segment into Parquet files; reused across segments of a run.
 struct SegmentWriter<'a> {
-    config: &'a ArchiveConfig,
     topic_dir: &'a Path,
     schema: SchemaRef,
     decoder: Option<SourceDecoder>,
@@ -469,7 +468,6 @@ impl<'a> SegmentWriter<'a> {
             .set_created_by("strata batch layer".into())
             .build();
         Ok(SegmentWriter {
-            config,
             topic_dir,
             schema,
             decoder,
