@@ -6,7 +6,8 @@
 //! watermark closes them in order; closed windows stay queryable until `retention_ms` past
 //! their end, then their ids are recycled.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -65,14 +66,16 @@ pub struct Processed {
 /// The operator's state, as checkpointed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupState {
+    /// Per group, its probe key: the arrow-row bytes of the group key, followed for tumbling
+    /// and hopping windows by the window start (8 bytes, big-endian).
     keys: Vec<Vec<u8>>,
     windows: Vec<(i64, i64)>,
     live: Vec<bool>,
     closed: Vec<bool>,
     accumulators: Vec<Accumulator>,
     free: Vec<u32>,
-    open_by_end: BTreeSet<(i64, u32)>,
-    closed_by_end: BTreeSet<(i64, u32)>,
+    open_by_end: EndIndex,
+    closed_by_end: EndIndex,
     sessions: HashMap<Vec<u8>, Vec<u32>>,
     watermark: i64,
 }
@@ -88,7 +91,9 @@ pub struct ViewOperator {
     output_scope: SchemaRef,
     event_time: String,
     state: GroupState,
-    map: hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    /// Group ids by probe key (`state.keys[g]`): the key is stored once, in the state.
+    map: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
     dirty: Vec<bool>,
     key_buf: Vec<u8>,
     /// Sessions merged away during the current batch: rows already assigned to them are
@@ -187,12 +192,13 @@ impl ViewOperator {
                 closed: Vec::new(),
                 accumulators,
                 free: Vec::new(),
-                open_by_end: BTreeSet::new(),
-                closed_by_end: BTreeSet::new(),
+                open_by_end: EndIndex::default(),
+                closed_by_end: EndIndex::default(),
                 sessions: HashMap::new(),
                 watermark: i64::MIN,
             },
-            map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            map: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
             dirty: Vec::new(),
             key_buf: Vec::new(),
             merged_away: Vec::new(),
@@ -264,6 +270,7 @@ impl ViewOperator {
         let watermark = self.state.watermark;
         let grace = self.plan.grace_ms;
         let enforce = self.lateness == Lateness::Enforce;
+        let mut assigned: Vec<(i64, i64)> = Vec::with_capacity(64);
         for i in 0..filtered.num_rows() {
             let Some(ts) = times.is_valid(i).then(|| times.value(i)) else {
                 processed.late.push(LateRow {
@@ -297,15 +304,9 @@ impl ViewOperator {
                             .push(late_row(original_row(i), ts, watermark, grace));
                         continue;
                     }
-                    let mut assigned = [(0i64, 0i64); 64];
-                    let mut n = 0;
-                    window::assign(&spec, ts, |s, e| {
-                        if n < assigned.len() {
-                            assigned[n] = (s, e);
-                            n += 1;
-                        }
-                    });
-                    for &(start, end) in &assigned[..n] {
+                    assigned.clear();
+                    window::assign(&spec, ts, |s, e| assigned.push((s, e)));
+                    for &(start, end) in &assigned {
                         if enforce && end.saturating_add(grace) <= watermark {
                             continue; // this window closed; the row still counts in later ones
                         }
@@ -370,11 +371,13 @@ impl ViewOperator {
         Ok(processed)
     }
 
+    /// A new group for probe key `key` (see [`GroupState`]) and `window`.
     fn allocate(&mut self, key: &[u8], window: (i64, i64)) -> u32 {
         let g = match self.state.free.pop() {
             Some(g) => {
                 let i = g as usize;
-                self.state.keys[i] = key.to_vec();
+                self.state.keys[i].clear();
+                self.state.keys[i].extend_from_slice(key);
                 self.state.windows[i] = window;
                 self.state.live[i] = true;
                 self.state.closed[i] = false;
@@ -385,46 +388,68 @@ impl ViewOperator {
                 self.state.windows.push(window);
                 self.state.live.push(true);
                 self.state.closed.push(false);
+                for acc in &mut self.state.accumulators {
+                    acc.ensure_groups(self.state.keys.len());
+                }
                 (self.state.keys.len() - 1) as u32
             }
         };
-        for acc in &mut self.state.accumulators {
-            acc.ensure_groups(self.state.keys.len());
-        }
         if self.plan.window.is_some() {
-            self.state.open_by_end.insert((window.1, g));
+            self.state.open_by_end.insert(window.1, g);
         }
         g
     }
 
+    /// The group of `key` (arrow-row bytes) in `window` (tumbling/hopping) or without one.
     fn group_for(&mut self, key: &[u8], window: Option<(i64, i64)>) -> u32 {
         self.key_buf.clear();
         self.key_buf.extend_from_slice(key);
         if let Some((start, _)) = window {
             self.key_buf.extend_from_slice(&start.to_be_bytes());
         }
-        if let Some(&g) = self.map.get(self.key_buf.as_slice()) {
+        let hash = self.hasher.hash_one(self.key_buf.as_slice());
+        let keys = &self.state.keys;
+        let probe = self.key_buf.as_slice();
+        if let Some(&g) = self.map.find(hash, |&g| keys[g as usize] == probe) {
             return g;
         }
-        let map_key: Box<[u8]> = self.key_buf.as_slice().into();
-        let g = self.allocate(key, window.unwrap_or((i64::MIN, i64::MAX)));
-        self.map.insert(map_key, g);
+        let probe = std::mem::take(&mut self.key_buf);
+        let g = self.allocate(&probe, window.unwrap_or((i64::MIN, i64::MAX)));
+        self.key_buf = probe;
+        let (keys, hasher) = (&self.state.keys, &self.hasher);
+        self.map
+            .insert_unique(hash, g, |&x| hasher.hash_one(keys[x as usize].as_slice()));
         g
+    }
+
+    /// The arrow-row bytes of group `g`'s key (its probe key without the window start).
+    fn key_row(&self, g: u32) -> &[u8] {
+        let key = &self.state.keys[g as usize];
+        match self.plan.window {
+            Some(WindowSpec::Tumbling { .. } | WindowSpec::Hopping { .. }) => &key[..key.len() - 8],
+            _ => key,
+        }
     }
 
     /// The session of `key` that `ts` falls into, merging sessions that `ts` bridges.
     fn session_group(&mut self, key: &[u8], ts: i64, gap: i64) -> Result<u32> {
-        let candidates = self.state.sessions.get(key).cloned().unwrap_or_default();
-        let mut hits: Vec<u32> = candidates
-            .iter()
-            .copied()
-            .filter(|&g| {
-                let (start, end) = self.state.windows[g as usize];
-                // Windows are [first event, last event + gap); an event's own is [ts, ts + gap).
-                // Like Flink, windows that touch merge.
-                ts <= end && ts.saturating_add(gap) >= start
+        let windows = &self.state.windows;
+        let mut hits: Vec<u32> = self
+            .state
+            .sessions
+            .get(key)
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|&g| {
+                        let (start, end) = windows[g as usize];
+                        // Windows are [first event, last event + gap]; an event's own is
+                        // [ts, ts + gap]. Like Flink, windows that touch merge.
+                        ts <= end && ts.saturating_add(gap) >= start
+                    })
+                    .collect()
             })
-            .collect();
+            .unwrap_or_default();
         hits.sort_unstable();
         let Some((&target, rest)) = hits.split_first() else {
             let g = self.allocate(key, (ts, ts.saturating_add(gap)));
@@ -441,14 +466,18 @@ impl ViewOperator {
             for acc in &mut self.state.accumulators {
                 acc.merge_groups(target, other)?;
             }
-            self.state.open_by_end.remove(&(e, other));
+            self.state.open_by_end.remove(e, other);
             self.merged_away.push((other, target));
         }
         let old_end = self.state.windows[target as usize].1;
-        self.state.open_by_end.remove(&(old_end, target));
+        if old_end != end {
+            self.state.open_by_end.remove(old_end, target);
+            self.state.open_by_end.insert(end, target);
+        }
         self.state.windows[target as usize] = (start, end);
-        self.state.open_by_end.insert((end, target));
-        if let Some(list) = self.state.sessions.get_mut(key) {
+        if !rest.is_empty()
+            && let Some(list) = self.state.sessions.get_mut(key)
+        {
             list.retain(|g| !rest.contains(g));
         }
         Ok(target)
@@ -460,18 +489,15 @@ impl ViewOperator {
         }
     }
 
-    /// Frees a group id (merged-away session, expired window).
+    /// Frees a group id (merged-away session, expired window). The caller has already taken
+    /// it out of the end indexes.
     fn release(&mut self, g: u32) {
         let i = g as usize;
-        let (start, end) = self.state.windows[i];
-        self.state.open_by_end.remove(&(end, g));
-        self.state.closed_by_end.remove(&(end, g));
         if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
-            let mut map_key = self.state.keys[i].clone();
-            if self.plan.window.is_some() {
-                map_key.extend_from_slice(&start.to_be_bytes());
+            let hash = self.hasher.hash_one(self.state.keys[i].as_slice());
+            if let Ok(entry) = self.map.find_entry(hash, |&x| x == g) {
+                entry.remove();
             }
-            self.map.remove(map_key.as_slice());
         }
         for acc in &mut self.state.accumulators {
             acc.reset(g);
@@ -489,20 +515,30 @@ impl ViewOperator {
             return Vec::new();
         }
         self.state.watermark = watermark;
+        // Expire windows closed by earlier calls first, so a window closed now is always
+        // emitted before it can be dropped.
+        let horizon = watermark.saturating_sub(self.retention_ms);
+        for g in self.state.closed_by_end.pop_below(horizon) {
+            self.release(g);
+        }
         let grace = self.plan.grace_ms;
-        let mut closed = Vec::new();
         // Session windows include their end (touching sessions merge), so they close only
         // once the watermark is past it.
         let sessions = matches!(self.plan.window, Some(WindowSpec::Session { .. }));
-        while let Some(&(end, g)) = self.state.open_by_end.first() {
-            let deadline = end.saturating_add(grace);
-            if deadline > watermark || (sessions && deadline == watermark) {
-                break;
-            }
-            self.state.open_by_end.pop_first();
+        let limit = if sessions {
+            watermark
+        } else {
+            watermark.saturating_add(1)
+        };
+        let closed = self
+            .state
+            .open_by_end
+            .pop_below(limit.saturating_sub(grace));
+        for &g in &closed {
             self.state.closed[g as usize] = true;
-            self.state.closed_by_end.insert((end, g));
-            if matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
+            let end = self.state.windows[g as usize].1;
+            self.state.closed_by_end.insert(end, g);
+            if sessions {
                 let key = self.state.keys[g as usize].clone();
                 if let Some(list) = self.state.sessions.get_mut(&key) {
                     list.retain(|x| *x != g);
@@ -511,14 +547,6 @@ impl ViewOperator {
                     }
                 }
             }
-            closed.push(g);
-        }
-        let horizon = watermark.saturating_sub(self.retention_ms);
-        while let Some(&(end, g)) = self.state.closed_by_end.first() {
-            if end >= horizon || closed.contains(&g) {
-                break;
-            }
-            self.release(g);
         }
         closed
     }
@@ -589,9 +617,7 @@ impl ViewOperator {
 
     fn scope_batch(&self, groups: &[u32]) -> Result<RecordBatch> {
         let parser = self.key_converter.parser();
-        let rows = groups
-            .iter()
-            .map(|&g| parser.parse(&self.state.keys[g as usize]));
+        let rows = groups.iter().map(|&g| parser.parse(self.key_row(g)));
         let mut columns: Vec<ArrayRef> = if self.key_fields.is_empty() {
             Vec::new()
         } else {
@@ -657,14 +683,14 @@ impl ViewOperator {
         self.map.clear();
         if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
             for (g, key) in state.keys.iter().enumerate() {
-                if !state.live[g] {
-                    continue;
+                if state.live[g] {
+                    let hash = self.hasher.hash_one(key.as_slice());
+                    let hasher = &self.hasher;
+                    let keys = &state.keys;
+                    self.map.insert_unique(hash, g as u32, |&x| {
+                        hasher.hash_one(keys[x as usize].as_slice())
+                    });
                 }
-                let mut map_key = key.clone();
-                if self.plan.window.is_some() {
-                    map_key.extend_from_slice(&state.windows[g].0.to_be_bytes());
-                }
-                self.map.insert(map_key.into_boxed_slice(), g as u32);
             }
         }
         self.dirty = vec![false; state.keys.len()];
@@ -726,4 +752,35 @@ fn column_i64(batch: &RecordBatch, name: &str) -> Option<Int64Array> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+}
+
+/// Group ids by window end, for closing windows in end order and expiring them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EndIndex(BTreeMap<i64, Vec<u32>>);
+
+impl EndIndex {
+    fn insert(&mut self, end: i64, g: u32) {
+        self.0.entry(end).or_default().push(g);
+    }
+
+    fn remove(&mut self, end: i64, g: u32) {
+        if let Some(list) = self.0.get_mut(&end) {
+            list.retain(|x| *x != g);
+            if list.is_empty() {
+                self.0.remove(&end);
+            }
+        }
+    }
+
+    /// Removes and returns every group whose end is below `limit`, in end order.
+    fn pop_below(&mut self, limit: i64) -> Vec<u32> {
+        let mut out = Vec::new();
+        while let Some(entry) = self.0.first_entry() {
+            if *entry.key() >= limit {
+                break;
+            }
+            out.extend(entry.remove());
+        }
+        out
+    }
 }
