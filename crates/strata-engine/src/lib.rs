@@ -15,6 +15,7 @@ pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod groups;
 pub mod join;
 pub mod operator;
 pub mod plan;

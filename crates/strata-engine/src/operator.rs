@@ -7,7 +7,6 @@
 //! their end, then their ids are recycled.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Accumulator, Position};
 use crate::error::{Error, Result};
 use crate::expr;
+use crate::groups::GroupTable;
 use crate::plan::{ViewPlan, WindowSpec};
 use crate::window;
 
@@ -66,17 +66,10 @@ pub struct Processed {
 /// The operator's state, as checkpointed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupState {
-    /// Per group, its probe key: the arrow-row bytes of the group key, followed for tumbling
-    /// and hopping windows by the window start (8 bytes, big-endian).
-    keys: Vec<Vec<u8>>,
-    windows: Vec<(i64, i64)>,
-    live: Vec<bool>,
-    closed: Vec<bool>,
+    table: GroupTable,
     accumulators: Vec<Accumulator>,
-    free: Vec<u32>,
     open_by_end: EndIndex,
     closed_by_end: EndIndex,
-    sessions: HashMap<Vec<u8>, Vec<u32>>,
     watermark: i64,
 }
 
@@ -91,11 +84,7 @@ pub struct ViewOperator {
     output_scope: SchemaRef,
     event_time: String,
     state: GroupState,
-    /// Group ids by probe key (`state.keys[g]`): the key is stored once, in the state.
-    map: hashbrown::HashTable<u32>,
-    hasher: foldhash::fast::FixedState,
     dirty: Vec<bool>,
-    key_buf: Vec<u8>,
     /// Sessions merged away during the current batch: rows already assigned to them are
     /// redirected to the surviving session, and their ids are freed only after the batch's
     /// rows are folded in (freeing earlier would let a later row reuse the id).
@@ -186,21 +175,13 @@ impl ViewOperator {
             output_scope,
             event_time,
             state: GroupState {
-                keys: Vec::new(),
-                windows: Vec::new(),
-                live: Vec::new(),
-                closed: Vec::new(),
+                table: GroupTable::default(),
                 accumulators,
-                free: Vec::new(),
                 open_by_end: EndIndex::default(),
                 closed_by_end: EndIndex::default(),
-                sessions: HashMap::new(),
                 watermark: i64::MIN,
             },
-            map: hashbrown::HashTable::new(),
-            hasher: foldhash::fast::FixedState::default(),
             dirty: Vec::new(),
-            key_buf: Vec::new(),
             merged_away: Vec::new(),
         })
     }
@@ -222,7 +203,7 @@ impl ViewOperator {
 
     /// Number of live groups (key × window).
     pub fn group_count(&self) -> usize {
-        self.state.live.iter().filter(|l| **l).count()
+        self.state.table.live_groups().count()
     }
 
     /// Keeps closed windows queryable for `ms` after their end.
@@ -344,7 +325,7 @@ impl ViewOperator {
             .iter()
             .zip(self.state.accumulators.iter_mut())
         {
-            acc.ensure_groups(self.state.keys.len());
+            acc.ensure_groups(self.state.table.capacity());
             let input = match &agg.arg {
                 None => None,
                 Some(arg) => {
@@ -358,7 +339,7 @@ impl ViewOperator {
             acc.update(&groups, input.as_ref(), &position)?;
         }
         self.free_merged_away();
-        self.dirty.resize(self.state.keys.len(), false);
+        self.dirty.resize(self.state.table.capacity(), false);
         for &g in &groups {
             if !self.dirty[g as usize] {
                 self.dirty[g as usize] = true;
@@ -371,29 +352,14 @@ impl ViewOperator {
         Ok(processed)
     }
 
-    /// A new group for probe key `key` (see [`GroupState`]) and `window`.
-    fn allocate(&mut self, key: &[u8], window: (i64, i64)) -> u32 {
-        let g = match self.state.free.pop() {
-            Some(g) => {
-                let i = g as usize;
-                self.state.keys[i].clear();
-                self.state.keys[i].extend_from_slice(key);
-                self.state.windows[i] = window;
-                self.state.live[i] = true;
-                self.state.closed[i] = false;
-                g
+    /// Opens a group of key id `k` over `window`, indexed by its end when windowed.
+    fn open_group(&mut self, k: u32, window: (i64, i64)) -> u32 {
+        let (g, grew) = self.state.table.open_group(k, window);
+        if grew {
+            for acc in &mut self.state.accumulators {
+                acc.ensure_groups(self.state.table.capacity());
             }
-            None => {
-                self.state.keys.push(key.to_vec());
-                self.state.windows.push(window);
-                self.state.live.push(true);
-                self.state.closed.push(false);
-                for acc in &mut self.state.accumulators {
-                    acc.ensure_groups(self.state.keys.len());
-                }
-                (self.state.keys.len() - 1) as u32
-            }
-        };
+        }
         if self.plan.window.is_some() {
             self.state.open_by_end.insert(window.1, g);
         }
@@ -402,83 +368,52 @@ impl ViewOperator {
 
     /// The group of `key` (arrow-row bytes) in `window` (tumbling/hopping) or without one.
     fn group_for(&mut self, key: &[u8], window: Option<(i64, i64)>) -> u32 {
-        self.key_buf.clear();
-        self.key_buf.extend_from_slice(key);
-        if let Some((start, _)) = window {
-            self.key_buf.extend_from_slice(&start.to_be_bytes());
-        }
-        let hash = self.hasher.hash_one(self.key_buf.as_slice());
-        let keys = &self.state.keys;
-        let probe = self.key_buf.as_slice();
-        if let Some(&g) = self.map.find(hash, |&g| keys[g as usize] == probe) {
-            return g;
-        }
-        let probe = std::mem::take(&mut self.key_buf);
-        let g = self.allocate(&probe, window.unwrap_or((i64::MIN, i64::MAX)));
-        self.key_buf = probe;
-        let (keys, hasher) = (&self.state.keys, &self.hasher);
-        self.map
-            .insert_unique(hash, g, |&x| hasher.hash_one(keys[x as usize].as_slice()));
-        g
-    }
-
-    /// The arrow-row bytes of group `g`'s key (its probe key without the window start).
-    fn key_row(&self, g: u32) -> &[u8] {
-        let key = &self.state.keys[g as usize];
-        match self.plan.window {
-            Some(WindowSpec::Tumbling { .. } | WindowSpec::Hopping { .. }) => &key[..key.len() - 8],
-            _ => key,
+        let k = self.state.table.key_id(key);
+        let window = window.unwrap_or((i64::MIN, i64::MAX));
+        match self.state.table.find_open(k, window.0) {
+            Some(g) => g,
+            None => self.open_group(k, window),
         }
     }
 
     /// The session of `key` that `ts` falls into, merging sessions that `ts` bridges.
     fn session_group(&mut self, key: &[u8], ts: i64, gap: i64) -> Result<u32> {
-        let windows = &self.state.windows;
-        let mut hits: Vec<u32> = self
-            .state
-            .sessions
-            .get(key)
-            .map(|list| {
-                list.iter()
-                    .copied()
-                    .filter(|&g| {
-                        let (start, end) = windows[g as usize];
-                        // Windows are [first event, last event + gap]; an event's own is
-                        // [ts, ts + gap]. Like Flink, windows that touch merge.
-                        ts <= end && ts.saturating_add(gap) >= start
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let k = self.state.table.key_id(key);
+        let own_end = ts.saturating_add(gap);
+        // Sessions are [first event, last event + gap]; an event's own is [ts, ts + gap].
+        // Like Flink, windows that touch merge.
+        let mut hits: Vec<u32> = Vec::new();
+        for &(_, g) in self.state.table.open_groups(k) {
+            let (start, end) = self.state.table.window(g);
+            if ts <= end && own_end >= start {
+                hits.push(g);
+            }
+        }
         hits.sort_unstable();
         let Some((&target, rest)) = hits.split_first() else {
-            let g = self.allocate(key, (ts, ts.saturating_add(gap)));
-            self.state.sessions.entry(key.to_vec()).or_default().push(g);
-            return Ok(g);
+            return Ok(self.open_group(k, (ts, own_end)));
         };
-        let (mut start, mut end) = self.state.windows[target as usize];
+        let (mut start, mut end) = self.state.table.window(target);
         start = start.min(ts);
-        end = end.max(ts.saturating_add(gap));
+        end = end.max(own_end);
         for &other in rest {
-            let (s, e) = self.state.windows[other as usize];
+            let (s, e) = self.state.table.window(other);
             start = start.min(s);
             end = end.max(e);
             for acc in &mut self.state.accumulators {
                 acc.merge_groups(target, other)?;
             }
             self.state.open_by_end.remove(e, other);
+            self.state.table.detach(other);
             self.merged_away.push((other, target));
         }
-        let old_end = self.state.windows[target as usize].1;
+        let (old_start, old_end) = self.state.table.window(target);
         if old_end != end {
             self.state.open_by_end.remove(old_end, target);
             self.state.open_by_end.insert(end, target);
         }
-        self.state.windows[target as usize] = (start, end);
-        if !rest.is_empty()
-            && let Some(list) = self.state.sessions.get_mut(key)
-        {
-            list.retain(|g| !rest.contains(g));
+        if (old_start, old_end) != (start, end) {
+            self.state.table.set_window(target, (start, end));
         }
         Ok(target)
     }
@@ -492,19 +427,10 @@ impl ViewOperator {
     /// Frees a group id (merged-away session, expired window). The caller has already taken
     /// it out of the end indexes.
     fn release(&mut self, g: u32) {
-        let i = g as usize;
-        if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
-            let hash = self.hasher.hash_one(self.state.keys[i].as_slice());
-            if let Ok(entry) = self.map.find_entry(hash, |&x| x == g) {
-                entry.remove();
-            }
-        }
+        self.state.table.release(g);
         for acc in &mut self.state.accumulators {
             acc.reset(g);
         }
-        self.state.live[i] = false;
-        self.state.closed[i] = false;
-        self.state.free.push(g);
     }
 
     /// Moves the watermark to `watermark` (never backwards) and closes every window whose end
@@ -535,18 +461,10 @@ impl ViewOperator {
             .open_by_end
             .pop_below(limit.saturating_sub(grace));
         for &g in &closed {
-            self.state.closed[g as usize] = true;
-            let end = self.state.windows[g as usize].1;
-            self.state.closed_by_end.insert(end, g);
-            if sessions {
-                let key = self.state.keys[g as usize].clone();
-                if let Some(list) = self.state.sessions.get_mut(&key) {
-                    list.retain(|x| *x != g);
-                    if list.is_empty() {
-                        self.state.sessions.remove(&key);
-                    }
-                }
-            }
+            self.state.table.close(g);
+            self.state
+                .closed_by_end
+                .insert(self.state.table.window(g).1, g);
         }
         closed
     }
@@ -585,13 +503,10 @@ impl ViewOperator {
     /// # Errors
     /// As [`ViewOperator::output`].
     pub fn snapshot(&self) -> Result<RecordBatch> {
-        let mut live: Vec<u32> = (0..self.state.keys.len() as u32)
-            .filter(|&g| self.state.live[g as usize])
-            .collect();
-        live.sort_by(|a, b| {
-            let (a, b) = (*a as usize, *b as usize);
-            (self.state.windows[a], &self.state.keys[a])
-                .cmp(&(self.state.windows[b], &self.state.keys[b]))
+        let table = &self.state.table;
+        let mut live: Vec<u32> = table.live_groups().collect();
+        live.sort_by(|&a, &b| {
+            (table.window(a), table.key_row(a)).cmp(&(table.window(b), table.key_row(b)))
         });
         self.output(&live)
     }
@@ -617,15 +532,17 @@ impl ViewOperator {
 
     fn scope_batch(&self, groups: &[u32]) -> Result<RecordBatch> {
         let parser = self.key_converter.parser();
-        let rows = groups.iter().map(|&g| parser.parse(self.key_row(g)));
+        let rows = groups
+            .iter()
+            .map(|&g| parser.parse(self.state.table.key_row(g)));
         let mut columns: Vec<ArrayRef> = if self.key_fields.is_empty() {
             Vec::new()
         } else {
             self.key_converter.convert_rows(rows)?
         };
         if self.plan.window.is_some() {
-            let starts = groups.iter().map(|&g| self.state.windows[g as usize].0);
-            let ends = groups.iter().map(|&g| self.state.windows[g as usize].1);
+            let starts = groups.iter().map(|&g| self.state.table.window(g).0);
+            let ends = groups.iter().map(|&g| self.state.table.window(g).1);
             columns.push(Arc::new(TimestampMillisecondArray::from_iter_values(
                 starts,
             )));
@@ -680,21 +597,9 @@ impl ViewOperator {
                 "checkpointed state does not match the view's aggregates",
             ));
         }
-        self.map.clear();
-        if !matches!(self.plan.window, Some(WindowSpec::Session { .. })) {
-            for (g, key) in state.keys.iter().enumerate() {
-                if state.live[g] {
-                    let hash = self.hasher.hash_one(key.as_slice());
-                    let hasher = &self.hasher;
-                    let keys = &state.keys;
-                    self.map.insert_unique(hash, g as u32, |&x| {
-                        hasher.hash_one(keys[x as usize].as_slice())
-                    });
-                }
-            }
-        }
-        self.dirty = vec![false; state.keys.len()];
+        self.dirty = vec![false; state.table.capacity()];
         self.state = state;
+        self.state.table.rebuild_index();
         Ok(())
     }
 }

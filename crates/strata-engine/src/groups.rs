@@ -1,0 +1,208 @@
+//! The keyed state's bookkeeping: distinct keys, and the groups (key × window) under them.
+//!
+//! Each distinct key (its arrow-row bytes) is stored once and gets a dense key id; a group is
+//! a key id plus a window and gets a dense group id, which indexes the column-wise
+//! accumulators. A key's *open* groups are kept sorted by window start beside it, so finding
+//! the group of a row is one hash probe for the key and a binary search among a handful of
+//! windows — no allocation, no pointer chasing per row. Closed groups leave that list (rows
+//! never update them again) but keep their key alive until they are released.
+
+use std::hash::BuildHasher;
+
+use serde::{Deserialize, Serialize};
+
+/// Distinct keys and the groups under them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupTable {
+    key_rows: Vec<Vec<u8>>,
+    key_refs: Vec<u32>,
+    key_open: Vec<Vec<(i64, u32)>>,
+    free_keys: Vec<u32>,
+    group_key: Vec<u32>,
+    windows: Vec<(i64, i64)>,
+    live: Vec<bool>,
+    closed: Vec<bool>,
+    free: Vec<u32>,
+    #[serde(skip)]
+    index: hashbrown::HashTable<u32>,
+    #[serde(skip)]
+    hasher: foldhash::fast::FixedState,
+}
+
+impl GroupTable {
+    /// The id of key `row`, adding it if new.
+    pub fn key_id(&mut self, row: &[u8]) -> u32 {
+        let hash = self.hasher.hash_one(row);
+        let rows = &self.key_rows;
+        if let Some(&k) = self.index.find(hash, |&k| rows[k as usize] == row) {
+            return k;
+        }
+        let k = match self.free_keys.pop() {
+            Some(k) => {
+                self.key_rows[k as usize] = row.to_vec();
+                k
+            }
+            None => {
+                self.key_rows.push(row.to_vec());
+                self.key_refs.push(0);
+                self.key_open.push(Vec::new());
+                (self.key_rows.len() - 1) as u32
+            }
+        };
+        let (rows, hasher) = (&self.key_rows, &self.hasher);
+        self.index
+            .insert_unique(hash, k, |&x| hasher.hash_one(rows[x as usize].as_slice()));
+        k
+    }
+
+    /// The open group of key `k` whose window starts at `start`.
+    pub fn find_open(&self, k: u32, start: i64) -> Option<u32> {
+        let open = &self.key_open[k as usize];
+        open.binary_search_by_key(&start, |&(s, _)| s)
+            .ok()
+            .map(|i| open[i].1)
+    }
+
+    /// The open groups of key `k`, by window start.
+    pub fn open_groups(&self, k: u32) -> &[(i64, u32)] {
+        &self.key_open[k as usize]
+    }
+
+    /// Opens a new group of key `k` over `window`. Returns its id and whether the id space
+    /// grew (so accumulators must make room).
+    pub fn open_group(&mut self, k: u32, window: (i64, i64)) -> (u32, bool) {
+        let (g, grew) = match self.free.pop() {
+            Some(g) => {
+                let i = g as usize;
+                self.group_key[i] = k;
+                self.windows[i] = window;
+                self.live[i] = true;
+                self.closed[i] = false;
+                (g, false)
+            }
+            None => {
+                self.group_key.push(k);
+                self.windows.push(window);
+                self.live.push(true);
+                self.closed.push(false);
+                ((self.group_key.len() - 1) as u32, true)
+            }
+        };
+        self.key_refs[k as usize] += 1;
+        let open = &mut self.key_open[k as usize];
+        let at = open.partition_point(|&(s, _)| s <= window.0);
+        open.insert(at, (window.0, g));
+        (g, grew)
+    }
+
+    /// Moves open group `g` to a new window (a session that grew).
+    pub fn set_window(&mut self, g: u32, window: (i64, i64)) {
+        self.detach(g);
+        self.windows[g as usize] = window;
+        let open = &mut self.key_open[self.group_key[g as usize] as usize];
+        let at = open.partition_point(|&(s, _)| s <= window.0);
+        open.insert(at, (window.0, g));
+    }
+
+    /// Takes `g` out of its key's open list (it can no longer be found by rows).
+    pub fn detach(&mut self, g: u32) {
+        let open = &mut self.key_open[self.group_key[g as usize] as usize];
+        if let Some(i) = open.iter().position(|&(_, x)| x == g) {
+            open.remove(i);
+        }
+    }
+
+    /// Marks `g` closed: detached, still live (queryable) until released.
+    pub fn close(&mut self, g: u32) {
+        self.detach(g);
+        self.closed[g as usize] = true;
+    }
+
+    /// Frees `g`'s id; its key is freed too when no live group uses it any more.
+    pub fn release(&mut self, g: u32) {
+        let i = g as usize;
+        if !self.closed[i] {
+            self.detach(g);
+        }
+        self.live[i] = false;
+        self.closed[i] = false;
+        self.free.push(g);
+        let k = self.group_key[i];
+        let refs = &mut self.key_refs[k as usize];
+        *refs -= 1;
+        if *refs == 0 {
+            let hash = self.hasher.hash_one(self.key_rows[k as usize].as_slice());
+            if let Ok(entry) = self.index.find_entry(hash, |&x| x == k) {
+                entry.remove();
+            }
+            self.key_rows[k as usize] = Vec::new();
+            self.free_keys.push(k);
+        }
+    }
+
+    /// Number of group ids ever handed out (accumulators are this long).
+    pub fn capacity(&self) -> usize {
+        self.group_key.len()
+    }
+
+    /// The window of `g`.
+    pub fn window(&self, g: u32) -> (i64, i64) {
+        self.windows[g as usize]
+    }
+
+    /// The key bytes of `g`.
+    pub fn key_row(&self, g: u32) -> &[u8] {
+        &self.key_rows[self.group_key[g as usize] as usize]
+    }
+
+    /// The live groups.
+    pub fn live_groups(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.live.len() as u32).filter(|&g| self.live[g as usize])
+    }
+
+    /// Rebuilds the key index after deserialization.
+    pub fn rebuild_index(&mut self) {
+        self.index.clear();
+        for (k, row) in self.key_rows.iter().enumerate() {
+            if self.key_refs[k] > 0 {
+                let hash = self.hasher.hash_one(row.as_slice());
+                let (rows, hasher) = (&self.key_rows, &self.hasher);
+                self.index.insert_unique(hash, k as u32, |&x| {
+                    hasher.hash_one(rows[x as usize].as_slice())
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_found_by_key_and_start_and_keys_are_recycled() {
+        let mut t = GroupTable::default();
+        let a = t.key_id(b"a");
+        assert_eq!(t.key_id(b"a"), a);
+        let (g1, grew) = t.open_group(a, (10, 20));
+        assert!(grew);
+        let (g0, _) = t.open_group(a, (0, 10));
+        assert_eq!(t.find_open(a, 0), Some(g0));
+        assert_eq!(t.find_open(a, 10), Some(g1));
+        assert_eq!(t.open_groups(a), &[(0, g0), (10, g1)]);
+        t.close(g0);
+        assert_eq!(t.find_open(a, 0), None);
+        assert_eq!(t.key_row(g0), b"a", "a closed group keeps its key");
+        t.release(g0);
+        t.release(g1);
+        let b = t.key_id(b"b");
+        assert_eq!(b, a, "the key id is reused once no group uses it");
+        let (g, grew) = t.open_group(b, (5, 6));
+        assert!(!grew, "group ids are reused");
+        assert!(g == g0 || g == g1);
+        let mut restored: GroupTable =
+            serde_json::from_str(&serde_json::to_string(&t).expect("ser")).expect("de");
+        restored.rebuild_index();
+        assert_eq!(restored.key_id(b"b"), b);
+    }
+}
