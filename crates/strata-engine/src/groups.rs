@@ -10,11 +10,16 @@
 use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// A key's arrow-row bytes; short keys (numbers, short strings) live inline, so a probe reads
+/// one cache line instead of chasing a pointer.
+type KeyBytes = SmallVec<[u8; 24]>;
 
 /// Distinct keys and the groups under them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroupTable {
-    key_rows: Vec<Vec<u8>>,
+    key_rows: Vec<KeyBytes>,
     key_refs: Vec<u32>,
     key_open: Vec<Vec<(i64, u32)>>,
     free_keys: Vec<u32>,
@@ -34,16 +39,19 @@ impl GroupTable {
     pub fn key_id(&mut self, row: &[u8]) -> u32 {
         let hash = self.hasher.hash_one(row);
         let rows = &self.key_rows;
-        if let Some(&k) = self.index.find(hash, |&k| rows[k as usize] == row) {
+        if let Some(&k) = self
+            .index
+            .find(hash, |&k| rows[k as usize].as_slice() == row)
+        {
             return k;
         }
         let k = match self.free_keys.pop() {
             Some(k) => {
-                self.key_rows[k as usize] = row.to_vec();
+                self.key_rows[k as usize] = KeyBytes::from_slice(row);
                 k
             }
             None => {
-                self.key_rows.push(row.to_vec());
+                self.key_rows.push(KeyBytes::from_slice(row));
                 self.key_refs.push(0);
                 self.key_open.push(Vec::new());
                 (self.key_rows.len() - 1) as u32
@@ -135,7 +143,7 @@ impl GroupTable {
             if let Ok(entry) = self.index.find_entry(hash, |&x| x == k) {
                 entry.remove();
             }
-            self.key_rows[k as usize] = Vec::new();
+            self.key_rows[k as usize] = KeyBytes::new();
             self.free_keys.push(k);
         }
     }
@@ -143,6 +151,11 @@ impl GroupTable {
     /// Number of group ids ever handed out (accumulators are this long).
     pub fn capacity(&self) -> usize {
         self.group_key.len()
+    }
+
+    /// True while `g` is open: rows can still update it.
+    pub fn is_open(&self, g: u32) -> bool {
+        self.live[g as usize] && !self.closed[g as usize]
     }
 
     /// The window of `g`.

@@ -403,13 +403,13 @@ impl ViewOperator {
             for acc in &mut self.state.accumulators {
                 acc.merge_groups(target, other)?;
             }
-            self.state.open_by_end.remove(e, other);
+            // Its entry in the end index goes stale; closing skips stale entries.
             self.state.table.detach(other);
             self.merged_away.push((other, target));
         }
         let (old_start, old_end) = self.state.table.window(target);
         if old_end != end {
-            self.state.open_by_end.remove(old_end, target);
+            // The old entry goes stale rather than being searched for and removed.
             self.state.open_by_end.insert(end, target);
         }
         if (old_start, old_end) != (start, end) {
@@ -444,7 +444,7 @@ impl ViewOperator {
         // Expire windows closed by earlier calls first, so a window closed now is always
         // emitted before it can be dropped.
         let horizon = watermark.saturating_sub(self.retention_ms);
-        for g in self.state.closed_by_end.pop_below(horizon) {
+        for (_, g) in self.state.closed_by_end.pop_below(horizon) {
             self.release(g);
         }
         let grace = self.plan.grace_ms;
@@ -456,10 +456,18 @@ impl ViewOperator {
         } else {
             watermark.saturating_add(1)
         };
-        let closed = self
+        let mut closed = Vec::new();
+        for (end, g) in self
             .state
             .open_by_end
-            .pop_below(limit.saturating_sub(grace));
+            .pop_below(limit.saturating_sub(grace))
+        {
+            // Sessions leave stale entries behind when they grow or merge away.
+            if !self.state.table.is_open(g) || self.state.table.window(g).1 != end {
+                continue;
+            }
+            closed.push(g);
+        }
         for &g in &closed {
             self.state.table.close(g);
             self.state
@@ -668,23 +676,15 @@ impl EndIndex {
         self.0.entry(end).or_default().push(g);
     }
 
-    fn remove(&mut self, end: i64, g: u32) {
-        if let Some(list) = self.0.get_mut(&end) {
-            list.retain(|x| *x != g);
-            if list.is_empty() {
-                self.0.remove(&end);
-            }
-        }
-    }
-
-    /// Removes and returns every group whose end is below `limit`, in end order.
-    fn pop_below(&mut self, limit: i64) -> Vec<u32> {
+    /// Removes and returns every `(end, group)` whose end is below `limit`, in end order.
+    fn pop_below(&mut self, limit: i64) -> Vec<(i64, u32)> {
         let mut out = Vec::new();
         while let Some(entry) = self.0.first_entry() {
             if *entry.key() >= limit {
                 break;
             }
-            out.extend(entry.remove());
+            let end = *entry.key();
+            out.extend(entry.remove().into_iter().map(|g| (end, g)));
         }
         out
     }
