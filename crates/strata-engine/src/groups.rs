@@ -16,12 +16,27 @@ use smallvec::SmallVec;
 /// one cache line instead of chasing a pointer.
 type KeyBytes = SmallVec<[u8; 24]>;
 
+/// An open group of a key, with its window inline so that assigning a row reads no other
+/// array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenWindow {
+    /// Window start.
+    pub start: i64,
+    /// Window end.
+    pub end: i64,
+    /// The group.
+    pub group: u32,
+}
+
+/// A key's open groups, by start; most keys have one or two (streaming), so they live inline.
+type OpenList = SmallVec<[OpenWindow; 2]>;
+
 /// Distinct keys and the groups under them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroupTable {
     key_rows: Vec<KeyBytes>,
     key_refs: Vec<u32>,
-    key_open: Vec<Vec<(i64, u32)>>,
+    key_open: Vec<OpenList>,
     free_keys: Vec<u32>,
     group_key: Vec<u32>,
     windows: Vec<(i64, i64)>,
@@ -53,7 +68,7 @@ impl GroupTable {
             None => {
                 self.key_rows.push(KeyBytes::from_slice(row));
                 self.key_refs.push(0);
-                self.key_open.push(Vec::new());
+                self.key_open.push(OpenList::new());
                 (self.key_rows.len() - 1) as u32
             }
         };
@@ -66,13 +81,13 @@ impl GroupTable {
     /// The open group of key `k` whose window starts at `start`.
     pub fn find_open(&self, k: u32, start: i64) -> Option<u32> {
         let open = &self.key_open[k as usize];
-        open.binary_search_by_key(&start, |&(s, _)| s)
+        open.binary_search_by_key(&start, |w| w.start)
             .ok()
-            .map(|i| open[i].1)
+            .map(|i| open[i].group)
     }
 
     /// The open groups of key `k`, by window start.
-    pub fn open_groups(&self, k: u32) -> &[(i64, u32)] {
+    pub fn open_groups(&self, k: u32) -> &[OpenWindow] {
         &self.key_open[k as usize]
     }
 
@@ -97,9 +112,7 @@ impl GroupTable {
             }
         };
         self.key_refs[k as usize] += 1;
-        let open = &mut self.key_open[k as usize];
-        let at = open.partition_point(|&(s, _)| s <= window.0);
-        open.insert(at, (window.0, g));
+        self.attach(k, g, window);
         (g, grew)
     }
 
@@ -107,15 +120,26 @@ impl GroupTable {
     pub fn set_window(&mut self, g: u32, window: (i64, i64)) {
         self.detach(g);
         self.windows[g as usize] = window;
-        let open = &mut self.key_open[self.group_key[g as usize] as usize];
-        let at = open.partition_point(|&(s, _)| s <= window.0);
-        open.insert(at, (window.0, g));
+        self.attach(self.group_key[g as usize], g, window);
+    }
+
+    fn attach(&mut self, k: u32, g: u32, (start, end): (i64, i64)) {
+        let open = &mut self.key_open[k as usize];
+        let at = open.partition_point(|w| w.start <= start);
+        open.insert(
+            at,
+            OpenWindow {
+                start,
+                end,
+                group: g,
+            },
+        );
     }
 
     /// Takes `g` out of its key's open list (it can no longer be found by rows).
     pub fn detach(&mut self, g: u32) {
         let open = &mut self.key_open[self.group_key[g as usize] as usize];
-        if let Some(i) = open.iter().position(|&(_, x)| x == g) {
+        if let Some(i) = open.iter().position(|w| w.group == g) {
             open.remove(i);
         }
     }
@@ -202,7 +226,12 @@ mod tests {
         let (g0, _) = t.open_group(a, (0, 10));
         assert_eq!(t.find_open(a, 0), Some(g0));
         assert_eq!(t.find_open(a, 10), Some(g1));
-        assert_eq!(t.open_groups(a), &[(0, g0), (10, g1)]);
+        let open: Vec<(i64, u32)> = t
+            .open_groups(a)
+            .iter()
+            .map(|w| (w.start, w.group))
+            .collect();
+        assert_eq!(open, vec![(0, g0), (10, g1)]);
         t.close(g0);
         assert_eq!(t.find_open(a, 0), None);
         assert_eq!(t.key_row(g0), b"a", "a closed group keeps its key");

@@ -383,10 +383,9 @@ impl ViewOperator {
         // Sessions are [first event, last event + gap]; an event's own is [ts, ts + gap].
         // Like Flink, windows that touch merge.
         let mut hits: Vec<u32> = Vec::new();
-        for &(_, g) in self.state.table.open_groups(k) {
-            let (start, end) = self.state.table.window(g);
-            if ts <= end && own_end >= start {
-                hits.push(g);
+        for w in self.state.table.open_groups(k) {
+            if ts <= w.end && own_end >= w.start {
+                hits.push(w.group);
             }
         }
         hits.sort_unstable();
