@@ -25,8 +25,7 @@ use crate::scalar::{Scalar, to_array};
 /// (batch and speed layer) merge.
 type Sketch = CardinalityEstimator<Scalar>;
 
-/// Ordering key of EARLIEST/LATEST: event time, then (partition, offset) to break ties the
-/// same way in every layer.
+/// Ordering key of EARLIEST/LATEST: (partition, offset), log order, the same in every layer.
 pub type Position = (i64, u64);
 
 /// The state of one aggregate for all groups of a view.
@@ -75,7 +74,7 @@ pub enum Accumulator {
         /// Per group.
         sketches: Vec<Sketch>,
     },
-    /// `EARLIEST` / `LATEST` by event time.
+    /// `EARLIEST_BY_OFFSET` / `LATEST_BY_OFFSET`.
     Pick {
         /// True for LATEST.
         latest: bool,
@@ -567,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn latest_and_earliest_follow_event_time_not_arrival() {
+    fn latest_and_earliest_follow_log_position_not_batch_order() {
         let values: ArrayRef = Arc::new(StringArray::from(vec!["b", "a", "c"]));
         let times = [20i64, 10, 15];
         let positions = |i: usize| (times[i], i as u64);

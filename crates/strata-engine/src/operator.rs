@@ -315,9 +315,10 @@ impl ViewOperator {
         let indices = (!identity).then(|| UInt32Array::from(input_rows.clone()));
         let position = |r: usize| -> Position {
             let row = input_rows[r] as usize;
-            let part = partitions.as_ref().map_or(0, |p| p.value(row) as u64);
+            // ksqlDB's EARLIEST/LATEST_BY_OFFSET: log order within the key's partition.
+            let part = partitions.as_ref().map_or(0, |p| p.value(row));
             let off = offsets.as_ref().map_or(row as u64, |o| o.value(row) as u64);
-            (times.value(row), (part << 48) | off)
+            (part, off)
         };
         for (agg, acc) in self
             .plan

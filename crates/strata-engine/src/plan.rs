@@ -228,9 +228,9 @@ pub enum AggregateFunction {
     CountDistinct,
     /// `APPROX_COUNT_DISTINCT(x)`, a HyperLogLog sketch.
     ApproxCountDistinct,
-    /// `EARLIEST_BY_OFFSET(x)` / `FIRST_VALUE(x)`: the value with the smallest event time.
+    /// `EARLIEST_BY_OFFSET(x)` / `FIRST_VALUE(x)`: the value first in log order.
     Earliest,
-    /// `LATEST_BY_OFFSET(x)` / `LAST_VALUE(x)`: the value with the largest event time.
+    /// `LATEST_BY_OFFSET(x)` / `LAST_VALUE(x)`: the value last in log order.
     Latest,
 }
 
