@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Start a node with `strata serve`, then create topics, produce and consume with the other
 /// commands, which talk to the node over HTTP (--server, default http://127.0.0.1:8080).
+/// Declare streams and views with `strata sql` and read views with `strata query`.
 #[derive(Debug, Parser)]
 #[command(
     name = "strata",
@@ -58,6 +59,31 @@ pub enum Command {
     /// Inspect and reset consumer groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Run SQL: declare streams and tables, create views, or run a continuous query.
+    ///
+    /// Statements are separated by `;` (docs/sql.md describes the dialect). A text ending in
+    /// a bare SELECT prints its result rows, one JSON object per line, as they are produced,
+    /// until Ctrl-C or --limit; anything else prints what each statement did.
+    ///
+    /// Examples:
+    ///   strata sql "CREATE STREAM page_views (viewtime BIGINT, userid VARCHAR, pageid VARCHAR)
+    ///               WITH (kafka_topic='page_views', value_format='JSON')"
+    ///   strata sql -f views.sql
+    ///   strata sql "SELECT pageid, COUNT(*) AS n FROM page_views GROUP BY pageid" --limit 10
+    #[command(verbatim_doc_comment)]
+    Sql(SqlArgs),
+    /// List, describe and drop views.
+    #[command(subcommand)]
+    View(ViewCommand),
+    /// Print a view's current rows: all, one key's, a time range, or the top N by a column.
+    ///
+    /// Examples:
+    ///   strata query page_view_counts
+    ///   strata query page_view_counts --key home --from -1h
+    ///   strata query page_view_counts --top 10 --by view_count
+    ///   strata query order_totals --from 2024-05-01T00:00:00Z --to 2024-05-02T00:00:00Z --output json
+    #[command(verbatim_doc_comment)]
+    Query(QueryArgs),
     /// Measure the platform on this machine (build with --release first).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -370,6 +396,89 @@ pub struct GroupResetArgs {
     /// To the first record at or after this time: RFC 3339, ms, or relative (-1h).
     #[arg(long, allow_hyphen_values = true)]
     pub to_time: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata sql`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("text").required(true).args(["sql", "file"])))]
+pub struct SqlArgs {
+    /// The SQL text (one or more statements separated by `;`).
+    pub sql: Option<String>,
+    /// Read the SQL from this file (`-` for stdin).
+    #[arg(long, short)]
+    pub file: Option<PathBuf>,
+    /// Stop a continuous query (bare SELECT) after this many rows.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format of what the statements did (query rows are always JSON lines).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata view ...`.
+#[derive(Debug, Subcommand)]
+pub enum ViewCommand {
+    /// List views with their source, window, emission and counters.
+    List(ListArgs),
+    /// Show a view's definition, columns, status and counters.
+    Describe(ViewNameArgs),
+    /// Stop a view and delete its state and its output topics (<view>-changelog, <view>-late).
+    Drop(ViewNameArgs),
+}
+
+/// Commands that only name a view.
+#[derive(Debug, Args)]
+pub struct ViewNameArgs {
+    /// View name.
+    pub name: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// View name.
+    pub view: String,
+    /// Only the rows of this group key (several key columns: a,b or a JSON array).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only windows starting at or after this time: RFC 3339, ms, or relative (-1h).
+    #[arg(long, allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Only windows starting before this time: RFC 3339, ms, or relative (-5m).
+    #[arg(long, allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// The N rows with the largest --by values.
+    #[arg(long, requires = "by", value_name = "N")]
+    pub top: Option<u64>,
+    /// The column (usually an aggregate) --top ranks by.
+    #[arg(
+        long,
+        requires = "top",
+        value_name = "COLUMN",
+        conflicts_with = "order_by"
+    )]
+    pub by: Option<String>,
+    /// Sort by this column (ascending unless --desc).
+    #[arg(long)]
+    pub order_by: Option<String>,
+    /// Sort in descending order.
+    #[arg(long)]
+    pub desc: bool,
+    /// Print at most this many rows.
+    #[arg(long, conflicts_with = "top")]
+    pub limit: Option<u64>,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Output format.

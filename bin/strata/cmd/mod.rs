@@ -5,14 +5,18 @@ mod consume;
 mod group;
 mod produce;
 mod serve;
+mod sql;
 mod topic;
+mod view;
 
 use std::io::Write;
 
 use serde_json::Value;
 use strata_server::client::Client;
 
-use crate::args::{BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand};
+use crate::args::{
+    BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand, ViewCommand,
+};
 
 /// A failure to report: a message that says what went wrong and what to do.
 #[derive(Debug)]
@@ -46,6 +50,11 @@ pub async fn run(cli: Cli) -> Result {
         Command::Group(GroupCommand::Describe(a)) => group::describe(a).await,
         Command::Group(GroupCommand::Reset(a)) => group::reset(a).await,
         Command::Group(GroupCommand::Delete(a)) => group::delete(a).await,
+        Command::Sql(a) => sql::run(a).await,
+        Command::View(ViewCommand::List(a)) => view::list(a).await,
+        Command::View(ViewCommand::Describe(a)) => view::describe(a).await,
+        Command::View(ViewCommand::Drop(a)) => view::drop(a).await,
+        Command::Query(a) => view::query(a).await,
         Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
     }
 }

@@ -64,6 +64,11 @@ impl TopicEntry {
     }
 }
 
+/// How often long polls and follow streams look at the log even without an append
+/// notification: the SQL engine appends to its topics (view changelogs, late records) in the
+/// log directly, without going through the catalog.
+pub const APPEND_POLL: Duration = Duration::from_millis(50);
+
 /// Where a produced record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Landed {
@@ -121,11 +126,59 @@ impl Catalog {
     /// # Errors
     /// [`strata_log::Error::UnknownTopic`] as [`Error::Log`].
     pub fn topic(&self, name: &str) -> Result<Arc<TopicEntry>> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        topics
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::Log(strata_log::Error::UnknownTopic(name.to_owned())))
+        {
+            let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = topics.get(name) {
+                return Ok(Arc::clone(entry));
+            }
+        }
+        // The SQL engine creates topics in the log directly (sources, view outputs); a name
+        // the index has not seen yet may still be a topic.
+        let topic = self
+            .log
+            .topic(name)
+            .map_err(|_| Error::Log(strata_log::Error::UnknownTopic(name.to_owned())))?;
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        Ok(Arc::clone(
+            topics
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(TopicEntry::new(topic))),
+        ))
+    }
+
+    /// Brings the index up to date with the log after someone else (the SQL engine) created
+    /// or deleted topics: new topics are added; entries whose topic is gone or was replaced
+    /// by a new one of the same name are marked deleted (so their follow streams end) and
+    /// dropped or replaced.
+    pub fn sync(&self) {
+        let live: BTreeMap<String, Arc<Topic>> = self
+            .log
+            .topics()
+            .into_iter()
+            .map(|t| (t.name().to_owned(), t))
+            .collect();
+        let mut gone = Vec::new();
+        {
+            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+            topics.retain(|name, entry| {
+                let keep = live.get(name).is_some_and(|t| Arc::ptr_eq(t, &entry.topic));
+                if !keep {
+                    gone.push(Arc::clone(entry));
+                }
+                keep
+            });
+            for (name, topic) in live {
+                topics
+                    .entry(name)
+                    .or_insert_with(|| Arc::new(TopicEntry::new(topic)));
+            }
+        }
+        for entry in gone {
+            self.lock_sessions()
+                .retain(|(_, t), _| t != entry.topic.name());
+            entry.deleted.store(true, Ordering::Release);
+            entry.appended.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     /// All topics, by name.
@@ -156,11 +209,10 @@ impl Catalog {
     /// # Errors
     /// Unknown topic, I/O.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
-        let removed = {
-            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-            topics.remove(name)
-        };
-        let Some(entry) = removed else {
+        // The index stays locked until the log has deleted the topic, so that a lookup that
+        // misses the index cannot find the half-deleted topic in the log and index it again.
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = topics.remove(name) else {
             return Err(Error::Log(strata_log::Error::UnknownTopic(name.to_owned())));
         };
         self.lock_sessions().retain(|(_, t), _| t != name);
@@ -168,6 +220,7 @@ impl Catalog {
         entry.deleted.store(true, Ordering::Release);
         entry.appended.send_modify(|n| *n = n.wrapping_add(1));
         self.log.delete_topic(name)?;
+        drop(topics);
         Ok(())
     }
 

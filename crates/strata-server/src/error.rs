@@ -55,6 +55,11 @@ pub enum Error {
     #[error(transparent)]
     Log(#[from] strata_log::Error),
 
+    /// An error of the SQL engine (bad SQL, unknown view, a failed checkpoint), mapped by
+    /// its kind.
+    #[error(transparent)]
+    Engine(#[from] strata_engine::Error),
+
     /// A log error about one record of a produce request.
     #[error("record {index}: {source}")]
     Record {
@@ -124,6 +129,7 @@ impl Error {
                 (status, code, Some(json!({ "record": index })))
             }
             Error::Log(e) => classify_log(e),
+            Error::Engine(e) => classify_engine(e),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "config", None),
             Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io", None),
@@ -170,6 +176,30 @@ fn classify_log(e: &strata_log::Error) -> (StatusCode, &'static str, Option<Valu
     }
 }
 
+fn classify_engine(e: &strata_engine::Error) -> (StatusCode, &'static str, Option<Value>) {
+    use strata_engine::Error as E;
+    match e {
+        E::Sql { line, column, .. } => (
+            StatusCode::BAD_REQUEST,
+            "sql_error",
+            Some(json!({ "line": line, "column": column })),
+        ),
+        E::Plan(_) => (StatusCode::BAD_REQUEST, "plan_error", None),
+        E::Eval(_) => (StatusCode::BAD_REQUEST, "eval_error", None),
+        // Names inside a statement are the statement's fault, not a missing resource.
+        E::Unknown {
+            kind: "column" | "function",
+            ..
+        } => (StatusCode::BAD_REQUEST, "unknown_name", None),
+        E::Unknown { kind: "view", .. } => (StatusCode::NOT_FOUND, "unknown_view", None),
+        E::Unknown { .. } => (StatusCode::NOT_FOUND, "unknown_source", None),
+        E::Log(l) => classify_log(l),
+        E::Checkpoint { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "checkpoint", None),
+        E::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "view_stopped", None),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code, details) = self.classify();
@@ -181,6 +211,14 @@ impl IntoResponse for Error {
             Error::Log(strata_log::Error::UnknownGroup(_)) => {
                 format!(
                     "{self}: a group exists once it has fetched or committed (GET /v1/groups lists them)"
+                )
+            }
+            Error::Engine(strata_engine::Error::Unknown { kind: "view", .. }) => {
+                format!("{self}: GET /v1/views (or `strata view list`) lists the views")
+            }
+            Error::Engine(strata_engine::Error::Unknown { .. }) => {
+                format!(
+                    "{self}: SHOW STREAMS lists the declared sources; declare it with CREATE STREAM … WITH (kafka_topic=…)"
                 )
             }
             _ => self.to_string(),

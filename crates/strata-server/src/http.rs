@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`, plus `/health` and `/metrics`: routing, authentication, body
-//! limits, request metrics, and the handlers. Handlers only translate between HTTP and the
-//! [`Catalog`]; everything that touches the log runs on the blocking pool.
+//! limits, request metrics, and the handlers of topics, records and groups (SQL and views
+//! are in [`crate::views`]). Handlers only translate between HTTP and the [`Catalog`];
+//! everything that touches the log runs on the blocking pool.
 //!
 //! The API is documented in `docs/http-api.md` and served as OpenAPI at `/v1/openapi.json`.
 
@@ -19,17 +20,19 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use strata_engine::engine::Engine;
 use strata_log::TopicConfig;
 use strata_log::names::validate_name;
 use tokio::sync::watch;
 
-use crate::catalog::{Catalog, TopicEntry};
+use crate::catalog::{APPEND_POLL, Catalog, TopicEntry};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::fetch::{self, FetchOutput, Framing, Start};
 use crate::metrics::Metrics;
 use crate::records::ValueFormat;
 use crate::time::{TIME_FORMS, now_ms, parse_bytes, parse_duration_ms, parse_time};
+use crate::views;
 
 /// The OpenAPI 3.1 description of this API.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -46,6 +49,8 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 pub struct Shared {
     /// Topics and groups.
     pub catalog: Arc<Catalog>,
+    /// Sources and views (blocking: call it from the blocking pool).
+    pub engine: Arc<Engine>,
     /// The node's configuration.
     pub config: NodeConfig,
     /// Request metrics.
@@ -83,6 +88,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/groups/{group}/topics/{topic}/records",
             get(group_fetch),
         )
+        .route("/v1/sql", post(views::sql))
+        .route("/v1/views", get(views::list))
+        .route(
+            "/v1/views/{view}",
+            get(views::rows).delete(views::drop_view),
+        )
+        .route("/v1/views/{view}/definition", get(views::definition))
+        .route("/v1/views/{view}/keys/{key}", get(views::key_rows))
+        .route("/v1/views/{view}/changes", get(views::changes))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -173,13 +187,18 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
 // Helpers
 
 /// Runs blocking log work on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Unavailable(format!("a background task failed: {e}")))?
 }
 
-fn body_bytes(body: std::result::Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes> {
+pub(crate) fn body_bytes(
+    body: std::result::Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::BodyTooLarge { limit }
@@ -192,7 +211,7 @@ fn body_bytes(body: std::result::Result<Bytes, BytesRejection>, limit: usize) ->
     })
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -201,7 +220,10 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     r
 }
 
-fn parse_json_body<T: for<'de> Deserialize<'de>>(body: &[u8], example: &str) -> Result<T> {
+pub(crate) fn parse_json_body<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+    example: &str,
+) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::bad_request(
             "bad_json",
@@ -211,10 +233,10 @@ fn parse_json_body<T: for<'de> Deserialize<'de>>(body: &[u8], example: &str) -> 
 }
 
 /// Query parameters, checked against the names an endpoint takes.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn new(
+    pub(crate) fn new(
         query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
         allowed: &[&str],
     ) -> Result<Self> {
@@ -235,7 +257,7 @@ impl Params {
         Ok(Params(pairs))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -244,7 +266,7 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
-    fn u64_in(&self, name: &str, max: u64) -> Result<Option<u64>> {
+    pub(crate) fn u64_in(&self, name: &str, max: u64) -> Result<Option<u64>> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -257,7 +279,7 @@ impl Params {
         }
     }
 
-    fn bool(&self, name: &str, default: bool) -> Result<bool> {
+    pub(crate) fn bool(&self, name: &str, default: bool) -> Result<bool> {
         match self.get(name) {
             None => Ok(default),
             Some("true" | "1" | "yes") => Ok(true),
@@ -333,7 +355,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.catalog);
+    let text = state.metrics.render(&state.catalog, &state.engine);
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -545,9 +567,12 @@ async fn read_waiting(
         if out.count > 0 || tokio::time::Instant::now() >= deadline {
             return Ok(out);
         }
-        match tokio::time::timeout_at(deadline, appended.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return Ok(out),
+        // Wake on an append through the node, or look again after APPEND_POLL for appends
+        // the SQL engine made to the log directly.
+        let poll = (tokio::time::Instant::now() + APPEND_POLL).min(deadline);
+        match tokio::time::timeout_at(poll, appended.changed()).await {
+            Ok(Ok(())) | Err(_) => {}
+            Ok(Err(_)) => return Ok(out),
         }
     }
 }
@@ -685,6 +710,8 @@ fn follow_response(
             tokio::select! {
                 r = appended.changed() => if r.is_err() { return None },
                 _ = st.shutdown.changed() => return None,
+                // Appends the SQL engine made to the log directly notify nobody.
+                () = tokio::time::sleep(APPEND_POLL) => {},
             }
         }
     });

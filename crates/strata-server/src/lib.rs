@@ -1,10 +1,12 @@
-//! `strata-server`: the strata node — the log behind an HTTP API.
+//! `strata-server`: the strata node — the log and the SQL engine behind an HTTP API.
 //!
 //! - [`config`]: defaults, `strata.toml`, `STRATA_*` variables and flags, resolved into a
 //!   [`NodeConfig`].
 //! - [`catalog`]: the node's index of topics and groups and the one place that appends.
 //! - [`records`] and [`fetch`]: records on the wire (produce bodies in, JSON out).
 //! - [`http`]: the axum router and handlers (`/v1/...`, `/health`, `/metrics`).
+//! - `views`: the SQL engine over HTTP (`/v1/sql`, `/v1/views/...`); [`rows`]: picking a
+//!   view's rows by key, time range and order.
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`server`]: starting a [`Node`], serving, and shutting down cleanly.
 //! - [`client`]: a small HTTP client of the API, used by the CLI, tests and benchmarks.
@@ -18,8 +20,10 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod records;
+pub mod rows;
 pub mod server;
 pub mod time;
+mod views;
 
 pub use config::{ConfigLayer, NodeConfig};
 pub use error::{Error, Result};

@@ -1,11 +1,14 @@
 //! Prometheus metrics: request counts and latency histograms per route, plus the log's
-//! state (offsets, sizes, group lag) and per-topic traffic, rendered at scrape time.
+//! state (offsets, sizes, group lag), per-topic traffic and per-view counters of the SQL
+//! engine, rendered at scrape time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+use strata_engine::engine::Engine;
 
 use crate::catalog::Catalog;
 
@@ -62,11 +65,12 @@ impl Metrics {
     }
 
     /// Renders every metric in the Prometheus text format (version 0.0.4).
-    pub fn render(&self, catalog: &Catalog) -> String {
+    pub fn render(&self, catalog: &Catalog, engine: &Engine) -> String {
         let mut out = String::with_capacity(8192);
         self.render_requests(&mut out);
         render_topics(&mut out, catalog);
         render_groups(&mut out, catalog);
+        render_views(&mut out, engine);
         out
     }
 
@@ -216,6 +220,85 @@ fn render_groups(out: &mut String, catalog: &Catalog) {
     }
     out.push_str("# HELP strata_group_committed_offset The next offset a consumer group will read.\n# TYPE strata_group_committed_offset gauge\n");
     out.push_str(&committed);
+}
+
+/// Picks one number of a view's counters.
+type ViewStatOf = fn(&strata_engine::streaming::ViewStats) -> u64;
+
+fn render_views(out: &mut String, engine: &Engine) {
+    let stats: Vec<(String, strata_engine::streaming::ViewStats, bool)> = engine
+        .views()
+        .into_iter()
+        .filter_map(|v| {
+            let s = engine.stats(&v).ok()?;
+            let failed = engine.failure(&v).is_some();
+            Some((v, s, failed))
+        })
+        .collect();
+    let series: [(&str, &str, &str, ViewStatOf); 6] = [
+        (
+            "strata_view_records_in_total",
+            "counter",
+            "Source records the view has read.",
+            |s| s.records_in,
+        ),
+        (
+            "strata_view_late_total",
+            "counter",
+            "Records later than the view's grace period, sent to <view>-late.",
+            |s| s.late,
+        ),
+        (
+            "strata_view_invalid_total",
+            "counter",
+            "Records that did not match the source schema, sent to <view>-late.",
+            |s| s.invalid,
+        ),
+        (
+            "strata_view_emitted_total",
+            "counter",
+            "Rows the view has written to <view>-changelog.",
+            |s| s.emitted,
+        ),
+        (
+            "strata_view_lag",
+            "gauge",
+            "Source records not yet read by the view.",
+            |s| s.lag,
+        ),
+        (
+            "strata_view_checkpoints_total",
+            "counter",
+            "Checkpoints the view has written.",
+            |s| s.checkpoints,
+        ),
+    ];
+    for (name, kind, help, get) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (view, s, _) in &stats {
+            let _ = writeln!(out, "{name}{{view=\"{}\"}} {}", escape(view), get(s));
+        }
+    }
+    out.push_str("# HELP strata_view_watermark_ms The view's event-time watermark, ms since the epoch (absent before the first event).\n# TYPE strata_view_watermark_ms gauge\n");
+    for (view, s, _) in &stats {
+        if s.watermark != i64::MIN {
+            let _ = writeln!(
+                out,
+                "strata_view_watermark_ms{{view=\"{}\"}} {}",
+                escape(view),
+                s.watermark
+            );
+        }
+    }
+    out.push_str("# HELP strata_view_failed 1 when the view stopped on an error (GET /v1/views says why).\n# TYPE strata_view_failed gauge\n");
+    for (view, _, failed) in &stats {
+        let _ = writeln!(
+            out,
+            "strata_view_failed{{view=\"{}\"}} {}",
+            escape(view),
+            u8::from(*failed)
+        );
+    }
 }
 
 /// Escapes a label value (routes never hold these characters, but stay correct).

@@ -1,10 +1,12 @@
-//! Running a node: open the log, serve the API, shut down cleanly on a signal.
+//! Running a node: open the log and the SQL engine over it, serve the API, shut down cleanly
+//! on a signal (views checkpoint, then the log closes).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use strata_engine::engine::{Engine, EngineConfig};
 use strata_log::{Log, LogOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -15,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::http::{Shared, router};
 use crate::metrics::Metrics;
 
+/// Where the SQL engine keeps its catalog and view checkpoints, under the data directory.
+pub const ENGINE_DIR: &str = "engine";
+
 /// A node that has opened its log and bound its listen address, ready to serve.
 #[derive(Debug)]
 pub struct Node {
@@ -24,10 +29,13 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens (recovering) the log in the configured data directory and binds the address.
+    /// Opens (recovering) the log in the configured data directory, opens the SQL engine
+    /// over it (`<data-dir>/engine`; every view resumes from its checkpoint), and binds the
+    /// address.
     ///
     /// # Errors
-    /// The log cannot be opened (I/O, corruption), or the address cannot be bound.
+    /// The log or the engine's catalog cannot be opened (I/O, corruption), or the address
+    /// cannot be bound.
     pub async fn start(config: NodeConfig) -> Result<Node> {
         let dir = config.data_dir.clone();
         let log = tokio::task::spawn_blocking(move || Log::open(&dir, LogOptions::default()))
@@ -36,6 +44,21 @@ impl Node {
         if !log.was_clean() && !log.topics().is_empty() {
             tracing::warn!(dir = %config.data_dir.display(), "the last shutdown was not clean: recovered the log");
         }
+        let engine_dir = config.data_dir.join(ENGINE_DIR);
+        let engine_log = Arc::clone(&log);
+        let engine = tokio::task::spawn_blocking(move || {
+            Engine::open(engine_log, &engine_dir, EngineConfig::default())
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("opening the SQL engine failed: {e}")))?;
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(e) => {
+                // Leave the log as cleanly as we found it.
+                let _ = tokio::task::spawn_blocking(move || log.close()).await;
+                return Err(e.into());
+            }
+        };
         let listener = TcpListener::bind(config.http)
             .await
             .map_err(|source| Error::Io {
@@ -52,10 +75,12 @@ impl Node {
             );
         }
         let (shutdown_tx, shutdown) = watch::channel(false);
+        // Built after the engine opened: resuming views may have created their topics.
         let catalog = Arc::new(Catalog::new(log, config.group_session_timeout));
         Ok(Node {
             shared: Arc::new(Shared {
                 catalog,
+                engine,
                 config,
                 metrics: Metrics::default(),
                 shutdown,
@@ -82,9 +107,14 @@ impl Node {
         &self.shared.catalog
     }
 
-    /// Serves until `signal` completes, then stops taking requests, ends follow streams,
-    /// waits up to the shutdown timeout for open requests, and closes the log (flush and
-    /// clean-shutdown marker).
+    /// The SQL engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.shared.engine
+    }
+
+    /// Serves until `signal` completes, then stops taking requests, ends follow streams and
+    /// continuous queries, waits up to the shutdown timeout for open requests, stops every
+    /// view after a final checkpoint, and closes the log (flush and clean-shutdown marker).
     ///
     /// # Errors
     /// Serving or closing the log failed.
@@ -122,6 +152,13 @@ impl Node {
                 Ok(())
             }
         };
+        // Views first: their final checkpoints name output offsets that must be on disk
+        // when the log closes.
+        let engine = Arc::clone(&shared.engine);
+        tokio::task::spawn_blocking(move || engine.shutdown())
+            .await
+            .map_err(|e| Error::Unavailable(format!("stopping the views failed: {e}")))?;
+        tracing::info!("views stopped after a final checkpoint");
         let log = Arc::clone(shared.catalog.log());
         tokio::task::spawn_blocking(move || log.close())
             .await

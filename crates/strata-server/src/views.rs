@@ -1,0 +1,649 @@
+//! The SQL engine over HTTP: `POST /v1/sql` runs statements (a bare `SELECT` streams its
+//! rows back as NDJSON), and `/v1/views/...` lists views, answers with their current rows
+//! (filtered, sorted and cut on the node, see [`crate::rows`]), drops them, and streams their
+//! changelog as Server-Sent Events.
+//!
+//! Engine calls block (locks held by view threads, file I/O for catalog changes): they run on
+//! the blocking pool. The engine creates and deletes topics in the log itself, so after each
+//! call that may have done so the node's topic index is brought up to date
+//! ([`Catalog::sync`](crate::catalog::Catalog::sync)).
+//!
+//! A continuous query is a temporary view owned by its HTTP response: when the response
+//! ends — the client went away, `limit` rows were sent, the node shuts down — a guard drops
+//! the view with its topics.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use strata_engine::engine::{Engine, Outcome};
+use strata_engine::plan::{SourceDef, Statement, WindowSpec};
+use strata_engine::streaming::{ViewStats, changelog_topic, json_lines, late_topic};
+use strata_log::{ReadLimits, Topic};
+use tokio::sync::watch;
+
+use crate::catalog::{APPEND_POLL, Catalog, TopicEntry};
+use crate::error::{Error, Result};
+use crate::http::{AppState, Params, blocking, body_bytes, json_response, parse_json_body};
+use crate::rows::{self, RowQuery};
+use crate::time::{now_ms, parse_time};
+
+/// Most changelog records one read of a tailing stream takes.
+const TAIL_BATCH: u64 = 5_000;
+
+/// Most rows `limit` may ask for.
+const MAX_LIMIT: u64 = 10_000_000;
+
+// ---------------------------------------------------------------------------------------
+// POST /v1/sql
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlRequest {
+    sql: String,
+}
+
+/// The engine's declared sources, for checking a text's statements before running any.
+struct Sources(Vec<SourceDef>);
+
+impl strata_engine::sql::Catalog for Sources {
+    fn source(&self, name: &str) -> Option<SourceDef> {
+        self.0.iter().find(|s| s.name == name).cloned()
+    }
+}
+
+/// `POST /v1/sql`: runs the statements of a text. A text ending in a bare `SELECT` answers
+/// with its rows as NDJSON until the client disconnects (or `limit` rows); otherwise with
+/// `{"outcomes": [...]}`, one per statement.
+pub(crate) async fn sql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let params = Params::new(query, &["limit"])?;
+    let limit = params.u64_in("limit", MAX_LIMIT)?;
+    let body = body_bytes(body, state.config.max_body_bytes)?;
+    let text = sql_text(&headers, &body)?;
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let outcomes = blocking(move || {
+        check_statements(&engine, &text)?;
+        let outcomes = engine.execute(&text);
+        // Even a failed text may have run (and created topics for) earlier statements.
+        catalog.sync();
+        Ok(outcomes?)
+    })
+    .await?;
+    if let Some(Outcome::QueryStarted { name, changelog }) = outcomes.last() {
+        let (name, changelog) = (name.clone(), changelog.clone());
+        let earlier = &outcomes[..outcomes.len() - 1];
+        return query_response(&state, name, &changelog, limit, earlier);
+    }
+    let body = serde_json::to_vec(&json!({ "outcomes": outcomes }))
+        .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// The SQL of a request: `{"sql": "..."}` when the body is JSON, else the body as text.
+fn sql_text(headers: &HeaderMap, body: &[u8]) -> Result<String> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    // SQL never starts with `{`, so a JSON object is recognised without a content type.
+    let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let text = if json_type || looks_json {
+        parse_json_body::<SqlRequest>(
+            body,
+            r#"{"sql": "SELECT * FROM page_views;"} (or send the SQL itself as text/plain)"#,
+        )?
+        .sql
+    } else {
+        String::from_utf8(body.to_vec()).map_err(|_| {
+            Error::bad_request("bad_body", "the SQL text is not UTF-8; send it as UTF-8")
+        })?
+    };
+    if text.trim().is_empty() {
+        return Err(Error::bad_request(
+            "bad_body",
+            r#"no SQL in the request: send {"sql": "..."} or the SQL text itself"#,
+        ));
+    }
+    Ok(text)
+}
+
+/// Rejects, before anything runs, a text whose continuous query is not its last statement:
+/// its rows are the response, so nothing may come after it.
+fn check_statements(engine: &Engine, text: &str) -> Result<()> {
+    let statements = strata_engine::sql::parse(text, &Sources(engine.sources()))?;
+    let queries = statements
+        .iter()
+        .filter(|s| matches!(s, Statement::Query(_)))
+        .count();
+    let last_is_query = matches!(statements.last(), Some(Statement::Query(_)));
+    if queries > 1 || (queries == 1 && !last_is_query) {
+        return Err(Error::bad_request(
+            "one_query",
+            "a request may run one bare SELECT, as its last statement (its rows stream back as the response); send the other SELECTs in requests of their own, or make them views with CREATE TABLE v AS SELECT …",
+        ));
+    }
+    Ok(())
+}
+
+/// Drops a continuous query's temporary view when its response ends, however it ends.
+struct QueryGuard {
+    engine: Arc<Engine>,
+    catalog: Arc<Catalog>,
+    name: String,
+}
+
+impl Drop for QueryGuard {
+    fn drop(&mut self) {
+        let engine = Arc::clone(&self.engine);
+        let catalog = Arc::clone(&self.catalog);
+        let name = std::mem::take(&mut self.name);
+        let drop_view = move || {
+            match engine.drop_view(&name) {
+                Ok(()) | Err(strata_engine::Error::Unknown { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(query = %name, error = %e, "cannot drop a finished continuous query; the next start drops it")
+                }
+            }
+            catalog.sync();
+        };
+        // Stopping the view joins its thread: not on an async worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(drop_view);
+            }
+            Err(_) => drop_view(),
+        }
+    }
+}
+
+struct QueryStream {
+    guard: QueryGuard,
+    topic: Arc<Topic>,
+    next: u64,
+    remaining: Option<u64>,
+    shutdown: watch::Receiver<bool>,
+    done: bool,
+}
+
+/// Streams a continuous query's rows (its changelog's values, one JSON object per line).
+/// Headers name the temporary view (`strata-query`) and the statements that ran before it
+/// (`strata-outcomes`, JSON).
+fn query_response(
+    state: &AppState,
+    name: String,
+    changelog: &str,
+    limit: Option<u64>,
+    earlier: &[Outcome],
+) -> Result<Response> {
+    let guard = QueryGuard {
+        engine: Arc::clone(&state.engine),
+        catalog: Arc::clone(&state.catalog),
+        name: name.clone(),
+    };
+    let topic = state.catalog.log().topic(changelog)?;
+    let st = QueryStream {
+        guard,
+        topic,
+        next: 0,
+        remaining: limit,
+        shutdown: state.shutdown.clone(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.done || st.remaining == Some(0) || *st.shutdown.borrow() {
+                return None;
+            }
+            let (topic, next) = (Arc::clone(&st.topic), st.next);
+            let max = st.remaining.unwrap_or(u64::MAX).min(TAIL_BATCH);
+            let engine = Arc::clone(&st.guard.engine);
+            let view = st.guard.name.clone();
+            let read = blocking(move || {
+                let rows = read_changelog(&topic, next, max)?;
+                if rows.is_empty()
+                    && let Some(failure) = engine.failure(&view)
+                {
+                    return Err(Error::Unavailable(format!("the query stopped: {failure}")));
+                }
+                Ok(rows)
+            })
+            .await;
+            match read {
+                Ok(rows) if !rows.is_empty() => {
+                    let mut out = Vec::with_capacity(rows.iter().map(|r| r.1.len() + 1).sum());
+                    for (offset, value) in &rows {
+                        out.extend_from_slice(value);
+                        out.push(b'\n');
+                        st.next = offset + 1;
+                    }
+                    st.remaining = st.remaining.map(|r| r.saturating_sub(rows.len() as u64));
+                    return Some((Ok::<_, Infallible>(Bytes::from(out)), st));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    st.done = true;
+                    let (_, code, _) = e.classify();
+                    let line = json!({ "error": { "code": code, "message": e.to_string() } });
+                    return Some((Ok(Bytes::from(format!("{line}\n"))), st));
+                }
+            }
+            // The view thread appends to the log directly: look again shortly.
+            tokio::select! {
+                _ = st.shutdown.changed() => return None,
+                () = tokio::time::sleep(APPEND_POLL) => {},
+            }
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert("strata-query", v);
+    }
+    if !earlier.is_empty()
+        && let Ok(text) = serde_json::to_string(earlier)
+        && let Ok(v) = HeaderValue::from_str(&ascii_json(&text))
+    {
+        h.insert("strata-outcomes", v);
+    }
+    Ok(r)
+}
+
+/// JSON text with every non-ASCII character escaped, so it fits in a header.
+fn ascii_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Up to `max` records of a changelog from `next` on: (offset, value). Nothing while `next`
+/// is past the end (the view cut its output back to a checkpoint and will write the same
+/// rows again).
+fn read_changelog(topic: &Topic, next: u64, max: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+    let part = topic.partition(0)?;
+    if next >= part.end_offset() {
+        return Ok(Vec::new());
+    }
+    let from = next.max(part.start_offset());
+    let fetch = part.read(
+        from,
+        ReadLimits {
+            max_records: max,
+            max_bytes: 4 * 1024 * 1024,
+        },
+    )?;
+    fetch
+        .records()
+        .map(|r| {
+            let r = r?;
+            Ok((r.offset, r.value.to_vec()))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// /v1/views
+
+/// A window as JSON: `{"kind": "tumbling", "size_ms": 60000}`; `null` when not windowed.
+fn window_json(window: Option<WindowSpec>) -> Value {
+    match window {
+        None => Value::Null,
+        Some(WindowSpec::Tumbling { size_ms }) => json!({ "kind": "tumbling", "size_ms": size_ms }),
+        Some(WindowSpec::Hopping {
+            size_ms,
+            advance_ms,
+        }) => json!({ "kind": "hopping", "size_ms": size_ms, "advance_ms": advance_ms }),
+        Some(WindowSpec::Session { gap_ms }) => json!({ "kind": "session", "gap_ms": gap_ms }),
+    }
+}
+
+/// A view's counters; the watermark is `null` before the first event.
+fn stats_json(s: &ViewStats) -> Value {
+    json!({
+        "records_in": s.records_in,
+        "late": s.late,
+        "invalid": s.invalid,
+        "emitted": s.emitted,
+        "watermark": watermark(s),
+        "lag": s.lag,
+        "checkpoints": s.checkpoints,
+    })
+}
+
+fn watermark(s: &ViewStats) -> Option<i64> {
+    (s.watermark != i64::MIN).then_some(s.watermark)
+}
+
+/// What `GET /v1/views` says about one view; `None` when it is gone.
+fn summary(engine: &Engine, name: &str) -> Option<Value> {
+    let plan = engine.plan(name)?;
+    let stats = engine.stats(name).ok();
+    let failure = engine.failure(name);
+    let status = match (&stats, &failure) {
+        (_, Some(_)) => "failed",
+        (Some(_), None) => "running",
+        (None, None) => "stopped",
+    };
+    Some(json!({
+        "name": plan.name,
+        "source": plan.source.name,
+        "source_topic": plan.source.topic,
+        "window": window_json(plan.window),
+        "grace_ms": plan.grace_ms,
+        "emit": plan.emit,
+        "keys": plan.group_by.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        "columns": plan.output.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        "changelog_topic": changelog_topic(&plan.name),
+        "late_topic": late_topic(&plan.name),
+        "status": status,
+        "failure": failure,
+        "stats": stats.as_ref().map(stats_json),
+    }))
+}
+
+fn unknown_view(name: &str) -> Error {
+    Error::Engine(strata_engine::Error::Unknown {
+        kind: "view",
+        name: name.to_owned(),
+    })
+}
+
+/// `GET /v1/views`.
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let views = blocking(move || {
+        Ok(engine
+            .views()
+            .iter()
+            .filter_map(|v| summary(&engine, v))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(axum::Json(json!({ "views": views })).into_response())
+}
+
+/// `GET /v1/views/{v}/definition`: the summary plus the compiled plan.
+pub(crate) async fn definition(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let v = blocking(move || {
+        let mut s = summary(&engine, &view).ok_or_else(|| unknown_view(&view))?;
+        if let (Some(plan), Some(obj)) = (engine.plan(&view), s.as_object_mut()) {
+            obj.insert(
+                "plan".into(),
+                serde_json::to_value(plan).unwrap_or(Value::Null),
+            );
+        }
+        Ok(s)
+    })
+    .await?;
+    Ok(axum::Json(v).into_response())
+}
+
+/// `DELETE /v1/views/{v}`: stops the view, deletes its state and output topics.
+pub(crate) async fn drop_view(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let name = view.clone();
+    blocking(move || {
+        let dropped = engine.drop_view(&name);
+        catalog.sync();
+        Ok(dropped?)
+    })
+    .await?;
+    Ok(axum::Json(json!({ "dropped": view.to_lowercase() })).into_response())
+}
+
+/// `GET /v1/views/{v}?key=&from=&to=&limit=&order_by=&desc=`.
+pub(crate) async fn rows(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response> {
+    let params = Params::new(query, &["key", "from", "to", "limit", "order_by", "desc"])?;
+    let mut q = row_query(&params)?;
+    q.key = params.get("key").map(str::to_owned);
+    answer_rows(&state, view, q).await
+}
+
+/// `GET /v1/views/{v}/keys/{key}?from=&to=&limit=&order_by=&desc=`: the rows of one key.
+pub(crate) async fn key_rows(
+    State(state): State<AppState>,
+    Path((view, key)): Path<(String, String)>,
+    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response> {
+    let params = Params::new(query, &["from", "to", "limit", "order_by", "desc"])?;
+    let mut q = row_query(&params)?;
+    q.key = Some(key);
+    answer_rows(&state, view, q).await
+}
+
+fn row_query(params: &Params) -> Result<RowQuery> {
+    let time = |name: &str| -> Result<Option<i64>> {
+        params
+            .get(name)
+            .map(|t| {
+                parse_time(t, now_ms())
+                    .map_err(|e| Error::bad_request("bad_range", format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    Ok(RowQuery {
+        key: None,
+        from: time("from")?,
+        to: time("to")?,
+        order_by: params.get("order_by").map(str::to_lowercase),
+        desc: params.bool("desc", false)?,
+        limit: params
+            .u64_in("limit", MAX_LIMIT)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+    })
+}
+
+async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let body = blocking(move || {
+        let plan = engine.plan(&view).ok_or_else(|| unknown_view(&view))?;
+        let (snapshot, stats) = match (engine.snapshot(&view), engine.stats(&view)) {
+            (Ok(b), Ok(s)) => (b, s),
+            (Err(strata_engine::Error::Unknown { .. }), _)
+            | (_, Err(strata_engine::Error::Unknown { .. })) => {
+                let why = engine
+                    .failure(&view)
+                    .unwrap_or_else(|| "it could not resume; see the node's log".into());
+                return Err(Error::Unavailable(format!(
+                    "view {view} is not running: {why}"
+                )));
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+        };
+        let selected = rows::select(&snapshot, &plan, &q)?;
+        let lines = json_lines(&selected)?;
+        let mut provenance = json!({
+            "layers": ["speed"],
+            "watermark": watermark(&stats),
+            "lag": stats.lag,
+            "records_in": stats.records_in,
+            "late": stats.late,
+            "invalid": stats.invalid,
+            "emitted": stats.emitted,
+            "checkpoints": stats.checkpoints,
+            "batch": null,
+        });
+        if let (Some(f), Some(obj)) = (engine.failure(&view), provenance.as_object_mut()) {
+            obj.insert("failure".into(), f.into());
+        }
+        let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 512);
+        body.extend_from_slice(b"{\"view\":");
+        crate::records::write_str(&mut body, &plan.name);
+        body.extend_from_slice(b",\"columns\":");
+        body.extend_from_slice(rows::columns_json(&selected).to_string().as_bytes());
+        body.extend_from_slice(b",\"rows\":[");
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(line);
+        }
+        body.extend_from_slice(format!("],\"count\":{},\"provenance\":", lines.len()).as_bytes());
+        body.extend_from_slice(provenance.to_string().as_bytes());
+        body.push(b'}');
+        Ok(body)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+// ---------------------------------------------------------------------------------------
+// GET /v1/views/{v}/changes
+
+struct Changes {
+    entry: Arc<TopicEntry>,
+    next: u64,
+    pending: VecDeque<Event>,
+    shutdown: watch::Receiver<bool>,
+    done: bool,
+}
+
+/// `GET /v1/views/{v}/changes?offset=`: Server-Sent Events, one per changelog row (`id` is
+/// the row's changelog offset, `data` the row), from the end (`offset=latest`, the default),
+/// the beginning (`earliest`) or an offset; a reconnecting client's `Last-Event-ID` resumes
+/// after the last row it saw. Ends when the view is dropped or the node shuts down.
+pub(crate) async fn changes(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+    headers: HeaderMap,
+    query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response> {
+    let params = Params::new(query, &["offset"])?;
+    let engine = Arc::clone(&state.engine);
+    let name = view.clone();
+    let plan = blocking(move || engine.plan(&name).ok_or_else(|| unknown_view(&name))).await?;
+    let entry = state.catalog.topic(&changelog_topic(&plan.name))?;
+    let part = entry.topic.partition(0)?;
+    let last_event = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let next = match (last_event, params.get("offset")) {
+        (Some(id), _) => id + 1,
+        (None, None | Some("latest")) => part.end_offset(),
+        (None, Some("earliest")) => part.start_offset(),
+        (None, Some(o)) => o.parse::<u64>().map_err(|_| {
+            Error::bad_request(
+                "bad_query",
+                format!("offset must be earliest, latest or a changelog offset, not {o:?}"),
+            )
+        })?,
+    };
+    let st = Changes {
+        entry,
+        next,
+        pending: VecDeque::new(),
+        shutdown: state.shutdown.clone(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(event) = st.pending.pop_front() {
+                return Some((Ok::<_, Infallible>(event), st));
+            }
+            if st.done || *st.shutdown.borrow() || st.entry.is_deleted() {
+                return None;
+            }
+            let (entry, next) = (Arc::clone(&st.entry), st.next);
+            match blocking(move || read_changelog(&entry.topic, next, TAIL_BATCH)).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for (offset, value) in rows {
+                        st.next = offset + 1;
+                        st.pending.push_back(
+                            Event::default()
+                                .id(offset.to_string())
+                                .data(String::from_utf8_lossy(&value)),
+                        );
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    st.done = true;
+                    let (_, code, _) = e.classify();
+                    let data = json!({ "error": { "code": code, "message": e.to_string() } });
+                    return Some((
+                        Ok(Event::default().event("error").data(data.to_string())),
+                        st,
+                    ));
+                }
+            }
+            tokio::select! {
+                _ = st.shutdown.changed() => return None,
+                () = tokio::time::sleep(APPEND_POLL) => {},
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_fit_in_a_header() {
+        let text = ascii_json(r#"{"name":"vüe","x":"😀"}"#);
+        assert!(text.is_ascii());
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["name"], "vüe");
+        assert_eq!(back["x"], "😀");
+    }
+
+    #[test]
+    fn sql_comes_as_json_or_text() {
+        let mut h = HeaderMap::new();
+        assert_eq!(sql_text(&h, b"SELECT 1").unwrap(), "SELECT 1");
+        assert_eq!(
+            sql_text(&h, br#" {"sql": "SHOW VIEWS"}"#).unwrap(),
+            "SHOW VIEWS"
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(sql_text(&h, br#"{"sql": "x", "extra": 1}"#).is_err());
+        assert!(sql_text(&HeaderMap::new(), b"  ").is_err());
+    }
+}
