@@ -6,7 +6,8 @@
 //! Event time advances 1 ms every 100 events (a 100 k events/s stream).
 //!
 //! Run: `cargo bench --bench engine_throughput` (release). `STRATA_BENCH_EVENTS` scales the
-//! input (default 10 M events); `STRATA_BENCH_RUNS` the repetitions (default 5, median shown).
+//! input (default 10 M events); `STRATA_BENCH_RUNS` the repetitions (default 5, median shown);
+//! `STRATA_BENCH_ONLY=<text>` runs only the cases whose name contains it (for profiling).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -258,6 +259,8 @@ fn main() {
     let tumbling = WindowSpec::Tumbling { size_ms: 60_000 };
     let small_keys = batches(&events(n, 10_000, 1));
     let (baseline, _) = median_rate(runs, n, || run_hashmap(60_000, &small_keys));
+    let only = std::env::var("STRATA_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| name.contains(only.as_str());
     let row = |name: &str, rate: f64, target: f64| {
         let verdict = if rate >= target { "PASS" } else { "MISS" };
         println!(
