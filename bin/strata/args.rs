@@ -170,6 +170,10 @@ pub struct ServeArgs {
     /// How long shutdown waits for open requests, e.g. 10s. [default: 10s]
     #[arg(long, env = "STRATA_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Option<String>,
+    /// How often each SQL view checkpoints its state, e.g. 5s. After a crash a view redoes
+    /// the work since its last checkpoint. [default: 5s]
+    #[arg(long, env = "STRATA_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Option<String>,
     /// Config file (TOML). [default: ./strata.toml if it exists]
     #[arg(long, env = "STRATA_CONFIG")]
     pub config: Option<PathBuf>,

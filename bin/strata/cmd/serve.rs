@@ -30,6 +30,7 @@ pub async fn run(args: ServeArgs) -> Result {
         max_body_bytes: args.max_body_bytes.map(SizeOrText::Text),
         group_session_timeout: args.group_session_timeout.map(SizeOrText::Text),
         shutdown_timeout: args.shutdown_timeout.map(SizeOrText::Text),
+        checkpoint_interval: args.checkpoint_interval.map(SizeOrText::Text),
     };
     let config = file.overlay(flags).resolve()?;
     let data_dir = config.data_dir.clone();

@@ -10,6 +10,7 @@
 //! max_body_bytes = "16MiB"
 //! group_session_timeout = "30s"
 //! shutdown_timeout = "10s"
+//! checkpoint_interval = "5s"
 //! ```
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ pub struct NodeConfig {
     pub group_session_timeout: Duration,
     /// How long a shutdown waits for open requests (follow streams end at once).
     pub shutdown_timeout: Duration,
+    /// How often every view checkpoints its state (what a crash can make it redo).
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for NodeConfig {
@@ -59,6 +62,7 @@ impl Default for NodeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             group_session_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            checkpoint_interval: Duration::from_secs(5),
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct ConfigLayer {
     pub group_session_timeout: Option<SizeOrText>,
     /// See [`NodeConfig::shutdown_timeout`].
     pub shutdown_timeout: Option<SizeOrText>,
+    /// See [`NodeConfig::checkpoint_interval`].
+    pub checkpoint_interval: Option<SizeOrText>,
 }
 
 /// A number, or text like `16MiB` / `30s`.
@@ -150,6 +156,7 @@ impl ConfigLayer {
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes),
             group_session_timeout: over.group_session_timeout.or(self.group_session_timeout),
             shutdown_timeout: over.shutdown_timeout.or(self.shutdown_timeout),
+            checkpoint_interval: over.checkpoint_interval.or(self.checkpoint_interval),
         }
     }
 
@@ -197,6 +204,18 @@ impl ConfigLayer {
                 "shutdown_timeout",
                 d.shutdown_timeout,
             )?,
+            checkpoint_interval: match ms(
+                self.checkpoint_interval,
+                "checkpoint_interval",
+                d.checkpoint_interval,
+            )? {
+                d if d.is_zero() => {
+                    return Err(Error::Config(
+                        "checkpoint_interval must be more than 0, e.g. 5s or 500ms".into(),
+                    ));
+                }
+                d => d,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use strata_engine::engine::{Engine, EngineConfig};
+use strata_engine::streaming::StreamingConfig;
 use strata_log::{Log, LogOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -46,8 +47,14 @@ impl Node {
         }
         let engine_dir = config.data_dir.join(ENGINE_DIR);
         let engine_log = Arc::clone(&log);
+        let engine_config = EngineConfig {
+            streaming: StreamingConfig {
+                checkpoint_interval: config.checkpoint_interval,
+                ..StreamingConfig::default()
+            },
+        };
         let engine = tokio::task::spawn_blocking(move || {
-            Engine::open(engine_log, &engine_dir, EngineConfig::default())
+            Engine::open(engine_log, &engine_dir, engine_config)
         })
         .await
         .map_err(|e| Error::Unavailable(format!("opening the SQL engine failed: {e}")))?;
