@@ -55,7 +55,7 @@ pub struct LateRow {
 /// What one input batch did.
 #[derive(Debug, Default)]
 pub struct Processed {
-    /// Groups whose values changed (for EMIT CHANGES), in first-touch order.
+    /// Groups whose values changed, in first-touch order (only under EMIT CHANGES).
     pub changed: Vec<u32>,
     /// Rows that were too late.
     pub late: Vec<LateRow>,
@@ -287,11 +287,15 @@ impl ViewOperator {
                     }
                     assigned.clear();
                     window::assign(&spec, ts, |s, e| assigned.push((s, e)));
+                    let k = self.state.table.key_id(key.as_ref());
                     for &(start, end) in &assigned {
                         if enforce && end.saturating_add(grace) <= watermark {
                             continue; // this window closed; the row still counts in later ones
                         }
-                        let g = self.group_for(key.as_ref(), Some((start, end)));
+                        let g = match self.state.table.find_open(k, start) {
+                            Some(g) => g,
+                            None => self.open_group(k, (start, end)),
+                        };
                         input_rows.push(i as u32);
                         groups.push(g);
                     }
@@ -340,6 +344,10 @@ impl ViewOperator {
             acc.update(&groups, input.as_ref(), &position)?;
         }
         self.free_merged_away();
+        if self.plan.emit == crate::plan::EmitMode::Final {
+            // Nobody asks which groups changed: rows are emitted when windows close.
+            return Ok(processed);
+        }
         self.dirty.resize(self.state.table.capacity(), false);
         for &g in &groups {
             if !self.dirty[g as usize] {
