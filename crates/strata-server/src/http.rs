@@ -354,14 +354,16 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.catalog, &state.engine);
+async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    // The engine's counters sit behind locks its view threads hold while they work.
+    let st = Arc::clone(&state);
+    let text = blocking(move || Ok(st.metrics.render(&st.catalog, &st.engine))).await?;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    r
+    Ok(r)
 }
 
 async fn openapi() -> Response {
