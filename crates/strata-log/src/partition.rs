@@ -404,8 +404,7 @@ impl Partition {
             let chunk_start = pos;
             let mut full = false;
             while pos < bytes.len() {
-                let view = BatchView::frame_checked(&bytes[pos..])
-                    .map_err(|e| segment.corrupt_frame(pos, e))?;
+                let view = segment.batch_at(bytes, pos)?;
                 let size = view.size() as u64;
                 let first_batch = fetch.chunks.is_empty() && pos == chunk_start;
                 if !first_batch && bytes_taken + size > limits.max_bytes {
@@ -448,8 +447,7 @@ impl Partition {
             let bytes = segment.bytes();
             let mut pos = segment.position_for_time(timestamp) as usize;
             while pos < bytes.len() {
-                let view = BatchView::frame_checked(&bytes[pos..])
-                    .map_err(|e| segment.corrupt_frame(pos, e))?;
+                let view = segment.batch_at(bytes, pos)?;
                 if view.max_timestamp() >= timestamp {
                     for record in view.records() {
                         let record = record.map_err(|r| segment.corrupt(pos, r))?;
@@ -768,7 +766,7 @@ impl<'a> Iterator for BatchIter<'a> {
     type Item = BatchView<'a>;
 
     fn next(&mut self) -> Option<BatchView<'a>> {
-        // Every batch here passed `frame_checked` in `read`.
+        // Every batch here passed its CRC check in `read`.
         let view = BatchView::frame(self.bytes).ok()?;
         self.bytes = &self.bytes[view.size()..];
         Some(view)

@@ -58,6 +58,9 @@ pub(crate) struct Segment {
     pub next_offset: Watermark,
     /// Largest record timestamp, as i64 bits.
     max_timestamp: AtomicU64,
+    /// Bytes from the start whose batch CRCs have been verified since the segment was opened:
+    /// reads check each batch once, not on every read.
+    verified: AtomicU64,
     index: RwLock<Vec<IndexEntry>>,
 }
 
@@ -102,6 +105,7 @@ impl Segment {
             len: Watermark::new(len),
             next_offset: Watermark::new(next_offset),
             max_timestamp: AtomicU64::new(max_timestamp as u64),
+            verified: AtomicU64::new(0),
             index: RwLock::new(entries),
         }
     }
@@ -123,6 +127,26 @@ impl Segment {
     /// Byte size of the published data.
     pub fn size(&self) -> u64 {
         self.len.load()
+    }
+
+    /// Frames the batch at `pos`, verifying its CRC unless an earlier read already did.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the file and position.
+    pub fn batch_at<'a>(&self, bytes: &'a [u8], pos: usize) -> Result<BatchView<'a>> {
+        let verified = self.verified.load(Ordering::Acquire) as usize;
+        let view = if pos < verified {
+            BatchView::frame(&bytes[pos..])
+        } else {
+            BatchView::frame_checked(&bytes[pos..])
+        }
+        .map_err(|e| self.corrupt_frame(pos, e))?;
+        let end = pos + view.size();
+        if pos <= verified && end > verified {
+            // Extends the verified prefix only when contiguous with it.
+            self.verified.fetch_max(end as u64, Ordering::AcqRel);
+        }
+        Ok(view)
     }
 
     /// Byte position of the batch holding `offset` or the first batch after it, scanning from
