@@ -276,33 +276,33 @@ fn main() {
         baseline / 1e6,
         1.0
     );
-    let (rate, _) = median_rate(runs, n, || run_operator(tumbling, &small_keys));
-    row(
-        "tumbling 1 min COUNT+SUM by key (10k keys), Arrow",
-        rate,
-        20e6,
-    );
-    let hop = WindowSpec::Hopping {
-        size_ms: 10_000,
-        advance_ms: 2_000,
-    };
-    let (rate, _) = median_rate(runs, n, || run_operator(hop, &small_keys));
-    row(
-        "HOP 10 s / 2 s COUNT+SUM by key (10k keys), Arrow",
-        rate,
-        5e6,
-    );
-    let many_keys = batches(&events(n, 100_000, 2));
-    let session = WindowSpec::Session { gap_ms: 10_000 };
-    let (rate, _) = median_rate(runs, n, || run_operator(session, &many_keys));
-    row(
-        "SESSION 10 s COUNT+SUM by key (100k keys), Arrow",
-        rate,
-        3e6,
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log_n = n.min(env("STRATA_BENCH_LOG_EVENTS", 5_000_000));
-    let log = json_log(dir.path(), &events(log_n, 10_000, 3));
-    let (rate, _) = median_rate(runs, log_n, || run_from_log(&log, tumbling));
-    row("tumbling 1 min, JSON records read from the log", rate, 5e6);
+    let name = "tumbling 1 min COUNT+SUM by key (10k keys), Arrow";
+    if wanted(name) {
+        let (rate, _) = median_rate(runs, n, || run_operator(tumbling, &small_keys));
+        row(name, rate, 20e6);
+    }
+    let name = "HOP 10 s / 2 s COUNT+SUM by key (10k keys), Arrow";
+    if wanted(name) {
+        let hop = WindowSpec::Hopping {
+            size_ms: 10_000,
+            advance_ms: 2_000,
+        };
+        let (rate, _) = median_rate(runs, n, || run_operator(hop, &small_keys));
+        row(name, rate, 5e6);
+    }
+    let name = "SESSION 10 s COUNT+SUM by key (100k keys), Arrow";
+    if wanted(name) {
+        let many_keys = batches(&events(n, 100_000, 2));
+        let session = WindowSpec::Session { gap_ms: 10_000 };
+        let (rate, _) = median_rate(runs, n, || run_operator(session, &many_keys));
+        row(name, rate, 3e6);
+    }
+    let name = "tumbling 1 min, JSON records read from the log";
+    if wanted(name) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_n = n.min(env("STRATA_BENCH_LOG_EVENTS", 5_000_000));
+        let log = json_log(dir.path(), &events(log_n, 10_000, 3));
+        let (rate, _) = median_rate(runs, log_n, || run_from_log(&log, tumbling));
+        row(name, rate, 5e6);
+    }
 }
