@@ -103,6 +103,8 @@ pub struct Engine {
     config: EngineConfig,
     catalog: Mutex<CatalogFile>,
     running: Mutex<BTreeMap<String, StreamingView>>,
+    /// Views of the catalog that could not start, and why.
+    not_running: Mutex<BTreeMap<String, String>>,
     query_seq: std::sync::atomic::AtomicU64,
 }
 
@@ -137,6 +139,7 @@ impl Engine {
             config,
             catalog: Mutex::new(catalog.clone()),
             running: Mutex::new(BTreeMap::new()),
+            not_running: Mutex::new(BTreeMap::new()),
             query_seq: std::sync::atomic::AtomicU64::new(0),
         });
         for (name, plan) in catalog.views {
@@ -147,6 +150,11 @@ impl Engine {
             }
             if let Err(e) = engine.start_view(plan) {
                 tracing::error!(view = %name, error = %e, "view could not resume");
+                engine
+                    .not_running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, format!("could not resume: {e}"));
             }
         }
         Ok(engine)
@@ -354,7 +362,13 @@ impl Engine {
             self.save(&catalog)?;
             known
         };
-        if view.is_none() && !known {
+        let failed = self
+            .not_running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&name)
+            .is_some();
+        if view.is_none() && !known && !failed {
             return Err(Error::Unknown { kind: "view", name });
         }
         if let Some(v) = view {
@@ -400,12 +414,36 @@ impl Engine {
             })
     }
 
-    /// Why a view stopped, if it failed.
+    /// Why a view is not running, if it failed or could not resume.
     pub fn failure(&self, name: &str) -> Option<String> {
+        let name = name.to_lowercase();
+        if let Some(why) = self
+            .not_running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name)
+        {
+            return Some(why.clone());
+        }
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running
+        running.get(&name).and_then(StreamingView::failure)
+    }
+
+    /// The current rows of a view with, beside each, its identity: the group key columns and
+    /// (for windowed views) `window_start` — what lookups by key need even when the view's
+    /// output leaves the key out.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for an unknown view; evaluation errors.
+    pub fn snapshot_with_keys(&self, name: &str) -> Result<(RecordBatch, RecordBatch)> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let view = running
             .get(&name.to_lowercase())
-            .and_then(StreamingView::failure)
+            .ok_or_else(|| Error::Unknown {
+                kind: "view",
+                name: name.to_owned(),
+            })?;
+        view.with_operator(|op| op.snapshot_with_keys())
     }
 
     /// A view's plan.

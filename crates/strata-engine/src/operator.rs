@@ -519,12 +519,24 @@ impl ViewOperator {
     /// # Errors
     /// As [`ViewOperator::output`].
     pub fn snapshot(&self) -> Result<RecordBatch> {
+        self.output(&self.live_sorted())
+    }
+
+    fn live_sorted(&self) -> Vec<u32> {
         let table = &self.state.table;
         let mut live: Vec<u32> = table.live_groups().collect();
         live.sort_by(|&a, &b| {
             (table.window(a), table.key_row(a)).cmp(&(table.window(b), table.key_row(b)))
         });
-        self.output(&live)
+        live
+    }
+
+    /// Every live group's current row and its identity, as [`ViewOperator::output_with_keys`].
+    ///
+    /// # Errors
+    /// As [`ViewOperator::output`].
+    pub fn snapshot_with_keys(&self) -> Result<(RecordBatch, RecordBatch)> {
+        self.output_with_keys(&self.live_sorted())
     }
 
     /// The output schema (names and types of the view's columns).

@@ -268,6 +268,13 @@ fn bad_sql_is_an_error_with_a_location_and_changes_nothing() {
     assert!(err.to_string().contains("nope"), "{err}");
     let err = engine.execute("SELEKT 1").expect_err("syntax");
     assert!(err.to_string().contains("line 1"), "{err}");
+    let err = engine
+        .execute("CREATE STREAM t (a BIGINT) WITH (kafka_topic='t', value_format='JSON');\nSELECT a FROM")
+        .expect_err("ends too early");
+    assert!(
+        err.to_string().contains("line 2"),
+        "an error at the end points at the end: {err}"
+    );
     assert!(engine.execute("SELECT * FROM missing").is_err());
     assert!(engine.views().is_empty());
 }

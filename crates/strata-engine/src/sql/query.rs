@@ -42,7 +42,7 @@ pub(super) fn plan_query(
     let start = toks.first().map_or(end, |t| t.span.start);
     let d = dialect();
     let mut parser = Parser::new(&d).with_tokens_with_locations(ex.tokens.clone());
-    let q = parser.parse_query().map_err(parser_error)?;
+    let q = parser.parse_query().map_err(|e| parser_error(e, end))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
         return Err(sql_err(
@@ -56,14 +56,15 @@ pub(super) fn plan_query(
     Planner::new(name, catalog, ex, start)?.plan(&q)
 }
 
-/// sqlparser's error, with the location it appends moved into the fields.
-fn parser_error(e: ParserError) -> Error {
+/// sqlparser's error, with the location it appends moved into the fields; an error without
+/// one (the text ended too early) points at `end`, the end of the statement.
+fn parser_error(e: ParserError, end: Location) -> Error {
     let msg = match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
         ParserError::RecursionLimitExceeded => {
             return Error::Sql {
-                line: 0,
-                column: 0,
+                line: end.line,
+                column: end.column,
                 message: "the query nests too deeply".into(),
             };
         }
@@ -82,8 +83,8 @@ fn parser_error(e: ParserError) -> Error {
         }
     }
     Error::Sql {
-        line: 0,
-        column: 0,
+        line: end.line,
+        column: end.column,
         message: msg,
     }
 }
