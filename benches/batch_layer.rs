@@ -127,7 +127,10 @@ fn python(script: &str) -> BenchResult<serde_json::Value> {
         )
         .into());
     }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    // The last line is the result (DuckDB may print progress above it).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().ok_or("python printed nothing")?;
+    Ok(serde_json::from_str(last)?)
 }
 
 fn main() -> BenchResult<()> {
@@ -183,7 +186,7 @@ fn main() -> BenchResult<()> {
     let duck_archive = python(&format!(
         r#"
 import duckdb, json, time, statistics, os
-con = duckdb.connect(); con.execute("SET threads=1")
+con = duckdb.connect(); con.execute("SET threads=1"); con.execute("SET enable_progress_bar=false")
 times = []
 for _ in range({reps}):
     out = {out:?}
@@ -225,7 +228,7 @@ print(json.dumps({{"median_s": statistics.median(times)}}))
 import duckdb, json, time, statistics
 res = {{}}
 for threads in (1, {cores}):
-    con = duckdb.connect(); con.execute(f"SET threads={{threads}}")
+    con = duckdb.connect(); con.execute(f"SET threads={{threads}}"); con.execute("SET enable_progress_bar=false")
     times = []
     for _ in range({reps}):
         t = time.perf_counter()
