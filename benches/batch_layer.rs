@@ -197,7 +197,7 @@ for _ in range({reps}):
 print(json.dumps({{"median_s": statistics.median(times)}}))
 "#,
         out = dir.path().join("duck.parquet").display().to_string(),
-        json = json.display().to_string(),
+        json = json.display(),
     ))?;
     let duck_archive_rate = rows as f64 / duck_archive["median_s"].as_f64().ok_or("median")?;
 
@@ -223,6 +223,7 @@ print(json.dumps({{"median_s": statistics.median(times)}}))
     };
     let (view_1, groups) = view(1)?;
     let (view_n, _) = view(cores)?;
+    let glob = format!("{}/orders/**/*.parquet", lake.display());
     let duck_view = python(&format!(
         r#"
 import duckdb, json, time, statistics
@@ -237,8 +238,7 @@ for threads in (1, {cores}):
         times.append(time.perf_counter() - t)
     res[str(threads)] = {{"median_s": statistics.median(times), "groups": tbl.num_rows}}
 print(json.dumps(res))
-"#,
-        glob = format!("{}/orders/**/*.parquet", lake.display()),
+"#
     ))?;
     let duck_1 = rows as f64 / duck_view["1"]["median_s"].as_f64().ok_or("median")?;
     let duck_n = rows as f64
