@@ -745,6 +745,12 @@ fn main() -> BenchResult<()> {
                         appenders: 2,
                         ..cases[cases.len() - 1]
                     });
+                    // Group commit pays off once several batches arrive during one fsync:
+                    // with 4 producers (as the HTTP bench uses) each fsync covers ~3 batches.
+                    cases.push(AppendCase {
+                        appenders: 4,
+                        ..cases[cases.len() - 1]
+                    });
                     cases.push(AppendCase {
                         mode: Mode::Pipelined,
                         appenders: 1,
