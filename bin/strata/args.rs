@@ -84,6 +84,17 @@ pub enum Command {
     ///   strata query order_totals --from 2024-05-01T00:00:00Z --to 2024-05-02T00:00:00Z --output json
     #[command(verbatim_doc_comment)]
     Query(QueryArgs),
+    /// The batch layer: archive topics into the Parquet lake and recompute batch views.
+    ///
+    /// The node archives continuously and recomputes batch views on a schedule (see
+    /// `strata serve --archive-interval --batch-interval`); these commands do it now.
+    ///
+    /// Examples:
+    ///   strata batch archive               # every topic
+    ///   strata batch archive orders
+    ///   strata batch run order_totals      # then: curl $STRATA_SERVER/v1/views/order_totals/batch
+    #[command(subcommand, verbatim_doc_comment)]
+    Batch(BatchCommand),
     /// Measure the platform on this machine (build with --release first).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -174,6 +185,14 @@ pub struct ServeArgs {
     /// the work since its last checkpoint. [default: 5s]
     #[arg(long, env = "STRATA_CHECKPOINT_INTERVAL")]
     pub checkpoint_interval: Option<String>,
+    /// How often the archiver copies sealed log segments into the Parquet lake
+    /// (<data-dir>/lake), e.g. 60s. In Lambda mode retention waits for it. [default: 60s]
+    #[arg(long, env = "STRATA_ARCHIVE_INTERVAL")]
+    pub archive_interval: Option<String>,
+    /// How often every view's batch view is recomputed from the lake, e.g. 10m; 0 turns the
+    /// schedule off (`strata batch run` still works). [default: 10m]
+    #[arg(long, env = "STRATA_BATCH_INTERVAL")]
+    pub batch_interval: Option<String>,
     /// Config file (TOML). [default: ./strata.toml if it exists]
     #[arg(long, env = "STRATA_CONFIG")]
     pub config: Option<PathBuf>,
@@ -483,6 +502,42 @@ pub struct QueryArgs {
     /// Print at most this many rows.
     #[arg(long, conflicts_with = "top")]
     pub limit: Option<u64>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata batch ...`.
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Archive the sealed segments of a topic (or of every topic) into the lake now, and
+    /// print what was written. The active segment of each partition is archived once it
+    /// rolls (segment_bytes / segment_ms of the topic).
+    Archive(BatchArchiveArgs),
+    /// Recompute a view's batch view from the lake now, with a progress bar, and print its
+    /// epoch, horizon and row count. Archive the view's source topic first.
+    Run(BatchRunArgs),
+}
+
+/// `strata batch archive`.
+#[derive(Debug, Args)]
+pub struct BatchArchiveArgs {
+    /// Topic to archive. [default: every topic but views' changelogs]
+    pub topic: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// `strata batch run`.
+#[derive(Debug, Args)]
+pub struct BatchRunArgs {
+    /// View name.
+    pub view: String,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Output format.

@@ -1,5 +1,5 @@
 //! `strata`: the one binary of the platform — the node (`strata serve`) and the command-line
-//! client of its HTTP API (`topic`, `produce`, `consume`, `group`, `sql`, `view`, `query`).
+//! client of its HTTP API (`topic`, `produce`, `consume`, `group`, `sql`, `view`, `query`, `batch`).
 //!
 //! Arguments are declared in [`args`]; each command's code lives in [`cmd`].
 

@@ -1,5 +1,6 @@
 //! The code of each command; the arguments are in `crate::args`.
 
+mod batch;
 mod bench;
 mod consume;
 mod group;
@@ -15,7 +16,7 @@ use serde_json::Value;
 use strata_server::client::Client;
 
 use crate::args::{
-    BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand, ViewCommand,
+    BatchCommand, BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand, ViewCommand,
 };
 
 /// A failure to report: a message that says what went wrong and what to do.
@@ -55,6 +56,8 @@ pub async fn run(cli: Cli) -> Result {
         Command::View(ViewCommand::Describe(a)) => view::describe(a).await,
         Command::View(ViewCommand::Drop(a)) => view::drop(a).await,
         Command::Query(a) => view::query(a).await,
+        Command::Batch(BatchCommand::Archive(a)) => batch::archive(a).await,
+        Command::Batch(BatchCommand::Run(a)) => batch::run(a).await,
         Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
     }
 }

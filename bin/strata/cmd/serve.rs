@@ -31,6 +31,8 @@ pub async fn run(args: ServeArgs) -> Result {
         group_session_timeout: args.group_session_timeout.map(SizeOrText::Text),
         shutdown_timeout: args.shutdown_timeout.map(SizeOrText::Text),
         checkpoint_interval: args.checkpoint_interval.map(SizeOrText::Text),
+        archive_interval: args.archive_interval.map(SizeOrText::Text),
+        batch_interval: args.batch_interval.map(SizeOrText::Text),
     };
     let config = file.overlay(flags).resolve()?;
     let data_dir = config.data_dir.clone();

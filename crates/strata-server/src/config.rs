@@ -11,6 +11,8 @@
 //! group_session_timeout = "30s"
 //! shutdown_timeout = "10s"
 //! checkpoint_interval = "5s"
+//! archive_interval = "60s"
+//! batch_interval = "10m"    # 0 disables scheduled batch-view runs
 //! ```
 
 use std::net::SocketAddr;
@@ -49,6 +51,11 @@ pub struct NodeConfig {
     pub shutdown_timeout: Duration,
     /// How often every view checkpoints its state (what a crash can make it redo).
     pub checkpoint_interval: Duration,
+    /// How often the continuous archiver copies sealed segments into the lake.
+    pub archive_interval: Duration,
+    /// How often every view's batch view is recomputed from the lake; `None` disables the
+    /// schedule (on-demand runs still work).
+    pub batch_interval: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -63,6 +70,8 @@ impl Default for NodeConfig {
             group_session_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             checkpoint_interval: Duration::from_secs(5),
+            archive_interval: Duration::from_secs(60),
+            batch_interval: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -86,6 +95,10 @@ pub struct ConfigLayer {
     pub shutdown_timeout: Option<SizeOrText>,
     /// See [`NodeConfig::checkpoint_interval`].
     pub checkpoint_interval: Option<SizeOrText>,
+    /// See [`NodeConfig::archive_interval`].
+    pub archive_interval: Option<SizeOrText>,
+    /// See [`NodeConfig::batch_interval`] (0 disables).
+    pub batch_interval: Option<SizeOrText>,
 }
 
 /// A number, or text like `16MiB` / `30s`.
@@ -157,6 +170,8 @@ impl ConfigLayer {
             group_session_timeout: over.group_session_timeout.or(self.group_session_timeout),
             shutdown_timeout: over.shutdown_timeout.or(self.shutdown_timeout),
             checkpoint_interval: over.checkpoint_interval.or(self.checkpoint_interval),
+            archive_interval: over.archive_interval.or(self.archive_interval),
+            batch_interval: over.batch_interval.or(self.batch_interval),
         }
     }
 
@@ -216,6 +231,24 @@ impl ConfigLayer {
                 }
                 d => d,
             },
+            archive_interval: match ms(
+                self.archive_interval,
+                "archive_interval",
+                d.archive_interval,
+            )? {
+                d if d.is_zero() => {
+                    return Err(Error::Config(
+                        "archive_interval must be more than 0, e.g. 60s (the archiver keeps the lake complete; in Lambda mode retention waits for it)".into(),
+                    ));
+                }
+                d => d,
+            },
+            batch_interval: Some(ms(
+                self.batch_interval,
+                "batch_interval",
+                d.batch_interval.unwrap_or_default(),
+            )?)
+            .filter(|d| !d.is_zero()),
         })
     }
 }
@@ -256,6 +289,27 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1 << 20);
         assert_eq!(c.group_session_timeout, Duration::from_secs(5));
         assert!(c.auth_token.is_none());
+        assert_eq!(c.archive_interval, Duration::from_secs(60));
+        assert_eq!(c.batch_interval, Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn batch_intervals() {
+        let c: ConfigLayer =
+            toml::from_str("archive_interval = \"2s\"\nbatch_interval = 0").unwrap();
+        let c = c.resolve().unwrap();
+        assert_eq!(c.archive_interval, Duration::from_secs(2));
+        assert_eq!(c.batch_interval, None);
+        let bad = ConfigLayer {
+            archive_interval: Some(SizeOrText::Text("0s".into())),
+            ..ConfigLayer::default()
+        };
+        assert!(
+            bad.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("archive_interval")
+        );
     }
 
     #[test]

@@ -42,6 +42,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The request is valid but the node's state does not allow it yet (e.g. a batch run
+    /// before anything was archived).
+    #[error("{message}")]
+    Conflict {
+        /// Stable error code, e.g. `not_archived`.
+        code: &'static str,
+        /// What is missing and what to do first.
+        message: String,
+    },
+
     /// The request body is over the node's limit.
     #[error(
         "the request body is over this node's limit of {limit} bytes: send fewer records per request, or start the node with a larger --max-body-bytes"
@@ -59,6 +69,10 @@ pub enum Error {
     /// its kind.
     #[error(transparent)]
     Engine(#[from] strata_engine::Error),
+
+    /// An error of the batch layer (archiving, batch views), mapped by its kind.
+    #[error(transparent)]
+    Batch(#[from] strata_batch::Error),
 
     /// A log error about one record of a produce request.
     #[error("record {index}: {source}")]
@@ -119,6 +133,7 @@ impl Error {
             }
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             Error::NotFound { code, .. } => (StatusCode::NOT_FOUND, code, None),
+            Error::Conflict { code, .. } => (StatusCode::CONFLICT, code, None),
             Error::BodyTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
@@ -130,6 +145,7 @@ impl Error {
             }
             Error::Log(e) => classify_log(e),
             Error::Engine(e) => classify_engine(e),
+            Error::Batch(e) => classify_batch(e),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "config", None),
             Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io", None),
@@ -197,6 +213,38 @@ fn classify_engine(e: &strata_engine::Error) -> (StatusCode, &'static str, Optio
         E::Checkpoint { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "checkpoint", None),
         E::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "view_stopped", None),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+    }
+}
+
+fn classify_batch(e: &strata_batch::Error) -> (StatusCode, &'static str, Option<Value>) {
+    use strata_batch::Error as B;
+    match e {
+        B::Unsupported { .. } => (StatusCode::BAD_REQUEST, "batch_unsupported", None),
+        // The operator must move files or pick a new lake: the request cannot succeed as is.
+        B::SchemaChanged { .. } => (StatusCode::CONFLICT, "schema_changed", None),
+        B::ForeignFiles { paths } => (
+            StatusCode::CONFLICT,
+            "foreign_files",
+            Some(json!({ "paths": paths })),
+        ),
+        B::CorruptFile { path, .. } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_lake_file",
+            Some(json!({ "path": path })),
+        ),
+        B::Metadata { path, .. } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_metadata",
+            Some(json!({ "path": path })),
+        ),
+        B::Io { source, path } if source.raw_os_error() == Some(28) => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            Some(json!({ "path": path })),
+        ),
+        B::Log(l) => classify_log(l),
+        B::Engine(en) => classify_engine(en),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "batch_failed", None),
     }
 }
 

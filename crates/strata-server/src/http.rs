@@ -25,6 +25,7 @@ use strata_log::TopicConfig;
 use strata_log::names::validate_name;
 use tokio::sync::watch;
 
+use crate::batch;
 use crate::catalog::{APPEND_POLL, Catalog, TopicEntry};
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
@@ -55,6 +56,8 @@ pub struct Shared {
     pub config: NodeConfig,
     /// Request metrics.
     pub metrics: Metrics,
+    /// The batch layer: archiver and batch views.
+    pub batch: Arc<crate::batch::BatchLayer>,
     /// Becomes `true` when the node shuts down; follow streams end.
     pub shutdown: watch::Receiver<bool>,
     /// When the node started.
@@ -97,6 +100,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/views/{view}/definition", get(views::definition))
         .route("/v1/views/{view}/keys/{key}", get(views::key_rows))
         .route("/v1/views/{view}/changes", get(views::changes))
+        .route(
+            "/v1/views/{view}/batch",
+            get(batch::latest).post(batch::run_now),
+        )
+        .route("/v1/batch/archive", post(batch::archive_now))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -357,7 +365,12 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 async fn metrics(State(state): State<AppState>) -> Result<Response> {
     // The engine's counters sit behind locks its view threads hold while they work.
     let st = Arc::clone(&state);
-    let text = blocking(move || Ok(st.metrics.render(&st.catalog, &st.engine))).await?;
+    let text = blocking(move || {
+        let mut text = st.metrics.render(&st.catalog, &st.engine);
+        text.push_str(&st.batch.metrics.render_prometheus());
+        Ok(text)
+    })
+    .await?;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -467,7 +480,14 @@ async fn create_topic(
     validate_name("topic", &req.name)?;
     let config = topic_config_from_json(req.config.unwrap_or_default())?;
     let catalog = Arc::clone(&state.catalog);
-    let entry = blocking(move || catalog.create_topic(&req.name, req.partitions, config)).await?;
+    let batch = Arc::clone(&state.batch);
+    let entry = blocking(move || {
+        let entry = catalog.create_topic(&req.name, req.partitions, config)?;
+        // Retention must not reach the new topic's segments before they are archived.
+        batch.archiver.protect(catalog.log())?;
+        Ok(entry)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(describe(&entry))).into_response())
 }
 

@@ -7,11 +7,14 @@
 //! - [`http`]: the axum router and handlers (`/v1/...`, `/health`, `/metrics`).
 //! - `views`: the SQL engine over HTTP (`/v1/sql`, `/v1/views/...`); [`rows`]: picking a
 //!   view's rows by key, time range and order.
+//! - [`batch`]: the batch layer in the node — the lake, the continuous archiver, scheduled
+//!   and on-demand batch views, and their endpoints.
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`server`]: starting a [`Node`], serving, and shutting down cleanly.
 //! - [`client`]: a small HTTP client of the API, used by the CLI, tests and benchmarks.
 //! - [`time`]: points in time, durations and sizes as users write them.
 
+pub mod batch;
 pub mod catalog;
 pub mod client;
 pub mod config;

@@ -1,5 +1,5 @@
-//! Running a node: open the log and the SQL engine over it, serve the API, shut down cleanly
-//! on a signal (views checkpoint, then the log closes).
+//! Running a node: open the log, the SQL engine over it and the batch layer, serve the API,
+//! shut down cleanly on a signal (the batch jobs stop, views checkpoint, then the log closes).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use strata_log::{Log, LogOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::batch::BatchLayer;
 use crate::catalog::Catalog;
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
@@ -84,12 +85,39 @@ impl Node {
         let (shutdown_tx, shutdown) = watch::channel(false);
         // Built after the engine opened: resuming views may have created their topics.
         let catalog = Arc::new(Catalog::new(log, config.group_session_timeout));
+        // Before retention's first pass (30 s after the log opened): unarchived segments
+        // must never be deleted.
+        let batch_catalog = Arc::clone(&catalog);
+        let batch_dir = config.data_dir.clone();
+        let batch =
+            tokio::task::spawn_blocking(move || BatchLayer::open(&batch_dir, &batch_catalog))
+                .await
+                .map_err(|e| Error::Unavailable(format!("opening the batch layer failed: {e}")))?;
+        let batch = match batch {
+            Ok(b) => Arc::new(b),
+            Err(e) => {
+                let log = Arc::clone(catalog.log());
+                let _ = tokio::task::spawn_blocking(move || {
+                    engine.shutdown();
+                    log.close()
+                })
+                .await;
+                return Err(e);
+            }
+        };
+        batch.start_jobs(
+            &catalog,
+            &engine,
+            config.archive_interval,
+            config.batch_interval,
+        );
         Ok(Node {
             shared: Arc::new(Shared {
                 catalog,
                 engine,
                 config,
                 metrics: Metrics::default(),
+                batch,
                 shutdown,
                 started: Instant::now(),
             }),
@@ -159,7 +187,14 @@ impl Node {
                 Ok(())
             }
         };
-        // Views first: their final checkpoints name output offsets that must be on disk
+        // The batch layer's jobs read the log and the engine's plans: stop them first
+        // (waiting for a run in progress; an interrupted one would be redone anyway).
+        let batch = Arc::clone(&shared.batch);
+        tokio::task::spawn_blocking(move || batch.stop_jobs())
+            .await
+            .map_err(|e| Error::Unavailable(format!("stopping the batch layer failed: {e}")))?;
+        tracing::info!("archiver and scheduled batch views stopped");
+        // Views next: their final checkpoints name output offsets that must be on disk
         // when the log closes.
         let engine = Arc::clone(&shared.engine);
         tokio::task::spawn_blocking(move || engine.shutdown())

@@ -409,18 +409,21 @@ pub(crate) async fn definition(
     Ok(axum::Json(v).into_response())
 }
 
-/// `DELETE /v1/views/{v}`: stops the view, deletes its state and output topics.
+/// `DELETE /v1/views/{v}`: stops the view, deletes its state, output topics and batch views.
 pub(crate) async fn drop_view(
     State(state): State<AppState>,
     Path(view): Path<String>,
 ) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let catalog = Arc::clone(&state.catalog);
+    let batch = Arc::clone(&state.batch);
     let name = view.clone();
     blocking(move || {
         let dropped = engine.drop_view(&name);
         catalog.sync();
-        Ok(dropped?)
+        dropped?;
+        // Its batch views go with it (a later view of the same name starts afresh).
+        Ok(batch.store.drop_view(&name)?)
     })
     .await?;
     Ok(axum::Json(json!({ "dropped": view.to_lowercase() })).into_response())
