@@ -262,6 +262,14 @@ async fn bad_batch_requests_get_4xx_with_a_hint() {
         .expect("request");
     expect_error(&r, 400);
 
+    let (_, api) = get(&c, "/v1/openapi.json").await;
+    for path in ["/v1/batch/archive", "/v1/views/{view}/batch"] {
+        assert!(
+            api["paths"][path]["post"].is_object(),
+            "{path} not documented"
+        );
+    }
+
     // A view whose topic was never archived: 409 naming the command to run first.
     create_topic(&c, "orders", 1, json!({})).await;
     let r = sql(&c, SQL).await;
