@@ -85,14 +85,23 @@ impl BatchLayer {
             Arc::clone(catalog),
             Arc::clone(engine),
         );
+        // Passes start one interval after the node: the floors set at open already keep
+        // retention off unarchived segments, and a pass racing the node's first requests
+        // would create `<topic>-invalid` topics under them.
+        let mut first = true;
         jobs.push(Periodic::start("strata-archiver", archive_every, move || {
-            // Topics created since the last pass get their retention floor before retention
-            // can reach them (a new topic has none until it is first archived).
-            if let Err(e) = archiver.protect(cat.log()) {
-                tracing::error!(error = %e, "cannot protect unarchived segments from retention");
+            if std::mem::take(&mut first) {
+                return;
             }
-            // Failures are logged and counted by the archiver; the next pass retries.
-            let _ = archive(&archiver, &cat, &eng, None);
+            survive("archiver", || {
+                // Topics created since the last pass get their retention floor before
+                // retention can reach them (a new topic has none until it is first archived).
+                if let Err(e) = archiver.protect(cat.log()) {
+                    tracing::error!(error = %e, "cannot protect unarchived segments from retention");
+                }
+                // Failures are logged and counted by the archiver; the next pass retries.
+                let _ = archive(&archiver, &cat, &eng, None);
+            });
         }));
         if let Some(every) = batch_every {
             let (store, eng) = (Arc::clone(&self.store), Arc::clone(engine));
@@ -115,7 +124,9 @@ impl BatchLayer {
                         continue;
                     }
                     // Failures are logged and counted by the store.
-                    let _ = store.run(&plan, RunOptions::default());
+                    survive("batch view", || {
+                        let _ = store.run(&plan, RunOptions::default());
+                    });
                 }
             }));
         }
@@ -127,6 +138,19 @@ impl BatchLayer {
         for job in jobs {
             job.stop();
         }
+    }
+}
+
+/// Runs one pass of a background job, logging a panic instead of letting it end the job's
+/// thread: a bug hit by one topic or view must not stop archiving the others for good.
+fn survive(job: &str, pass: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(pass)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(job, panic = %what, "a batch-layer pass panicked; the next pass runs as scheduled");
     }
 }
 
