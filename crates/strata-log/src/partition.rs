@@ -402,6 +402,10 @@ impl Partition {
                 0
             };
             let chunk_start = pos;
+            segment.prefault(
+                pos,
+                pos.saturating_add(limits.max_bytes.min(64 << 20) as usize),
+            );
             let mut full = false;
             while pos < bytes.len() {
                 let view = segment.batch_at(bytes, pos)?;

@@ -61,6 +61,8 @@ pub(crate) struct Segment {
     /// Bytes from the start whose batch CRCs have been verified since the segment was opened:
     /// reads check each batch once, not on every read.
     verified: AtomicU64,
+    /// Bytes from the start whose pages have been prefaulted into the map.
+    populated: AtomicU64,
     index: RwLock<Vec<IndexEntry>>,
 }
 
@@ -106,6 +108,7 @@ impl Segment {
             next_offset: Watermark::new(next_offset),
             max_timestamp: AtomicU64::new(max_timestamp as u64),
             verified: AtomicU64::new(0),
+            populated: AtomicU64::new(0),
             index: RwLock::new(entries),
         }
     }
@@ -127,6 +130,26 @@ impl Segment {
     /// Byte size of the published data.
     pub fn size(&self) -> u64 {
         self.len.load()
+    }
+
+    /// Prefaults the map's pages of `start..end` in one call, so a read after a reopen does
+    /// not take a page fault every 4 KiB (it cost ~10% of a read of small records). Only
+    /// published bytes are touched; a kernel without `MADV_POPULATE_READ` just skips it.
+    pub fn prefault(&self, start: usize, end: usize) {
+        let end = end.min(self.len.load() as usize);
+        let done = self.populated.load(Ordering::Acquire) as usize;
+        let contiguous = start <= done;
+        let from = if contiguous { done } else { start };
+        if end <= from {
+            return;
+        }
+        if let Some(map) = &self.map {
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, from, end - from);
+        }
+        if contiguous {
+            // Contiguous with what is already populated: extend the mark.
+            self.populated.fetch_max(end as u64, Ordering::AcqRel);
+        }
     }
 
     /// Frames the batch at `pos`, verifying its CRC unless an earlier read already did.
