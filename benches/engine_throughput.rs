@@ -229,7 +229,7 @@ fn run_from_log(log: &Log, window: WindowSpec) -> usize {
             .read(
                 offset,
                 ReadLimits {
-                    max_records: BATCH_ROWS as u64,
+                    max_records: 8192,
                     max_bytes: 64 << 20,
                 },
             )

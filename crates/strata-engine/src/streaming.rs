@@ -53,7 +53,9 @@ impl Default for StreamingConfig {
     fn default() -> Self {
         StreamingConfig {
             checkpoint_interval: Duration::from_secs(5),
-            max_records_per_partition: 16 * 1024,
+            // ~8 K rows keeps a batch's columns under the allocator's mmap threshold: bigger
+            // batches paid for fresh zeroed pages on every micro-batch (profiled).
+            max_records_per_partition: 8 * 1024,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             poll_interval: Duration::from_millis(20),
         }
