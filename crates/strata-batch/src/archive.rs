@@ -600,7 +600,10 @@ impl<'a> SegmentWriter<'a> {
             .ok_or_else(|| arrow::error::ArrowError::SchemaError("no _timestamp column".into()))?;
         Ok(match self.event_time {
             Some(i) => {
-                let et = batch.column(i).as_primitive::<TimestampMillisecondType>();
+                // The event-time column may be TIMESTAMP or BIGINT epoch millis (ksqlDB's
+                // `timestamp='viewtime'`): read it as Int64 either way.
+                let et = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Int64)?;
+                let et = et.as_primitive::<arrow::datatypes::Int64Type>();
                 (0..batch.num_rows())
                     .map(|r| {
                         if et.is_valid(r) {

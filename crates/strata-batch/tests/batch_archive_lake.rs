@@ -360,3 +360,53 @@ fn a_failing_write_leaves_the_manifest_intact() {
     ));
     assert_eq!(rows[0], serde_json::json!([400, 400]));
 }
+
+#[test]
+fn a_bigint_event_time_column_is_read_as_epoch_millis() {
+    // ksqlDB's `timestamp='viewtime'` names a BIGINT column of epoch millis.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(&dir.path().join("log"));
+    let mut source = orders_source();
+    source.name = "views".into();
+    source.topic = "views".into();
+    source.columns = vec![strata_engine::plan::ColumnDef {
+        name: "viewtime".into(),
+        data_type: strata_engine::plan::SqlType::BigInt,
+    }];
+    source.timestamp_column = Some("viewtime".into());
+    log.create_topic("views", 1, small_segments())
+        .expect("topic");
+    let records: Vec<Record> = (0..100i64)
+        .map(|i| {
+            Record::new(
+                format!(r#"{{"viewtime":{}}}"#, T0 + i * HOUR / 10).into_bytes(),
+                0,
+            )
+        })
+        .collect();
+    append(&log, "views", 0, &records, 10);
+    log.topic("views")
+        .expect("t")
+        .partition(0)
+        .expect("p")
+        .roll_now()
+        .expect("roll");
+    let lake = dir.path().join("lake");
+    let report = archiver(&lake)
+        .archive_topic(&log, "views", Some(&source))
+        .expect("archive");
+    assert_eq!(report.rows, 100);
+    // 100 events 6 minutes apart span 10 hours of event time: one Hive directory per hour.
+    let hours = std::fs::read_dir(lake.join("views"))
+        .expect("lake")
+        .flat_map(|d| {
+            std::fs::read_dir(d.expect("date").path())
+                .into_iter()
+                .flatten()
+        })
+        .count();
+    assert_eq!(
+        hours, 10,
+        "partitioned by the BIGINT event time, not the record time"
+    );
+}
