@@ -390,7 +390,11 @@ impl Partition {
             let start = self.start_offset();
             return Err(Error::OffsetOutOfRange { offset, start, end });
         }
-        let record_cap = offset.saturating_add(limits.max_records);
+        // Never past the end loaded above: a segment's length is published before the
+        // partition's end, so the map may already hold a batch the end does not cover yet, and
+        // a reader that took it would then ask for an offset "beyond the end" (found by the
+        // concurrent reader test).
+        let record_cap = offset.saturating_add(limits.max_records).min(end);
         let mut bytes_taken = 0u64;
         for segment in &segments[first - 1..] {
             let bytes = segment.bytes();
@@ -409,6 +413,10 @@ impl Partition {
             let mut full = false;
             while pos < bytes.len() {
                 let view = segment.batch_at(bytes, pos)?;
+                if view.base_offset() >= end {
+                    full = true;
+                    break;
+                }
                 let size = view.size() as u64;
                 let first_batch = fetch.chunks.is_empty() && pos == chunk_start;
                 if !first_batch && bytes_taken + size > limits.max_bytes {

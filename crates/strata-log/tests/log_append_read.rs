@@ -411,6 +411,10 @@ fn readers_running_beside_the_writer_only_ever_see_whole_batches() {
                         max_bytes: 4096,
                     };
                     let fetch = p.read(offset, limits).expect("read");
+                    assert!(
+                        fetch.next_offset() <= fetch.end_offset(),
+                        "a read must not run past the end it saw"
+                    );
                     for r in fetch.records() {
                         let r = r.expect("whole record");
                         assert_eq!(r.offset, offset);
