@@ -5,36 +5,23 @@ use serde_json::{Value, json};
 use strata_server::client::encode_path;
 use strata_server::time::{format_ms, now_ms, parse_time};
 
-use super::{Failure, Result, cell, client, print_json, print_table};
+use super::{Failure, Result, cell, client, items, list_command, print_json, print_table};
 use crate::args::{GroupNameArgs, GroupResetArgs, ListArgs, Output};
 
 /// `strata group list`.
 pub async fn list(a: ListArgs) -> Result {
-    let v = client(&a.server)?
-        .call(Method::GET, "/v1/groups", None)
-        .await?;
-    match a.output {
-        Output::Json => print_json(&v),
-        Output::Table => {
-            let rows: Vec<Vec<String>> = v["groups"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|g| {
-                    let topics: Vec<String> = g["topics"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(cell)
-                        .collect();
-                    vec![cell(&g["group"]), cell(&g["lag"]), topics.join(",")]
-                })
-                .collect();
-            print_table(&["GROUP", "LAG", "TOPICS"], &rows)
-        }
-    }
+    list_command(
+        &a.server,
+        a.output,
+        "/v1/groups",
+        "groups",
+        &["GROUP", "LAG", "TOPICS"],
+        |g| {
+            let topics: Vec<String> = items(&g["topics"]).iter().map(cell).collect();
+            vec![cell(&g["group"]), cell(&g["lag"]), topics.join(",")]
+        },
+    )
+    .await
 }
 
 /// `strata group describe`.

@@ -67,6 +67,31 @@ fn client(server: &ServerArgs) -> Result<Client> {
     Ok(Client::new(&server.server, server.auth_token.clone())?)
 }
 
+/// The `list` commands: fetch `path` and print it as JSON, or as a table with one row per
+/// element of the array under `field`.
+async fn list_command(
+    server: &ServerArgs,
+    output: crate::args::Output,
+    path: &str,
+    field: &str,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) -> Result {
+    let v = client(server)?.call(hyper::Method::GET, path, None).await?;
+    match output {
+        crate::args::Output::Json => print_json(&v),
+        crate::args::Output::Table => {
+            let rows: Vec<Vec<String>> = items(&v[field]).iter().map(row).collect();
+            print_table(header, &rows)
+        }
+    }
+}
+
+/// The elements of a JSON array (none for anything else).
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 /// Prints JSON, pretty, to stdout.
 fn print_json(v: &Value) -> Result {
     let mut out = std::io::stdout().lock();

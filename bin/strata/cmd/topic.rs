@@ -4,7 +4,7 @@ use hyper::Method;
 use serde_json::{Map, Value, json};
 use strata_server::client::encode_path;
 
-use super::{Result, cell, client, human_bytes, print_json, print_table};
+use super::{Result, cell, client, human_bytes, list_command, print_json, print_table};
 use crate::args::{ListArgs, Output, TopicCreateArgs, TopicNameArgs};
 
 /// `strata topic create`.
@@ -42,33 +42,17 @@ pub async fn create(a: TopicCreateArgs) -> Result {
 
 /// `strata topic list`.
 pub async fn list(a: ListArgs) -> Result {
-    let v = client(&a.server)?
-        .call(Method::GET, "/v1/topics", None)
-        .await?;
-    match a.output {
-        Output::Json => print_json(&v),
-        Output::Table => {
-            let rows: Vec<Vec<String>> = v["topics"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|t| {
-                    vec![
-                        cell(&t["name"]),
-                        cell(&t["partition_count"]),
-                        cell(&t["records"]),
-                        human_bytes(t["size_bytes"].as_u64().unwrap_or(0)),
-                        cell(&t["config"]["durability"]),
-                    ]
-                })
-                .collect();
-            print_table(
-                &["TOPIC", "PARTITIONS", "RECORDS", "SIZE", "DURABILITY"],
-                &rows,
-            )
-        }
-    }
+    let header = ["TOPIC", "PARTITIONS", "RECORDS", "SIZE", "DURABILITY"];
+    list_command(&a.server, a.output, "/v1/topics", "topics", &header, |t| {
+        vec![
+            cell(&t["name"]),
+            cell(&t["partition_count"]),
+            cell(&t["records"]),
+            human_bytes(t["size_bytes"].as_u64().unwrap_or(0)),
+            cell(&t["config"]["durability"]),
+        ]
+    })
+    .await
 }
 
 /// `strata topic describe`.

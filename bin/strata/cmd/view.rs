@@ -5,57 +5,41 @@ use serde_json::Value;
 use strata_server::client::encode_path;
 use strata_server::time::{format_ms, now_ms, parse_time};
 
-use super::{Failure, Result, cell, client, print_json, print_table};
+use super::{Failure, Result, cell, client, list_command, print_json, print_table};
 use crate::args::{ListArgs, Output, QueryArgs, ViewNameArgs};
 
 /// `strata view list`.
 pub async fn list(a: ListArgs) -> Result {
-    let v = client(&a.server)?
-        .call(Method::GET, "/v1/views", None)
-        .await?;
-    match a.output {
-        Output::Json => print_json(&v),
-        Output::Table => {
-            let rows: Vec<Vec<String>> = v["views"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|v| {
-                    let s = &v["stats"];
-                    vec![
-                        cell(&v["name"]),
-                        cell(&v["source"]),
-                        window_text(&v["window"]),
-                        cell(&v["emit"]),
-                        cell(&v["status"]),
-                        cell(&s["records_in"]),
-                        cell(&s["emitted"]),
-                        cell(&s["late"]),
-                        cell(&s["lag"]),
-                        s["watermark"]
-                            .as_i64()
-                            .map_or_else(|| "-".into(), format_ms),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "VIEW",
-                    "SOURCE",
-                    "WINDOW",
-                    "EMIT",
-                    "STATUS",
-                    "RECORDS IN",
-                    "EMITTED",
-                    "LATE",
-                    "LAG",
-                    "WATERMARK",
-                ],
-                &rows,
-            )
-        }
-    }
+    let header = [
+        "VIEW",
+        "SOURCE",
+        "WINDOW",
+        "EMIT",
+        "STATUS",
+        "RECORDS IN",
+        "EMITTED",
+        "LATE",
+        "LAG",
+        "WATERMARK",
+    ];
+    list_command(&a.server, a.output, "/v1/views", "views", &header, |v| {
+        let s = &v["stats"];
+        vec![
+            cell(&v["name"]),
+            cell(&v["source"]),
+            window_text(&v["window"]),
+            cell(&v["emit"]),
+            cell(&v["status"]),
+            cell(&s["records_in"]),
+            cell(&s["emitted"]),
+            cell(&s["late"]),
+            cell(&s["lag"]),
+            s["watermark"]
+                .as_i64()
+                .map_or_else(|| "-".into(), format_ms),
+        ]
+    })
+    .await
 }
 
 /// A window for people: `tumbling 1m`, `hopping 1m every 10s`, `session gap 30m`.
