@@ -106,6 +106,7 @@ pub struct BatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     largest_record: usize,
+    largest_record_index: usize,
 }
 
 impl Default for BatchBuilder {
@@ -130,6 +131,7 @@ impl BatchBuilder {
             base_timestamp: 0,
             max_timestamp: i64::MIN,
             largest_record: 0,
+            largest_record_index: 0,
         }
     }
 
@@ -214,8 +216,11 @@ impl BatchBuilder {
             put_varint(&mut self.buf, v.len() as i64);
             self.buf.extend_from_slice(v);
         }
+        if total > self.largest_record {
+            self.largest_record = total;
+            self.largest_record_index = self.count as usize;
+        }
         self.count += 1;
-        self.largest_record = self.largest_record.max(total);
         total
     }
 
@@ -241,6 +246,7 @@ impl BatchBuilder {
             record_count: self.count,
             max_timestamp: self.max_timestamp,
             largest_record: self.largest_record,
+            largest_record_index: self.largest_record_index,
         })
     }
 }
@@ -252,6 +258,7 @@ pub struct EncodedBatch {
     record_count: u32,
     max_timestamp: i64,
     largest_record: usize,
+    largest_record_index: usize,
 }
 
 impl EncodedBatch {
@@ -277,6 +284,11 @@ impl EncodedBatch {
     /// Encoded size of the largest record.
     pub fn largest_record(&self) -> usize {
         self.largest_record
+    }
+
+    /// Position in the batch of the (first) largest record.
+    pub fn largest_record_index(&self) -> usize {
+        self.largest_record_index
     }
 
     /// The encoded batch (base offset as last stamped).

@@ -237,7 +237,7 @@ impl Partition {
     pub fn append(&self, mut batch: EncodedBatch) -> Result<AppendInfo> {
         if batch.largest_record() as u64 > self.config.max_record_bytes {
             return Err(Error::RecordTooLarge {
-                index: 0,
+                index: batch.largest_record_index(),
                 size: batch.largest_record(),
                 limit: self.config.max_record_bytes as usize,
             });

@@ -211,8 +211,15 @@ fn bad_input_is_rejected_and_appends_nothing() {
         Err(Error::TopicExists(_))
     ));
     let p = topic.partition(0).expect("p0");
-    let huge = EncodedBatch::from_records(&[Record::new(vec![0u8; 2000], 1)]).expect("batch");
-    assert!(matches!(p.append(huge), Err(Error::RecordTooLarge { .. })));
+    let huge = EncodedBatch::from_records(&[
+        Record::new(vec![0u8; 10], 1),
+        Record::new(vec![0u8; 2000], 1),
+    ])
+    .expect("batch");
+    assert!(
+        matches!(p.append(huge), Err(Error::RecordTooLarge { index: 1, .. })),
+        "the error names the record that is too large"
+    );
     let many: Vec<Record> = (0..20).map(|_| Record::new(vec![0u8; 500], 1)).collect();
     let too_big = EncodedBatch::from_records(&many).expect("batch");
     assert!(matches!(
