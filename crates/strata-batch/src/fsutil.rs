@@ -1,38 +1,19 @@
-//! Small crash-safety helpers: atomic replace of a file, fsync of a directory, and the
-//! event-time → Hive partition mapping.
+//! The event-time → Hive partition mapping, and the log's crash-safety helpers (atomic
+//! replace, directory fsync) under this crate's error type.
 
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 
-/// fsyncs a directory, so that an entry created, renamed or deleted in it is durable.
+/// fsyncs a directory (the log's helper, with this crate's error type).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    Ok(strata_log::fsutil::sync_dir(dir)?)
 }
 
-/// Replaces `path` with `bytes`: write `<path>.tmp`, fsync, rename, fsync the directory. A
-/// crash leaves the old or the new file, never a mix; a failed write (full disk) leaves the
-/// old file untouched.
+/// Replaces `path` with `bytes` atomically and durably (the log's helper, with this crate's
+/// error type).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let written = (|| {
-        let mut f = fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.sync_all().at(&tmp)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, path).at(path)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
+    Ok(strata_log::fsutil::write_atomically(path, bytes)?)
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -74,6 +55,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn hive_dirs_follow_utc_calendar_dates() {

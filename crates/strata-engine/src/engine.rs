@@ -487,7 +487,7 @@ impl Engine {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        crate::streaming::write_atomically(&path, &bytes)
+        Ok(strata_log::fsutil::write_atomically(&path, &bytes)?)
     }
 }
 

@@ -680,7 +680,7 @@ impl Driver {
             path: self.checkpoint_path.clone(),
             message,
         })?;
-        write_atomically(&self.checkpoint_path, &bytes)?;
+        strata_log::fsutil::write_atomically(&self.checkpoint_path, &bytes)?;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
@@ -755,31 +755,6 @@ pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         .filter(|l| !l.is_empty())
         .map(<[u8]>::to_vec)
         .collect())
-}
-
-/// Replaces `path` with `bytes`: write a temp file, fsync, rename, fsync the directory.
-///
-/// # Errors
-/// [`Error::Checkpoint`] naming the file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |e: std::io::Error| Error::Checkpoint {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(bytes).map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, path).map_err(err)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err)?;
-    }
-    Ok(())
 }
 
 /// `batch` with every timestamp column cast to Int64 epoch milliseconds.

@@ -29,6 +29,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::sync_dir;
 use crate::log::now_ms;
 use crate::names::validate_name;
 
@@ -352,17 +353,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = File::create(path).at(path)?;
     file.write_all(bytes).at(path)?;
     file.sync_all().at(path)
-}
-
-/// Fsyncs a directory, making the creations, renames and removals in it durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    // Directories can only be opened (and synced) this way on Unix; elsewhere a rename is
-    // made durable by the file system itself or not at all.
-    #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]

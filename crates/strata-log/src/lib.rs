@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod config;
 mod error;
+pub mod fsutil;
 pub mod groups;
 mod index;
 mod log;

@@ -10,17 +10,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{sync_dir, write_atomically};
 use crate::groups::GroupStore;
 use crate::maintenance::Maintenance;
 use crate::names::validate_name;
-use crate::partition::sync_dir;
 use crate::topic::{TOPIC_FILE, Topic};
 use std::sync::Arc;
 
@@ -278,27 +277,6 @@ impl Drop for Log {
             m.stop();
         }
     }
-}
-
-/// Replaces `path` with `bytes` atomically and durably: write a temp file, fsync it, rename
-/// it over `path`, fsync the directory.
-///
-/// # Errors
-/// I/O errors naming the file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut f = fs::File::create(&tmp).at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
-    }
-    fs::rename(&tmp, path).at(path)?;
-    if let Some(parent) = path.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
 }
 
 /// Milliseconds since the Unix epoch.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::batch::{BatchView, EncodedBatch, RecordIter, RecordView};
 use crate::config::{Durability, TopicConfig};
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::sync_dir;
 use crate::loom::{Arc, AtomicU64, Mutex, Ordering};
 use crate::publish::{SegmentSet, Watermark};
 use crate::segment::{RecoveryMode, Segment, SegmentWriter, parse_log_name};
@@ -702,15 +703,10 @@ fn read_recovery_point(dir: &Path) -> Result<u64> {
 }
 
 fn write_recovery_point(dir: &Path, offset: u64) -> Result<()> {
-    crate::log::write_atomically(
+    crate::fsutil::write_atomically(
         &dir.join(RECOVERY_POINT_FILE),
         offset.to_string().as_bytes(),
     )
-}
-
-/// fsyncs a directory, so that a created, renamed or deleted entry in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 /// A range of whole, CRC-checked batches of one segment, kept mapped while held.

@@ -9,7 +9,8 @@ use crate::batch::EncodedBatch;
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 // The log and topic level is not model-checked: plain std types.
-use crate::partition::{AppendInfo, Partition, sync_dir};
+use crate::fsutil::sync_dir;
+use crate::partition::{AppendInfo, Partition};
 use crate::partitioner::partition_for_key;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +65,7 @@ impl Topic {
         };
         #[expect(clippy::unwrap_used, reason = "serializing plain data cannot fail")]
         let json = serde_json::to_vec_pretty(&meta).unwrap();
-        crate::log::write_atomically(&dir.join(TOPIC_FILE), &json)?;
+        crate::fsutil::write_atomically(&dir.join(TOPIC_FILE), &json)?;
         Self::from_meta(dir, meta, true)
     }
 
