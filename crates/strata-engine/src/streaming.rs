@@ -622,12 +622,12 @@ impl Driver {
         chunk: &[(u32, RecordView<'_>)],
         which: &[(u32, u64, String)],
     ) -> Result<()> {
+        // One pass to index the chunk: a search per late record was quadratic.
+        let by_position: std::collections::HashMap<(u32, u64), &RecordView<'_>> =
+            chunk.iter().map(|(p, r)| ((*p, r.offset), r)).collect();
         let mut builder = BatchBuilder::new();
         for (partition, offset, reason) in which {
-            let Some((_, record)) = chunk
-                .iter()
-                .find(|(p, r)| p == partition && r.offset == *offset)
-            else {
+            let Some(record) = by_position.get(&(*partition, *offset)) else {
                 continue;
             };
             let origin = format!("{}/{partition}/{offset}", self.plan.source.topic);
