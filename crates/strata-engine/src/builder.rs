@@ -50,6 +50,7 @@ impl ViewBuilder {
                 having: None,
                 output: Vec::new(),
                 emit: EmitMode::Changes,
+                serving: crate::plan::ServingMode::default(),
             },
             extra_output: None,
         }

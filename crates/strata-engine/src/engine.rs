@@ -446,6 +446,22 @@ impl Engine {
         view.with_operator(|op| op.snapshot_with_keys())
     }
 
+    /// A running view's speed-layer partials per generation (`None` inside for views not
+    /// merged with a batch view), for the serving layer.
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] when no view of that name is running.
+    pub fn partials(&self, name: &str) -> Result<Option<Arc<crate::streaming::SpeedPartials>>> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .get(&name.to_lowercase())
+            .map(StreamingView::partials)
+            .ok_or_else(|| Error::Unknown {
+                kind: "view",
+                name: name.to_owned(),
+            })
+    }
+
     /// A view's plan.
     pub fn plan(&self, name: &str) -> Option<ViewPlan> {
         let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());

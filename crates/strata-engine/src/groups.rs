@@ -43,6 +43,9 @@ pub struct GroupTable {
     live: Vec<bool>,
     closed: Vec<bool>,
     free: Vec<u32>,
+    /// Every live group of each key, open or closed (for lookups by key).
+    #[serde(skip)]
+    key_groups: Vec<SmallVec<[u32; 2]>>,
     #[serde(skip)]
     index: hashbrown::HashTable<u32>,
     #[serde(skip)]
@@ -69,6 +72,7 @@ impl GroupTable {
                 self.key_rows.push(KeyBytes::from_slice(row));
                 self.key_refs.push(0);
                 self.key_open.push(OpenList::new());
+                self.key_groups.push(SmallVec::new());
                 (self.key_rows.len() - 1) as u32
             }
         };
@@ -76,6 +80,19 @@ impl GroupTable {
         self.index
             .insert_unique(hash, k, |&x| hasher.hash_one(rows[x as usize].as_slice()));
         k
+    }
+
+    /// The id of key `row`, if some live group has it.
+    pub fn find_key(&self, row: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(row);
+        self.index
+            .find(hash, |&k| self.key_rows[k as usize].as_slice() == row)
+            .copied()
+    }
+
+    /// Every live group of key `k`, open or closed, in no particular order.
+    pub fn groups_of_key(&self, k: u32) -> &[u32] {
+        &self.key_groups[k as usize]
     }
 
     /// The open group of key `k` whose window starts at `start`.
@@ -112,6 +129,7 @@ impl GroupTable {
             }
         };
         self.key_refs[k as usize] += 1;
+        self.key_groups[k as usize].push(g);
         self.attach(k, g, window);
         (g, grew)
     }
@@ -160,6 +178,10 @@ impl GroupTable {
         self.closed[i] = false;
         self.free.push(g);
         let k = self.group_key[i];
+        let groups = &mut self.key_groups[k as usize];
+        if let Some(at) = groups.iter().position(|&x| x == g) {
+            groups.swap_remove(at);
+        }
         let refs = &mut self.key_refs[k as usize];
         *refs -= 1;
         if *refs == 0 {
@@ -197,8 +219,12 @@ impl GroupTable {
         (0..self.live.len() as u32).filter(|&g| self.live[g as usize])
     }
 
-    /// Rebuilds the key index after deserialization.
+    /// Rebuilds the key indexes after deserialization.
     pub fn rebuild_index(&mut self) {
+        self.key_groups = vec![SmallVec::new(); self.key_rows.len()];
+        for g in self.live_groups().collect::<Vec<_>>() {
+            self.key_groups[self.group_key[g as usize] as usize].push(g);
+        }
         self.index.clear();
         for (k, row) in self.key_rows.iter().enumerate() {
             if self.key_refs[k] > 0 {
@@ -235,6 +261,15 @@ mod tests {
         t.close(g0);
         assert_eq!(t.find_open(a, 0), None);
         assert_eq!(t.key_row(g0), b"a", "a closed group keeps its key");
+        let mut of_a = t.groups_of_key(a).to_vec();
+        of_a.sort_unstable();
+        assert_eq!(
+            of_a,
+            vec![g1.min(g0), g1.max(g0)],
+            "closed groups stay findable by key"
+        );
+        assert_eq!(t.find_key(b"a"), Some(a));
+        assert_eq!(t.find_key(b"zz"), None);
         t.release(g0);
         t.release(g1);
         let b = t.key_id(b"b");
@@ -245,6 +280,8 @@ mod tests {
         let mut restored: GroupTable =
             serde_json::from_str(&serde_json::to_string(&t).expect("ser")).expect("de");
         restored.rebuild_index();
+        assert_eq!(restored.find_key(b"b"), Some(b));
+        assert_eq!(restored.groups_of_key(b), &[g]);
         assert_eq!(restored.key_id(b"b"), b);
     }
 }

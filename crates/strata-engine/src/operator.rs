@@ -63,6 +63,23 @@ pub struct Processed {
     pub passthrough: Option<RecordBatch>,
 }
 
+/// Which groups [`ViewOperator::absorb`] takes from another operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFilter {
+    /// Only groups of this key (arrow-row bytes, see [`ViewOperator::key_row_from_text`]).
+    pub key: Option<Vec<u8>>,
+    /// Only windows starting at or after this (ms); not applied to sessions.
+    pub from: Option<i64>,
+    /// Only windows starting before this (ms); not applied to sessions.
+    pub to: Option<i64>,
+}
+
+impl GroupFilter {
+    fn admits_start(&self, start: i64) -> bool {
+        self.from.is_none_or(|f| start >= f) && self.to.is_none_or(|t| start < t)
+    }
+}
+
 /// The operator's state, as checkpointed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupState {
@@ -608,6 +625,115 @@ impl ViewOperator {
         Ok(RecordBatch::try_new_with_options(
             schema, columns, &options,
         )?)
+    }
+
+    /// The arrow-row bytes of a group key given as text, one value per group key column
+    /// (what [`GroupFilter::key`] takes); `None` when a value is not of its column's type (no
+    /// group can have that key) or the number of values is not the number of key columns.
+    ///
+    /// # Errors
+    /// Arrow errors converting the key.
+    pub fn key_row_from_text(&self, values: &[String]) -> Result<Option<Vec<u8>>> {
+        if values.len() != self.key_fields.len() {
+            return Ok(None);
+        }
+        let mut columns = Vec::with_capacity(values.len());
+        for (field, text) in self.key_fields.iter().zip(values) {
+            let text: ArrayRef = Arc::new(arrow::array::StringArray::from(vec![text.as_str()]));
+            let options = arrow::compute::CastOptions {
+                safe: true,
+                ..Default::default()
+            };
+            let typed = arrow::compute::cast_with_options(&text, field.data_type(), &options)?;
+            if typed.is_null(0) {
+                return Ok(None);
+            }
+            columns.push(typed);
+        }
+        let rows = self.key_converter.convert_columns(&columns)?;
+        Ok(Some(rows.row(0).as_ref().to_vec()))
+    }
+
+    /// Folds the groups of `other` that `filter` selects into this operator's groups: the
+    /// same (key, window) adds up; session windows that overlap or touch merge into one, so
+    /// sessions computed over disjoint parts of a stream combine into the sessions of the
+    /// whole. This is how the serving layer adds a batch view and speed-layer partials.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when `other` was compiled from another definition.
+    pub fn absorb(&mut self, other: &ViewOperator, filter: &GroupFilter) -> Result<()> {
+        if self.output_scope != other.output_scope || self.plan.window != other.plan.window {
+            return Err(Error::plan(
+                "cannot merge states of different view definitions",
+            ));
+        }
+        let table = &other.state.table;
+        let candidates: Vec<u32> = match &filter.key {
+            Some(key) => table
+                .find_key(key)
+                .map(|k| table.groups_of_key(k).to_vec())
+                .unwrap_or_default(),
+            None => table.live_groups().collect(),
+        };
+        let sessions = matches!(self.plan.window, Some(WindowSpec::Session { .. }));
+        for src in candidates {
+            let window = table.window(src);
+            // A session's extent depends on what it merges with, so only fixed windows are
+            // cut by start before merging.
+            if !sessions && !filter.admits_start(window.0) {
+                continue;
+            }
+            let key = table.key_row(src);
+            let dst = match self.plan.window {
+                None => self.group_for(key, None),
+                Some(WindowSpec::Session { .. }) => self.absorb_session(key, window)?,
+                Some(_) => self.group_for(key, Some(window)),
+            };
+            for (acc, from) in self
+                .state
+                .accumulators
+                .iter_mut()
+                .zip(&other.state.accumulators)
+            {
+                acc.ensure_groups(self.state.table.capacity());
+                acc.merge(dst, from, src)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The session of `key` that a partial session over `window` joins: every session it
+    /// overlaps or touches is merged into one spanning them all.
+    fn absorb_session(&mut self, key: &[u8], (start, end): (i64, i64)) -> Result<u32> {
+        let k = self.state.table.key_id(key);
+        let mut hits: Vec<u32> = self
+            .state
+            .table
+            .open_groups(k)
+            .iter()
+            .filter(|w| start <= w.end && end >= w.start)
+            .map(|w| w.group)
+            .collect();
+        hits.sort_unstable();
+        let Some((&target, rest)) = hits.split_first() else {
+            return Ok(self.open_group(k, (start, end)));
+        };
+        let (mut lo, mut hi) = self.state.table.window(target);
+        lo = lo.min(start);
+        hi = hi.max(end);
+        for &other in rest {
+            let (s, e) = self.state.table.window(other);
+            lo = lo.min(s);
+            hi = hi.max(e);
+            for acc in &mut self.state.accumulators {
+                acc.merge_groups(target, other)?;
+            }
+            self.release(other);
+        }
+        if self.state.table.window(target) != (lo, hi) {
+            self.state.table.set_window(target, (lo, hi));
+        }
+        Ok(target)
     }
 
     /// The state to checkpoint.

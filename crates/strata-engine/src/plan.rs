@@ -322,12 +322,34 @@ pub struct ViewPlan {
     pub output: Vec<(String, Expr)>,
     /// When results are emitted.
     pub emit: EmitMode,
+    /// How the serving layer answers queries of the view.
+    #[serde(default)]
+    pub serving: ServingMode,
+}
+
+/// How a view is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServingMode {
+    /// Batch view ⊕ the speed layer's partials of what the batch view has not covered yet:
+    /// exact, late records included, once a batch run has covered them.
+    #[default]
+    Lambda,
+    /// The speed layer alone (Kreps's Kappa architecture): what the streaming view computed.
+    Kappa,
 }
 
 impl ViewPlan {
     /// True when the view aggregates (it has state); false for filter/projection views.
     pub fn is_aggregating(&self) -> bool {
         !self.aggregates.is_empty() || !self.group_by.is_empty()
+    }
+
+    /// True when queries merge a batch view with speed-layer partials: an aggregating view
+    /// declared `lambda` (the default) that a batch run can recompute — a stream–table join
+    /// looks the table up at processing time, which a recomputation cannot reproduce.
+    pub fn merges_batch(&self) -> bool {
+        self.serving == ServingMode::Lambda && self.is_aggregating() && self.join.is_none()
     }
 }
 

@@ -28,10 +28,17 @@ use strata_log::{
 use crate::codec;
 use crate::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
 use crate::error::{Error, Result};
+use crate::generations::{Generation, Ledger};
 use crate::join::{TableFollower, TableState, joined_schema};
 use crate::operator::{GroupState, Lateness, ViewOperator};
 use crate::plan::{EmitMode, ViewPlan};
 use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
+
+/// A batch view as the speed layer holds it: opaque here (it is the batch layer's type).
+pub type BatchHandle = Arc<dyn std::any::Any + Send + Sync>;
+
+/// A view's speed-layer partials per generation, and the batch view they complement.
+pub type SpeedPartials = Ledger<ViewOperator, BatchHandle>;
 
 /// Header naming why a record went to the late topic.
 pub const REASON_HEADER: &str = "strata.reason";
@@ -93,10 +100,16 @@ struct Checkpoint {
     stats: ViewStats,
     table_positions: Vec<u64>,
     table: Option<TableState>,
+    /// The horizon of the batch view handed over last.
+    covered: Vec<(u32, u64)>,
+    /// Partials of the generations at or above it.
+    generations: Vec<(Generation, GroupState)>,
 }
 
 struct Shared {
     operator: Mutex<ViewOperator>,
+    /// Present for views the serving layer merges with a batch view.
+    partials: Option<Arc<SpeedPartials>>,
     stats: Mutex<ViewStats>,
     stop: AtomicBool,
     failure: Mutex<Option<String>>,
@@ -138,6 +151,10 @@ struct Driver {
     table: Option<(Arc<Topic>, TableFollower, Vec<u64>)>,
     joined_schema: Option<arrow::datatypes::SchemaRef>,
     positions: Vec<u64>,
+    /// Per source partition, the base offsets of its segments (refreshed every micro-batch):
+    /// a record's generation is the segment holding it.
+    segment_bases: Vec<Vec<u64>>,
+    input_schema: arrow::datatypes::SchemaRef,
     watermarks: WatermarkTracker,
     max_event_time: i64,
     checkpoint_path: PathBuf,
@@ -173,7 +190,8 @@ impl StreamingView {
         let input_schema = joined
             .clone()
             .unwrap_or_else(|| Arc::clone(decoder.schema()));
-        let operator = ViewOperator::new(plan.clone(), input_schema, Lateness::Enforce)?;
+        let operator =
+            ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Enforce)?;
         let output_config = TopicConfig {
             durability: Durability::Never, // fsynced before each checkpoint instead
             ..TopicConfig::default()
@@ -192,6 +210,9 @@ impl StreamingView {
         let plan_text = serde_json::to_string(&plan).map_err(|e| Error::plan(e.to_string()))?;
         let shared = Arc::new(Shared {
             operator: Mutex::new(operator),
+            partials: plan
+                .merges_batch()
+                .then(|| Arc::new(SpeedPartials::default())),
             stats: Mutex::new(ViewStats {
                 watermark: i64::MIN,
                 ..ViewStats::default()
@@ -209,6 +230,8 @@ impl StreamingView {
             table,
             joined_schema: joined,
             positions: vec![0; partitions],
+            segment_bases: vec![Vec::new(); partitions],
+            input_schema,
             watermarks: WatermarkTracker::new(partitions, delay, config.idle_timeout),
             max_event_time: i64::MIN,
             checkpoint_path: state_dir.join("checkpoint.bin"),
@@ -271,6 +294,12 @@ impl StreamingView {
             .operator
             .lock()
             .unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The view's speed-layer partials per generation, for the serving layer's merge with
+    /// its batch view; `None` for views served from the speed layer alone.
+    pub fn partials(&self) -> Option<Arc<SpeedPartials>> {
+        self.shared.partials.clone()
     }
 
     /// Stops the view after a final checkpoint.
@@ -362,6 +391,15 @@ impl Driver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .restore(checkpoint.state)?;
+        if let Some(partials) = &self.shared.partials {
+            let mut generations = Vec::with_capacity(checkpoint.generations.len());
+            for (generation, state) in checkpoint.generations {
+                let mut op = self.new_partial(i64::MIN)?;
+                op.restore(state)?;
+                generations.push((generation, op));
+            }
+            partials.restore(checkpoint.covered, generations);
+        }
         *self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = checkpoint.stats;
         Ok(())
     }
@@ -405,6 +443,13 @@ impl Driver {
             .iter()
             .map(|p| Ok((p.id(), p.read(self.positions[p.id() as usize], limits)?)))
             .collect::<Result<_>>()?;
+        if self.shared.partials.is_some() {
+            // After the reads: every segment holding a record just read is listed.
+            for p in self.source.partitions() {
+                self.segment_bases[p.id() as usize] =
+                    p.segments().iter().map(|s| s.base_offset).collect();
+            }
+        }
         let mut records: Vec<(u32, RecordView<'_>)> = Vec::new();
         for (p, fetch) in &fetches {
             for r in fetch.records() {
@@ -481,7 +526,7 @@ impl Driver {
             }
             _ => decoded.batch,
         };
-        let processed = {
+        let (processed, rows, watermark) = {
             let mut op = self
                 .shared
                 .operator
@@ -493,9 +538,9 @@ impl Driver {
             } else {
                 Some(op.output_with_keys(&processed.changed)?)
             };
-            (processed, rows)
+            (processed, rows, op.watermark())
         };
-        let (processed, rows) = processed;
+        self.fold_generations(&batch, watermark)?;
         // Event time advances per partition from what this chunk delivered.
         let times = event_time_by_partition(&batch, &self.plan, self.watermarks_len())?;
         for (p, max) in times.into_iter().enumerate() {
@@ -528,6 +573,51 @@ impl Driver {
         self.close_windows(watermark)
     }
 
+    /// A fresh partial of this view at `watermark`. Partials cut late records exactly as the
+    /// view does (the cut depends only on a record's time and the watermark, which they share)
+    /// but keep closed windows until a batch view covers them.
+    fn new_partial(&self, watermark: i64) -> Result<ViewOperator> {
+        let mut op = ViewOperator::new(
+            self.plan.clone(),
+            Arc::clone(&self.input_schema),
+            Lateness::Enforce,
+        )?;
+        op.set_retention_ms(i64::MAX);
+        op.advance_watermark(watermark);
+        Ok(op)
+    }
+
+    /// Folds the rows of `batch` into the partials of their generations. Rows come grouped
+    /// by partition in offset order, so each generation is one run of rows.
+    fn fold_generations(&self, batch: &RecordBatch, watermark: i64) -> Result<()> {
+        let Some(partials) = &self.shared.partials else {
+            return Ok(());
+        };
+        let positions = offsets_of(batch);
+        let generation = |i: usize| {
+            let (p, offset) = positions[i];
+            let bases = &self.segment_bases[p as usize];
+            let at = bases.partition_point(|&b| b <= offset);
+            (p, if at == 0 { 0 } else { bases[at - 1] })
+        };
+        let mut start = 0;
+        while start < positions.len() {
+            let g = generation(start);
+            let mut end = start + 1;
+            while end < positions.len() && generation(end) == g {
+                end += 1;
+            }
+            let rows = batch.slice(start, end - start);
+            partials.fold(
+                g,
+                || self.new_partial(watermark),
+                |op| op.process(&rows).map(drop),
+            )?;
+            start = end;
+        }
+        Ok(())
+    }
+
     fn watermarks_len(&self) -> usize {
         self.positions.len()
     }
@@ -540,6 +630,12 @@ impl Driver {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let closed = op.advance_watermark(watermark);
+            if let Some(partials) = &self.shared.partials {
+                let now = op.watermark();
+                partials.for_each(|p| {
+                    p.advance_watermark(now);
+                });
+            }
             if closed.is_empty() || self.plan.emit != EmitMode::Final {
                 None
             } else {
@@ -659,6 +755,10 @@ impl Driver {
             .unwrap_or_else(|e| e.into_inner())
             .state()
             .clone();
+        let (covered, generations) = match &self.shared.partials {
+            Some(p) => p.export(|op| op.state().clone()),
+            None => (Vec::new(), Vec::new()),
+        };
         let stats = {
             let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
             stats.checkpoints += 1;
@@ -675,6 +775,8 @@ impl Driver {
             stats,
             table_positions: self.table.as_ref().map(|t| t.2.clone()).unwrap_or_default(),
             table: self.table.as_ref().map(|t| t.1.state.clone()),
+            covered,
+            generations,
         };
         let bytes = codec::encode(&checkpoint).map_err(|message| Error::Checkpoint {
             path: self.checkpoint_path.clone(),

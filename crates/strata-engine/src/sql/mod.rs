@@ -18,7 +18,7 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
 use crate::error::{Error, Result};
-use crate::plan::{ColumnDef, SourceDef, SourceKind, SqlType, Statement, ValueFormat};
+use crate::plan::{ColumnDef, ServingMode, SourceDef, SourceKind, SqlType, Statement, ValueFormat};
 
 /// Where the SQL front end finds the streams and tables a statement refers to.
 pub trait Catalog {
@@ -450,9 +450,25 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         if rest.is_empty() {
             return Err(sql_err(c.end, "expected a SELECT after AS"));
         }
-        let plan = query::plan_query(rest, c.end, &name, catalog)?;
-        // ksqlDB lets a view name its output topic; strata names it after the view.
-        let _ = props;
+        let mut plan = query::plan_query(rest, c.end, &name, catalog)?;
+        // ksqlDB lets a view name its output topic; strata names it after the view, so of
+        // the view's properties only `serving` means something here.
+        if let Some((with_loc, props)) = props
+            && let Some((_, mode)) = props.iter().find(|(k, _)| k == "serving")
+        {
+            plan.serving = match mode.to_lowercase().as_str() {
+                "lambda" => ServingMode::Lambda,
+                "kappa" => ServingMode::Kappa,
+                other => {
+                    return Err(sql_err(
+                        with_loc,
+                        format!(
+                            "serving = '{other}' is not a serving mode: use 'lambda' (batch view merged with the speed layer) or 'kappa' (speed layer only)"
+                        ),
+                    ));
+                }
+            };
+        }
         return Ok(Statement::CreateView {
             plan,
             if_not_exists,

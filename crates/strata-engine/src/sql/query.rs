@@ -1354,6 +1354,7 @@ impl<'a> Planner<'a> {
             having: None,
             output: Vec::new(),
             emit,
+            serving: crate::plan::ServingMode::default(),
         };
 
         if !aggregating {
