@@ -23,6 +23,7 @@ pub mod operator;
 pub mod plan;
 pub mod scalar;
 pub mod sql;
+pub mod start;
 pub mod streaming;
 pub mod watermark;
 pub mod window;

@@ -32,6 +32,7 @@ use crate::generations::{Generation, Ledger};
 use crate::join::{TableFollower, TableState, joined_schema};
 use crate::operator::{GroupState, Lateness, ViewOperator};
 use crate::plan::{EmitMode, ViewPlan};
+use crate::start::StartAt;
 use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
 
 /// A batch view as the speed layer holds it: opaque here (it is the batch layer's type).
@@ -173,6 +174,23 @@ impl StreamingView {
         state_dir: &Path,
         config: StreamingConfig,
     ) -> Result<Self> {
+        Self::start_from(log, plan, state_dir, config, &StartAt::Beginning)
+    }
+
+    /// As [`StreamingView::start`], but a view without a checkpoint starts reading its
+    /// source at `from` instead of the beginning (replay into a new version). Catch-up and
+    /// live processing are the same loop over the same positions, so the hand-over from
+    /// history to new records can neither skip nor repeat one.
+    ///
+    /// # Errors
+    /// As [`StreamingView::start`].
+    pub fn start_from(
+        log: Arc<Log>,
+        plan: ViewPlan,
+        state_dir: &Path,
+        config: StreamingConfig,
+        from: &StartAt,
+    ) -> Result<Self> {
         let source = log.topic(&plan.source.topic)?;
         let decoder = SourceDecoder::new(&plan.source)?;
         let (table, joined) = match &plan.join {
@@ -239,7 +257,7 @@ impl StreamingView {
             shared: Arc::clone(&shared),
             plan: plan.clone(),
         };
-        driver.restore()?;
+        driver.restore(from)?;
         let name = plan.name.clone();
         let thread = std::thread::Builder::new()
             .name(format!("view-{name}"))
@@ -333,7 +351,7 @@ fn ensure_topic(log: &Log, name: &str, config: &TopicConfig) -> Result<Arc<Topic
 }
 
 impl Driver {
-    fn restore(&mut self) -> Result<()> {
+    fn restore(&mut self, from: &StartAt) -> Result<()> {
         let bytes = match std::fs::read(&self.checkpoint_path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -347,6 +365,7 @@ impl Driver {
                     .partition(0)?
                     .truncate_to(self.late.partition(0)?.start_offset())
                     .ok();
+                self.positions = from.positions(&self.source)?;
                 self.watermarks.start(Instant::now());
                 return Ok(());
             }
