@@ -158,7 +158,7 @@ pub async fn query(a: QueryArgs) -> Result {
         }
     }
     if let (Some(n), Some(by)) = (a.top, &a.by) {
-        params.push(format!("order_by={}&desc=true&limit={n}", encode_path(by)));
+        params.push(format!("top={n}&by={}", encode_path(by)));
     } else {
         if let Some(c) = &a.order_by {
             params.push(format!("order_by={}", encode_path(c)));

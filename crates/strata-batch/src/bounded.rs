@@ -42,10 +42,13 @@ pub struct Progress {
 }
 
 /// The result of a bounded run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BoundedResult {
     /// The view's rows.
     pub rows: RecordBatch,
+    /// The aggregating view's state, which the serving layer merges with speed-layer
+    /// partials (`None` for filter/projection views).
+    pub operator: Option<ViewOperator>,
     /// Per partition, the offset below which the input was complete.
     pub horizon: Vec<(u32, u64)>,
     /// Lake rows read.
@@ -215,14 +218,15 @@ pub fn run_bounded(
         })?;
     }
 
-    let rows = if plan.is_aggregating() {
-        operator.snapshot()?
+    let (rows, operator) = if plan.is_aggregating() {
+        (operator.snapshot()?, Some(operator))
     } else {
         let schema = operator.output_schema()?;
-        concat_batches(&schema, &passthrough)?
+        (concat_batches(&schema, &passthrough)?, None)
     };
     Ok(BoundedResult {
         rows,
+        operator,
         horizon: manifest.as_ref().map(Manifest::horizon).unwrap_or_default(),
         input_rows: state.rows_read,
         files: files.len(),

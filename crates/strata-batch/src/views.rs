@@ -19,6 +19,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
+use strata_engine::codec;
+use strata_engine::decode::source_schema;
+use strata_engine::operator::{GroupState, Lateness, ViewOperator};
 use strata_engine::plan::ViewPlan;
 
 use crate::bounded::{Progress, run_bounded};
@@ -30,6 +33,9 @@ use crate::metrics::BatchMetrics;
 pub const PART_FILE: &str = "part-0.parquet";
 /// Name of an epoch's horizon file.
 pub const HORIZON_FILE: &str = "horizon.json";
+/// Name of an epoch's aggregation state (the engine's checkpoint envelope), which the
+/// serving layer merges with speed-layer partials.
+pub const STATE_FILE: &str = "state.bin";
 
 /// What a batch view covers: written next to its rows as `horizon.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +88,7 @@ pub struct BatchEpoch {
     dir: PathBuf,
     horizon: Horizon,
     rows: RecordBatch,
+    state: Option<ViewOperator>,
     obsolete: AtomicBool,
 }
 
@@ -106,6 +113,13 @@ impl BatchEpoch {
         &self.dir
     }
 
+    /// The aggregation state the rows were computed from (groups with their mergeable
+    /// accumulators), for an exact merge with the speed layer; `None` for views that do not
+    /// aggregate.
+    pub fn state(&self) -> Option<&ViewOperator> {
+        self.state.as_ref()
+    }
+
     fn load(dir: &Path) -> Result<BatchEpoch> {
         let hpath = dir.join(HORIZON_FILE);
         let bytes = fs::read(&hpath).at(&hpath)?;
@@ -126,10 +140,12 @@ impl BatchEpoch {
             .at(&path)?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let rows = concat_batches(&schema, &batches)?;
+        let state = load_state(dir, &horizon.plan)?;
         Ok(BatchEpoch {
             dir: dir.to_owned(),
             horizon,
             rows,
+            state,
             obsolete: AtomicBool::new(false),
         })
     }
@@ -141,6 +157,24 @@ impl Drop for BatchEpoch {
             remove_epoch_dir(&self.dir);
         }
     }
+}
+
+/// The epoch's aggregation state, as an operator of its plan ready to be merged from.
+fn load_state(dir: &Path, plan: &ViewPlan) -> Result<Option<ViewOperator>> {
+    let path = dir.join(STATE_FILE);
+    if !plan.is_aggregating() {
+        return Ok(None);
+    }
+    let bytes = fs::read(&path).at(&path)?;
+    let state: GroupState = codec::decode(&bytes).map_err(|reason| Error::CorruptFile {
+        path: path.clone(),
+        reason,
+    })?;
+    let mut operator =
+        ViewOperator::new(plan.clone(), source_schema(&plan.source), Lateness::Ignore)?;
+    operator.set_retention_ms(i64::MAX);
+    operator.restore(state)?;
+    Ok(Some(operator))
 }
 
 fn remove_epoch_dir(dir: &Path) {
@@ -284,7 +318,7 @@ impl BatchViewStore {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).at(&tmp)?;
         }
-        let written = write_epoch(&tmp, &result.rows, &horizon);
+        let written = write_epoch(&tmp, &result.rows, result.operator.as_ref(), &horizon);
         if let Err(e) = written {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
@@ -297,6 +331,7 @@ impl BatchViewStore {
             dir,
             horizon,
             rows: result.rows,
+            state: result.operator,
             obsolete: AtomicBool::new(false),
         });
         let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
@@ -395,7 +430,12 @@ fn epochs_on_disk(view_dir: &Path) -> Result<Vec<u64>> {
     Ok(out)
 }
 
-fn write_epoch(dir: &Path, rows: &RecordBatch, horizon: &Horizon) -> Result<()> {
+fn write_epoch(
+    dir: &Path,
+    rows: &RecordBatch,
+    state: Option<&ViewOperator>,
+    horizon: &Horizon,
+) -> Result<()> {
     fs::create_dir_all(dir).at(dir)?;
     let path = dir.join(PART_FILE);
     let props = WriterProperties::builder()
@@ -406,6 +446,14 @@ fn write_epoch(dir: &Path, rows: &RecordBatch, horizon: &Horizon) -> Result<()> 
     writer.write(rows).at(&path)?;
     let file = writer.into_inner().at(&path)?;
     file.sync_all().at(&path)?;
+    if let Some(operator) = state {
+        let path = dir.join(STATE_FILE);
+        let bytes = codec::encode(operator.state()).map_err(|reason| Error::Metadata {
+            path: path.clone(),
+            reason,
+        })?;
+        write_atomically(&path, &bytes)?;
+    }
     let bytes = serde_json::to_vec_pretty(horizon).map_err(|e| Error::Metadata {
         path: dir.join(HORIZON_FILE),
         reason: e.to_string(),

@@ -258,7 +258,12 @@ impl ViewOperator {
             .iter()
             .map(|(_, e)| expr::evaluate(e, &filtered))
             .collect::<Result<Vec<_>>>()?;
-        let rows = self.key_converter.convert_columns(&keys)?;
+        // A view without GROUP BY has one group, of the empty key.
+        let rows = if keys.is_empty() {
+            None
+        } else {
+            Some(self.key_converter.convert_columns(&keys)?)
+        };
         let partitions = column_i64(&filtered, "_partition");
         let offsets = column_i64(&filtered, "_offset");
 
@@ -277,7 +282,10 @@ impl ViewOperator {
                 });
                 continue;
             };
-            let key = rows.row(i);
+            let key: &[u8] = match &rows {
+                Some(rows) => rows.row(i).data(),
+                None => &[],
+            };
             match self.plan.window {
                 None => {
                     let g = self.group_for(key.as_ref(), None);

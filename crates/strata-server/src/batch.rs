@@ -125,10 +125,26 @@ impl BatchLayer {
                     }
                     // Failures are logged and counted by the store.
                     survive("batch view", || {
-                        let _ = store.run(&plan, RunOptions::default());
+                        if let Ok(epoch) = store.run(&plan, RunOptions::default()) {
+                            serve(&eng, &epoch);
+                        }
                     });
                 }
             }));
+        }
+    }
+
+    /// Hands every view's latest batch view to its speed layer (at start: the speed layer
+    /// remembers what it had handed over, but not the batch view itself).
+    pub fn serve_latest(&self, engine: &Engine) {
+        for view in engine.views() {
+            match self.store.latest(&view) {
+                Ok(Some(epoch)) => serve(engine, &epoch),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(view = %view, error = %e, "cannot load the batch view to serve it");
+                }
+            }
         }
     }
 
@@ -138,6 +154,14 @@ impl BatchLayer {
         for job in jobs {
             job.stop();
         }
+    }
+}
+
+/// Hands a published batch view to the serving layer (logged, never fatal: the previous
+/// batch view keeps being served).
+fn serve(engine: &Engine, epoch: &Arc<BatchEpoch>) {
+    if let Err(e) = strata_serving::attach(engine, epoch) {
+        tracing::error!(view = %epoch.horizon().view, error = %e, "cannot serve the new batch view");
     }
 }
 
@@ -320,19 +344,22 @@ pub(crate) async fn run_now(
     if !stream {
         let st = Arc::clone(&state);
         let epoch = blocking(move || {
-            Ok(st.batch.store.run(
+            let epoch = st.batch.store.run(
                 &plan,
                 RunOptions {
                     threads: 0,
                     progress: None,
                 },
-            )?)
+            )?;
+            serve(&st.engine, &epoch);
+            Ok(epoch)
         })
         .await?;
         return Ok(axum::Json(epoch_summary(&epoch)).into_response());
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let store = Arc::clone(&state.batch.store);
+    let engine = Arc::clone(&state.engine);
     tokio::task::spawn_blocking(move || {
         let mut report = |p: Progress| {
             let _ = tx.send(json!({ "progress": progress_json(&p) }));
@@ -345,7 +372,10 @@ pub(crate) async fn run_now(
             },
         );
         let last = match result {
-            Ok(epoch) => json!({ "result": epoch_summary(&epoch) }),
+            Ok(epoch) => {
+                serve(&engine, &epoch);
+                json!({ "result": epoch_summary(&epoch) })
+            }
             Err(e) => error_json(&Error::from(e)),
         };
         let _ = tx.send(last);

@@ -39,6 +39,8 @@ pub struct RowQuery {
     pub desc: bool,
     /// Most rows returned.
     pub limit: Option<usize>,
+    /// The aggregate a top-N query ranks by (`order_by` and `limit` are set from it).
+    pub top_by: Option<String>,
 }
 
 /// The rows of `batch` (a view's snapshot, in the view's order) that `q` selects, sorted
@@ -227,6 +229,12 @@ fn as_text(values: &ArrayRef) -> Result<ArrayRef> {
         _ => Arc::clone(values),
     };
     cast(&values, &DataType::Utf8).map_err(internal)
+}
+
+/// The values of a `key` parameter, one per key column of the view's output (`None` when
+/// the count does not fit).
+pub fn key_values(plan: &ViewPlan, key: &str) -> Option<Vec<String>> {
+    split_key(key, key_columns(plan).len().max(1))
 }
 
 /// Splits a key into `n` parts: the text itself for one column, else a JSON array or

@@ -105,6 +105,11 @@ impl Node {
                 return Err(e);
             }
         };
+        // Before the node answers: Lambda views answer only once their batch view is back.
+        let (serving_batch, serving_engine) = (Arc::clone(&batch), Arc::clone(&engine));
+        tokio::task::spawn_blocking(move || serving_batch.serve_latest(&serving_engine))
+            .await
+            .map_err(|e| Error::Unavailable(format!("serving the batch views failed: {e}")))?;
         batch.start_jobs(
             &catalog,
             &engine,

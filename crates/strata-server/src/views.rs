@@ -435,7 +435,12 @@ pub(crate) async fn rows(
     Path(view): Path<String>,
     query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response> {
-    let params = Params::new(query, &["key", "from", "to", "limit", "order_by", "desc"])?;
+    let params = Params::new(
+        query,
+        &[
+            "key", "from", "to", "limit", "order_by", "desc", "top", "by",
+        ],
+    )?;
     let mut q = row_query(&params)?;
     q.key = params.get("key").map(str::to_owned);
     answer_rows(&state, view, q).await
@@ -447,7 +452,10 @@ pub(crate) async fn key_rows(
     Path((view, key)): Path<(String, String)>,
     query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response> {
-    let params = Params::new(query, &["from", "to", "limit", "order_by", "desc"])?;
+    let params = Params::new(
+        query,
+        &["from", "to", "limit", "order_by", "desc", "top", "by"],
+    )?;
     let mut q = row_query(&params)?;
     q.key = Some(key);
     answer_rows(&state, view, q).await
@@ -463,25 +471,49 @@ fn row_query(params: &Params) -> Result<RowQuery> {
             })
             .transpose()
     };
-    Ok(RowQuery {
+    let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut q = RowQuery {
         key: None,
         from: time("from")?,
         to: time("to")?,
         order_by: params.get("order_by").map(str::to_lowercase),
         desc: params.bool("desc", false)?,
-        limit: params
-            .u64_in("limit", MAX_LIMIT)?
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-    })
+        limit: params.u64_in("limit", MAX_LIMIT)?.map(as_usize),
+        top_by: None,
+    };
+    // Top N by an aggregate: `top=N&by=AGG` is `order_by=AGG&desc=true&limit=N`, with `by`
+    // checked against the view's aggregates.
+    match (params.u64_in("top", MAX_LIMIT)?, params.get("by")) {
+        (None, None) => {}
+        (Some(n), Some(by)) => {
+            if q.order_by.is_some() || q.limit.is_some() {
+                return Err(Error::bad_request(
+                    "bad_top",
+                    "top/by already sort and cut the rows: drop order_by, desc and limit",
+                ));
+            }
+            q.order_by = Some(by.to_lowercase());
+            q.desc = true;
+            q.limit = Some(as_usize(n));
+            q.top_by = Some(by.to_lowercase());
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "bad_top",
+                "top and by go together: top=10&by=view_count ranks rows by that aggregate",
+            ));
+        }
+    }
+    Ok(q)
 }
 
 async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let body = blocking(move || {
         let plan = engine.plan(&view).ok_or_else(|| unknown_view(&view))?;
-        let (snapshot, stats) = match (engine.snapshot(&view), engine.stats(&view)) {
+        let (rows, stats) = match (current_rows(&engine, &plan, &q), engine.stats(&view)) {
             (Ok(b), Ok(s)) => (b, s),
-            (Err(strata_engine::Error::Unknown { .. }), _)
+            (Err(Error::Engine(strata_engine::Error::Unknown { .. })), _)
             | (_, Err(strata_engine::Error::Unknown { .. })) => {
                 let why = engine
                     .failure(&view)
@@ -490,21 +522,16 @@ async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Resp
                     "view {view} is not running: {why}"
                 )));
             }
-            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+            (Err(e), _) => return Err(e),
+            (_, Err(e)) => return Err(e.into()),
         };
+        let (snapshot, served) = rows;
+        if let Some(by) = &q.top_by {
+            check_aggregate(&plan, by)?;
+        }
         let selected = rows::select(&snapshot, &plan, &q)?;
         let lines = json_lines(&selected)?;
-        let mut provenance = json!({
-            "layers": ["speed"],
-            "watermark": watermark(&stats),
-            "lag": stats.lag,
-            "records_in": stats.records_in,
-            "late": stats.late,
-            "invalid": stats.invalid,
-            "emitted": stats.emitted,
-            "checkpoints": stats.checkpoints,
-            "batch": null,
-        });
+        let mut provenance = provenance_json(&plan, served.as_ref(), &stats);
         if let (Some(f), Some(obj)) = (engine.failure(&view), provenance.as_object_mut()) {
             obj.insert("failure".into(), f.into());
         }
@@ -527,6 +554,104 @@ async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Resp
     })
     .await?;
     Ok(json_response(StatusCode::OK, body))
+}
+
+/// Rejects a top-N ranking by something that is not one of the view's aggregate columns.
+fn check_aggregate(plan: &strata_engine::ViewPlan, by: &str) -> Result<()> {
+    let aggregates: Vec<&str> = plan
+        .output
+        .iter()
+        .filter(|(name, _)| !plan.group_by.iter().any(|(g, _)| g == name))
+        .filter(|(name, _)| !rows::WINDOW_START_COLUMNS.contains(&name.as_str()))
+        .filter(|(name, _)| !matches!(name.as_str(), "window_end" | "windowend"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if aggregates.contains(&by) {
+        return Ok(());
+    }
+    Err(Error::bad_request(
+        "bad_top",
+        format!(
+            "top-N ranks by an aggregate, and {by:?} is not one of view {}; its aggregates are {}",
+            plan.name,
+            if aggregates.is_empty() {
+                "none".to_owned()
+            } else {
+                aggregates.join(", ")
+            }
+        ),
+    ))
+}
+
+/// The view's rows to select from: for a Lambda view the merge of its batch view and the
+/// speed layer's partials (narrowed to the asked key and window range before merging), with
+/// where they come from; else the speed layer's current rows.
+fn current_rows(
+    engine: &Engine,
+    plan: &strata_engine::ViewPlan,
+    q: &RowQuery,
+) -> Result<(
+    arrow::array::RecordBatch,
+    Option<strata_serving::Provenance>,
+)> {
+    if !plan.merges_batch() {
+        return Ok((engine.snapshot(&plan.name)?, None));
+    }
+    let selection = strata_serving::Selection {
+        key: q.key.as_deref().and_then(|k| rows::key_values(plan, k)),
+        from: q.from,
+        to: q.to,
+    };
+    let answer = strata_serving::query(engine, plan, &selection).map_err(|e| match e {
+        strata_serving::Error::Engine(e) => Error::Engine(e),
+        other => Error::Unavailable(other.to_string()),
+    })?;
+    Ok((answer.rows, Some(answer.provenance)))
+}
+
+/// Where an answer comes from: the layers merged, the batch view's epoch and horizon, the
+/// speed layer's watermark, lag and generations.
+fn provenance_json(
+    plan: &strata_engine::ViewPlan,
+    served: Option<&strata_serving::Provenance>,
+    stats: &ViewStats,
+) -> Value {
+    let mode = if plan.merges_batch() {
+        "lambda"
+    } else {
+        "kappa"
+    };
+    let layers = served.map_or_else(|| vec!["speed"], strata_serving::Provenance::layers);
+    let batch = served.and_then(|p| p.batch.as_ref()).map(|b| {
+        json!({
+            "epoch": b.epoch,
+            "created_at": b.created_at_ms,
+            "horizon": b.horizon.iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect::<Vec<_>>(),
+        })
+    });
+    let generations = served.map(|p| {
+        p.generations
+            .iter()
+            .map(|(p, base)| json!({"partition": p, "base_offset": base}))
+            .collect::<Vec<_>>()
+    });
+    json!({
+        "mode": mode,
+        "layers": layers,
+        "batch": batch,
+        "speed": {
+            "watermark": watermark(stats),
+            "lag": stats.lag,
+            "generations": generations,
+        },
+        "watermark": watermark(stats),
+        "lag": stats.lag,
+        "records_in": stats.records_in,
+        "late": stats.late,
+        "invalid": stats.invalid,
+        "emitted": stats.emitted,
+        "checkpoints": stats.checkpoints,
+    })
 }
 
 // ---------------------------------------------------------------------------------------

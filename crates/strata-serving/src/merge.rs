@@ -1,0 +1,188 @@
+//! The merge itself: a scratch operator of the view's plan absorbs the speed layer's partials
+//! and the batch view's state, selecting one key's groups (or a range of windows) first, so a
+//! point lookup touches only that key's groups in each layer.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use strata_batch::BatchEpoch;
+use strata_engine::decode::source_schema;
+use strata_engine::engine::Engine;
+use strata_engine::generations::{Coverage, Generation, Horizon};
+use strata_engine::operator::{GroupFilter, Lateness, ViewOperator};
+use strata_engine::plan::ViewPlan;
+use strata_engine::streaming::BatchHandle;
+
+use crate::error::{Error, Result};
+
+/// What a query selects before merging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// One group key: a value per group key column, as text.
+    pub key: Option<Vec<String>>,
+    /// Windows starting at or after this (ms).
+    pub from: Option<i64>,
+    /// Windows starting before this (ms).
+    pub to: Option<i64>,
+}
+
+/// The batch view an answer includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSource {
+    /// Its epoch.
+    pub epoch: u64,
+    /// Per partition, the offset below which it counts every record.
+    pub horizon: Horizon,
+    /// When its run finished (ms since the epoch).
+    pub created_at_ms: i64,
+}
+
+/// Where an answer's numbers come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The batch view merged in, if any.
+    pub batch: Option<BatchSource>,
+    /// The speed layer's generations merged in (partition, segment base offset).
+    pub generations: Vec<Generation>,
+}
+
+impl Provenance {
+    /// The layers that contributed: `batch` when a batch view was merged in, `speed` when
+    /// speed-layer partials were (or no batch view exists yet).
+    pub fn layers(&self) -> Vec<&'static str> {
+        let mut layers = Vec::new();
+        if self.batch.is_some() {
+            layers.push("batch");
+        }
+        if !self.generations.is_empty() || self.batch.is_none() {
+            layers.push("speed");
+        }
+        layers
+    }
+}
+
+/// A merged answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The view's rows (HAVING applied after the merge), ordered by window then key.
+    pub rows: RecordBatch,
+    /// Where they come from.
+    pub provenance: Provenance,
+}
+
+/// Hands a newly published batch view to its view's speed layer, which drops the
+/// generations it covers. Returns false (and changes nothing) when the view is gone, is not
+/// served as a Lambda view, was redefined since the batch run, or already has a batch view
+/// covering more.
+///
+/// # Errors
+/// [`Error::Engine`] only for engine failures other than an unknown view.
+pub fn attach(engine: &Engine, epoch: &Arc<BatchEpoch>) -> Result<bool> {
+    let horizon = epoch.horizon();
+    let Some(plan) = engine.plan(&horizon.view) else {
+        return Ok(false);
+    };
+    if !plan.merges_batch() || horizon.plan != plan {
+        return Ok(false);
+    }
+    let partials = match engine.partials(&plan.name) {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(strata_engine::Error::Unknown { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let coverage = Coverage {
+        epoch: epoch.epoch(),
+        horizon: horizon
+            .partitions
+            .iter()
+            .map(|h| (h.partition, h.offset))
+            .collect(),
+        batch: Arc::clone(epoch) as BatchHandle,
+    };
+    match partials.cover(coverage) {
+        Ok(dropped) => {
+            tracing::info!(view = %plan.name, epoch = epoch.epoch(), dropped = dropped.len(), "batch view handed over to the serving layer");
+            Ok(true)
+        }
+        Err(stale) => {
+            tracing::warn!(view = %plan.name, epoch = epoch.epoch(), ?stale, "batch view covers less than the one served; kept the served one");
+            Ok(false)
+        }
+    }
+}
+
+/// The merged rows of a Lambda view (`plan.merges_batch()`) that `selection` asks for:
+/// batch view ⊕ the partials of the generations it has not covered.
+///
+/// # Errors
+/// [`Error::Unavailable`] right after a restart, until the batch view the speed layer had
+/// handed over is attached again; [`Error::Engine`] for an unknown or stopped view and
+/// evaluation errors.
+pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<Answer> {
+    let partials = engine.partials(&plan.name)?.ok_or_else(|| {
+        Error::Unavailable(format!(
+            "view {} is served from the speed layer alone (kappa)",
+            plan.name
+        ))
+    })?;
+    let mut merged =
+        ViewOperator::new(plan.clone(), source_schema(&plan.source), Lateness::Ignore)?;
+    merged.set_retention_ms(i64::MAX);
+    let key = match &selection.key {
+        // A key with one value per group key column selects before merging; any other key
+        // (a view whose output leaves a key column out) is matched on the merged rows.
+        Some(values) if values.len() == plan.group_by.len() => {
+            match merged.key_row_from_text(values)? {
+                Some(row) => Some(row),
+                // A value of the wrong type: no group can match.
+                None => {
+                    return Ok(Answer {
+                        rows: merged.snapshot()?,
+                        provenance: Provenance::default(),
+                    });
+                }
+            }
+        }
+        _ => None,
+    };
+    let filter = GroupFilter {
+        key,
+        from: selection.from,
+        to: selection.to,
+    };
+    let (coverage, generations) = partials.read(|r| {
+        if r.coverage.is_none() && !r.covered.is_empty() {
+            return Err(Error::Unavailable(format!(
+                "view {} is attaching its batch view again after a restart; retry in a moment",
+                plan.name
+            )));
+        }
+        for partial in r.generations.values() {
+            merged.absorb(partial, &filter)?;
+        }
+        Ok((
+            r.coverage.cloned(),
+            r.generations.keys().copied().collect::<Vec<_>>(),
+        ))
+    })?;
+    let mut provenance = Provenance {
+        batch: None,
+        generations,
+    };
+    if let Some(coverage) = coverage
+        && let Some(epoch) = coverage.batch.downcast_ref::<BatchEpoch>()
+    {
+        if let Some(state) = epoch.state() {
+            merged.absorb(state, &filter)?;
+        }
+        provenance.batch = Some(BatchSource {
+            epoch: epoch.epoch(),
+            horizon: coverage.horizon.clone(),
+            created_at_ms: epoch.horizon().created_at_ms,
+        });
+    }
+    Ok(Answer {
+        rows: merged.snapshot()?,
+        provenance,
+    })
+}
