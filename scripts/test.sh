@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, every workspace test, then the loom
-# models of the log's concurrency protocol (in their own target dir, since --cfg loom
+# models of the concurrency protocols (in their own target dir, since --cfg loom
 # rebuilds everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace
 
-step "loom models (strata-log)"
+step "loom models (strata-log: publication; strata-engine: the speed → batch hand-off)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-  cargo test -p strata-log --release --test 'loom_*'
+  cargo test -p strata-log -p strata-engine --release --test 'loom_*'
 
 printf '\nall checks passed\n'
