@@ -98,6 +98,82 @@ pub enum Command {
     /// Measure the platform on this machine (build with --release first).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Generate a realistic, deterministic dataset into a topic or a file.
+    ///
+    /// Datasets: clickstream, transactions, metrics, text, profiles, sensor, pageviews,
+    /// orders (crates/strata-gen describes each). The same --seed gives the same events.
+    /// Events carry their event time in a field (ts, viewtime, order_time, updated_at) and
+    /// as the record timestamp; --out-of-order-ms and --late-fraction shuffle their arrival.
+    ///
+    /// Examples:
+    ///   strata gen transactions --events 10000 --seed 7 --topic transactions
+    ///   strata gen text --events 100 --seed 1 --out lines.txt
+    ///   strata gen clickstream --events 500 --seed 3 --out-of-order-ms 5000 --late-fraction 0.02 --out -
+    ///   strata gen metrics --events 1000000 --rate 50 --start now --live --topic metrics
+    #[command(verbatim_doc_comment)]
+    Gen(GenArgs),
+}
+
+/// How `strata gen --out` writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum GenFormat {
+    /// One value per line: the JSON object (the text dataset: the line of text), for
+    /// `strata produce FILE` (add --timestamp-field to keep event time as the record time).
+    #[default]
+    Values,
+    /// One record object per line (key, value, timestamp), for `strata produce --format records`.
+    Records,
+}
+
+/// `strata gen`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("sink").required(true).args(["topic", "out"])))]
+pub struct GenArgs {
+    /// Dataset: clickstream, transactions, metrics, text, profiles, sensor, pageviews, orders.
+    pub dataset: String,
+    /// How many events.
+    #[arg(long)]
+    pub events: u64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Events per second of event time (the mean; metrics and sensor report at this cadence).
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Event time of the first event: RFC 3339, ms, `now` or relative (-1h).
+    #[arg(
+        long,
+        default_value = "2024-05-01T00:00:00Z",
+        allow_hyphen_values = true
+    )]
+    pub start: String,
+    /// Delay each event's arrival by up to this many ms: events arrive out of order by at
+    /// most this much.
+    #[arg(long, default_value_t = 0)]
+    pub out_of_order_ms: u64,
+    /// Fraction (0-1) of events delayed 1-10 minutes beyond --out-of-order-ms: late ones.
+    #[arg(long, default_value_t = 0.0)]
+    pub late_fraction: f64,
+    /// How many users, cards, hosts or sensors. [default: the dataset's]
+    #[arg(long)]
+    pub keys: Option<u32>,
+    /// Produce to this topic (created with --partitions if missing).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Partitions of the topic when gen creates it.
+    #[arg(long, default_value_t = 1, requires = "topic")]
+    pub partitions: u32,
+    /// Send events as their (event) time comes, in real time, instead of as fast as possible.
+    #[arg(long, requires = "topic")]
+    pub live: bool,
+    /// Write to this file (`-` for stdout) instead of a topic.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// What --out writes.
+    #[arg(long, value_enum, default_value_t, requires = "out")]
+    pub format: GenFormat,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// `strata bench ...`.

@@ -3,6 +3,7 @@
 mod batch;
 mod bench;
 mod consume;
+mod r#gen;
 mod group;
 mod produce;
 mod serve;
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli) -> Result {
         Command::Batch(BatchCommand::Archive(a)) => batch::archive(a).await,
         Command::Batch(BatchCommand::Run(a)) => batch::run(a).await,
         Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
+        Command::Gen(a) => r#gen::run(a).await,
     }
 }
 
