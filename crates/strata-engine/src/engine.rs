@@ -20,10 +20,13 @@ use crate::streaming::{StreamingConfig, StreamingView, ViewStats, changelog_topi
 const CATALOG_FILE: &str = "catalog.json";
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct CatalogFile {
+pub(crate) struct CatalogFile {
     version: u32,
-    sources: BTreeMap<String, SourceDef>,
-    views: BTreeMap<String, ViewPlan>,
+    pub(crate) sources: BTreeMap<String, SourceDef>,
+    pub(crate) views: BTreeMap<String, ViewPlan>,
+    /// Aliases with their versions, and replays (absent from catalogs written before them).
+    #[serde(default)]
+    pub(crate) versions: crate::versions::VersionCatalog,
 }
 
 impl Catalog for CatalogFile {
@@ -98,14 +101,16 @@ pub struct EngineConfig {
 
 /// The engine of a node.
 pub struct Engine {
-    log: Arc<Log>,
-    dir: PathBuf,
+    pub(crate) log: Arc<Log>,
+    pub(crate) dir: PathBuf,
     config: EngineConfig,
-    catalog: Mutex<CatalogFile>,
+    pub(crate) catalog: Mutex<CatalogFile>,
     running: Mutex<BTreeMap<String, StreamingView>>,
     /// Views of the catalog that could not start, and why.
     not_running: Mutex<BTreeMap<String, String>>,
     query_seq: std::sync::atomic::AtomicU64,
+    /// Replays in progress: their monitor and topic-copy threads.
+    pub(crate) replays: crate::replay::Jobs,
 }
 
 impl std::fmt::Debug for Engine {
@@ -141,6 +146,7 @@ impl Engine {
             running: Mutex::new(BTreeMap::new()),
             not_running: Mutex::new(BTreeMap::new()),
             query_seq: std::sync::atomic::AtomicU64::new(0),
+            replays: crate::replay::Jobs::default(),
         });
         for (name, plan) in catalog.views {
             if name.starts_with("_query_") {
@@ -157,6 +163,7 @@ impl Engine {
                     .insert(name, format!("could not resume: {e}"));
             }
         }
+        crate::replay::resume(&engine);
         Ok(engine)
     }
 
@@ -274,11 +281,14 @@ impl Engine {
         Ok(outcome)
     }
 
-    fn create_view(&self, plan: ViewPlan, if_not_exists: bool) -> Result<Outcome> {
+    pub(crate) fn create_view(&self, plan: ViewPlan, if_not_exists: bool) -> Result<Outcome> {
         let name = plan.name.clone();
         {
             let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-            if catalog.views.contains_key(&name) || catalog.sources.contains_key(&name) {
+            if catalog.views.contains_key(&name)
+                || catalog.sources.contains_key(&name)
+                || catalog.versions.aliases.contains_key(&name)
+            {
                 return if if_not_exists {
                     Ok(Outcome::AlreadyExists { name })
                 } else {
@@ -302,11 +312,15 @@ impl Engine {
 
     fn start_view(&self, plan: ViewPlan) -> Result<()> {
         let name = plan.name.clone();
-        let view = StreamingView::start(
+        // Versions made by a replay start where the replay said; every other view at the
+        // beginning. Either way a view with a checkpoint resumes from it.
+        let from = self.start_of(&name);
+        let view = StreamingView::start_from(
             Arc::clone(&self.log),
             plan,
             &self.view_dir(&name),
             self.config.streaming.clone(),
+            &from,
         )?;
         self.running
             .lock()
@@ -317,12 +331,10 @@ impl Engine {
 
     fn drop_any(&self, name: &str) -> Result<Outcome> {
         let name = name.to_lowercase();
-        let is_view = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .views
-            .contains_key(&name);
+        let is_view = {
+            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            catalog.views.contains_key(&name) || catalog.versions.aliases.contains_key(&name)
+        };
         if is_view {
             self.drop_view(&name)?;
             return Ok(Outcome::Dropped { name });
@@ -345,11 +357,22 @@ impl Engine {
         Ok(Outcome::Dropped { name })
     }
 
-    /// Stops a view and deletes it, its state and its output topics.
+    /// Stops a view and deletes it, its state and its output topics. An alias goes with
+    /// every one of its versions; a version that is not its alias's current one goes alone.
     ///
     /// # Errors
-    /// [`Error::Unknown`] for a name that is not a view; log errors.
+    /// [`Error::Unknown`] for a name that is not a view; [`Error::Conflict`] for the current
+    /// version of an alias (promote another first, or drop the alias); log errors.
     pub fn drop_view(&self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        for view in self.versions_to_drop(&name)? {
+            self.drop_one_view(&view)?;
+        }
+        self.forget_dropped(&name)
+    }
+
+    /// Stops one view and deletes it, its state and its output topics.
+    pub(crate) fn drop_one_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
         let view = self
             .running
@@ -487,6 +510,7 @@ impl Engine {
 
     /// Stops every view after a final checkpoint.
     pub fn shutdown(&self) {
+        self.replays.stop();
         let views = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
         for (_, view) in views {
             view.stop();
@@ -497,7 +521,7 @@ impl Engine {
         self.dir.join("views").join(name)
     }
 
-    fn save(&self, catalog: &CatalogFile) -> Result<()> {
+    pub(crate) fn save(&self, catalog: &CatalogFile) -> Result<()> {
         let path = self.dir.join(CATALOG_FILE);
         let bytes = serde_json::to_vec_pretty(catalog).map_err(|e| Error::Checkpoint {
             path: path.clone(),

@@ -52,6 +52,11 @@ pub enum Error {
     /// The view was stopped.
     #[error("the view was stopped")]
     Stopped,
+
+    /// The request is valid but the state of the views does not allow it (e.g. dropping the
+    /// version an alias serves); the message says what to do first.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The engine's result type.

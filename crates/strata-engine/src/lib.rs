@@ -21,10 +21,12 @@ pub mod join;
 mod loom;
 pub mod operator;
 pub mod plan;
+pub mod replay;
 pub mod scalar;
 pub mod sql;
 pub mod start;
 pub mod streaming;
+pub mod versions;
 pub mod watermark;
 pub mod window;
 

@@ -208,10 +208,12 @@ fn classify_engine(e: &strata_engine::Error) -> (StatusCode, &'static str, Optio
             ..
         } => (StatusCode::BAD_REQUEST, "unknown_name", None),
         E::Unknown { kind: "view", .. } => (StatusCode::NOT_FOUND, "unknown_view", None),
+        E::Unknown { kind: "replay", .. } => (StatusCode::NOT_FOUND, "unknown_replay", None),
         E::Unknown { .. } => (StatusCode::NOT_FOUND, "unknown_source", None),
         E::Log(l) => classify_log(l),
         E::Checkpoint { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "checkpoint", None),
         E::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "view_stopped", None),
+        E::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
     }
 }
