@@ -6,6 +6,7 @@ mod consume;
 mod r#gen;
 mod group;
 mod produce;
+mod replay;
 mod serve;
 mod sql;
 mod topic;
@@ -17,7 +18,8 @@ use serde_json::Value;
 use strata_server::client::Client;
 
 use crate::args::{
-    BatchCommand, BenchCommand, Cli, Command, GroupCommand, ServerArgs, TopicCommand, ViewCommand,
+    BatchCommand, BenchCommand, Cli, Command, GroupCommand, ReplayCommand, ServerArgs,
+    TopicCommand, ViewCommand,
 };
 
 /// A failure to report: a message that says what went wrong and what to do.
@@ -56,6 +58,14 @@ pub async fn run(cli: Cli) -> Result {
         Command::View(ViewCommand::List(a)) => view::list(a).await,
         Command::View(ViewCommand::Describe(a)) => view::describe(a).await,
         Command::View(ViewCommand::Drop(a)) => view::drop(a).await,
+        Command::View(ViewCommand::Versions(a)) => replay::versions(a).await,
+        Command::View(ViewCommand::Promote(a)) => replay::promote(a).await,
+        Command::View(ViewCommand::DropVersion(a)) => replay::drop_version(a).await,
+        Command::Replay(ReplayCommand::View(a)) => replay::view(a).await,
+        Command::Replay(ReplayCommand::Topic(a)) => replay::topic(a).await,
+        Command::Replay(ReplayCommand::List(a)) => replay::list(a).await,
+        Command::Replay(ReplayCommand::Status(a)) => replay::status(a).await,
+        Command::Replay(ReplayCommand::Cancel(a)) => replay::cancel(a).await,
         Command::Query(a) => view::query(a).await,
         Command::Batch(BatchCommand::Archive(a)) => batch::archive(a).await,
         Command::Batch(BatchCommand::Run(a)) => batch::run(a).await,

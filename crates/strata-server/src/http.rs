@@ -33,7 +33,7 @@ use crate::fetch::{self, FetchOutput, Framing, Start};
 use crate::metrics::Metrics;
 use crate::records::ValueFormat;
 use crate::time::{TIME_FORMS, now_ms, parse_bytes, parse_duration_ms, parse_time};
-use crate::views;
+use crate::{replays, views};
 
 /// The OpenAPI 3.1 description of this API.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -105,6 +105,17 @@ pub fn router(state: AppState) -> Router {
             get(batch::latest).post(batch::run_now),
         )
         .route("/v1/batch/archive", post(batch::archive_now))
+        .route("/v1/replays", get(replays::list).post(replays::start))
+        .route(
+            "/v1/replays/{id}",
+            get(replays::get).delete(replays::cancel),
+        )
+        .route("/v1/views/{view}/versions", get(replays::versions))
+        .route(
+            "/v1/views/{view}/versions/{version}",
+            axum::routing::delete(replays::drop_version),
+        )
+        .route("/v1/views/{view}/promote", post(replays::promote))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -7,6 +7,8 @@
 //! - [`http`]: the axum router and handlers (`/v1/...`, `/health`, `/metrics`).
 //! - `views`: the SQL engine over HTTP (`/v1/sql`, `/v1/views/...`); [`rows`]: picking a
 //!   view's rows by key, time range and order.
+//! - `replays`: Kappa replay (`/v1/replays`) and view versions (`/v1/views/{v}/versions`,
+//!   `/promote`).
 //! - [`batch`]: the batch layer in the node — the lake, the continuous archiver, scheduled
 //!   and on-demand batch views, and their endpoints.
 //! - [`metrics`]: Prometheus text exposition.
@@ -23,6 +25,7 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod records;
+mod replays;
 pub mod rows;
 pub mod server;
 pub mod time;
