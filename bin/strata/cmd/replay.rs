@@ -365,7 +365,7 @@ pub async fn promote(a: ViewVersionArgs) -> Result {
         .call(
             Method::POST,
             &format!("/v1/views/{}/promote", encode_path(&a.view)),
-            Some(json!({ "version": a.version })),
+            Some(json!({ "version": a.which })),
         )
         .await?;
     match a.output {
@@ -392,7 +392,7 @@ pub async fn drop_version(a: ViewVersionArgs) -> Result {
             &format!(
                 "/v1/views/{}/versions/{}",
                 encode_path(&a.view),
-                encode_path(&a.version)
+                encode_path(&a.which)
             ),
             None,
         )
