@@ -121,6 +121,35 @@ pub enum Command {
     ///   strata gen metrics --events 1000000 --rate 50 --start now --live --topic metrics
     #[command(verbatim_doc_comment)]
     Gen(GenArgs),
+    /// Start a node with demo data flowing through a few views, and print what to query.
+    ///
+    /// Live payments and clicks (strata gen) feed sales per category, fraud alerts, page
+    /// views per minute and user sessions. The data lives in a temporary directory unless
+    /// --data-dir says otherwise. Ctrl-C stops it.
+    ///
+    /// Example: cargo run --release -- demo
+    #[command(verbatim_doc_comment)]
+    Demo(DemoArgs),
+}
+
+/// `strata demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on, HOST:PORT; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// Data directory. [default: a new directory under the system's temporary directory]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Events per second of each demo stream.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seed of the demo data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Log filter of the node.
+    #[arg(long, default_value = "warn")]
+    pub log: String,
 }
 
 /// How `strata gen --out` writes events.
@@ -559,8 +588,7 @@ pub struct ViewVersionArgs {
     /// The view (alias) name.
     pub view: String,
     /// The version: its view name (totals_v2), number (2) or v2.
-    #[arg(value_name = "VERSION")]
-    pub which: String,
+    pub version: String,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Output format.

@@ -21,7 +21,7 @@ const LIVE_SLACK: Duration = Duration::from_millis(100);
 
 /// What was generated, for the summary line.
 #[derive(Debug, Default)]
-struct Summary {
+pub(super) struct Summary {
     events: u64,
     late: u64,
     first_ms: Option<i64>,
@@ -126,7 +126,7 @@ fn write_lines(events: Generator, format: GenFormat, mut out: impl Write) -> Res
 }
 
 /// Creates the topic unless it exists.
-async fn ensure_topic(client: &Client, topic: &str, partitions: u32) -> Result {
+pub(super) async fn ensure_topic(client: &Client, topic: &str, partitions: u32) -> Result {
     let path = format!("/v1/topics/{}", encode_path(topic));
     match client.call(hyper::Method::GET, &path, None).await {
         Ok(_) => Ok(()),
@@ -147,7 +147,7 @@ async fn ensure_topic(client: &Client, topic: &str, partitions: u32) -> Result {
 
 /// Produces the events in batches; with `live = (t0, start_ms)` each event is sent when the
 /// wall clock reaches `t0 + (arrival − start_ms)`.
-async fn produce(
+pub(super) async fn produce(
     client: &Client,
     topic: &str,
     events: Generator,

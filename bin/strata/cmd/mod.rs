@@ -3,6 +3,7 @@
 mod batch;
 mod bench;
 mod consume;
+mod demo;
 mod r#gen;
 mod group;
 mod produce;
@@ -71,6 +72,7 @@ pub async fn run(cli: Cli) -> Result {
         Command::Batch(BatchCommand::Run(a)) => batch::run(a).await,
         Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
         Command::Gen(a) => r#gen::run(a).await,
+        Command::Demo(a) => demo::run(a).await,
     }
 }
 
