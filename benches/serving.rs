@@ -1,0 +1,342 @@
+//! The serving layer's benchmark (docs/benchmarks.md, "Serving layer"): the real node
+//! (release binary) over loopback, queried by this runner while it ingests.
+//!
+//! Setup: topic `clicks` (2 partitions); a Lambda view `clicks_per_minute` = COUNT and SUM by
+//! user in tumbling one-minute windows; a day of history for `STRATA_BENCH_USERS` (default
+//! 200) users, one event per user and minute (so a user has 1 440 windows), archived and
+//! covered by a batch run; a speed layer of whatever arrives after.
+//!
+//! Cases, each `STRATA_BENCH_REPS` (default 5) runs of `STRATA_BENCH_SECONDS` (default 3) s
+//! with `STRATA_BENCH_CONNECTIONS` (default 32) concurrent clients:
+//! 1. point lookups (`/v1/views/v/keys/{user}`, a random user's 1 440 windows cut to the last
+//!    5 by `from`) with the node idle — the same-run baseline;
+//! 2. the same lookups while `STRATA_BENCH_INGEST` (default 100 000) events/s are produced
+//!    and processed;
+//! 3. range queries: one user's whole day of one-minute windows (1 440 rows), while ingesting.
+//!
+//! Reported: requests/s (median of runs), p50 and p99 latency (of all requests of the median
+//! run), and the ingest rate achieved. Run: `cargo bench --bench serving`.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use strata_server::client::Client;
+
+type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MINUTE;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The node under test; killed when dropped.
+struct Node {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node() -> BenchResult<Node> {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--http", "127.0.0.1:0", "--log", "error"])
+        .args(["--archive-interval", "1h", "--batch-interval", "0"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .ok_or_else(|| format!("no address in {line:?}"))?
+        .to_owned();
+    Ok(Node {
+        child,
+        url,
+        _dir: dir,
+    })
+}
+
+async fn call(c: &Client, method: Method, path: &str, body: Option<String>) -> BenchResult<()> {
+    let body = body.map(|b| (Bytes::from(b), "application/json"));
+    let r = c.raw(method, path, body).await?;
+    if !r.status.is_success() {
+        return Err(format!("{path}: {} {}", r.status, String::from_utf8_lossy(&r.body)).into());
+    }
+    Ok(())
+}
+
+/// One JSON produce body: `n` clicks of random users at event times from `t`.
+fn clicks(rng: &mut StdRng, users: u64, n: usize, t: i64) -> String {
+    let mut body = String::with_capacity(n * 80);
+    body.push('[');
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        let user = rng.random_range(0..users);
+        body.push_str(&format!(
+            r#"{{"key":"u{user}","value":{{"uid":"u{user}","ms":{}}},"timestamp":{}}}"#,
+            rng.random_range(1..500),
+            t + i as i64
+        ));
+    }
+    body.push(']');
+    body
+}
+
+/// Loads the day of history, archives it and runs the batch view.
+async fn setup(c: &Client, users: u64, day_start: i64) -> BenchResult<()> {
+    call(
+        c,
+        Method::POST,
+        "/v1/topics",
+        Some(r#"{"name":"clicks","partitions":2,"config":{"segment_bytes":"8MiB","segment_ms":1000}}"#.into()),
+    )
+    .await?;
+    let sql = "CREATE STREAM clicks (uid VARCHAR, ms BIGINT) WITH (kafka_topic='clicks', value_format='JSON');
+      CREATE TABLE clicks_per_minute AS SELECT uid, COUNT(*) AS n, SUM(ms) AS total_ms FROM clicks
+      WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY uid EMIT CHANGES;";
+    call(c, Method::POST, "/v1/sql", Some(serde_json::json!({ "sql": sql }).to_string())).await?;
+    let mut body = String::new();
+    let mut in_body = 0;
+    for minute in 0..DAY / MINUTE {
+        for user in 0..users {
+            if in_body > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(
+                r#"{{"key":"u{user}","value":{{"uid":"u{user}","ms":{}}},"timestamp":{}}}"#,
+                (minute as u64 + user) % 400 + 1,
+                day_start + minute * MINUTE + user as i64
+            ));
+            in_body += 1;
+            if in_body == 5_000 {
+                let full = format!("[{}]", std::mem::take(&mut body));
+                call(c, Method::POST, "/v1/topics/clicks/records", Some(full)).await?;
+                in_body = 0;
+            }
+        }
+    }
+    if in_body > 0 {
+        call(c, Method::POST, "/v1/topics/clicks/records", Some(format!("[{body}]"))).await?;
+    }
+    let expected = (DAY / MINUTE) as u64 * users;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let r = c.raw(Method::GET, "/v1/views/clicks_per_minute?limit=0", None).await?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+        if v["provenance"]["records_in"].as_u64() == Some(expected) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the view did not catch up: {}", v["provenance"]).into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Quiet topic: the active segments roll by age, then everything is archived and covered.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    call(c, Method::POST, "/v1/batch/archive?topic=clicks", None).await?;
+    call(c, Method::POST, "/v1/views/clicks_per_minute/batch", None).await?;
+    Ok(())
+}
+
+/// Result of one timed run.
+struct Run {
+    requests_per_s: f64,
+    latencies_us: Vec<u64>,
+    ingested_per_s: f64,
+}
+
+/// `connections` clients send requests built by `path` for `seconds`; with `ingest` > 0 a
+/// producer sends that many events/s meanwhile.
+async fn timed_run(
+    url: &str,
+    connections: usize,
+    seconds: f64,
+    ingest: u64,
+    users: u64,
+    live_time: Arc<AtomicU64>,
+    path: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>,
+) -> BenchResult<Run> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ingested = Arc::new(AtomicU64::new(0));
+    let producer = (ingest > 0).then(|| {
+        let (c, stop, ingested, live_time) = (
+            Client::new(url, None),
+            Arc::clone(&stop),
+            Arc::clone(&ingested),
+            Arc::clone(&live_time),
+        );
+        tokio::spawn(async move {
+            let c = c?;
+            let mut rng = StdRng::seed_from_u64(7);
+            // Batches of 2 000 at a steady pace.
+            let per_batch = 2_000u64;
+            let interval = Duration::from_secs_f64(per_batch as f64 / ingest as f64);
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Acquire) {
+                let t = live_time.fetch_add(per_batch, Ordering::AcqRel) as i64;
+                let body = clicks(&mut rng, users, per_batch as usize, t);
+                call(&c, Method::POST, "/v1/topics/clicks/records", Some(body)).await?;
+                ingested.fetch_add(per_batch, Ordering::AcqRel);
+                next += interval;
+                tokio::time::sleep_until(next.into()).await;
+            }
+            BenchResult::Ok(())
+        })
+    });
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for i in 0..connections {
+        let (c, stop, path) = (Client::new(url, None)?, Arc::clone(&stop), Arc::clone(&path));
+        clients.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(i as u64);
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Acquire) {
+                let p = path(&mut rng);
+                let sent = Instant::now();
+                let r = c.raw(Method::GET, &p, None).await?;
+                if !r.status.is_success() {
+                    return Err(format!("{p}: {}", r.status).into());
+                }
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+            BenchResult::Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Release);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies_us = Vec::new();
+    for c in clients {
+        latencies_us.extend(c.await??);
+    }
+    if let Some(p) = producer {
+        p.await??;
+    }
+    latencies_us.sort_unstable();
+    Ok(Run {
+        requests_per_s: latencies_us.len() as f64 / elapsed,
+        latencies_us,
+        ingested_per_s: ingested.load(Ordering::Acquire) as f64 / elapsed,
+    })
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn main() -> BenchResult<()> {
+    let users = env_u64("STRATA_BENCH_USERS", 200);
+    let reps = env_u64("STRATA_BENCH_REPS", 5) as usize;
+    let seconds = env_u64("STRATA_BENCH_SECONDS", 3) as f64;
+    let connections = env_u64("STRATA_BENCH_CONNECTIONS", 32) as usize;
+    let ingest = env_u64("STRATA_BENCH_INGEST", 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let node = start_node()?;
+    let _ = PathBuf::new();
+    runtime.block_on(async {
+        let c = Client::new(&node.url, None)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as i64;
+        let day_start = now - now.rem_euclid(MINUTE) - DAY;
+        let loading = Instant::now();
+        setup(&c, users, day_start).await?;
+        println!(
+            "setup: {} users × 1 440 minutes loaded, archived and batch-covered in {:.1} s",
+            users,
+            loading.elapsed().as_secs_f64()
+        );
+        let live_time = Arc::new(AtomicU64::new((day_start + DAY) as u64));
+        let last_minutes = day_start + DAY - 5 * MINUTE;
+        let point: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync> = Arc::new(move |rng| {
+            format!(
+                "/v1/views/clicks_per_minute/keys/u{}?from={last_minutes}",
+                rng.random_range(0..users)
+            )
+        });
+        let range: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync> = Arc::new(move |rng| {
+            format!(
+                "/v1/views/clicks_per_minute/keys/u{}?from={day_start}&to={}",
+                rng.random_range(0..users),
+                day_start + DAY
+            )
+        });
+        let cases: [(&str, u64, &Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>); 3] = [
+            ("point lookups, idle node (baseline)", 0, &point),
+            ("point lookups while ingesting", ingest, &point),
+            ("range queries (1 440 windows) while ingesting", ingest, &range),
+        ];
+        println!(
+            "{:<48} {:>10} {:>9} {:>9} {:>12} {:>7}",
+            "case", "req/s", "p50 ms", "p99 ms", "ingest ev/s", "ratio"
+        );
+        let mut baseline = None;
+        for (name, rate, path) in cases {
+            let mut runs = Vec::new();
+            for _ in 0..reps {
+                runs.push(
+                    timed_run(
+                        &node.url,
+                        connections,
+                        seconds,
+                        rate,
+                        users,
+                        Arc::clone(&live_time),
+                        Arc::clone(path),
+                    )
+                    .await?,
+                );
+            }
+            runs.sort_by(|a, b| a.requests_per_s.total_cmp(&b.requests_per_s));
+            let median = &runs[runs.len() / 2];
+            let base = *baseline.get_or_insert(median.requests_per_s);
+            println!(
+                "{:<48} {:>10.0} {:>9.2} {:>9.2} {:>12.0} {:>7.2}",
+                name,
+                median.requests_per_s,
+                percentile(&median.latencies_us, 0.50),
+                percentile(&median.latencies_us, 0.99),
+                median.ingested_per_s,
+                median.requests_per_s / base
+            );
+        }
+        BenchResult::Ok(())
+    })?;
+    drop(node);
+    Ok(())
+}
