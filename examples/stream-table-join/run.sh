@@ -32,6 +32,6 @@ say "clicks by tier ('unknown': no profile when the click was processed)"
 strata query clicks_by_tier --order-by clicks --desc
 strata consume enriched_clicks-changelog >"$WORK/enriched.ndjson"
 say "enriched clicks (enriched_clicks-changelog): $(grep -vc '"tier"' "$WORK/enriched.ndjson" || true) had no profile to join; the first 3 of them:"
-grep -v '"tier"' "$WORK/enriched.ndjson" | head -n 3
+awk '!/"tier"/ && n < 3 { print; n++ }' "$WORK/enriched.ndjson"
 say "and the first 3 with a profile:"
-grep '"tier"' "$WORK/enriched.ndjson" | head -n 3
+awk '/"tier"/ && n < 3 { print; n++ }' "$WORK/enriched.ndjson"
