@@ -242,10 +242,11 @@ fn fraud_alerts_flag_cards_in_two_cities_within_minutes() {
     for r in &input {
         let card = text(&r.value, "card_id");
         let city = text(&r.value, "city");
-        if let Some((t, c)) = last.get(&card) {
-            if *c != city && r.timestamp - t <= 5 * MINUTE {
-                assert!(flagged.contains(&card), "{card} not flagged");
-            }
+        if let Some((t, c)) = last.get(&card)
+            && *c != city
+            && r.timestamp - t <= 5 * MINUTE
+        {
+            assert!(flagged.contains(&card), "{card} not flagged");
         }
         last.insert(card, (r.timestamp, city));
     }
