@@ -26,6 +26,7 @@ pub mod scalar;
 pub mod sql;
 pub mod start;
 pub mod streaming;
+pub mod topn;
 pub mod versions;
 pub mod watermark;
 pub mod window;

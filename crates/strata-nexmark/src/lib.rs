@@ -12,6 +12,9 @@ pub mod error;
 pub mod generator;
 pub mod json;
 pub mod model;
+pub mod parquet_out;
+pub mod queries;
+pub mod runner;
 pub mod strings;
 
 pub use config::NexmarkConfig;

@@ -10,7 +10,10 @@
 //! the catalog and plans the SELECT. The dialect is documented in `docs/sql.md`.
 
 mod query;
+mod topn;
 mod window;
+
+pub use topn::{is_window_topn, parse_window_topn};
 
 use std::collections::HashMap;
 

@@ -1,0 +1,2 @@
+-- Q2: selection: the bids of every 123rd auction.
+SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0;

@@ -1,0 +1,547 @@
+//! Running a query: the operator a query compiles to, fed either with Arrow batches straight
+//! from the generator (in-process) or with JSON records read from the topics of a log and
+//! decoded (`--from-log`), timed, with the latency of every emitted row.
+//!
+//! Event time is in order (the reference's default: no out-of-order groups), so the
+//! watermark is the latest event time read. A stream–table join applies the table's records
+//! before the stream's: in-process, one chunk ahead of the stream (the generator may name a
+//! seller up to ten persons before the person's own event, far less than a chunk); from the
+//! log, every table record in the topic — what the streaming driver does with the records
+//! that have arrived.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use strata_engine::decode::{SourceDecoder, source_schema};
+use strata_engine::join::{TableState, joined_schema};
+use strata_engine::operator::{Lateness, ViewOperator};
+use strata_engine::plan::{EmitMode, JoinDef, SourceDef, ViewPlan};
+use strata_engine::sql;
+use strata_engine::topn::{TopNOperator, TopNPlan};
+use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, TopicConfig};
+
+use crate::columns::{BatchMaker, EventBatches};
+use crate::config::NexmarkConfig;
+use crate::error::{NexmarkError, Result};
+use crate::generator::NexmarkGenerator;
+use crate::json;
+use crate::model::{Event, Kind};
+use crate::queries;
+
+/// A query compiled for the engine.
+#[derive(Debug, Clone)]
+pub enum Compiled {
+    /// An ordinary view (stateless, aggregating, joined).
+    View(ViewPlan),
+    /// A window Top-N.
+    TopN(TopNPlan),
+}
+
+impl Compiled {
+    /// The plan that reads the input.
+    pub fn view(&self) -> &ViewPlan {
+        match self {
+            Compiled::View(p) => p,
+            Compiled::TopN(t) => &t.inner,
+        }
+    }
+}
+
+/// Compiles query `name` (`q0` … `q11`).
+///
+/// # Errors
+/// [`NexmarkError::UnknownQuery`], or the engine's planning error.
+pub fn compile(name: &str) -> Result<Compiled> {
+    let text = queries::sql_of(name)?;
+    if sql::is_window_topn(text) {
+        let catalog = queries::catalog()?;
+        return sql::parse_window_topn(text, &catalog)
+            .map(Compiled::TopN)
+            .map_err(|source| NexmarkError::Engine {
+                query: name.into(),
+                source,
+            });
+    }
+    queries::plan(name, text).map(Compiled::View)
+}
+
+fn kind_of(source: &SourceDef) -> Result<Kind> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == source.topic)
+        .ok_or_else(|| NexmarkError::BadSetting {
+            setting: "query",
+            reason: format!(
+                "reads topic {}, which is not person, auction or bid",
+                source.topic
+            ),
+        })
+}
+
+enum Op {
+    View(Box<ViewOperator>),
+    TopN(Box<TopNOperator>),
+}
+
+/// One query's operator and its join table, if any.
+pub struct QueryRun {
+    name: String,
+    op: Op,
+    join: Option<(JoinDef, TableState, SchemaRef)>,
+    stream: Kind,
+    table: Option<Kind>,
+    final_emit: bool,
+    collect: Option<Vec<RecordBatch>>,
+}
+
+impl std::fmt::Debug for QueryRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryRun")
+            .field("query", &self.name)
+            .finish()
+    }
+}
+
+impl QueryRun {
+    /// Compiles query `name`; with `collect`, every emitted batch is kept for
+    /// [`QueryRun::results`].
+    ///
+    /// # Errors
+    /// As [`compile`]; a query reading a topic other than the three.
+    pub fn new(name: &str, collect: bool) -> Result<Self> {
+        let compiled = compile(name)?;
+        let engine = |source| NexmarkError::Engine {
+            query: name.into(),
+            source,
+        };
+        let view = compiled.view().clone();
+        let stream = kind_of(&view.source)?;
+        let base = source_schema(&view.source);
+        let (join, input) = match &view.join {
+            Some(j) => {
+                let schema = joined_schema(&base, j);
+                (
+                    Some((j.clone(), TableState::default(), Arc::clone(&schema))),
+                    schema,
+                )
+            }
+            None => (None, base),
+        };
+        let table = view.join.as_ref().map(|j| kind_of(&j.table)).transpose()?;
+        let final_emit = view.emit == EmitMode::Final;
+        let op = match compiled {
+            Compiled::View(plan) => Op::View(Box::new(
+                ViewOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
+            )),
+            Compiled::TopN(plan) => Op::TopN(Box::new(
+                TopNOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
+            )),
+        };
+        Ok(QueryRun {
+            name: name.into(),
+            op,
+            join,
+            stream,
+            table,
+            final_emit,
+            collect: collect.then(Vec::new),
+        })
+    }
+
+    /// The stream the query reads.
+    pub fn stream(&self) -> Kind {
+        self.stream
+    }
+
+    /// The table it joins, if any.
+    pub fn table(&self) -> Option<Kind> {
+        self.table
+    }
+
+    fn engine(&self, source: strata_engine::Error) -> NexmarkError {
+        NexmarkError::Engine {
+            query: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Applies records of the joined table.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn apply_table(&mut self, batch: &RecordBatch) -> Result<()> {
+        if let Some((def, state, _)) = &mut self.join {
+            let r = state.apply(def, batch, &[]);
+            r.map_err(|e| self.engine(e))?;
+        }
+        Ok(())
+    }
+
+    /// Processes a batch of the stream, then moves the watermark to `watermark`; returns the
+    /// number of rows emitted.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn process(&mut self, batch: &RecordBatch, watermark: i64) -> Result<usize> {
+        let joined;
+        let input = match &self.join {
+            Some((def, state, schema)) => {
+                joined = state
+                    .enrich(def, batch, schema)
+                    .map_err(|e| self.engine(e))?;
+                &joined
+            }
+            None => batch,
+        };
+        let out = match &mut self.op {
+            Op::View(op) => {
+                let processed = op.process(input).map_err(|e| engine_err(&self.name, e))?;
+                let mut outs = Vec::new();
+                if let Some(rows) = processed.passthrough {
+                    outs.push(rows);
+                } else if !self.final_emit && !processed.changed.is_empty() {
+                    outs.push(
+                        op.output(&processed.changed)
+                            .map_err(|e| engine_err(&self.name, e))?,
+                    );
+                }
+                let closed = op.advance_watermark(watermark);
+                if self.final_emit && !closed.is_empty() {
+                    outs.push(op.output(&closed).map_err(|e| engine_err(&self.name, e))?);
+                }
+                outs
+            }
+            Op::TopN(op) => {
+                op.process(input).map_err(|e| engine_err(&self.name, e))?;
+                vec![
+                    op.advance_watermark(watermark)
+                        .map_err(|e| engine_err(&self.name, e))?,
+                ]
+            }
+        };
+        Ok(self.emit(out))
+    }
+
+    /// Closes every window (end of input); returns the rows emitted.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn finish(&mut self) -> Result<usize> {
+        let out = match &mut self.op {
+            Op::View(op) => {
+                let closed = op.advance_watermark(i64::MAX);
+                if self.final_emit && !closed.is_empty() {
+                    vec![op.output(&closed).map_err(|e| engine_err(&self.name, e))?]
+                } else {
+                    Vec::new()
+                }
+            }
+            Op::TopN(op) => vec![
+                op.advance_watermark(i64::MAX)
+                    .map_err(|e| engine_err(&self.name, e))?,
+            ],
+        };
+        Ok(self.emit(out))
+    }
+
+    fn emit(&mut self, out: Vec<RecordBatch>) -> usize {
+        let rows = out.iter().map(RecordBatch::num_rows).sum();
+        if let Some(all) = &mut self.collect {
+            all.extend(out.into_iter().filter(|b| b.num_rows() > 0));
+        }
+        rows
+    }
+
+    /// The query's result: every emitted row, or for an EMIT CHANGES aggregation (its rows
+    /// change) the current row of every group.
+    ///
+    /// # Errors
+    /// The engine's.
+    pub fn results(&self) -> Result<Vec<RecordBatch>> {
+        if let Op::View(op) = &self.op
+            && op.plan().is_aggregating()
+            && !self.final_emit
+        {
+            return Ok(vec![op.snapshot().map_err(|e| engine_err(&self.name, e))?]);
+        }
+        Ok(self.collect.clone().unwrap_or_default())
+    }
+}
+
+fn engine_err(query: &str, source: strata_engine::Error) -> NexmarkError {
+    NexmarkError::Engine {
+        query: query.into(),
+        source,
+    }
+}
+
+/// Pre-generates `events` events in chunks of `chunk` as engine batches.
+///
+/// # Errors
+/// An invalid config.
+pub fn generate_batches(
+    config: &NexmarkConfig,
+    events: u64,
+    chunk: usize,
+) -> Result<Vec<EventBatches>> {
+    let mut generator = NexmarkGenerator::new(config.clone(), Some(events))?;
+    let mut maker = BatchMaker::new(queries::streams()?);
+    let mut out = Vec::new();
+    let mut buf: Vec<Event> = Vec::with_capacity(chunk);
+    loop {
+        buf.clear();
+        buf.extend(generator.by_ref().take(chunk));
+        if buf.is_empty() {
+            return Ok(out);
+        }
+        out.push(maker.make(&buf)?);
+    }
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    /// The query.
+    pub query: String,
+    /// Events of the input (all three kinds).
+    pub events: u64,
+    /// Processing time.
+    pub elapsed: Duration,
+    /// Rows emitted.
+    pub rows_out: u64,
+    /// Latencies from ingestion to emit, one per emitted row (sorted).
+    latencies: Vec<Duration>,
+}
+
+impl RunStats {
+    /// Events per second.
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The `q`-quantile (0..=1) of the latency of emitted rows; `None` without output.
+    pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        Some(self.latencies[i])
+    }
+}
+
+/// Per emitted row, the time from the ingestion of the micro-batch that produced it to its
+/// emission (compressed: one entry per micro-batch and row count, expanded at the end).
+#[derive(Default)]
+struct Latencies(Vec<(Duration, usize)>);
+
+impl Latencies {
+    fn add(&mut self, d: Duration, rows: usize) {
+        if rows > 0 {
+            self.0.push((d, rows));
+        }
+    }
+
+    fn sorted(mut self) -> Vec<Duration> {
+        self.0.sort();
+        // Cap the expansion: quantiles of a sample of the rows are as good.
+        let total: usize = self.0.iter().map(|e| e.1).sum();
+        let step = total.div_ceil(1_000_000).max(1);
+        let mut out = Vec::new();
+        let mut seen = 0usize;
+        for (d, n) in self.0 {
+            for _ in 0..n {
+                if seen.is_multiple_of(step) {
+                    out.push(d);
+                }
+                seen += 1;
+            }
+        }
+        out
+    }
+}
+
+/// Runs query `name` in-process over pre-generated `chunks`; the results are kept when
+/// `collect`.
+///
+/// # Errors
+/// The engine's.
+pub fn run_in_process(
+    name: &str,
+    chunks: &[EventBatches],
+    collect: bool,
+) -> Result<(RunStats, QueryRun)> {
+    let mut run = QueryRun::new(name, collect)?;
+    let mut lat = Latencies::default();
+    let start = Instant::now();
+    let mut rows_out = 0u64;
+    let table = run.table();
+    if let (Some(t), Some(first)) = (table, chunks.first()) {
+        run.apply_table(first.of(t))?;
+    }
+    for (i, chunk) in chunks.iter().enumerate() {
+        let t0 = Instant::now();
+        if let (Some(t), Some(next)) = (table, chunks.get(i + 1)) {
+            run.apply_table(next.of(t))?;
+        }
+        let rows = run.process(chunk.of(run.stream()), chunk.max_time)?;
+        lat.add(t0.elapsed(), rows);
+        rows_out += rows as u64;
+    }
+    let t0 = Instant::now();
+    let rows = run.finish()?;
+    lat.add(t0.elapsed(), rows);
+    rows_out += rows as u64;
+    let elapsed = start.elapsed();
+    let events = chunks.iter().map(|c| c.len() as u64).sum();
+    Ok((
+        RunStats {
+            query: name.into(),
+            events,
+            elapsed,
+            rows_out,
+            latencies: lat.sorted(),
+        },
+        run,
+    ))
+}
+
+/// A temporary log holding `events` generated events as JSON in topics `person`,
+/// `auction` and `bid` (one partition each, record timestamp = event time).
+///
+/// # Errors
+/// Log errors.
+pub fn fill_log(dir: &std::path::Path, config: &NexmarkConfig, events: u64) -> Result<Arc<Log>> {
+    let log = Log::open(
+        dir,
+        LogOptions {
+            maintenance_tick: None,
+            ..LogOptions::default()
+        },
+    )?;
+    let topics = Kind::ALL.map(|k| {
+        log.create_topic(
+            k.name(),
+            1,
+            TopicConfig {
+                durability: Durability::Never,
+                ..TopicConfig::default()
+            },
+        )
+    });
+    let [p, a, b] = topics;
+    let topics = [p?, a?, b?];
+    let generator = NexmarkGenerator::new(config.clone(), Some(events))?;
+    let mut builders: [BatchBuilder; 3] =
+        std::array::from_fn(|_| BatchBuilder::with_capacity(1 << 20));
+    let mut counts = [0usize; 3];
+    let mut value = String::with_capacity(1024);
+    for e in generator {
+        let k = e.kind() as usize;
+        value.clear();
+        json::write_value(&e, &mut value);
+        builders[k].push(None, value.as_bytes(), e.date_time(), std::iter::empty());
+        counts[k] += 1;
+        if counts[k] == 4096 {
+            let full = std::mem::replace(&mut builders[k], BatchBuilder::with_capacity(1 << 20));
+            if let Some(batch) = full.finish() {
+                topics[k].append(0, batch)?;
+            }
+            counts[k] = 0;
+        }
+    }
+    for (k, b) in builders.into_iter().enumerate() {
+        if let Some(batch) = b.finish() {
+            topics[k].append(0, batch)?;
+        }
+    }
+    Ok(log)
+}
+
+/// Records per micro-batch read from the log (the streaming driver's default).
+pub const LOG_BATCH: u64 = 8192;
+
+/// Runs query `name` over the topics of `log`: read, decode JSON, process; `events` is the
+/// number of events the log holds (all kinds), for the rate.
+///
+/// # Errors
+/// Log and engine errors.
+pub fn run_from_log(
+    name: &str,
+    log: &Log,
+    events: u64,
+    collect: bool,
+) -> Result<(RunStats, QueryRun)> {
+    let mut run = QueryRun::new(name, collect)?;
+    let streams = queries::streams()?;
+    let catalog = queries::catalog()?;
+    let engine = |source| engine_err(name, source);
+    let mut lat = Latencies::default();
+    let start = Instant::now();
+    let mut rows_out = 0u64;
+    let mut table_reader = match run.table() {
+        Some(t) => {
+            let def = run
+                .join
+                .as_ref()
+                .map(|j| j.0.table.clone())
+                .or_else(|| catalog.get(t.name()).cloned())
+                .unwrap_or_else(|| streams[t as usize].clone());
+            let partition = Arc::clone(log.topic(t.name())?.partition(0)?);
+            Some((partition, SourceDecoder::new(&def).map_err(engine)?, 0u64))
+        }
+        None => None,
+    };
+    let stream = Arc::clone(log.topic(run.stream().name())?.partition(0)?);
+    let mut decoder = SourceDecoder::new(&streams[run.stream() as usize]).map_err(engine)?;
+    let limits = ReadLimits {
+        max_records: LOG_BATCH,
+        max_bytes: 64 << 20,
+    };
+    let mut offset = 0;
+    let mut watermark = i64::MIN;
+    while offset < stream.end_offset() {
+        let t0 = Instant::now();
+        if let Some((partition, table_decoder, table_offset)) = &mut table_reader {
+            // The table records that have arrived.
+            while *table_offset < partition.end_offset() {
+                let fetch = partition.read(*table_offset, limits)?;
+                let records = fetch
+                    .records()
+                    .map(|r| r.map(|r| (0u32, r)))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let decoded = table_decoder.decode(&records).map_err(engine)?;
+                run.apply_table(&decoded.batch)?;
+                *table_offset = fetch.next_offset();
+            }
+        }
+        let fetch = stream.read(offset, limits)?;
+        let records = fetch
+            .records()
+            .map(|r| r.map(|r| (0u32, r)))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let decoded = decoder.decode(&records).map_err(engine)?;
+        if let Some(last) = records.last() {
+            watermark = watermark.max(last.1.timestamp);
+        }
+        let rows = run.process(&decoded.batch, watermark)?;
+        lat.add(t0.elapsed(), rows);
+        rows_out += rows as u64;
+        offset = fetch.next_offset();
+    }
+    let t0 = Instant::now();
+    let rows = run.finish()?;
+    lat.add(t0.elapsed(), rows);
+    rows_out += rows as u64;
+    Ok((
+        RunStats {
+            query: name.into(),
+            events,
+            elapsed: start.elapsed(),
+            rows_out,
+            latencies: lat.sorted(),
+        },
+        run,
+    ))
+}
