@@ -191,6 +191,42 @@ async fn archive_and_run(c: &Client) -> BTreeMap<u32, u64> {
         .collect()
 }
 
+/// The last event per (product, window) of `GET /v1/views/order_totals/changes` from the
+/// beginning, once `emitted` events arrived.
+async fn merged_changes(c: &Client, emitted: u64) -> Totals {
+    use http_body_util::BodyExt;
+    let response = c
+        .send(
+            Method::GET,
+            "/v1/views/order_totals/changes?offset=earliest",
+            None,
+        )
+        .await
+        .expect("changes");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while (text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")))
+        < emitted as usize
+    {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("events in time")
+            .expect("open")
+            .expect("frame");
+        if let Ok(d) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&d).expect("utf-8"));
+        }
+    }
+    let rows: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).expect("row"))
+        .collect();
+    totals(&Value::Array(rows))
+}
+
 fn without<'a>(
     all: &'a [Order],
     landed: &'a [(u32, u64)],
@@ -240,6 +276,19 @@ async fn merged_answers_equal_the_oracle_before_and_after_batch_runs() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["provenance"]["batch"]["epoch"], 1, "{}", v["provenance"]);
     assert_eq!(totals(&v["rows"]), oracle(all.iter()));
+
+    // Server-Sent Events of merged updates: each changelog row's group as merged now, so
+    // windows whose late records the batch run counted show them.
+    let events = merged_changes(&c, v["provenance"]["emitted"].as_u64().expect("emitted")).await;
+    let everything = oracle(all.iter());
+    let speed_only = oracle(without(&all, &landed, |p| late.contains(p)));
+    assert!(
+        events.iter().any(|(k, v)| speed_only.get(k) != Some(v)),
+        "some window's merged value includes late records"
+    );
+    for (group, value) in &events {
+        assert_eq!(everything.get(group), Some(value), "{group:?}");
+    }
 
     // More records: batch below the horizon, speed partials above it; only late records
     // above the horizon are missing.

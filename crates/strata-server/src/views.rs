@@ -286,6 +286,93 @@ fn ascii_json(text: &str) -> String {
 /// Up to `max` records of a changelog from `next` on: (offset, value). Nothing while `next`
 /// is past the end (the view cut its output back to a checkpoint and will write the same
 /// rows again).
+/// Changelog records from `next`: (offset, key, value).
+fn read_changelog_keyed(topic: &Topic, next: u64, max: u64) -> Result<Vec<ChangelogRow>> {
+    let part = topic.partition(0)?;
+    if next >= part.end_offset() {
+        return Ok(Vec::new());
+    }
+    let fetch = part.read(
+        next.max(part.start_offset()),
+        ReadLimits {
+            max_records: max,
+            max_bytes: 4 * 1024 * 1024,
+        },
+    )?;
+    fetch
+        .records()
+        .map(|r| {
+            let r = r?;
+            Ok((r.offset, r.key.map(<[u8]>::to_vec), r.value.to_vec()))
+        })
+        .collect()
+}
+
+/// A changelog record: offset, key (the group key and window start, as JSON), value.
+type ChangelogRow = (u64, Option<Vec<u8>>, Vec<u8>);
+
+/// For a Lambda view, each changelog row's group as the serving layer answers it now (batch
+/// view ⊕ speed partials; the speed layer's row differs from it by the late records a batch
+/// run has counted since). Rows of other views, session windows (a session's extent may
+/// change in the merge) and rows whose group no longer passes HAVING stay as written.
+fn merged_updates(
+    engine: &Engine,
+    plan: &strata_engine::ViewPlan,
+    rows: Vec<ChangelogRow>,
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let sessions = matches!(plan.window, Some(WindowSpec::Session { .. }));
+    if !plan.merges_batch() || sessions {
+        return Ok(rows.into_iter().map(|(o, _, v)| (o, v)).collect());
+    }
+    let mut merged: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (offset, key, value) in rows {
+        let Some(key) = key else {
+            out.push((offset, value));
+            continue;
+        };
+        if !merged.contains_key(&key) {
+            let now = merged_row(engine, plan, &key)?;
+            merged.insert(key.clone(), now);
+        }
+        let row = merged.get(&key).cloned().flatten().unwrap_or(value);
+        out.push((offset, row));
+    }
+    Ok(out)
+}
+
+/// The merged row of the group a changelog key names (`None` when it has none).
+fn merged_row(
+    engine: &Engine,
+    plan: &strata_engine::ViewPlan,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let Ok(Value::Object(key)) = serde_json::from_slice::<Value>(key) else {
+        return Ok(None);
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let values: Option<Vec<String>> = plan
+        .group_by
+        .iter()
+        .map(|(name, _)| key.get(name).map(text))
+        .collect();
+    let start = key.get("window_start").and_then(Value::as_i64);
+    let selection = strata_serving::Selection {
+        key: values,
+        from: start,
+        to: start.map(|s| s.saturating_add(1)),
+    };
+    let answer = strata_serving::query(engine, plan, &selection).map_err(|e| match e {
+        strata_serving::Error::Engine(e) => Error::Engine(e),
+        other => Error::Unavailable(other.to_string()),
+    })?;
+    Ok(json_lines(&answer.rows)?.into_iter().next())
+}
+
 fn read_changelog(topic: &Topic, next: u64, max: u64) -> Result<Vec<(u64, Vec<u8>)>> {
     let part = topic.partition(0)?;
     if next >= part.end_offset() {
@@ -681,6 +768,8 @@ fn provenance_json(
 // GET /v1/views/{v}/changes
 
 struct Changes {
+    engine: Arc<Engine>,
+    plan: Arc<strata_engine::ViewPlan>,
     entry: Arc<TopicEntry>,
     next: u64,
     pending: VecDeque<Event>,
@@ -724,6 +813,8 @@ pub(crate) async fn changes(
         })?,
     };
     let st = Changes {
+        engine: Arc::clone(&state.engine),
+        plan: Arc::new(plan),
         entry,
         next,
         pending: VecDeque::new(),
@@ -739,7 +830,12 @@ pub(crate) async fn changes(
                 return None;
             }
             let (entry, next) = (Arc::clone(&st.entry), st.next);
-            match blocking(move || read_changelog(&entry.topic, next, TAIL_BATCH)).await {
+            let (engine, plan) = (Arc::clone(&st.engine), Arc::clone(&st.plan));
+            let read = blocking(move || {
+                let rows = read_changelog_keyed(&entry.topic, next, TAIL_BATCH)?;
+                merged_updates(&engine, &plan, rows)
+            });
+            match read.await {
                 Ok(rows) if !rows.is_empty() => {
                     for (offset, value) in rows {
                         st.next = offset + 1;
