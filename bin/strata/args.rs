@@ -588,7 +588,8 @@ pub struct ViewVersionArgs {
     /// The view (alias) name.
     pub view: String,
     /// The version: its view name (totals_v2), number (2) or v2.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub which: String,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Output format.
