@@ -439,27 +439,3 @@ async fn the_replay_endpoints_report_and_cancel() {
     }
     node.stop();
 }
-
-/// Runs a DuckDB query in python3 and returns its rows as JSON arrays.
-fn duckdb(sql: &str) -> Vec<Value> {
-    let script = format!(
-        "import duckdb, json, decimal\n\
-         con = duckdb.connect()\n\
-         conv = lambda v: float(v) if isinstance(v, decimal.Decimal) else v\n\
-         for row in con.execute({sql:?}).fetchall():\n\
-         \x20   print(json.dumps([conv(v) for v in row]))\n"
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 (CI installs duckdb with pip)");
-    assert!(
-        out.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json row"))
-        .collect()
-}

@@ -1,10 +1,11 @@
 //! The serving layer end to end through the real binary: a Lambda view's answer is the batch
 //! view ⊕ the speed layer's partials of the generations the batch view has not covered.
 //!
-//! - Oracle: before any batch run the answer equals the aggregate of every record except those
-//!   the speed layer sent to `<view>-late`; once a batch run covers the whole log it equals
-//!   the aggregate of every record, late ones included; after more records arrive, it differs
-//!   only by the late records above the horizon.
+//! - Oracle (plain Rust, and DuckDB once the log is covered): before any batch run the answer
+//!   equals the aggregate of every record except those the speed layer sent to `<view>-late`;
+//!   once a batch run covers the whole log it equals the aggregate of every record, late ones
+//!   included; after more records arrive, it differs only by the late records above the
+//!   horizon.
 //! - Concurrency: while records flow and batch epochs are handed over, concurrent readers see
 //!   a COUNT that never goes down and never exceeds what was produced.
 //! - Bad input: unknown view → 404; bad ranges and top-N by a non-aggregate → 400.
@@ -99,6 +100,31 @@ fn oracle<'a>(orders: impl Iterator<Item = &'a Order>) -> Totals {
         e.1 += amount;
     }
     totals
+}
+
+/// The same aggregate computed by DuckDB over the orders written as JSON lines.
+fn duckdb_totals(orders: &[Order]) -> Totals {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orders.ndjson");
+    let lines: Vec<String> = orders
+        .iter()
+        .map(|(product, amount, t)| {
+            json!({"product": product, "amount": amount, "ts": t}).to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    duckdb(&format!(
+        "SELECT product, ts // 60000 * 60000, count(*), sum(amount) FROM read_json_auto('{}') GROUP BY ALL",
+        file.display()
+    ))
+    .iter()
+    .map(|r| {
+        (
+            (r[0].as_str().expect("product").to_owned(), r[1].as_i64().expect("ws")),
+            (r[2].as_i64().expect("count"), r[3].as_f64().expect("sum") as i64),
+        )
+    })
+    .collect()
 }
 
 fn totals(rows: &Value) -> Totals {
@@ -276,6 +302,7 @@ async fn merged_answers_equal_the_oracle_before_and_after_batch_runs() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["provenance"]["batch"]["epoch"], 1, "{}", v["provenance"]);
     assert_eq!(totals(&v["rows"]), oracle(all.iter()));
+    assert_eq!(totals(&v["rows"]), duckdb_totals(&all), "DuckDB agrees");
 
     // Server-Sent Events of merged updates: each changelog row's group as merged now, so
     // windows whose late records the batch run counted show them.

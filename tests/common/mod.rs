@@ -230,3 +230,29 @@ pub fn ok(o: &Output) -> String {
     );
     stdout(o)
 }
+
+/// Rows of a DuckDB query (python3 with `duckdb`; CI installs it with pip), each a JSON array;
+/// DECIMALs (SUM of integers) come back as numbers. DuckDB is the independent oracle of
+/// aggregates over the records a test produced.
+pub fn duckdb(sql: &str) -> Vec<Value> {
+    let script = format!(
+        "import duckdb, json, decimal\n\
+         con = duckdb.connect()\n\
+         conv = lambda v: float(v) if isinstance(v, decimal.Decimal) else v\n\
+         for row in con.execute({sql:?}).fetchall():\n\
+         \x20   print(json.dumps([conv(v) for v in row]))\n"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 (CI installs duckdb with pip)");
+    assert!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json row"))
+        .collect()
+}
