@@ -9,10 +9,11 @@
 //!   (one thread does everything, the honest single-writer path);
 //! - 100 B × 1000 also as appends of batches pre-encoded before the clock starts: the writer's
 //!   share alone, which is what a producer encoding on another core would leave it;
-//! - 100 B × 1000 `never` written past two segment rolls (default 256 MiB segments), since a
-//!   roll fsyncs the sealed segment even under `never`;
-//! - `always` × 1000 also with two threads appending to the one partition (group commit), and
-//!   as a prototype of an async-acknowledgement API (see [`Mode::Pipelined`]);
+//! - 100 B × 1000 `never` written past two segment rolls (default 256 MiB segments): a roll
+//!   fsyncs the sealed segment even under `never` (in the background, off the append path);
+//! - `always` × 1000 also with two and four threads appending to the one partition (group
+//!   commit), and with one producer keeping batches in flight (`append_unacked` + `wait_ack`,
+//!   see [`Mode::Pipelined`]);
 //! - sequential reads of every record's value: of a freshly written partition, and of the same
 //!   partition after close + reopen (new maps; page cache warm), and once more with its pages
 //!   evicted from the page cache (`dd iflag=nocache`, so the reads come from the disk).
@@ -88,10 +89,9 @@ enum Mode {
     EncodeAppend,
     /// Append batches encoded before the clock started.
     PreEncoded,
-    /// What an "append now, acknowledge when durable" API would give one producer: appends go
-    /// to a `never` topic and a second thread makes them durable with `sync_through`, while the
-    /// producer goes on encoding, with at most `IN_FLIGHT` batches appended but not yet synced.
-    /// Not the log's `always` path (that fsyncs inside `append`): a prototype to size the gain.
+    /// One producer keeping up to `IN_FLIGHT` batches written but not yet acknowledged:
+    /// `Partition::append_unacked`, then `Partition::wait_ack` on the oldest (see
+    /// [`pipelined_loop`]).
     Pipelined,
 }
 
@@ -171,7 +171,7 @@ impl AppendCase {
         let mode = match self.mode {
             Mode::EncodeAppend => "encode+append",
             Mode::PreEncoded => "append pre-encoded",
-            Mode::Pipelined => "encode+append, fsync in a 2nd thread (async-ack prototype)",
+            Mode::Pipelined => "encode+append_unacked, ≤ 4 in flight, wait_ack",
         };
         let mut label = format!("{size} × {}, {mode}", self.batch);
         if self.appenders > 1 {
@@ -261,11 +261,7 @@ fn encode(payload: &Payload, first: u64, n: usize, size: usize) -> BenchResult<E
 }
 
 fn run_append(case: &AppendCase, payload: &Payload, dir: &Path) -> BenchResult<Sample> {
-    let durability = match case.mode {
-        Mode::Pipelined => Durability::Never,
-        _ => case.durability,
-    };
-    let (log, partition) = open_topic(dir, durability)?;
+    let (log, partition) = open_topic(dir, case.durability)?;
     let batch = case.batch as u64;
     let size = case.record_size;
     let records = (case.payload_bytes / size as u64).min(case.record_cap);
@@ -360,9 +356,10 @@ fn append_loop(
     Ok((written, log_bytes))
 }
 
-/// [`Mode::Pipelined`]: this thread encodes and appends; an acknowledger thread fsyncs
-/// through the latest appended offset, then the next, and so on. The clock stops when the last
-/// record is durable.
+/// [`Mode::Pipelined`]: one thread encodes and appends with `append_unacked` (the fsync of
+/// each batch starts in the background at once), and redeems an append with `wait_ack` only
+/// when `IN_FLIGHT` newer ones are written, as a producer that acknowledges to its clients in
+/// order would. The clock stops when the last record is acknowledged (durable).
 fn pipelined_loop(
     partition: &Partition,
     case: &AppendCase,
@@ -370,41 +367,31 @@ fn pipelined_loop(
     quota: u64,
     start: Instant,
 ) -> BenchResult<(u64, u64)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(IN_FLIGHT);
-    std::thread::scope(|s| {
-        let acker = s.spawn(move || -> Result<(), String> {
-            while let Ok(mut end) = rx.recv() {
-                while let Ok(more) = rx.try_recv() {
-                    end = end.max(more);
-                }
-                partition.sync_through(end).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        });
-        let (mut written, mut log_bytes) = (0u64, 0u64);
-        let mut appends = 0u32;
-        let produced = (|| -> BenchResult<()> {
-            while written < quota {
-                let b = encode(payload, written, case.batch, case.record_size)?;
-                log_bytes += b.as_bytes().len() as u64;
-                written += u64::from(b.record_count());
-                let info = partition.append(b)?;
-                tx.send(info.last_offset + 1)?;
-                appends += 1;
-                if appends.is_multiple_of(16) && start.elapsed() >= case.time_cap {
-                    break;
-                }
-            }
-            Ok(())
-        })();
-        drop(tx);
-        acker.join().map_err(|_| "acknowledger panicked")??;
-        produced?;
-        if partition.stats().durable_offset < written {
-            return Err("pipelined run ended with records not yet durable".into());
+    let mut in_flight = std::collections::VecDeque::with_capacity(IN_FLIGHT + 1);
+    let (mut written, mut log_bytes) = (0u64, 0u64);
+    let mut appends = 0u32;
+    while written < quota {
+        let b = encode(payload, written, case.batch, case.record_size)?;
+        log_bytes += b.as_bytes().len() as u64;
+        written += u64::from(b.record_count());
+        in_flight.push_back(partition.append_unacked(b)?);
+        if in_flight.len() > IN_FLIGHT
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            partition.wait_ack(&oldest)?;
         }
-        Ok((written, log_bytes))
-    })
+        appends += 1;
+        if appends.is_multiple_of(16) && start.elapsed() >= case.time_cap {
+            break;
+        }
+    }
+    if let Some(last) = in_flight.back() {
+        partition.wait_ack(last)?;
+    }
+    if partition.durable_offset() < written {
+        return Err("pipelined run ended with records not yet durable".into());
+    }
+    Ok((written, log_bytes))
 }
 
 /// Runs `dd if=/dev/zero of=<dir>/dd.bin bs=1M count=<mib> <extra>` and returns bytes/s as
@@ -751,10 +738,11 @@ fn main() -> BenchResult<()> {
                         appenders: 4,
                         ..cases[cases.len() - 1]
                     });
+                    // One producer that keeps batches in flight (`append_unacked` +
+                    // `wait_ack`): its fsyncs overlap its writes.
                     cases.push(AppendCase {
                         mode: Mode::Pipelined,
                         appenders: 1,
-                        target: None,
                         ..cases[cases.len() - 1]
                     });
                 }

@@ -119,6 +119,30 @@ pub enum Error {
     #[error("the log is closed")]
     Closed,
 
+    /// An earlier fsync of the partition failed. The kernel may have dropped the dirty pages
+    /// it could not write, so a retried fsync could succeed without the data being on disk:
+    /// the partition refuses to promise durability until the log is reopened (and recovery
+    /// checks what is really there).
+    #[error(
+        "an earlier fsync of {path} failed ({reason}); records written since may not be durable: check the disk, then restart the node so that recovery can verify the partition"
+    )]
+    SyncFailed {
+        /// The file whose fsync failed.
+        path: PathBuf,
+        /// The operating system's error, as text.
+        reason: String,
+    },
+
+    /// The partition was truncated while an append waited to become durable: its records
+    /// from `offset` on are gone and must not be acknowledged.
+    #[error(
+        "the partition was truncated to offset {offset} before the append became durable: its records were removed, send them again if they are still wanted"
+    )]
+    Truncated {
+        /// The partition's end after the truncation.
+        offset: u64,
+    },
+
     /// A metadata file could not be parsed.
     #[error("cannot parse {path}: {source}")]
     Metadata {

@@ -11,8 +11,10 @@
 //! writer and readers lives in [`publish`] and is model-checked with loom (`tests/loom_*.rs`).
 
 pub mod batch;
+pub mod commit;
 pub mod config;
 mod error;
+mod files;
 pub mod fsutil;
 pub mod groups;
 mod index;

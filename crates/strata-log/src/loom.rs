@@ -2,12 +2,12 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    Arc, Mutex, RwLock,
-    atomic::{AtomicU64, Ordering},
+    Arc, Condvar, Mutex, MutexGuard, RwLock,
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    Arc, Mutex, RwLock,
-    atomic::{AtomicU64, Ordering},
+    Arc, Condvar, Mutex, MutexGuard, RwLock,
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };

@@ -1,10 +1,14 @@
 //! A partition: an ordered sequence of segments with one writer and many lock-free readers.
 //!
 //! Appends take the writer lock only to stamp offsets, `pwrite` the batch and publish the new
-//! end; under [`Durability::Always`] the fsync happens after the lock is released, and appenders
-//! that arrive while an fsync runs share the next one (group commit). Reads take no lock held by
-//! the writer: they snapshot the segment list and read below published watermarks (see
-//! [`crate::publish`]).
+//! end. Durability is a separate step ([`crate::commit`]): under [`Durability::Always`],
+//! [`Partition::append`] waits for an fsync after the lock is released, and appenders that
+//! arrive while an fsync runs share the next one (group commit); [`Partition::append_unacked`]
+//! returns once the batch is written and [`Partition::wait_ack`] redeems it later, so that one
+//! producer can keep several batches in flight. A segment roll fsyncs nothing on the append
+//! path: the sealed segment's fsync runs in the background ([`crate::files`]). Reads take no
+//! lock held by the writer: they snapshot the segment list and read below published watermarks
+//! (see [`crate::publish`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,15 +16,18 @@ use std::sync::{Condvar, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use crate::batch::{BatchView, EncodedBatch, RecordIter, RecordView};
+use crate::commit::GroupCommit;
 use crate::config::{Durability, TopicConfig};
 use crate::error::{Error, IoContext, Result};
+use crate::files::{PartitionFiles, read_recovery_point, write_recovery_point};
 use crate::fsutil::sync_dir;
 use crate::loom::{Arc, AtomicU64, Mutex, Ordering};
 use crate::publish::{SegmentSet, Watermark};
-use crate::segment::{RecoveryMode, Segment, SegmentWriter, parse_log_name};
+use crate::segment::{RecoveryMode, Segment, SegmentPaths, SegmentWriter, parse_log_name};
 
-/// File holding the offset below which every segment is sealed and fsynced.
-const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// Sealed segments that may wait for their fsync at once; past this the appender that rolled
+/// waits for them (back-pressure when the disk cannot keep up, or no flusher could start).
+const MAX_SEALED_WAITING: usize = 4;
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +68,9 @@ pub struct SegmentInfo {
     pub size_bytes: u64,
     /// Largest record timestamp (`i64::MIN` when empty).
     pub max_timestamp: i64,
-    /// True for every segment but the active one: its records never change.
+    /// True for a segment that is sealed (not the active one: its records never change)
+    /// and on stable storage (its files and directory entry fsynced). Segments become sealed
+    /// in order, a short while after they roll.
     pub sealed: bool,
 }
 
@@ -76,7 +85,7 @@ pub struct PartitionStats {
     pub size_bytes: u64,
     /// Number of segments.
     pub segments: usize,
-    /// Offset up to which appends are fsynced.
+    /// Every record below this offset is fsynced.
     pub durable_offset: u64,
 }
 
@@ -95,13 +104,14 @@ pub struct Partition {
     config: TopicConfig,
     segments: SegmentSet<Segment>,
     start_offset: Watermark,
-    end_offset: Watermark,
-    durable_offset: Watermark,
+    /// Shared with the sync work, which reads what has been written from it.
+    end_offset: std::sync::Arc<Watermark>,
     /// Segments whose records are all below this offset may not be deleted by retention
     /// (the batch layer has not archived them yet). `u64::MAX` means no floor.
     retention_floor: AtomicU64,
     writer: Mutex<WriterState>,
-    sync_lock: Mutex<()>,
+    /// The durable offset and the fsyncs that move it.
+    commit: std::sync::Arc<GroupCommit<PartitionFiles>>,
     /// When the last fsync finished, for the interval flusher.
     last_flush: StdMutex<Instant>,
     /// Wakes long-polling readers when the end offset moves.
@@ -131,7 +141,11 @@ impl Partition {
                 bases.push(base);
             } else if name.ends_with(".tmp") || name.ends_with(".truncating") {
                 // A half-written file from a crash: the old one is still in place.
-                fs::remove_file(entry.path()).at(entry.path())?;
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).at(entry.path()),
+                }
             }
         }
         bases.sort_unstable();
@@ -141,24 +155,68 @@ impl Partition {
 
         let mut segments = Vec::with_capacity(bases.len().max(1));
         let mut active = None;
-        for (i, &base) in bases.iter().enumerate() {
-            let is_last = i + 1 == bases.len();
+        // Sealed segments above the recovery point: their fsync may not have run.
+        let mut unsynced = Vec::new();
+        let mut i = 0;
+        while i < bases.len() {
+            let base = bases[i];
+            let mut is_last = i + 1 == bases.len();
             let next_base = bases.get(i + 1).copied().unwrap_or(u64::MAX);
-            let mode = if clean || next_base <= recovery_point {
+            let mode = if clean || next_base <= recovery_point.unwrap_or(0) {
                 RecoveryMode::Trusted
             } else {
                 RecoveryMode::Scan
             };
-            let recovered = Segment::recover(dir, base, mode, is_last, capacity, interval)?;
-            if !is_last && recovered.segment.next_offset.load() != next_base {
-                return Err(Error::Corrupt {
-                    path: recovered.segment.paths.log.clone(),
-                    position: recovered.segment.size(),
-                    reason: format!(
-                        "segment ends at offset {} but the next segment starts at {next_base}",
-                        recovered.segment.next_offset.load()
-                    ),
-                });
+            // The active segment may always be torn; a sealed one only if its fsync may not
+            // have run, i.e. it is above a recovery point that exists. (With the file missing
+            // nothing is known, and damage in a sealed segment is reported, not cut away.)
+            let may_be_torn = is_last || recovery_point.is_some();
+            let mut recovered =
+                Segment::recover(dir, base, mode, may_be_torn, is_last, capacity, interval)?;
+            let ends_at = recovered.segment.next_offset.load();
+            if !is_last && ends_at != next_base {
+                if mode == RecoveryMode::Trusted || !may_be_torn {
+                    return Err(Error::Corrupt {
+                        path: recovered.segment.paths.log.clone(),
+                        position: recovered.segment.size(),
+                        reason: format!(
+                            "segment ends at offset {ends_at} but the next segment starts at {next_base}"
+                        ),
+                    });
+                }
+                // A crash came before this sealed segment's fsync: its tail never reached the
+                // disk, so the log ends here and later segments (after the gap) go. Nothing in
+                // them was acknowledged as durable or handed to the batch layer: both wait for
+                // this segment's fsync.
+                tracing::warn!(
+                    path = %recovered.segment.paths.log.display(),
+                    ends_at,
+                    next_base,
+                    removed_segments = bases.len() - i - 1,
+                    "a sealed segment lost its tail in a crash; the log is cut there"
+                );
+                for &later in &bases[i + 1..] {
+                    remove_segment_files(&SegmentPaths::new(dir, later))?;
+                }
+                sync_dir(dir)?;
+                bases.truncate(i + 1);
+                is_last = true;
+                recovered = Segment::recover(
+                    dir,
+                    base,
+                    RecoveryMode::Scan,
+                    true,
+                    true,
+                    capacity,
+                    interval,
+                )?;
+            }
+            if !is_last {
+                if mode == RecoveryMode::Trusted {
+                    recovered.segment.mark_durable();
+                } else {
+                    unsynced.push(recovered.segment.paths.clone());
+                }
             }
             if is_last {
                 let writer = SegmentWriter::resume(
@@ -169,18 +227,43 @@ impl Partition {
                 active = Some(writer);
             }
             segments.push(Arc::new(recovered.segment));
+            i += 1;
+        }
+        if !unsynced.is_empty() {
+            // What survived the crash may still sit in the page cache only: make it durable
+            // before anything counts on it.
+            for paths in &unsynced {
+                for path in [&paths.log, &paths.index, &paths.timeindex] {
+                    fs::File::open(path).and_then(|f| f.sync_all()).at(path)?;
+                }
+            }
+            let sealed_end = segments[segments.len() - 2].next_offset.load();
+            write_recovery_point(dir, sealed_end)?;
+            for segment in &segments[..segments.len() - 1] {
+                segment.mark_durable();
+            }
         }
         let active = match active {
             Some(writer) => writer,
             None => {
                 let (writer, segment) = SegmentWriter::create(dir, 0, capacity)?;
-                sync_dir(dir)?;
+                // Also fsyncs the directory. From now on the recovery point exists, so a
+                // crash before a sealed segment's fsync is told from lost metadata.
+                write_recovery_point(dir, 0)?;
                 segments.push(Arc::new(segment));
                 writer
             }
         };
         let start = segments.first().map_or(0, |s| s.base_offset);
-        let end = active.next_offset;
+        let end = std::sync::Arc::new(Watermark::new(active.next_offset));
+        let files = PartitionFiles::new(
+            dir.to_owned(),
+            std::sync::Arc::clone(&end),
+            active.active_file(),
+        );
+        // Recovery scanned and kept only what is on disk; after a crash that is what
+        // survived, so it is as durable as the OS makes it.
+        let commit = GroupCommit::new(files, end.load());
         Ok(Partition {
             topic: topic.to_owned(),
             id,
@@ -188,16 +271,13 @@ impl Partition {
             config,
             segments: SegmentSet::new(segments),
             start_offset: Watermark::new(start),
-            end_offset: Watermark::new(end),
-            // Recovery scanned and kept only what is on disk; after a crash that is what
-            // survived, so it is as durable as the OS makes it.
-            durable_offset: Watermark::new(end),
+            end_offset: end,
             retention_floor: AtomicU64::new(u64::MAX),
             writer: Mutex::new(WriterState {
                 active,
                 closed: false,
             }),
-            sync_lock: Mutex::new(()),
+            commit: std::sync::Arc::new(commit),
             last_flush: StdMutex::new(Instant::now()),
             appended: (StdMutex::new(()), Condvar::new()),
         })
@@ -230,12 +310,54 @@ impl Partition {
 
     /// Appends a batch of records, assigning them consecutive offsets.
     ///
-    /// Under [`Durability::Always`] it returns only after the batch is on stable storage.
+    /// Under [`Durability::Always`] it returns only after the batch is on stable storage
+    /// (it is [`Self::append_unacked`] followed by [`Self::wait_ack`]).
     ///
     /// # Errors
     /// [`Error::RecordTooLarge`] / [`Error::BatchTooLarge`] against the topic's limits (nothing
-    /// is written), [`Error::Closed`] after close, I/O errors naming the file.
-    pub fn append(&self, mut batch: EncodedBatch) -> Result<AppendInfo> {
+    /// is written), [`Error::Closed`] after close, I/O errors naming the file,
+    /// [`Error::SyncFailed`] after an earlier failed fsync.
+    pub fn append(&self, batch: EncodedBatch) -> Result<AppendInfo> {
+        // The caller waits right away, so it runs the fsync itself (no hand-off to a flusher).
+        let info = self.write(batch, false)?;
+        self.wait_ack(&info)?;
+        Ok(info)
+    }
+
+    /// Appends a batch like [`Self::append`] but returns as soon as it is written and
+    /// visible to readers, without waiting for the topic's durability policy; redeem the
+    /// returned [`AppendInfo`] with [`Self::wait_ack`] before acknowledging it to anyone.
+    ///
+    /// Under [`Durability::Always`] the fsync starts in the background at once, so a producer
+    /// can write its next batch while this one's fsync runs, and batches written meanwhile
+    /// share the next fsync. Appends are ordered: when a later append is acknowledged, so is
+    /// every earlier one.
+    ///
+    /// # Errors
+    /// As [`Self::append`], except that durability errors come from [`Self::wait_ack`].
+    pub fn append_unacked(&self, batch: EncodedBatch) -> Result<AppendInfo> {
+        self.write(batch, self.config.durability == Durability::Always)
+    }
+
+    /// Blocks until the append that returned `info` is acknowledged under the topic's
+    /// durability policy: on stable storage under [`Durability::Always`]; at once otherwise
+    /// (the batch was written when [`Self::append_unacked`] returned).
+    ///
+    /// # Errors
+    /// The I/O error of a failed fsync (naming the file), [`Error::SyncFailed`] after an
+    /// earlier one, [`Error::Truncated`] when the partition was truncated below the append:
+    /// the append must then not be acknowledged.
+    pub fn wait_ack(&self, info: &AppendInfo) -> Result<()> {
+        if self.config.durability == Durability::Always {
+            // Not `sync_through`, which caps its target at the end offset: records above the
+            // end were truncated away and must not be acknowledged.
+            self.commit.wait_durable(info.last_offset + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Stamps, writes and publishes a batch; `request` asks for its fsync in the background.
+    fn write(&self, mut batch: EncodedBatch, request: bool) -> Result<AppendInfo> {
         if batch.largest_record() as u64 > self.config.max_record_bytes {
             return Err(Error::RecordTooLarge {
                 index: batch.largest_record_index(),
@@ -249,6 +371,7 @@ impl Partition {
                 limit: self.config.segment_bytes,
             });
         }
+        let mut sealed_waiting = 0;
         let info = {
             let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             if w.closed {
@@ -259,7 +382,7 @@ impl Partition {
                 && (w.active.position + len > w.active.capacity
                     || w.active.is_older_than(self.config.segment_ms))
             {
-                self.roll(&mut w)?;
+                sealed_waiting = self.roll(&mut w)?;
             }
             let active = self.active_segment();
             let base = w
@@ -273,10 +396,25 @@ impl Partition {
             }
         };
         self.notify_appended();
-        if self.config.durability == Durability::Always {
-            self.sync_through(info.last_offset + 1)?;
+        if sealed_waiting > MAX_SEALED_WAITING {
+            self.commit.finish_background_work()?;
+        }
+        if request && self.commit.request(info.last_offset + 1) {
+            self.start_flusher();
         }
         Ok(info)
+    }
+
+    /// Starts the partition's flusher thread (when [`GroupCommit`] says one is needed).
+    fn start_flusher(&self) {
+        let commit = std::sync::Arc::clone(&self.commit);
+        let started = std::thread::Builder::new()
+            .name("strata-log-sync".into())
+            .spawn(move || commit.run_flusher());
+        if let Err(e) = started {
+            tracing::warn!(error = %e, topic = %self.topic, partition = self.id, "cannot start a flusher thread; appenders will fsync themselves");
+            self.commit.flusher_not_started();
+        }
     }
 
     fn active_segment(&self) -> Arc<Segment> {
@@ -288,20 +426,26 @@ impl Partition {
         Arc::clone(segments.last().unwrap())
     }
 
-    /// Seals the active segment (fsync of its files) and starts a new one (fsync of the
-    /// directory), then moves the recovery point past the sealed segment.
-    fn roll(&self, w: &mut WriterState) -> Result<()> {
-        w.active.seal()?;
+    /// Seals the active segment and starts a new one. Nothing is fsynced here: the sealed
+    /// segment's files, then the directory, are fsynced by the next sync job (in the
+    /// background), which then moves the recovery point past them. Returns how many sealed
+    /// segments wait for that.
+    fn roll(&self, w: &mut WriterState) -> Result<usize> {
+        w.active.write_seal()?;
         let base = w.active.next_offset;
         let (writer, segment) = SegmentWriter::create(&self.dir, base, self.config.segment_bytes)?;
-        sync_dir(&self.dir)?;
+        let sealed_segment = self.active_segment();
+        let active_file = writer.active_file();
         self.segments.push(Arc::new(segment));
-        w.active = writer;
-        // Everything below `base` is sealed and fsynced: recovery need not scan it.
-        write_recovery_point(&self.dir, base)?;
-        self.durable_offset
-            .publish(self.durable_offset.load().max(base));
-        Ok(())
+        let sealed = std::mem::replace(&mut w.active, writer).into_sealed(sealed_segment);
+        let (waiting, spawn) = self.commit.update(|files| {
+            files.rolled(sealed, active_file);
+            files.sealed_waiting()
+        });
+        if spawn {
+            self.start_flusher();
+        }
+        Ok(waiting)
     }
 
     /// Rolls the active segment if it holds records and is older than `segment_ms`, so that
@@ -318,35 +462,22 @@ impl Partition {
         Ok(true)
     }
 
-    /// Makes every record below `target` durable. Concurrent callers share one fsync: whoever
-    /// takes the sync lock first flushes all that was written by then, and the rest find
-    /// their records already covered.
+    /// Makes every record below `target` durable (capped at the end offset). Concurrent
+    /// callers share one fsync: whoever finds none running flushes all that was written by
+    /// then, and the rest find their records covered by it or by the next one.
     ///
     /// # Errors
-    /// I/O errors naming the file.
+    /// I/O errors naming the file; [`Error::SyncFailed`] after an earlier failed fsync.
     pub fn sync_through(&self, target: u64) -> Result<()> {
-        if self.durable_offset.load() >= target {
-            return Ok(());
-        }
-        let _sync = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.durable_offset.load() >= target {
-            return Ok(());
-        }
-        let (file, path, written_end) = {
-            let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            (
-                std::sync::Arc::clone(&w.active.log),
-                w.active.paths.log.clone(),
-                w.active.next_offset,
-            )
-        };
-        // Records below `written_end` are in this file or in sealed segments, which were
-        // fsynced when they rolled.
-        file.sync_data().at(path)?;
+        let target = target.min(self.end_offset());
+        self.commit.wait_durable(target)?;
         *self.last_flush.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.durable_offset
-            .publish(self.durable_offset.load().max(written_end));
         Ok(())
+    }
+
+    /// Every record below this offset is on stable storage.
+    pub fn durable_offset(&self) -> u64 {
+        self.commit.durable()
     }
 
     /// fsyncs everything written so far (the interval flusher and close call this).
@@ -360,7 +491,7 @@ impl Partition {
     /// True when records are waiting for an fsync and the last one is `interval_ms` old.
     pub fn flush_due(&self, interval_ms: u64) -> bool {
         let last = *self.last_flush.lock().unwrap_or_else(|e| e.into_inner());
-        self.durable_offset.load() < self.end_offset()
+        self.commit.durable() < self.end_offset()
             && last.elapsed() >= Duration::from_millis(interval_ms)
     }
 
@@ -517,6 +648,9 @@ impl Partition {
         if retention_ms.is_none() && retention_bytes.is_none() {
             return Ok(0);
         }
+        // Segments count for retention once sealed, i.e. fsynced: finish those waiting first
+        // (outside the writer lock, so appends go on meanwhile).
+        self.commit.finish_background_work()?;
         // The writer lock orders retention with rolls, so the list cannot change under us.
         let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let segments = self.segments.snapshot();
@@ -528,7 +662,8 @@ impl Partition {
                 .is_some_and(|ms| segment.max_timestamp() < now_ms.saturating_sub(ms as i64));
             let oversize = retention_bytes.is_some_and(|b| total > b);
             let archived = segment.next_offset.load() <= floor;
-            if !(expired || oversize) || !archived {
+            // A segment whose fsync is still pending is not sealed yet for anyone.
+            if !(expired || oversize) || !archived || !segment.is_durable() {
                 break;
             }
             total -= segment.size();
@@ -543,17 +678,7 @@ impl Partition {
         let removed = self.segments.remove_oldest(doomed);
         // Readers that still hold a removed segment keep its map; unlinking is safe.
         for segment in removed {
-            for path in [
-                &segment.paths.log,
-                &segment.paths.index,
-                &segment.paths.timeindex,
-            ] {
-                match fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).at(path),
-                }
-            }
+            remove_segment_files(&segment.paths)?;
         }
         sync_dir(&self.dir)?;
         Ok(doomed)
@@ -581,6 +706,10 @@ impl Partition {
         if offset < start || offset > end {
             return Err(Error::OffsetOutOfRange { offset, start, end });
         }
+        // Sealed segments waiting for their fsync get it now: the recovery point written
+        // below must not claim an unsynced segment, and segments about to be deleted must
+        // leave the sync queue. (The writer lock keeps new rolls out meanwhile.)
+        self.commit.finish_background_work()?;
         let segments = self.segments.snapshot();
         let idx = segments.partition_point(|s| s.base_offset <= offset) - 1;
         let segment = &segments[idx];
@@ -601,13 +730,7 @@ impl Partition {
         }
         fs::rename(&tmp, &segment.paths.log).at(&segment.paths.log)?;
         for later in &segments[idx + 1..] {
-            for path in [&later.paths.log, &later.paths.index, &later.paths.timeindex] {
-                match fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).at(path),
-                }
-            }
+            remove_segment_files(&later.paths)?;
         }
         // The recovery point must not claim the (now active) segment is sealed.
         write_recovery_point(&self.dir, segment.base_offset)?;
@@ -618,6 +741,7 @@ impl Partition {
             segment.base_offset,
             RecoveryMode::Scan,
             true,
+            true,
             capacity,
             self.config.index_interval_bytes,
         )?;
@@ -625,8 +749,10 @@ impl Partition {
         self.segments
             .truncate_and_push(idx, Arc::new(recovered.segment));
         self.end_offset.publish(offset);
-        self.durable_offset
-            .publish(self.durable_offset.load().min(offset));
+        // The rewritten segment was fsynced, the sealed ones before it too.
+        let active = w.active.active_file();
+        self.commit
+            .reset(offset, |files| files.replace_active(active));
         Ok(())
     }
 
@@ -642,23 +768,40 @@ impl Partition {
                 next_offset: s.next_offset.load(),
                 size_bytes: s.size(),
                 max_timestamp: s.max_timestamp(),
-                sealed: i < last,
+                sealed: i < last && s.is_durable(),
             })
             .collect()
     }
 
     /// Seals the active segment now if it holds records (so that the batch layer can take
-    /// everything written so far); returns whether it rolled.
+    /// everything written so far) and waits until every rolled segment is fsynced, so that
+    /// [`Self::segments`] reports them sealed; returns whether it rolled.
     ///
     /// # Errors
     /// I/O errors naming the file.
     pub fn roll_now(&self) -> Result<bool> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if w.closed || w.active.position == 0 {
-            return Ok(false);
-        }
-        self.roll(&mut w)?;
-        Ok(true)
+        let rolled = {
+            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            if w.closed {
+                return Ok(false);
+            }
+            let roll = w.active.position > 0;
+            if roll {
+                self.roll(&mut w)?;
+            }
+            roll
+        };
+        self.commit.finish_background_work()?;
+        Ok(rolled)
+    }
+
+    /// Blocks until every segment rolled so far is fsynced and so reported sealed by
+    /// [`Self::segments`] (sealing otherwise completes in the background shortly after a roll).
+    ///
+    /// # Errors
+    /// I/O errors naming the file; [`Error::SyncFailed`] after an earlier failed fsync.
+    pub fn wait_sealed(&self) -> Result<()> {
+        self.commit.finish_background_work()
     }
 
     /// Offsets, sizes and segment count.
@@ -669,7 +812,7 @@ impl Partition {
             end_offset: self.end_offset(),
             size_bytes: segments.iter().map(|s| s.size()).sum(),
             segments: segments.len(),
-            durable_offset: self.durable_offset.load(),
+            durable_offset: self.commit.durable(),
         }
     }
 
@@ -679,34 +822,36 @@ impl Partition {
     /// I/O errors naming the file.
     pub fn close(&self) -> Result<()> {
         self.flush()?;
+        self.commit.finish_background_work()?;
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if w.closed {
             return Ok(());
         }
         w.active.sync_all()?;
         w.closed = true;
+        self.commit.close();
         Ok(())
     }
 }
 
-fn read_recovery_point(dir: &Path) -> Result<u64> {
-    let path = dir.join(RECOVERY_POINT_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse().map_err(|_| Error::Corrupt {
-            path,
-            position: 0,
-            reason: "recovery point is not a number".into(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e).at(path),
+impl Drop for Partition {
+    /// Stops the flusher thread (after its current fsync), so that a partition dropped
+    /// without [`Partition::close`] leaves its files alone, like a crash would.
+    fn drop(&mut self) {
+        self.commit.close();
     }
 }
 
-fn write_recovery_point(dir: &Path, offset: u64) -> Result<()> {
-    crate::fsutil::write_atomically(
-        &dir.join(RECOVERY_POINT_FILE),
-        offset.to_string().as_bytes(),
-    )
+/// Deletes a segment's three files (a missing one is fine).
+fn remove_segment_files(paths: &SegmentPaths) -> Result<()> {
+    for path in [&paths.log, &paths.index, &paths.timeindex] {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(path),
+        }
+    }
+    Ok(())
 }
 
 /// A range of whole, CRC-checked batches of one segment, kept mapped while held.

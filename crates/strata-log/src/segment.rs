@@ -14,8 +14,9 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::batch::{BatchView, EncodedBatch, FrameError, peek_header};
 use crate::error::{Error, IoContext, Result};
+use crate::files::{ActiveFile, SealedFiles};
 use crate::index::{self, IndexEntry, SealEntry};
-use crate::loom::{AtomicU64, Ordering, RwLock};
+use crate::loom::{Arc, AtomicBool, AtomicU64, Ordering, RwLock};
 use crate::publish::Watermark;
 
 /// The file names of a segment, derived from its base offset.
@@ -63,6 +64,9 @@ pub(crate) struct Segment {
     verified: AtomicU64,
     /// Bytes from the start whose pages have been prefaulted into the map.
     populated: AtomicU64,
+    /// Sealed and fsynced (files and directory entry): the batch layer may take it and
+    /// retention may delete it. Never set on the active segment.
+    durable: AtomicBool,
     index: RwLock<Vec<IndexEntry>>,
 }
 
@@ -109,6 +113,7 @@ impl Segment {
             max_timestamp: AtomicU64::new(max_timestamp as u64),
             verified: AtomicU64::new(0),
             populated: AtomicU64::new(0),
+            durable: AtomicBool::new(false),
             index: RwLock::new(entries),
         }
     }
@@ -125,6 +130,16 @@ impl Segment {
     /// Largest record timestamp (`i64::MIN` when empty).
     pub fn max_timestamp(&self) -> i64 {
         self.max_timestamp.load(Ordering::Acquire) as i64
+    }
+
+    /// True once the segment is sealed and on stable storage.
+    pub fn is_durable(&self) -> bool {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Records that the sealed segment's files have been fsynced.
+    pub fn mark_durable(&self) {
+        self.durable.store(true, Ordering::Release);
     }
 
     /// Byte size of the published data.
@@ -294,9 +309,11 @@ pub(crate) struct Recovered {
 
 impl Segment {
     /// Opens an existing segment, checks it as `mode` says, rebuilding its indexes when
-    /// they are missing or bad. `is_last` allows truncating a torn tail; in a sealed
-    /// segment the same damage is corruption. `capacity` is the map size for a segment
-    /// that will be written to.
+    /// they are missing or bad. `may_be_torn` says that the segment may hold writes that
+    /// never reached the disk (it is above the recovery point), so a damaged tail is cut off;
+    /// otherwise the same damage is corruption. `is_last` says whether it is the active
+    /// segment (which keeps no seal entry). `capacity` is the map size for a segment that will
+    /// be written to.
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the file and position when a sealed segment is damaged;
@@ -305,6 +322,7 @@ impl Segment {
         dir: &Path,
         base_offset: u64,
         mode: RecoveryMode,
+        may_be_torn: bool,
         is_last: bool,
         capacity: u64,
         index_interval: u64,
@@ -357,9 +375,9 @@ impl Segment {
 
         let mut truncated_bytes = 0;
         if let Some((position, error)) = &outcome.stopped_at {
-            // Only the tail of a segment that may hold unflushed writes can be torn; the same
-            // damage anywhere else is corruption, reported and never served.
-            if !is_last || mode == RecoveryMode::Trusted {
+            // Only a segment that may hold unflushed writes (above the recovery point) can be
+            // torn; the same damage elsewhere is corruption, reported and never served.
+            if !may_be_torn || mode == RecoveryMode::Trusted {
                 let reason = match error {
                     FrameError::Truncated => "batch extends past the end of the file",
                     FrameError::Invalid(r) => r,
@@ -376,7 +394,7 @@ impl Segment {
                 position,
                 bytes = truncated_bytes,
                 ?error,
-                "truncating the torn tail of the active segment"
+                "truncating the torn tail of a segment above the recovery point"
             );
             file.set_len(outcome.valid_len).at(&paths.log)?;
             file.sync_all().at(&paths.log)?;
@@ -570,11 +588,12 @@ impl SegmentWriter {
         Ok(base)
     }
 
-    /// Seals the segment: writes the closing time-index entry and fsyncs the three files.
+    /// Writes the closing time-index entry of a segment about to be sealed. (Should the roll
+    /// fail after it, the next index entry overwrites it: entries are written by position.)
     ///
     /// # Errors
     /// I/O errors naming the file.
-    pub fn seal(&self) -> Result<()> {
+    pub fn write_seal(&self) -> Result<()> {
         index::append_seal(
             (&self.timeindex_file, &self.paths.timeindex),
             self.entries,
@@ -582,8 +601,28 @@ impl SegmentWriter {
                 max_timestamp: self.max_timestamp,
                 rel_next_offset: (self.next_offset - self.base_offset) as u32,
             },
-        )?;
-        self.sync_all()
+        )
+    }
+
+    /// Hands over the files of a sealed segment (after [`Self::write_seal`]), to be fsynced
+    /// off the append path (see [`crate::files`]).
+    pub fn into_sealed(self, segment: Arc<Segment>) -> SealedFiles {
+        SealedFiles {
+            segment,
+            log: self.log,
+            index: self.index_file,
+            timeindex: self.timeindex_file,
+            paths: self.paths,
+            next_offset: self.next_offset,
+        }
+    }
+
+    /// The log file, for fsyncs of the active segment.
+    pub fn active_file(&self) -> ActiveFile {
+        ActiveFile {
+            file: std::sync::Arc::clone(&self.log),
+            path: self.paths.log.clone(),
+        }
     }
 
     /// fsyncs the log and both indexes.

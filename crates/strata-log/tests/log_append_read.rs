@@ -559,6 +559,7 @@ fn segments_are_listed_oldest_first_and_roll_now_seals_the_active_one() {
     for i in 0..30 {
         p.append(batch(i * 5, 5)).expect("append");
     }
+    p.wait_sealed().expect("sealed");
     let before = p.segments();
     assert!(before.len() > 1);
     assert!(before[..before.len() - 1].iter().all(|s| s.sealed));

@@ -1,7 +1,9 @@
 //! Crash test: a child process (this test binary, re-run) appends with `durability = always`
 //! and reports each acknowledged batch; the parent kills it with SIGKILL at a random moment,
 //! reopens the log, and checks that every acknowledged record is there and that no partial
-//! batch is visible. Twenty rounds on the same data directory.
+//! batch is visible. Twenty rounds on the same data directory; in every other round the child
+//! is a pipelined producer (`append_unacked`, up to four batches in flight, acknowledged after
+//! `wait_ack`), so the background flusher's fsyncs are what the acknowledgements rest on.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -11,6 +13,10 @@ use rand::{Rng, SeedableRng};
 use strata_log::{Durability, EncodedBatch, Log, LogOptions, ReadLimits, Record, TopicConfig};
 
 const CHILD_ENV: &str = "STRATA_CRASH_CHILD_DIR";
+/// Set (to anything) for a pipelined child.
+const PIPELINED_ENV: &str = "STRATA_CRASH_CHILD_PIPELINED";
+/// Batches a pipelined child keeps written but not yet acknowledged.
+const IN_FLIGHT: usize = 4;
 
 fn config() -> TopicConfig {
     TopicConfig {
@@ -45,20 +51,37 @@ fn crash_child() {
         .or_else(|_| log.create_topic("t", 1, config()))
         .expect("topic");
     let p = topic.partition(0).expect("p0");
+    let pipelined = std::env::var_os(PIPELINED_ENV).is_some();
     let mut rng = rand::rngs::StdRng::seed_from_u64(p.end_offset());
     let mut out = std::io::stdout().lock();
+    let mut in_flight = std::collections::VecDeque::new();
     loop {
         let base = p.end_offset();
         let len = rng.random_range(1..40);
         let records: Vec<Record> = (0..len)
             .map(|i| Record::new(value(base + i as u64, len, i), base as i64))
             .collect();
-        let info = p
-            .append(EncodedBatch::from_records(&records).expect("batch"))
-            .expect("append");
-        assert_eq!(info.base_offset, base);
-        writeln!(out, "ACK {}", info.last_offset).expect("stdout");
-        out.flush().expect("flush");
+        let batch = EncodedBatch::from_records(&records).expect("batch");
+        let acked = if pipelined {
+            let info = p.append_unacked(batch).expect("append_unacked");
+            assert_eq!(info.base_offset, base);
+            in_flight.push_back(info);
+            if in_flight.len() > IN_FLIGHT {
+                in_flight.pop_front()
+            } else {
+                None
+            }
+        } else {
+            let info = p.append(batch).expect("append");
+            assert_eq!(info.base_offset, base);
+            // Already acknowledged by `append`; `wait_ack` then returns at once.
+            Some(info)
+        };
+        if let Some(info) = acked {
+            p.wait_ack(&info).expect("wait_ack");
+            writeln!(out, "ACK {}", info.last_offset).expect("stdout");
+            out.flush().expect("flush");
+        }
     }
 }
 
@@ -69,7 +92,11 @@ fn acknowledged_records_survive_sigkill() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut acked_end = 0u64;
     for round in 0..20 {
-        let mut child = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        if round % 2 == 1 {
+            command.env(PIPELINED_ENV, "1");
+        }
+        let mut child = command
             .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())

@@ -139,3 +139,108 @@ proptest! {
         }
     }
 }
+
+/// Operations of a pipelined producer under `durability = always`.
+#[derive(Debug, Clone)]
+enum PipelinedOp {
+    /// `append_unacked` of a batch of records with these value lengths.
+    Append(Vec<u16>),
+    /// `wait_ack` of the outstanding append at this position (modulo how many there are).
+    Ack(usize),
+    /// Read everything from this offset (modulo the end + 1).
+    Read(u64),
+    /// Drop the log without closing it (a crash, except that the page cache survives).
+    Reopen,
+}
+
+fn pipelined_op() -> impl Strategy<Value = PipelinedOp> {
+    prop_oneof![
+        5 => proptest::collection::vec(0u16..300, 1..12).prop_map(PipelinedOp::Append),
+        3 => (0usize..8).prop_map(PipelinedOp::Ack),
+        2 => (0u64..1000).prop_map(PipelinedOp::Read),
+        1 => Just(PipelinedOp::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `append_unacked` assigns offsets in call order like `append`, its records are readable
+    /// at once, and `wait_ack` of any append leaves every earlier append durable too (the
+    /// durable offset is a prefix of the log). Segments roll often, so acknowledgements also
+    /// wait for sealed segments' background fsyncs.
+    #[test]
+    fn pipelined_appends_are_a_vec_and_acks_cover_a_prefix(
+        ops in proptest::collection::vec(pipelined_op(), 1..40),
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = TopicConfig {
+            segment_bytes: 4096,
+            durability: Durability::Always,
+            ..config()
+        };
+        let mut log = Log::open(dir.path(), options()).expect("open");
+        log.create_topic("t", 1, config).expect("create");
+        let mut model: Vec<Record> = Vec::new();
+        let mut outstanding = Vec::new();
+        let mut acked_end = 0u64;
+
+        for op in ops {
+            let topic = log.topic("t").expect("topic");
+            let p = topic.partition(0).expect("p0");
+            match op {
+                PipelinedOp::Append(lens) => {
+                    let records: Vec<Record> = lens.iter().enumerate()
+                        .map(|(i, len)| record(model.len() + i, (*len, 0, false))).collect();
+                    let info = p.append_unacked(EncodedBatch::from_records(&records).expect("batch"))
+                        .expect("append_unacked");
+                    prop_assert_eq!(info.base_offset, model.len() as u64);
+                    model.extend(records);
+                    prop_assert_eq!(info.last_offset + 1, model.len() as u64);
+                    prop_assert_eq!(p.end_offset(), model.len() as u64, "visible before the ack");
+                    outstanding.push(info);
+                }
+                PipelinedOp::Ack(i) => {
+                    if outstanding.is_empty() {
+                        continue;
+                    }
+                    let info = outstanding.remove(i % outstanding.len());
+                    p.wait_ack(&info).expect("wait_ack");
+                    acked_end = acked_end.max(info.last_offset + 1);
+                    prop_assert!(p.durable_offset() >= acked_end,
+                        "durable {} < acknowledged {acked_end}", p.durable_offset());
+                }
+                PipelinedOp::Read(from) => {
+                    let from = from % (model.len() as u64 + 1);
+                    let mut got = Vec::new();
+                    let mut offset = from;
+                    while offset < model.len() as u64 {
+                        let fetch = p.read(offset, ReadLimits::default()).expect("read");
+                        got.extend(fetch.records().map(|r| r.expect("record").to_owned_record().expect("headers")));
+                        offset = fetch.next_offset();
+                    }
+                    prop_assert_eq!(&got[..], &model[from as usize..]);
+                }
+                PipelinedOp::Reopen => {
+                    drop(topic);
+                    drop(log);
+                    log = Log::open(dir.path(), options()).expect("reopen");
+                    let p = log.topic("t").expect("topic");
+                    let p = p.partition(0).expect("p0");
+                    prop_assert_eq!(p.end_offset(), model.len() as u64);
+                    // What recovery kept counts as durable; old tokens redeem at once.
+                    prop_assert!(p.durable_offset() >= acked_end);
+                }
+            }
+        }
+        let topic = log.topic("t").expect("topic");
+        let p = topic.partition(0).expect("p0");
+        for info in outstanding {
+            p.wait_ack(&info).expect("wait_ack");
+        }
+        prop_assert_eq!(p.durable_offset(), model.len() as u64);
+        p.wait_sealed().expect("sealed");
+        let segments = p.segments();
+        prop_assert!(segments[..segments.len() - 1].iter().all(|s| s.sealed));
+    }
+}

@@ -251,13 +251,24 @@ impl Catalog {
         } = records::encode(&validated, &entry.topic)?;
         drop(validated);
         let mut bases = Vec::with_capacity(batches.len());
+        let mut written = Vec::with_capacity(batches.len());
         let mut count = 0u64;
         for (p, batch) in batches {
             count += u64::from(batch.record_count());
-            let info = entry.topic.append(p, batch);
+            // Write every partition's batch first (under `always` each one's fsync starts in
+            // the background at once, so they overlap), then wait for all of them: the
+            // response goes out only once the records are acknowledged (durable under
+            // `always`).
+            let partition = entry.topic.partition(p)?;
+            let info = partition.append_unacked(batch);
             // Wake readers even when a later batch fails: earlier ones are visible.
             entry.appended.send_modify(|n| *n = n.wrapping_add(1));
-            bases.push((p, info?.base_offset));
+            let info = info?;
+            bases.push((p, info.base_offset));
+            written.push((partition, info));
+        }
+        for (partition, info) in &written {
+            partition.wait_ack(info)?;
         }
         entry
             .counters
