@@ -10,11 +10,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
-use strata_server::client::{Client, Reply};
 
+use common::orders::*;
 use common::*;
 
 // Event time is the record timestamp. (`timestamp='col'` on a BIGINT column makes the
@@ -24,80 +23,6 @@ const SQL: &str = "CREATE STREAM orders (product VARCHAR, amount BIGINT)
 CREATE TABLE order_totals AS
   SELECT product, COUNT(*) AS n, SUM(amount) AS total FROM orders
   WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY product EMIT CHANGES;";
-
-/// A minute boundary (2023-11-14T22:14:00Z).
-const T0: i64 = 1_700_000_040_000;
-const MINUTE: i64 = 60_000;
-
-/// One order: (product, amount, event time).
-type Order = (String, i64, i64);
-
-async fn sql(c: &Client, text: &str) -> Reply {
-    c.raw(
-        Method::POST,
-        "/v1/sql",
-        Some((Bytes::from(text.to_owned()), "text/plain")),
-    )
-    .await
-    .expect("request")
-}
-
-/// `n` orders over 5 products, a second apart, every 7th one 3 minutes late (the speed
-/// layer drops those; the batch layer counts them).
-fn orders(n: usize) -> Vec<Order> {
-    (0..n)
-        .map(|i| {
-            let mut t = T0 + i as i64 * 1000;
-            if i % 7 == 6 {
-                t -= 3 * MINUTE;
-            }
-            (format!("p{}", i % 5), (i % 11) as i64 + 1, t)
-        })
-        .collect()
-}
-
-/// Produces orders in batches; returns where each landed: (partition, offset).
-async fn produce(c: &Client, orders: &[Order]) -> Vec<(u32, u64)> {
-    let mut landed = Vec::new();
-    for chunk in orders.chunks(100) {
-        let body: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (product, amount, t))| {
-                // Keyed by order, so both partitions get records.
-                json!({
-                    "key": format!("o{}", landed.len() + i),
-                    "value": { "product": product, "amount": amount },
-                    "timestamp": t,
-                })
-            })
-            .collect();
-        let r = produce_raw(c, "orders", Value::Array(body).to_string()).await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        for o in parse(&r)["offsets"].as_array().expect("offsets") {
-            landed.push((
-                o["partition"].as_u64().expect("partition") as u32,
-                o["offset"].as_u64().expect("offset"),
-            ));
-        }
-    }
-    landed
-}
-
-/// (product, window start) → (count, sum).
-type Totals = BTreeMap<(String, i64), (i64, i64)>;
-
-fn oracle<'a>(orders: impl Iterator<Item = &'a Order>) -> Totals {
-    let mut totals = Totals::new();
-    for (product, amount, t) in orders {
-        let e = totals
-            .entry((product.clone(), t - t.rem_euclid(MINUTE)))
-            .or_insert((0, 0));
-        e.0 += 1;
-        e.1 += amount;
-    }
-    totals
-}
 
 fn view_totals(rows: &Value) -> Totals {
     rows.as_array()
@@ -160,7 +85,7 @@ async fn cli_archive_and_batch_run_equal_the_oracle() {
         stderr(&out)
     );
 
-    let all = orders(3000);
+    let all = orders(0, 3000);
     let landed = produce(&c, &all).await;
     assert_eq!(landed.len(), all.len());
 

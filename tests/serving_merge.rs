@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
-use strata_server::client::{Client, Reply};
+use strata_server::client::Client;
 
+use common::orders::*;
 use common::*;
 
 const SQL: &str = "CREATE STREAM orders (product VARCHAR, amount BIGINT)
@@ -29,78 +29,6 @@ const SQL: &str = "CREATE STREAM orders (product VARCHAR, amount BIGINT)
 CREATE TABLE order_totals AS
   SELECT product, COUNT(*) AS n, SUM(amount) AS total, AVG(amount) AS mean FROM orders
   WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY product EMIT CHANGES;";
-
-/// A minute boundary (2023-11-14T22:14:00Z).
-const T0: i64 = 1_700_000_040_000;
-const MINUTE: i64 = 60_000;
-
-/// One order: (product, amount, event time).
-type Order = (String, i64, i64);
-
-async fn sql(c: &Client, text: &str) -> Reply {
-    c.raw(
-        Method::POST,
-        "/v1/sql",
-        Some((Bytes::from(text.to_owned()), "text/plain")),
-    )
-    .await
-    .expect("request")
-}
-
-/// `n` orders from `first`, over 5 products, a second apart; every 7th is 3 minutes late.
-fn orders(first: usize, n: usize) -> Vec<Order> {
-    (first..first + n)
-        .map(|i| {
-            let mut t = T0 + i as i64 * 1000;
-            if i % 7 == 6 {
-                t -= 3 * MINUTE;
-            }
-            (format!("p{}", i % 5), (i % 11) as i64 + 1, t)
-        })
-        .collect()
-}
-
-/// Produces orders; returns where each landed: (partition, offset).
-async fn produce(c: &Client, orders: &[Order]) -> Vec<(u32, u64)> {
-    let mut landed = Vec::new();
-    for chunk in orders.chunks(100) {
-        let body: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (product, amount, t))| {
-                json!({
-                    "key": format!("o{}", landed.len() + i),
-                    "value": { "product": product, "amount": amount },
-                    "timestamp": t,
-                })
-            })
-            .collect();
-        let r = produce_raw(c, "orders", Value::Array(body).to_string()).await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        for o in parse(&r)["offsets"].as_array().expect("offsets") {
-            landed.push((
-                o["partition"].as_u64().expect("partition") as u32,
-                o["offset"].as_u64().expect("offset"),
-            ));
-        }
-    }
-    landed
-}
-
-/// (product, window start) → (count, sum).
-type Totals = BTreeMap<(String, i64), (i64, i64)>;
-
-fn oracle<'a>(orders: impl Iterator<Item = &'a Order>) -> Totals {
-    let mut totals = Totals::new();
-    for (product, amount, t) in orders {
-        let e = totals
-            .entry((product.clone(), t - t.rem_euclid(MINUTE)))
-            .or_insert((0, 0));
-        e.0 += 1;
-        e.1 += amount;
-    }
-    totals
-}
 
 /// The same aggregate computed by DuckDB over the orders written as JSON lines.
 fn duckdb_totals(orders: &[Order]) -> Totals {
@@ -191,30 +119,9 @@ async fn caught_up(c: &Client, produced: u64) -> Value {
 }
 
 /// Seals the active segments (they roll by age on a quiet topic), archives the topic and
-/// runs the batch view; returns the archive horizon.
+/// runs the batch view; returns the batch view's horizon.
 async fn archive_and_run(c: &Client) -> BTreeMap<u32, u64> {
-    tokio::time::sleep(Duration::from_millis(1_300)).await;
-    let r = c
-        .raw(Method::POST, "/v1/batch/archive?topic=orders", None)
-        .await
-        .expect("archive");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let r = c
-        .raw(Method::POST, "/v1/views/order_totals/batch", None)
-        .await
-        .expect("batch run");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    parse(&r)["horizon"]
-        .as_array()
-        .expect("horizon")
-        .iter()
-        .map(|h| {
-            (
-                h["partition"].as_u64().expect("p") as u32,
-                h["offset"].as_u64().expect("o"),
-            )
-        })
-        .collect()
+    archive_and_run_view(c, "order_totals", Duration::from_millis(1_300)).await
 }
 
 /// The last event per (product, window) of `GET /v1/views/order_totals/changes` from the
@@ -437,7 +344,7 @@ async fn concurrent_readers_never_see_a_count_go_down_or_overshoot() {
         produced.fetch_add(batch.len() as u64, Ordering::AcqRel);
         produce(&c, &batch).await;
         if round % 2 == 1 {
-            archive_and_run_view(&c, "all_orders").await;
+            archive_and_run_view(&c, "all_orders", Duration::from_millis(400)).await;
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -452,8 +359,10 @@ async fn concurrent_readers_never_see_a_count_go_down_or_overshoot() {
     node.stop();
 }
 
-async fn archive_and_run_view(c: &Client, view: &str) {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+/// Waits `roll` (segments roll by age), archives `orders` and runs `view`'s batch view;
+/// returns its horizon.
+async fn archive_and_run_view(c: &Client, view: &str, roll: Duration) -> BTreeMap<u32, u64> {
+    tokio::time::sleep(roll).await;
     let r = c
         .raw(Method::POST, "/v1/batch/archive?topic=orders", None)
         .await
@@ -464,6 +373,17 @@ async fn archive_and_run_view(c: &Client, view: &str) {
         .await
         .expect("batch run");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    parse(&r)["horizon"]
+        .as_array()
+        .expect("horizon")
+        .iter()
+        .map(|h| {
+            (
+                h["partition"].as_u64().expect("p") as u32,
+                h["offset"].as_u64().expect("o"),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod orders;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -255,4 +257,15 @@ pub fn duckdb(sql: &str) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json row"))
         .collect()
+}
+
+/// Runs SQL text (`POST /v1/sql`, as text/plain), whatever the answer.
+pub async fn sql(c: &Client, text: &str) -> Reply {
+    c.raw(
+        Method::POST,
+        "/v1/sql",
+        Some((Bytes::from(text.to_owned()), "text/plain")),
+    )
+    .await
+    .expect("request")
 }

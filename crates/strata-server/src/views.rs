@@ -374,25 +374,8 @@ fn merged_row(
 }
 
 fn read_changelog(topic: &Topic, next: u64, max: u64) -> Result<Vec<(u64, Vec<u8>)>> {
-    let part = topic.partition(0)?;
-    if next >= part.end_offset() {
-        return Ok(Vec::new());
-    }
-    let from = next.max(part.start_offset());
-    let fetch = part.read(
-        from,
-        ReadLimits {
-            max_records: max,
-            max_bytes: 4 * 1024 * 1024,
-        },
-    )?;
-    fetch
-        .records()
-        .map(|r| {
-            let r = r?;
-            Ok((r.offset, r.value.to_vec()))
-        })
-        .collect()
+    let rows = read_changelog_keyed(topic, next, max)?;
+    Ok(rows.into_iter().map(|(offset, _, value)| (offset, value)).collect())
 }
 
 // ---------------------------------------------------------------------------------------
