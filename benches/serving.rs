@@ -122,7 +122,13 @@ async fn setup(c: &Client, users: u64, day_start: i64) -> BenchResult<()> {
     let sql = "CREATE STREAM clicks (uid VARCHAR, ms BIGINT) WITH (kafka_topic='clicks', value_format='JSON');
       CREATE TABLE clicks_per_minute AS SELECT uid, COUNT(*) AS n, SUM(ms) AS total_ms FROM clicks
       WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY uid EMIT CHANGES;";
-    call(c, Method::POST, "/v1/sql", Some(serde_json::json!({ "sql": sql }).to_string())).await?;
+    call(
+        c,
+        Method::POST,
+        "/v1/sql",
+        Some(serde_json::json!({ "sql": sql }).to_string()),
+    )
+    .await?;
     let mut body = String::new();
     let mut in_body = 0;
     for minute in 0..DAY / MINUTE {
@@ -144,12 +150,20 @@ async fn setup(c: &Client, users: u64, day_start: i64) -> BenchResult<()> {
         }
     }
     if in_body > 0 {
-        call(c, Method::POST, "/v1/topics/clicks/records", Some(format!("[{body}]"))).await?;
+        call(
+            c,
+            Method::POST,
+            "/v1/topics/clicks/records",
+            Some(format!("[{body}]")),
+        )
+        .await?;
     }
     let expected = (DAY / MINUTE) as u64 * users;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let r = c.raw(Method::GET, "/v1/views/clicks_per_minute?limit=0", None).await?;
+        let r = c
+            .raw(Method::GET, "/v1/views/clicks_per_minute?limit=0", None)
+            .await?;
         let v: serde_json::Value = serde_json::from_slice(&r.body)?;
         if v["provenance"]["records_in"].as_u64() == Some(expected) {
             break;
@@ -214,7 +228,11 @@ async fn timed_run(
     let started = Instant::now();
     let mut clients = Vec::new();
     for i in 0..connections {
-        let (c, stop, path) = (Client::new(url, None)?, Arc::clone(&stop), Arc::clone(&path));
+        let (c, stop, path) = (
+            Client::new(url, None)?,
+            Arc::clone(&stop),
+            Arc::clone(&path),
+        );
         clients.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(i as u64);
             let mut latencies = Vec::new();
@@ -299,7 +317,11 @@ fn main() -> BenchResult<()> {
         let cases: [(&str, u64, &Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>); 3] = [
             ("point lookups, idle node (baseline)", 0, &point),
             ("point lookups while ingesting", ingest, &point),
-            ("range queries (1 440 windows) while ingesting", ingest, &range),
+            (
+                "range queries (1 440 windows) while ingesting",
+                ingest,
+                &range,
+            ),
         ];
         println!(
             "{:<48} {:>10} {:>9} {:>9} {:>12} {:>7}",
