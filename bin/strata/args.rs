@@ -224,6 +224,52 @@ pub enum BenchCommand {
     /// Example: cargo build --release && target/release/strata bench http
     #[command(verbatim_doc_comment)]
     Http(BenchHttpArgs),
+    /// Nexmark (benches/nexmark/*.sql) over the Nexmark generator's events, on one core:
+    /// events/s, events/s per core and p99 latency from ingestion to emit, beside Flink
+    /// 1.13's published per-core figures and strata's targets.
+    ///
+    /// In-process (default): Arrow batches straight into the operator. --from-log: the
+    /// events as JSON in the topics person, auction, bid of a temporary log, read, decoded
+    /// and processed. Events are generated before the clock starts.
+    /// Examples:
+    ///   cargo build --release
+    ///   target/release/strata bench nexmark --query q5 --events 20000000
+    ///   target/release/strata bench nexmark --all --events 10000000 --from-log
+    #[command(verbatim_doc_comment)]
+    Nexmark(BenchNexmarkArgs),
+}
+
+/// `strata bench nexmark`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["query", "all"])))]
+pub struct BenchNexmarkArgs {
+    /// The query: q0, q1, q2, q3, q4, q5, q7, q8, q11.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Run every query and print a table.
+    #[arg(long)]
+    pub all: bool,
+    /// Events to generate (persons, auctions and bids together).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Read JSON records from a log instead of taking Arrow batches from the generator.
+    #[arg(long)]
+    pub from_log: bool,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Events per second of event time (sets how many windows the events span).
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub rate: f64,
+    /// Events per in-process micro-batch (a log micro-batch is 8192 records of one topic).
+    #[arg(long, default_value_t = 32_768)]
+    pub chunk: usize,
+    /// Repetitions of each query; the median is shown.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
 }
 
 /// `strata bench http`.
