@@ -375,7 +375,10 @@ fn merged_row(
 
 fn read_changelog(topic: &Topic, next: u64, max: u64) -> Result<Vec<(u64, Vec<u8>)>> {
     let rows = read_changelog_keyed(topic, next, max)?;
-    Ok(rows.into_iter().map(|(offset, _, value)| (offset, value)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(offset, _, value)| (offset, value))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------
