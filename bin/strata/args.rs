@@ -111,6 +111,8 @@ pub enum Command {
     ///
     /// Datasets: clickstream, transactions, metrics, text, profiles, sensor, pageviews,
     /// orders (crates/strata-gen describes each). The same --seed gives the same events.
+    /// nexmark: the Nexmark benchmark's persons, auctions and bids into topics person,
+    /// auction, bid (`--topic nexmark`; another --topic is a prefix), --rate events/s.
     /// Events carry their event time in a field (ts, viewtime, order_time, updated_at) and
     /// as the record timestamp; --out-of-order-ms and --late-fraction shuffle their arrival.
     ///
@@ -119,6 +121,7 @@ pub enum Command {
     ///   strata gen text --events 100 --seed 1 --out lines.txt
     ///   strata gen clickstream --events 500 --seed 3 --out-of-order-ms 5000 --late-fraction 0.02 --out -
     ///   strata gen metrics --events 1000000 --rate 50 --start now --live --topic metrics
+    ///   strata gen nexmark --events 100000 --seed 1 --rate 10000 --topic nexmark
     #[command(verbatim_doc_comment)]
     Gen(GenArgs),
     /// Start a node with demo data flowing through a few views, and print what to query.
@@ -167,7 +170,8 @@ pub enum GenFormat {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("sink").required(true).args(["topic", "out"])))]
 pub struct GenArgs {
-    /// Dataset: clickstream, transactions, metrics, text, profiles, sensor, pageviews, orders.
+    /// Dataset: clickstream, transactions, metrics, text, profiles, sensor, pageviews, orders,
+    /// nexmark.
     pub dataset: String,
     /// How many events.
     #[arg(long)]

@@ -80,6 +80,9 @@ fn config(a: &GenArgs) -> Result<(Dataset, Config)> {
 
 /// `strata gen`.
 pub async fn run(a: GenArgs) -> Result {
+    if a.dataset.eq_ignore_ascii_case("nexmark") {
+        return super::gen_nexmark::run(a).await;
+    }
     let (dataset, config) = config(&a)?;
     let events = Generator::new(dataset, &config).map_err(|e| Failure(e.to_string()))?;
     if let Some(path) = &a.out {

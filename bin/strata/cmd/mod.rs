@@ -5,6 +5,7 @@ mod bench;
 mod consume;
 mod demo;
 mod r#gen;
+mod gen_nexmark;
 mod group;
 mod produce;
 mod replay;
