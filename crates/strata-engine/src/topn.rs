@@ -510,3 +510,132 @@ fn as_i64(array: &ArrayRef) -> Result<Int64Array> {
     let values = cast(array, &DataType::Int64)?;
     Ok(values.as_primitive::<Int64Type>().clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Statement;
+    use crate::sql::{self, Catalog};
+    use std::collections::HashMap;
+
+    fn cand(key: f64, seq: u64) -> Candidate {
+        Candidate {
+            key,
+            seq,
+            batch: 0,
+            row: seq as u32,
+        }
+    }
+
+    fn kept(kind: RankKind, limit: usize, keys: &[f64]) -> Vec<u64> {
+        let mut top = WindowTop::default();
+        for (i, &k) in keys.iter().enumerate() {
+            if top.admits(k, limit, kind) {
+                top.insert(cand(k, i as u64), limit, kind);
+            }
+        }
+        top.rows.iter().map(|c| c.seq).collect()
+    }
+
+    #[test]
+    fn rank_keeps_ties_row_number_keeps_n() {
+        let keys = [5.0, 9.0, 9.0, 1.0, 7.0, 9.0];
+        assert_eq!(kept(RankKind::Rank, 1, &keys), vec![1, 2, 5]);
+        assert_eq!(kept(RankKind::RowNumber, 1, &keys), vec![1]);
+        assert_eq!(kept(RankKind::RowNumber, 2, &keys), vec![1, 2]);
+        // Ranks 1, 1, 1 then 4: the 7 ranks fourth, outside the top 3.
+        assert_eq!(kept(RankKind::Rank, 3, &keys), vec![1, 2, 5]);
+        assert_eq!(kept(RankKind::Rank, 4, &keys), vec![1, 2, 5, 4]);
+    }
+
+    fn catalog() -> HashMap<String, crate::plan::SourceDef> {
+        let text = "CREATE STREAM bid (auction BIGINT, price BIGINT, datetime TIMESTAMP) \
+                    WITH (kafka_topic='bid', value_format='JSON', timestamp='datetime')";
+        match sql::parse(text, &sql::EmptyCatalog).expect("schema").pop() {
+            Some(Statement::CreateSource { source, .. }) => {
+                HashMap::from([(source.name.clone(), source)])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const ROWS: &str = "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price ASC) AS rn \
+         FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(datetime), INTERVAL '10' SECOND))) WHERE rn <= 2";
+
+    #[test]
+    fn rows_of_each_window_are_ranked_and_emitted_when_it_closes() {
+        let catalog = catalog();
+        assert!(catalog.source("bid").is_some());
+        assert!(sql::is_window_topn(ROWS));
+        let plan = sql::parse_window_topn(ROWS, &catalog).expect("plan");
+        assert_eq!(plan.kind, RankKind::RowNumber);
+        assert!(!plan.descending);
+        let schema = crate::decode::source_schema(&plan.inner.source);
+        let mut op = TopNOperator::new(plan, Arc::clone(&schema), Lateness::Enforce).expect("op");
+        let n = 6;
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+                Arc::new(Int64Array::from(vec![30, 10, 20, 5, 50, 40])),
+                Arc::new(TimestampMillisecondArray::from(vec![
+                    0, 1, 2, 3, 10_000, 10_001,
+                ])),
+                Arc::new(TimestampMillisecondArray::from(vec![
+                    0, 1, 2, 3, 10_000, 10_001,
+                ])),
+                Arc::new(Int64Array::from(vec![0; n])),
+                Arc::new(Int64Array::from_iter_values(0..n as i64)),
+                Arc::new(arrow::array::StringArray::new_null(n)),
+            ],
+        )
+        .expect("batch");
+        assert_eq!(op.process(&batch).expect("process"), 0);
+        let out = op.advance_watermark(10_000).expect("emit");
+        // The first window's two cheapest bids, cheapest first; the second is still open.
+        let auctions = out
+            .column_by_name("auction")
+            .expect("auction")
+            .as_primitive::<Int64Type>();
+        assert_eq!(auctions.values().to_vec(), vec![4, 2]);
+        let rn = out
+            .column_by_name("rn")
+            .map(|c| c.as_primitive::<Int64Type>().values().to_vec());
+        assert_eq!(
+            rn, None,
+            "the rank is not in the output unless selected by name"
+        );
+        let out = op.advance_watermark(i64::MAX).expect("emit");
+        let auctions = out
+            .column_by_name("auction")
+            .expect("auction")
+            .as_primitive::<Int64Type>();
+        assert_eq!(auctions.values().to_vec(), vec![6, 5]);
+    }
+
+    #[test]
+    fn shapes_that_are_not_a_window_top_n_are_explained() {
+        let catalog = catalog();
+        let err = |sql: &str| {
+            sql::parse_window_topn(sql, &catalog)
+                .expect_err(sql)
+                .to_string()
+        };
+        let e = err(&ROWS.replace(
+            "PARTITION BY window_start, window_end",
+            "PARTITION BY auction",
+        ));
+        assert!(e.contains("PARTITION BY window_start, window_end"), "{e}");
+        let e = err(&ROWS.replace("ROW_NUMBER()", "DENSE_RANK()"));
+        assert!(e.contains("use RANK() or ROW_NUMBER()"), "{e}");
+        let e = err(&ROWS.replace("rn <= 2", "rn >= 2"));
+        assert!(e.contains("rownum <= N"), "{e}");
+        // An unknown ranking column is found when the operator is compiled.
+        let plan =
+            sql::parse_window_topn(&ROWS.replace("ORDER BY price", "ORDER BY nope"), &catalog)
+                .expect("parses");
+        let schema = crate::decode::source_schema(&plan.inner.source);
+        let e = TopNOperator::new(plan, schema, Lateness::Enforce).expect_err("no column nope");
+        assert!(e.to_string().contains("cannot rank by nope"), "{e}");
+    }
+}
