@@ -68,9 +68,9 @@ pub struct Processed {
 pub struct GroupFilter {
     /// Only groups of this key (arrow-row bytes, see [`ViewOperator::key_row_from_text`]).
     pub key: Option<Vec<u8>>,
-    /// Only windows starting at or after this (ms); not applied to sessions.
+    /// Only windows starting at or after this (ms); applied to tumbling and hopping windows.
     pub from: Option<i64>,
-    /// Only windows starting before this (ms); not applied to sessions.
+    /// Only windows starting before this (ms); applied to tumbling and hopping windows.
     pub to: Option<i64>,
 }
 
@@ -680,19 +680,37 @@ impl ViewOperator {
             ));
         }
         let table = &other.state.table;
+        // Only fixed windows are cut by start: a session's extent depends on what it merges
+        // with, and an unwindowed view has no start.
+        let by_start = matches!(
+            self.plan.window,
+            Some(WindowSpec::Tumbling { .. } | WindowSpec::Hopping { .. })
+        );
         let candidates: Vec<u32> = match &filter.key {
-            Some(key) => table
-                .find_key(key)
-                .map(|k| table.groups_of_key(k).to_vec())
-                .unwrap_or_default(),
+            Some(key) => match table.find_key(key) {
+                Some(k) => {
+                    let open = table.open_groups(k);
+                    if by_start && open.len() == table.groups_of_key(k).len() {
+                        // Every group of the key is open (always so in a batch view's state):
+                        // the open list is sorted by start, so a window range is a slice.
+                        let lo = filter
+                            .from
+                            .map_or(0, |f| open.partition_point(|w| w.start < f));
+                        let hi = filter
+                            .to
+                            .map_or(open.len(), |t| open.partition_point(|w| w.start < t));
+                        open[lo..hi.max(lo)].iter().map(|w| w.group).collect()
+                    } else {
+                        table.groups_of_key(k).to_vec()
+                    }
+                }
+                None => Vec::new(),
+            },
             None => table.live_groups().collect(),
         };
-        let sessions = matches!(self.plan.window, Some(WindowSpec::Session { .. }));
         for src in candidates {
             let window = table.window(src);
-            // A session's extent depends on what it merges with, so only fixed windows are
-            // cut by start before merging.
-            if !sessions && !filter.admits_start(window.0) {
+            if by_start && !filter.admits_start(window.0) {
                 continue;
             }
             let key = table.key_row(src);
