@@ -7,7 +7,7 @@
 //! covered by a batch run; a speed layer of whatever arrives after.
 //!
 //! Cases, each `STRATA_BENCH_REPS` (default 5) runs of `STRATA_BENCH_SECONDS` (default 3) s
-//! with `STRATA_BENCH_CONNECTIONS` (default 32) concurrent clients:
+//! with `STRATA_BENCH_CONNECTIONS` (default 8) concurrent clients:
 //! 1. point lookups (`/v1/views/v/keys/{user}`, a random user's 1 440 windows cut to the last
 //!    5 by `from`) with the node idle — the same-run baseline;
 //! 2. the same lookups while `STRATA_BENCH_INGEST` (default 100 000) events/s are produced
@@ -278,7 +278,7 @@ fn main() -> BenchResult<()> {
     let users = env_u64("STRATA_BENCH_USERS", 200);
     let reps = env_u64("STRATA_BENCH_REPS", 5) as usize;
     let seconds = env_u64("STRATA_BENCH_SECONDS", 3) as f64;
-    let connections = env_u64("STRATA_BENCH_CONNECTIONS", 32) as usize;
+    let connections = env_u64("STRATA_BENCH_CONNECTIONS", 8) as usize;
     let ingest = env_u64("STRATA_BENCH_INGEST", 100_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
