@@ -932,7 +932,9 @@ pub struct Records<'a> {
     fetch: &'a Fetch,
     chunk: usize,
     pos: usize,
-    current: Option<(RecordIter<'a>, usize)>,
+    /// The batch being decoded: its records, its position, and whether it straddles the
+    /// fetch's bounds (only the first and last batch can; the rest need no offset checks).
+    current: Option<(RecordIter<'a>, usize, bool)>,
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -940,8 +942,9 @@ impl<'a> Iterator for Records<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some((records, batch_pos)) = &mut self.current {
+            if let Some((records, batch_pos, clip)) = &mut self.current {
                 match records.next() {
+                    Some(Ok(r)) if !*clip => return Some(Ok(r)),
                     Some(Ok(r)) if r.offset < self.fetch.from_offset => continue,
                     Some(Ok(r)) if r.offset >= self.fetch.next_offset => {
                         self.chunk = self.fetch.chunks.len();
@@ -970,7 +973,9 @@ impl<'a> Iterator for Records<'a> {
                 continue;
             }
             let view = BatchView::frame(&bytes[self.pos..]).ok()?;
-            self.current = Some((view.records(), self.pos));
+            let clip = view.base_offset() < self.fetch.from_offset
+                || view.next_offset() > self.fetch.next_offset;
+            self.current = Some((view.records(), self.pos, clip));
             self.pos += view.size();
         }
     }
