@@ -8,7 +8,8 @@
 //! segments, and consumer groups keep durable committed offsets ([`GroupStore`]).
 //!
 //! The on-disk format is specified in `docs/format.md`; the publication protocol between the
-//! writer and readers lives in [`publish`] and is model-checked with loom (`tests/loom_*.rs`).
+//! writer and readers lives in [`publish`], group commit (how appends become durable and are
+//! acknowledged) in [`commit`]; both are model-checked with loom (`tests/loom_*.rs`).
 
 pub mod batch;
 pub mod commit;
