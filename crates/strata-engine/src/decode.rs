@@ -1,25 +1,29 @@
 //! Log records → Arrow batches, with a source's schema.
 //!
-//! Record values are JSON objects; a whole micro-batch is handed to arrow-json's decoder in
-//! one buffer (the fast path). If any record fails (malformed JSON, a string where a number
-//! belongs), the batch is decoded again record by record so that the bad ones are set aside
-//! with their reason and the good ones still count: bad data is kept, never silently dropped.
+//! Record values are JSON objects. Each is parsed straight into Arrow builders of the
+//! source's declared columns ([`json`]): keys of other fields are skipped unbuilt, and a
+//! record that fails (malformed JSON, a string where a number belongs) is set aside with its
+//! reason while the others still count: bad data is kept, never silently dropped.
 //!
 //! Every batch also carries the record's metadata: `rowtime` (the log timestamp, ksqlDB's
 //! ROWTIME), `_partition`, `_offset` and `_key`.
 
+mod flat;
+mod json;
+#[cfg(test)]
+mod reference;
+
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
-use arrow::compute::concat_batches;
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow_json::reader::{Decoder, ReaderBuilder};
 use strata_log::RecordView;
 
 use crate::error::Result;
 pub use crate::expr::arrow_type;
 use crate::operator::{ROWTIME, timestamp};
 use crate::plan::SourceDef;
+use json::JsonRows;
 
 /// The metadata columns every decoded batch ends with.
 pub fn metadata_fields() -> Vec<Field> {
@@ -69,9 +73,7 @@ pub struct Decoded {
 /// Decodes a source's records; reusable across micro-batches.
 pub struct SourceDecoder {
     schema: SchemaRef,
-    value_schema: SchemaRef,
-    decoder: Decoder,
-    buf: Vec<u8>,
+    rows: JsonRows,
 }
 
 impl std::fmt::Debug for SourceDecoder {
@@ -89,22 +91,12 @@ impl SourceDecoder {
     /// A decoder for `source`.
     ///
     /// # Errors
-    /// Arrow errors building the JSON decoder.
+    /// Arrow errors setting up the timestamp parser.
     pub fn new(source: &SourceDef) -> Result<Self> {
-        let value_schema = Arc::new(Schema::new(value_fields(source)));
         Ok(SourceDecoder {
             schema: source_schema(source),
-            decoder: Self::json_decoder(&value_schema)?,
-            value_schema,
-            buf: Vec::new(),
+            rows: JsonRows::new(&source.columns)?,
         })
-    }
-
-    fn json_decoder(schema: &SchemaRef) -> Result<Decoder> {
-        Ok(ReaderBuilder::new(Arc::clone(schema))
-            .with_batch_size(MAX_BATCH_ROWS)
-            .with_coerce_primitive(true)
-            .build_decoder()?)
     }
 
     /// The schema of decoded batches.
@@ -118,95 +110,58 @@ impl SourceDecoder {
     /// Only internal Arrow errors; bad records are returned in [`Decoded::invalid`].
     pub fn decode(&mut self, records: &[(u32, RecordView<'_>)]) -> Result<Decoded> {
         debug_assert!(records.len() <= MAX_BATCH_ROWS);
-        match self.decode_values(records.iter().map(|(_, r)| r.value)) {
-            Ok(values) if values.num_rows() == records.len() => Ok(Decoded {
-                batch: self.with_metadata(values, records)?,
-                invalid: Vec::new(),
-            }),
-            _ => self.decode_one_by_one(records),
-        }
-    }
-
-    fn decode_values<'v>(&mut self, values: impl Iterator<Item = &'v [u8]>) -> Result<RecordBatch> {
-        self.buf.clear();
-        for v in values {
-            if v.iter().all(u8::is_ascii_whitespace) {
-                // An empty value would decode to nothing and shift every later row.
-                self.buf.extend_from_slice(b"\"\"");
-            } else {
-                self.buf.extend_from_slice(v);
-            }
-            self.buf.push(b'\n');
-        }
-        let result = (|| {
-            let mut at = 0;
-            while at < self.buf.len() {
-                let read = self.decoder.decode(&self.buf[at..])?;
-                if read == 0 {
-                    break;
-                }
-                at += read;
-            }
-            self.decoder.flush()
-        })();
-        match result {
-            Ok(Some(batch)) => Ok(batch),
-            Ok(None) => Ok(RecordBatch::new_empty(Arc::clone(&self.value_schema))),
-            Err(e) => {
-                // The decoder may hold half a batch: start over with a fresh one.
-                self.decoder = Self::json_decoder(&self.value_schema)?;
-                Err(e.into())
-            }
-        }
-    }
-
-    fn decode_one_by_one(&mut self, records: &[(u32, RecordView<'_>)]) -> Result<Decoded> {
-        let mut good_batches = Vec::new();
-        let mut good_records = Vec::new();
+        let mut slots = self.rows.slots();
         let mut invalid = Vec::new();
-        for &(partition, record) in records {
-            match self.decode_values(std::iter::once(record.value)) {
-                Ok(b) if b.num_rows() == 1 => {
-                    good_batches.push(b);
-                    good_records.push((partition, record));
+        // Indexes of the records that decoded, once one did not.
+        let mut kept: Option<Vec<usize>> = None;
+        for (i, (partition, record)) in records.iter().enumerate() {
+            match self.rows.parse(record.value, &mut slots) {
+                Ok(()) => {
+                    self.rows.append(&slots);
+                    if let Some(kept) = &mut kept {
+                        kept.push(i);
+                    }
                 }
-                Ok(_) => invalid.push(InvalidRecord {
-                    partition,
-                    offset: record.offset,
-                    reason: "value is not a JSON object".into(),
-                }),
-                Err(e) => invalid.push(InvalidRecord {
-                    partition,
-                    offset: record.offset,
-                    reason: e.to_string(),
-                }),
+                Err(reason) => {
+                    kept.get_or_insert_with(|| (0..i).collect());
+                    invalid.push(InvalidRecord {
+                        partition: *partition,
+                        offset: record.offset,
+                        reason,
+                    });
+                }
             }
         }
-        let values = concat_batches(&self.value_schema, &good_batches)?;
-        Ok(Decoded {
-            batch: self.with_metadata(values, &good_records)?,
-            invalid,
-        })
+        let columns = self.rows.finish();
+        let batch = match kept {
+            None => self.with_metadata(columns, records.iter())?,
+            Some(kept) => self.with_metadata(columns, kept.iter().map(|&i| &records[i]))?,
+        };
+        Ok(Decoded { batch, invalid })
     }
 
-    fn with_metadata(
+    fn with_metadata<'a, 'r: 'a>(
         &self,
-        values: RecordBatch,
-        records: &[(u32, RecordView<'_>)],
+        mut columns: Vec<ArrayRef>,
+        records: impl ExactSizeIterator<Item = &'a (u32, RecordView<'r>)> + Clone,
     ) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = values.columns().to_vec();
         columns.push(Arc::new(TimestampMillisecondArray::from_iter_values(
-            records.iter().map(|(_, r)| r.timestamp),
+            records.clone().map(|(_, r)| r.timestamp),
         )));
         columns.push(Arc::new(Int64Array::from_iter_values(
-            records.iter().map(|(p, _)| i64::from(*p)),
+            records.clone().map(|(p, _)| i64::from(*p)),
         )));
         columns.push(Arc::new(Int64Array::from_iter_values(
-            records.iter().map(|(_, r)| r.offset as i64),
+            records.clone().map(|(_, r)| r.offset as i64),
         )));
-        columns.push(Arc::new(StringArray::from_iter(records.iter().map(
-            |(_, r)| r.key.map(|k| String::from_utf8_lossy(k).into_owned()),
-        ))));
+        let mut keys = StringBuilder::with_capacity(records.len(), 0);
+        for (_, r) in records {
+            match r.key {
+                Some(k) => keys.append_value(String::from_utf8_lossy(k)),
+                None => keys.append_null(),
+            }
+        }
+        columns.push(Arc::new(keys.finish()));
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 }
@@ -250,15 +205,24 @@ mod tests {
     }
 
     fn decode(values: &[&str]) -> Decoded {
+        decode_with(&source(), values, None)
+    }
+
+    /// Decodes `values` as records of partition 3 (key `key` on each, if given).
+    fn decode_with(source: &SourceDef, values: &[&str], key: Option<&[u8]>) -> Decoded {
         let records: Vec<Record> = values
             .iter()
-            .map(|v| Record::new(v.as_bytes().to_vec(), 7))
+            .map(|v| {
+                let mut r = Record::new(v.as_bytes().to_vec(), 7);
+                r.key = key.map(<[u8]>::to_vec);
+                r
+            })
             .collect();
         let batch = EncodedBatch::from_records(&records).expect("batch");
         let view = BatchView::frame(batch.as_bytes()).expect("frame");
         let views: Vec<(u32, RecordView<'_>)> =
             view.records().map(|r| (3, r.expect("record"))).collect();
-        SourceDecoder::new(&source())
+        SourceDecoder::new(source)
             .expect("decoder")
             .decode(&views)
             .expect("decode")
@@ -321,5 +285,294 @@ mod tests {
             .expect("col")
             .as_string::<i32>();
         assert_eq!(products.value(1), "d");
+    }
+
+    #[test]
+    fn coercions_nulls_duplicates_and_unknown_fields() {
+        let d = decode(&[
+            // Numeric strings into numbers, numbers into text, a fraction truncated.
+            r#"{"product":12.50,"amount":"2.5","qty":"7","order_time":"2024-01-01"}"#,
+            r#"{"product":true,"amount":3,"qty":9.9,"order_time":1.5e3}"#,
+            // The last of duplicate keys wins; nested unknown fields are skipped.
+            r#"{"product":"x","product":"y\"z","nested":{"a":[1,{"b":2}]},"qty":null}"#,
+            " { } ",
+        ]);
+        assert!(d.invalid.is_empty(), "{:?}", d.invalid);
+        let b = &d.batch;
+        let product = b.column_by_name("product").expect("col").as_string::<i32>();
+        assert_eq!(product.value(0), "12.50", "a number keeps its JSON text");
+        assert_eq!(product.value(1), "true");
+        assert_eq!(product.value(2), "y\"z");
+        assert!(product.is_null(3));
+        let amount = b
+            .column_by_name("amount")
+            .expect("col")
+            .as_primitive::<arrow::datatypes::Float64Type>();
+        assert_eq!(amount.value(0), 2.5);
+        assert_eq!(amount.value(1), 3.0);
+        let qty = b
+            .column_by_name("qty")
+            .expect("col")
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!((qty.value(0), qty.value(1)), (7, 9));
+        assert!(qty.is_null(2) && qty.is_null(3));
+        let ts = b
+            .column_by_name("order_time")
+            .expect("col")
+            .as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+        assert_eq!(ts.value(0), 1_704_067_200_000);
+        assert_eq!(ts.value(1), 1500);
+    }
+
+    #[test]
+    fn every_kind_of_bad_record_has_a_reason_that_names_the_problem() {
+        let bad = [
+            (r#"{"qty":"many"}"#, "qty"),
+            (r#"{"qty":1e30}"#, "BIGINT"),
+            (r#"{"amount":[1]}"#, "array"),
+            (r#"{"product":{"a":1}}"#, "object"),
+            (r#"{"order_time":"yesterday"}"#, "TIMESTAMP"),
+            (r#"{"qty":true}"#, "BIGINT"),
+            ("[1,2]", "JSON object"),
+            ("null", "JSON object"),
+            ("42", "JSON object"),
+            (r#"{"qty":1}{"qty":2}"#, "trailing"),
+            (r#"{"qty":1"#, "EOF"),
+            (r#"{"qty":01}"#, ""),
+            ("", "empty"),
+            ("  \n", "empty"),
+        ];
+        let values: Vec<&str> = bad.iter().map(|b| b.0).collect();
+        let d = decode(&values);
+        assert_eq!(d.batch.num_rows(), 0);
+        assert_eq!(d.invalid.len(), bad.len());
+        for (invalid, (value, needle)) in d.invalid.iter().zip(bad) {
+            assert!(
+                !invalid.reason.is_empty() && invalid.reason.contains(needle),
+                "{value:?}: {:?} should mention {needle:?}",
+                invalid.reason
+            );
+            assert_eq!(invalid.partition, 3);
+        }
+    }
+
+    #[test]
+    fn keys_become_the_key_column_and_invalid_utf8_is_replaced() {
+        let d = decode_with(&source(), &[r#"{"qty":1}"#], Some(b"user-1"));
+        let keys = d
+            .batch
+            .column_by_name("_key")
+            .expect("col")
+            .as_string::<i32>();
+        assert_eq!(keys.value(0), "user-1");
+        let d = decode_with(&source(), &[r#"{"qty":1}"#], Some(b"a\xffb"));
+        let keys = d
+            .batch
+            .column_by_name("_key")
+            .expect("col")
+            .as_string::<i32>();
+        assert_eq!(keys.value(0), "a\u{fffd}b");
+        let d = decode(&[r#"{"qty":1}"#]);
+        assert!(d.batch.column_by_name("_key").expect("col").is_null(0));
+    }
+
+    #[test]
+    fn a_decoder_is_reused_across_batches() {
+        let mut decoder = SourceDecoder::new(&source()).expect("decoder");
+        for round in 0..3i64 {
+            let records: Vec<Record> = (0..5)
+                .map(|i| Record::new(format!(r#"{{"qty":{}}}"#, round * 10 + i), 1))
+                .collect();
+            let batch = EncodedBatch::from_records(&records).expect("batch");
+            let view = BatchView::frame(batch.as_bytes()).expect("frame");
+            let views: Vec<(u32, RecordView<'_>)> =
+                view.records().map(|r| (0, r.expect("record"))).collect();
+            let d = decoder.decode(&views).expect("decode");
+            let qty = d
+                .batch
+                .column_by_name("qty")
+                .expect("col")
+                .as_primitive::<arrow::datatypes::Int64Type>();
+            assert_eq!(
+                qty.values().to_vec(),
+                (0..5).map(|i| round * 10 + i).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    mod model {
+        //! The schema-driven decoder against arrow-json's ([`super::super::reference`]) on
+        //! random JSON: the same records are invalid and the rest decode to equal columns.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+        fn sql_type() -> impl Strategy<Value = SqlType> {
+            prop_oneof![
+                Just(SqlType::Boolean),
+                Just(SqlType::BigInt),
+                Just(SqlType::Double),
+                Just(SqlType::Varchar),
+                Just(SqlType::Timestamp),
+            ]
+        }
+
+        fn columns() -> impl Strategy<Value = Vec<ColumnDef>> {
+            proptest::collection::vec(sql_type(), 1..=4).prop_map(|types| {
+                types
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, data_type)| ColumnDef {
+                        name: NAMES[i].into(),
+                        data_type,
+                    })
+                    .collect()
+            })
+        }
+
+        /// JSON text of a value: every JSON type, numbers as other writers print them,
+        /// strings that read as numbers, timestamps or nothing in particular.
+        fn json_value() -> impl Strategy<Value = String> {
+            let scalar = prop_oneof![
+                Just("null".to_string()),
+                any::<bool>().prop_map(|b| b.to_string()),
+                any::<i64>().prop_map(|i| i.to_string()),
+                (-2000i64..2000).prop_map(|i| i.to_string()),
+                any::<u64>().prop_map(|i| i.to_string()),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| serde_json::to_string(&f).expect("f64")),
+                (-1e4f64..1e4).prop_map(|f| serde_json::to_string(&f).expect("f64")),
+                prop::sample::select(vec![
+                    "1.50",
+                    "1E3",
+                    "-0",
+                    "0.0",
+                    "1e400",
+                    "-1e-400",
+                    "12345678901234567890",
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                    "9.3e18",
+                    "2.5e-3",
+                ])
+                .prop_map(str::to_string),
+                prop::sample::select(vec![
+                    "",
+                    "42",
+                    " 42",
+                    "42 ",
+                    "-7",
+                    "1.5",
+                    "abc",
+                    "true",
+                    "1e3",
+                    "2024-01-01",
+                    "2024-01-01T00:00:01Z",
+                    "2024-01-01T00:00:01.123+02:00",
+                    "2024-01-01 00:00:02.500",
+                    "2024-13-01",
+                    "a\"b",
+                    "caf\u{e9}",
+                    "tab\t",
+                ])
+                .prop_map(|s| serde_json::to_string(s).expect("str")),
+                // Escapes as other writers leave them.
+                prop::sample::select(vec![
+                    r#""caf\u00e9""#,
+                    r#""a\/b""#,
+                    r#""\ud83d\ude00""#,
+                    r#""\u0034\u0032""#,
+                ])
+                .prop_map(str::to_string),
+                "[a-z0-9 .:-]{0,12}".prop_map(|s| serde_json::to_string(&s).expect("str")),
+            ];
+            scalar.prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|v| format!("[{}]", v.join(","))),
+                    proptest::collection::vec(inner, 0..3).prop_map(|v| {
+                        let fields: Vec<String> = v
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| format!("\"n{i}\":{x}"))
+                            .collect();
+                        format!("{{{}}}", fields.join(","))
+                    }),
+                ]
+            })
+        }
+
+        /// A record value: mostly an object whose keys are declared columns, unknown keys
+        /// or repeats, sometimes something that is not one object.
+        fn record_value() -> impl Strategy<Value = String> {
+            let key = prop::sample::select(vec!["a", "b", "c", "d", "e", "zz", "A"]);
+            let object = (
+                proptest::collection::vec((key, json_value()), 0..6),
+                prop::sample::select(vec!["", " ", "\n"]),
+            )
+                .prop_map(|(fields, ws)| {
+                    let fields: Vec<String> = fields
+                        .iter()
+                        .map(|(k, v)| format!("{ws}\"{k}\":{ws}{v}"))
+                        .collect();
+                    format!("{ws}{{{}}}{ws}", fields.join(","))
+                });
+            prop_oneof![
+                8 => object,
+                1 => json_value(),
+                1 => prop::sample::select(vec![
+                    "", " ", "{", "{\"a\":1}{\"a\":2}", "{\"a\":}", "{\"a\" 1}", "nul",
+                ])
+                .prop_map(str::to_string),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn schema_driven_decoder_equals_arrow_json(
+                columns in columns(),
+                values in proptest::collection::vec(record_value(), 1..12),
+            ) {
+                let source = SourceDef { columns, ..source() };
+                let texts: Vec<&str> = values.iter().map(String::as_str).collect();
+                let decoded = decode_with(&source, &texts, None);
+                let bytes: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+                let (expected, bad) = reference::decode(&source, &bytes);
+                let invalid: Vec<usize> =
+                    decoded.invalid.iter().map(|i| i.offset as usize).collect();
+                prop_assert_eq!(invalid, bad);
+                let n = source.columns.len();
+                let got: Vec<ArrayRef> = decoded.batch.columns()[..n].to_vec();
+                prop_assert_eq!(got.as_slice(), expected.columns());
+            }
+
+            #[test]
+            fn the_flat_fast_path_agrees_with_serde_json(
+                columns in columns(),
+                value in record_value(),
+            ) {
+                let rows = json::JsonRows::new(&columns).expect("rows");
+                let n = columns.len();
+                let lookup = |k: &[u8]| columns.iter().position(|c| c.name.as_bytes() == k);
+                let mut fast = vec![None; n];
+                if flat::scan(value.as_bytes(), lookup, &mut fast) {
+                    let mut slow = vec![None; n];
+                    prop_assert_eq!(rows.scan_with_serde(value.as_bytes(), &mut slow), Ok(()));
+                    let text = |raw: &[Option<flat::Raw<'_>>]| -> Vec<Option<String>> {
+                        raw.iter().map(|r| r.map(|r| r.text.to_string())).collect()
+                    };
+                    prop_assert_eq!(text(&fast), text(&slow));
+                    for r in fast.iter().flatten() {
+                        if let Some(int) = r.int {
+                            prop_assert_eq!(Some(int), r.text.parse::<i64>().ok());
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,372 @@
+//! JSON record values straight into Arrow builders of a source's declared columns.
+//!
+//! serde_json walks each value (one JSON object) with a visitor that knows the schema: a key
+//! that names a declared column has its value taken as raw JSON text and converted to the
+//! column's type; any other key's value is skipped without being built. A row reaches the
+//! builders only once the whole value has parsed, so a bad record leaves no trace in them.
+//!
+//! The conversions are those of arrow-json's decoder with `coerce_primitive` (what strata
+//! used before): numbers and numeric strings into BIGINT/DOUBLE (a fractional number into a
+//! BIGINT is truncated, one out of range is an error), any scalar into VARCHAR as its JSON
+//! text, epoch millis, RFC 3339 or `YYYY-MM-DD HH:MM:SS[.fff]` into TIMESTAMP, only
+//! `true`/`false` into BOOLEAN; `null` and missing keys are NULL; with duplicate keys the
+//! last one wins. Numbers and strings are parsed with the same arrow-cast parsers. The tests
+//! of the parent module compare the two decoders on random JSON.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::timezone::Tz;
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow::compute::kernels::cast_utils::{Parser, string_to_datetime};
+use arrow::datatypes::{Float64Type, Int64Type};
+use arrow::error::ArrowError;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::flat::{self, Raw};
+use crate::plan::{ColumnDef, SqlType};
+
+/// One column's value in the row being parsed, already in the column's type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) enum Slot<'de> {
+    /// The key did not occur (NULL).
+    #[default]
+    Missing,
+    /// `null`.
+    Null,
+    /// A BOOLEAN.
+    Bool(bool),
+    /// A BIGINT or a TIMESTAMP (epoch millis).
+    Int(i64),
+    /// A DOUBLE.
+    Float(f64),
+    /// A VARCHAR, borrowed from the record when it has no escapes.
+    Text(Cow<'de, str>),
+}
+
+/// The row being parsed: each column's raw JSON text (the last of duplicate keys), then its
+/// converted value.
+#[derive(Debug)]
+pub(super) struct Slots<'de> {
+    raw: Vec<Option<Raw<'de>>>,
+    values: Vec<Slot<'de>>,
+}
+
+/// A builder per declared column.
+enum ColumnBuilder {
+    Boolean(BooleanBuilder),
+    BigInt(Int64Builder),
+    Double(Float64Builder),
+    Varchar(StringBuilder),
+    Timestamp(TimestampMillisecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(t: SqlType) -> Self {
+        match t {
+            SqlType::Boolean => ColumnBuilder::Boolean(BooleanBuilder::new()),
+            SqlType::BigInt => ColumnBuilder::BigInt(Int64Builder::new()),
+            SqlType::Double => ColumnBuilder::Double(Float64Builder::new()),
+            SqlType::Varchar => ColumnBuilder::Varchar(StringBuilder::new()),
+            SqlType::Timestamp => ColumnBuilder::Timestamp(TimestampMillisecondBuilder::new()),
+        }
+    }
+
+    /// Appends `slot`, which [`JsonRows::parse`] produced for this column's type.
+    fn append(&mut self, slot: &Slot<'_>) {
+        match (self, slot) {
+            (ColumnBuilder::Boolean(b), Slot::Bool(v)) => b.append_value(*v),
+            (ColumnBuilder::BigInt(b), Slot::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Timestamp(b), Slot::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Double(b), Slot::Float(v)) => b.append_value(*v),
+            (ColumnBuilder::Varchar(b), Slot::Text(v)) => b.append_value(v),
+            (ColumnBuilder::Boolean(b), _) => b.append_null(),
+            (ColumnBuilder::BigInt(b), _) => b.append_null(),
+            (ColumnBuilder::Timestamp(b), _) => b.append_null(),
+            (ColumnBuilder::Double(b), _) => b.append_null(),
+            (ColumnBuilder::Varchar(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
+            ColumnBuilder::BigInt(b) => Arc::new(b.finish()),
+            ColumnBuilder::Double(b) => Arc::new(b.finish()),
+            ColumnBuilder::Varchar(b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Parses record values of one source into its value columns; reusable across batches.
+pub(super) struct JsonRows {
+    names: Vec<String>,
+    types: Vec<SqlType>,
+    builders: Vec<ColumnBuilder>,
+    utc: Tz,
+}
+
+impl fmt::Debug for JsonRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonRows")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+impl JsonRows {
+    /// A parser for `columns`.
+    ///
+    /// # Errors
+    /// None in practice: the UTC time zone parses.
+    pub(super) fn new(columns: &[ColumnDef]) -> Result<Self, ArrowError> {
+        Ok(JsonRows {
+            names: columns.iter().map(|c| c.name.clone()).collect(),
+            types: columns.iter().map(|c| c.data_type).collect(),
+            builders: columns
+                .iter()
+                .map(|c| ColumnBuilder::new(c.data_type))
+                .collect(),
+            utc: "+00:00".parse()?,
+        })
+    }
+
+    /// Empty slots for [`JsonRows::parse`], one per column.
+    pub(super) fn slots<'de>(&self) -> Slots<'de> {
+        Slots {
+            raw: vec![None; self.names.len()],
+            values: vec![Slot::Missing; self.names.len()],
+        }
+    }
+
+    /// Parses one record value into `slots` (overwritten).
+    ///
+    /// # Errors
+    /// Why the value is not a row of the source (malformed JSON, not an object, a value
+    /// that does not convert to its column's type), as a message for the user.
+    pub(super) fn parse<'de>(
+        &self,
+        value: &'de [u8],
+        slots: &mut Slots<'de>,
+    ) -> Result<(), String> {
+        slots.raw.fill(None);
+        let mut hint = 0;
+        let column = |key: &[u8]| self.column_of(key, &mut hint);
+        if !flat::scan(value, column, &mut slots.raw) {
+            if value.iter().all(u8::is_ascii_whitespace) {
+                return Err("the value is empty, not a JSON object".into());
+            }
+            slots.raw.fill(None);
+            self.scan_with_serde(value, &mut slots.raw)?;
+        }
+        // Only now: of duplicate keys, only the last value is converted.
+        for (c, (raw, value)) in slots.raw.iter().zip(&mut slots.values).enumerate() {
+            *value = match raw {
+                None => Slot::Missing,
+                Some(raw) => self.convert(c, *raw)?,
+            };
+        }
+        Ok(())
+    }
+
+    /// The general path: serde_json walks the value and leaves in `raw[c]` the raw text of
+    /// the last value of column `c`.
+    ///
+    /// # Errors
+    /// serde_json's message for malformed JSON or a value that is not one object.
+    pub(super) fn scan_with_serde<'de>(
+        &self,
+        value: &'de [u8],
+        raw: &mut [Option<Raw<'de>>],
+    ) -> Result<(), String> {
+        let mut de = serde_json::Deserializer::from_slice(value);
+        de::Deserializer::deserialize_map(&mut de, RowVisitor { rows: self, raw })
+            .and_then(|()| de.end())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Appends the row that [`JsonRows::parse`] left in `slots` to the builders.
+    pub(super) fn append(&mut self, slots: &Slots<'_>) {
+        for (b, slot) in self.builders.iter_mut().zip(&slots.values) {
+            b.append(slot);
+        }
+    }
+
+    /// The columns of the rows appended since the last call.
+    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
+        self.builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect()
+    }
+
+    /// The column named `key`.
+    fn column(&self, key: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == key)
+    }
+
+    /// The column named `key`, trying `hint` first: keys mostly come in schema order, so
+    /// the column after the last one found is usually the next.
+    fn column_of(&self, key: &[u8], hint: &mut usize) -> Option<usize> {
+        // Names are short: comparing inline beats a call to `memcmp` (measured).
+        let same = |n: &String| {
+            let n = n.as_bytes();
+            n.len() == key.len() && n.iter().zip(key).all(|(a, b)| a == b)
+        };
+        let c = match self.names.get(*hint) {
+            Some(n) if same(n) => *hint,
+            _ => self.names.iter().position(same)?,
+        };
+        *hint = c + 1;
+        Some(c)
+    }
+
+    /// Converts the raw JSON text of a value into column `c`'s type.
+    fn convert<'de>(&self, c: usize, raw: Raw<'de>) -> Result<Slot<'de>, String> {
+        let Raw { text: raw, int } = raw;
+        let t = self.types[c];
+        let fail = |what: &str| {
+            Err(format!(
+                "column {:?}: cannot read {what} as {}",
+                self.names[c],
+                type_name(t)
+            ))
+        };
+        match raw.as_bytes().first() {
+            Some(b'n') => Ok(Slot::Null),
+            Some(b't' | b'f') => {
+                let v = raw == "true";
+                match t {
+                    SqlType::Boolean => Ok(Slot::Bool(v)),
+                    SqlType::Varchar => Ok(Slot::Text(Cow::Borrowed(raw))),
+                    _ => fail(raw),
+                }
+            }
+            Some(b'{') => fail("an object"),
+            Some(b'[') => fail("an array"),
+            Some(b'"') => {
+                let s = unquote(raw)?;
+                let parsed = match t {
+                    SqlType::Varchar => return Ok(Slot::Text(s)),
+                    SqlType::Boolean => None,
+                    SqlType::BigInt => Int64Type::parse(&s).map(Slot::Int),
+                    SqlType::Double => Float64Type::parse(&s).map(Slot::Float),
+                    SqlType::Timestamp => string_to_datetime(&self.utc, &s)
+                        .ok()
+                        .map(|d| Slot::Int(d.timestamp_millis())),
+                };
+                parsed.map_or_else(|| fail(&format!("{s:?}")), Ok)
+            }
+            // A number, as written (serde_json has checked its syntax).
+            _ => {
+                let parsed = match t {
+                    SqlType::Varchar => return Ok(Slot::Text(Cow::Borrowed(raw))),
+                    SqlType::Boolean => None,
+                    SqlType::BigInt => int
+                        .or_else(|| Int64Type::parse(raw))
+                        .or_else(|| Float64Type::parse(raw).and_then(f64_to_i64))
+                        .map(Slot::Int),
+                    SqlType::Double => Float64Type::parse(raw).map(Slot::Float),
+                    // Saturating, as arrow-json does.
+                    SqlType::Timestamp => int
+                        .or_else(|| Int64Type::parse(raw))
+                        .or_else(|| Float64Type::parse(raw).map(|f| f as i64))
+                        .map(Slot::Int),
+                };
+                parsed.map_or_else(|| fail(raw), Ok)
+            }
+        }
+    }
+}
+
+/// The SQL name of a column type, for messages.
+fn type_name(t: SqlType) -> &'static str {
+    match t {
+        SqlType::Boolean => "BOOLEAN",
+        SqlType::BigInt => "BIGINT",
+        SqlType::Double => "DOUBLE",
+        SqlType::Varchar => "VARCHAR",
+        SqlType::Timestamp => "TIMESTAMP",
+    }
+}
+
+/// A float to an integer when it is in range (fraction truncated), as `num_traits::NumCast`
+/// does for arrow-json: strictly between −2⁶³−1 and 2⁶³ in f64 arithmetic.
+fn f64_to_i64(f: f64) -> Option<i64> {
+    const MIN_M1: f64 = i64::MIN as f64 - 1.0;
+    const MAX_P1: f64 = i64::MAX as f64 + 1.0;
+    (f > MIN_M1 && f < MAX_P1).then_some(f as i64)
+}
+
+/// The contents of a JSON string literal: borrowed unless it has escapes.
+fn unquote(raw: &str) -> Result<Cow<'_, str>, String> {
+    let inner = &raw[1..raw.len() - 1];
+    if inner.as_bytes().contains(&b'\\') {
+        serde_json::from_str::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(Cow::Borrowed(inner))
+    }
+}
+
+/// Visits the top-level object of a value.
+struct RowVisitor<'r, 's, 'de> {
+    rows: &'r JsonRows,
+    raw: &'s mut [Option<Raw<'de>>],
+}
+
+impl<'de> Visitor<'de> for RowVisitor<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(column) = map.next_key_seed(KeySeed(self.rows))? {
+            match column {
+                Some(c) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    self.raw[c] = Some(Raw {
+                        text: raw.get(),
+                        int: None,
+                    });
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a key as the index of the column it names, if any.
+struct KeySeed<'r>(&'r JsonRows);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.column(key))
+    }
+}
