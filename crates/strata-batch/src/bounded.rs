@@ -2,8 +2,10 @@
 //! engine's own [`ViewOperator`] and no lateness cut.
 //!
 //! Only the columns the plan refers to are read (Parquet projection). With more than one
-//! thread, files are decoded in parallel and fed to one operator: aggregates are monoids and
-//! sessions merge whatever the arrival order, so the result does not depend on file order.
+//! thread, each thread decodes files and aggregates them into its own operator, and the
+//! operators are merged at the end ([`ViewOperator::absorb`]): aggregates are monoids and
+//! sessions merge whatever the arrival order, so the result does not depend on which thread
+//! read which file.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,12 +15,14 @@ use std::sync::mpsc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use strata_engine::decode::source_schema;
-use strata_engine::operator::{Lateness, ROWTIME, ViewOperator};
-use strata_engine::plan::{AggregateFunction, ViewPlan};
+use strata_engine::operator::{GroupFilter, Lateness, ROWTIME, ViewOperator};
+use strata_engine::plan::{AggregateFunction, Expr, ViewPlan};
 
 use crate::archive::{TIMESTAMP_COLUMN, rename_field};
 use crate::error::{Error, IoContext, ParquetContext, Result};
@@ -112,11 +116,14 @@ pub fn run_bounded(
             .map(|f| f.as_ref().clone())
             .collect::<Vec<_>>(),
     ));
-    let mut operator =
-        ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Ignore)?;
-    // Never advance the watermark: every window stays open, so late records still merge
-    // into their windows and sessions, and nothing expires.
-    operator.set_retention_ms(i64::MAX);
+    let new_operator = || -> Result<ViewOperator> {
+        let mut operator =
+            ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Ignore)?;
+        // Never advance the watermark: every window stays open, so late records still merge
+        // into their windows and sessions, and nothing expires.
+        operator.set_retention_ms(i64::MAX);
+        Ok(operator)
+    };
 
     let topic_dir = lake_dir.join(topic);
     let files: Vec<(PathBuf, u64)> = manifest
@@ -139,83 +146,112 @@ pub fn run_bounded(
             }
         })
         .collect();
+    // A string column that only serves as the group key is decoded as a dictionary: the
+    // operator then encodes and looks up each distinct key once per batch, not once per row.
+    let dictionary = dictionary_key(plan, &input_schema);
+    let read_schema: SchemaRef = Arc::new(Schema::new(
+        input_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let field = f.as_ref().clone();
+                if dictionary.as_deref() == Some(f.name().as_str()) {
+                    let data_type = DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(field.data_type().clone()),
+                    );
+                    field.with_data_type(data_type)
+                } else {
+                    field
+                }
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let input = Input {
+        files: &files,
+        next: AtomicUsize::new(0),
+        lake_names: &lake_names,
+        schema: &read_schema,
+    };
 
-    let mut passthrough = Vec::new();
     let mut state = Progress {
         files_done: 0,
         files_total: files.len(),
         rows_read: 0,
         rows_total,
     };
-    let mut consume = |batch: RecordBatch, operator: &mut ViewOperator| -> Result<()> {
-        let processed = operator.process(&batch)?;
-        if let Some(rows) = processed.passthrough {
-            passthrough.push(rows);
-        }
-        Ok(())
-    };
     let threads = threads.max(1).min(files.len().max(1));
+    let mut parts = Vec::with_capacity(threads);
     if threads == 1 {
-        for (path, _) in &files {
-            read_file(path, &lake_names, &input_schema, &mut |b| {
-                state.rows_read += b.num_rows() as u64;
-                consume(b, &mut operator)
-            })?;
+        parts.push(input.aggregate(new_operator()?, &mut |rows| {
             state.files_done += 1;
+            state.rows_read += rows;
             progress(state);
-        }
+            Ok(())
+        })?);
     } else {
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::sync_channel::<Result<Option<RecordBatch>>>(threads * 2);
-        std::thread::scope(|scope| -> Result<()> {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, files, lake_names, input_schema) =
-                    (&next, &files, &lake_names, &input_schema);
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((path, _)) = files.get(i) else { break };
-                        let r = read_file(path, lake_names, input_schema, &mut |b| {
-                            tx.send(Ok(Some(b))).map_err(|_| stopped())
-                        });
-                        let msg = match r {
-                            Ok(()) => Ok(None),
-                            Err(e) => Err(e),
-                        };
-                        let failed = msg.is_err();
-                        if tx.send(msg).is_err() || failed {
+        // Every thread decodes files and aggregates them into an operator of its own; the
+        // operators are merged at the end (`absorb`: the same key and window add up, touching
+        // sessions merge), so the result does not depend on which thread read which file.
+        let (tx, rx) = mpsc::channel::<u64>();
+        let operators = (0..threads)
+            .map(|_| new_operator())
+            .collect::<Result<Vec<_>>>()?;
+        parts = std::thread::scope(|scope| -> Result<Vec<Part>> {
+            let input = &input;
+            let workers: Vec<_> = operators
+                .into_iter()
+                .map(|operator| {
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let part = input
+                            .aggregate(operator, &mut |rows| tx.send(rows).map_err(|_| stopped()));
+                        if part.is_err() {
                             // Stop the others too: the run fails anyway.
-                            next.store(files.len(), Ordering::Relaxed);
-                            break;
+                            input.stop();
                         }
-                    }
-                });
-            }
+                        part
+                    })
+                })
+                .collect();
             drop(tx);
+            for rows in rx {
+                state.files_done += 1;
+                state.rows_read += rows;
+                progress(state);
+            }
+            let mut parts = Vec::with_capacity(workers.len());
             let mut first_error = None;
-            for msg in rx {
-                match msg {
-                    Ok(Some(batch)) => {
-                        if first_error.is_none() {
-                            state.rows_read += batch.num_rows() as u64;
-                            if let Err(e) = consume(batch, &mut operator) {
-                                next.store(files.len(), Ordering::Relaxed);
-                                first_error = Some(e);
-                            }
-                        }
-                    }
-                    Ok(None) => {
-                        state.files_done += 1;
-                        progress(state);
-                    }
-                    Err(e) => {
+            for worker in workers {
+                match worker.join() {
+                    Ok(Ok(part)) => parts.push(part),
+                    Ok(Err(e)) => {
                         first_error.get_or_insert(e);
                     }
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
-            first_error.map_or(Ok(()), Err)
+            first_error.map_or(Ok(parts), Err)
         })?;
+    }
+    let mut parts = parts.into_iter();
+    let Part {
+        mut operator,
+        mut passthrough,
+    } = parts.next().map_or_else(
+        || -> Result<Part> {
+            Ok(Part {
+                operator: new_operator()?,
+                passthrough: Vec::new(),
+            })
+        },
+        Ok,
+    )?;
+    for part in parts {
+        if plan.is_aggregating() {
+            operator.absorb(&part.operator, &GroupFilter::default())?;
+        }
+        passthrough.extend(part.passthrough);
     }
 
     let (rows, operator) = if plan.is_aggregating() {
@@ -233,42 +269,121 @@ pub fn run_bounded(
     })
 }
 
+/// What one thread aggregated (or, for a filter/projection view, passed through).
+struct Part {
+    operator: ViewOperator,
+    passthrough: Vec<RecordBatch>,
+}
+
+/// The lake files of a run, handed out one at a time to the threads that read them.
+struct Input<'a> {
+    files: &'a [(PathBuf, u64)],
+    next: AtomicUsize,
+    lake_names: &'a [String],
+    schema: &'a SchemaRef,
+}
+
+impl Input<'_> {
+    /// Reads files until none are left into `operator`, calling `file_done` with the rows of
+    /// each file read.
+    fn aggregate(
+        &self,
+        mut operator: ViewOperator,
+        file_done: &mut dyn FnMut(u64) -> Result<()>,
+    ) -> Result<Part> {
+        let mut passthrough = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some((path, _)) = self.files.get(i) else {
+                break;
+            };
+            let mut rows = 0;
+            read_file(path, self.lake_names, self.schema, &mut |batch| {
+                rows += batch.num_rows() as u64;
+                if let Some(out) = operator.process(&batch)?.passthrough {
+                    passthrough.push(out);
+                }
+                Ok(())
+            })?;
+            file_done(rows)?;
+        }
+        Ok(Part {
+            operator,
+            passthrough,
+        })
+    }
+
+    /// Hands out no more files.
+    fn stop(&self) {
+        self.next.store(self.files.len(), Ordering::Relaxed);
+    }
+}
+
 fn stopped() -> Error {
     Error::Engine(strata_engine::Error::Stopped)
 }
 
 /// Reads the `lake_names` columns of one lake file, renamed to `schema`, batch by batch.
+/// Columns that `schema` has as dictionaries of strings are decoded as such (Parquet
+/// dictionary pages stay dictionaries instead of becoming one string per row).
 fn read_file(
     path: &Path,
     lake_names: &[String],
     schema: &SchemaRef,
     each: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
+    let corrupt = |e: parquet::errors::ParquetError| Error::CorruptFile {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let file = std::fs::File::open(path).at(path)?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::CorruptFile {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let file_schema = Arc::clone(builder.schema());
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(corrupt)?;
+    let file_schema = Arc::clone(metadata.schema());
     let mut indices = Vec::with_capacity(lake_names.len());
+    let mut read_fields: Vec<Field> = file_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut dictionaries = false;
     for (name, field) in lake_names.iter().zip(schema.fields()) {
         let i = file_schema.index_of(name).map_err(|_| Error::CorruptFile {
             path: path.to_owned(),
             reason: format!("no column {name:?}: the file does not have the topic's schema"),
         })?;
         let found = file_schema.field(i).data_type();
-        if found != field.data_type() {
+        let wanted = match field.data_type() {
+            DataType::Dictionary(_, value) => {
+                read_fields[i] = read_fields[i]
+                    .clone()
+                    .with_data_type(field.data_type().clone());
+                dictionaries = true;
+                value.as_ref()
+            }
+            other => other,
+        };
+        if found != wanted {
             return Err(Error::CorruptFile {
                 path: path.to_owned(),
-                reason: format!(
-                    "column {name:?} is {found}, the schema says {}",
-                    field.data_type()
-                ),
+                reason: format!("column {name:?} is {found}, the schema says {wanted}"),
             });
         }
         indices.push(i);
     }
+    let metadata = if dictionaries {
+        let read_schema = Arc::new(Schema::new_with_metadata(
+            read_fields,
+            file_schema.metadata().clone(),
+        ));
+        ArrowReaderMetadata::try_new(
+            Arc::clone(metadata.metadata()),
+            ArrowReaderOptions::new().with_schema(read_schema),
+        )
+        .map_err(corrupt)?
+    } else {
+        metadata
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     // The projection yields columns in file order; map them to the schema's order.
     let mut sorted = indices.clone();
     sorted.sort_unstable();
@@ -320,6 +435,32 @@ fn needed_columns(plan: &ViewPlan, schema: &Schema) -> BTreeSet<String> {
     }
     names.retain(|n| schema.index_of(n).is_ok());
     names
+}
+
+/// The group key column of `plan` that can be read as a dictionary: the only key, a bare
+/// string column that no filter or aggregate reads (those see the plain strings).
+fn dictionary_key(plan: &ViewPlan, schema: &Schema) -> Option<String> {
+    let [(_, Expr::Column(name))] = plan.group_by.as_slice() else {
+        return None;
+    };
+    if !plan.is_aggregating()
+        || schema
+            .field_with_name(name)
+            .map_or(true, |f| f.data_type() != &DataType::Utf8)
+    {
+        return None;
+    }
+    let mut other = BTreeSet::new();
+    if let Ok(value) = serde_json::to_value((&plan.filter, &plan.aggregates, &plan.join)) {
+        collect_columns(&value, &mut other);
+    }
+    other.insert(
+        plan.source
+            .timestamp_column
+            .clone()
+            .unwrap_or_else(|| ROWTIME.to_owned()),
+    );
+    (!other.contains(name)).then(|| name.clone())
 }
 
 fn collect_columns(value: &serde_json::Value, out: &mut BTreeSet<String>) {

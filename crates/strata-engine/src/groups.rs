@@ -4,8 +4,10 @@
 //! a key id plus a window and gets a dense group id, which indexes the column-wise
 //! accumulators. A key's *open* groups are kept sorted by window start beside it, so finding
 //! the group of a row is one hash probe for the key and a binary search among a handful of
-//! windows — no allocation, no pointer chasing per row. Closed groups leave that list (rows
-//! never update them again) but keep their key alive until they are released.
+//! windows — no allocation, no pointer chasing per row. Each key remembers where its last
+//! group was found, so rows in time order (a window, or the one beside it) skip the search:
+//! a bounded run keeps every window open, and a key has hundreds. Closed groups leave that
+//! list (rows never update them again) but keep their key alive until they are released.
 
 use std::hash::BuildHasher;
 
@@ -43,6 +45,10 @@ pub struct GroupTable {
     live: Vec<bool>,
     closed: Vec<bool>,
     free: Vec<u32>,
+    /// Per key, the position in its open list where a group was last found: a hint,
+    /// checked against the window start before use, so it never needs to be kept exact.
+    #[serde(skip)]
+    key_hint: Vec<u32>,
     /// Every live group of each key, open or closed (for lookups by key).
     #[serde(skip)]
     key_groups: Vec<SmallVec<[u32; 2]>>,
@@ -72,6 +78,7 @@ impl GroupTable {
                 self.key_rows.push(KeyBytes::from_slice(row));
                 self.key_refs.push(0);
                 self.key_open.push(OpenList::new());
+                self.key_hint.push(0);
                 self.key_groups.push(SmallVec::new());
                 (self.key_rows.len() - 1) as u32
             }
@@ -96,11 +103,28 @@ impl GroupTable {
     }
 
     /// The open group of key `k` whose window starts at `start`.
-    pub fn find_open(&self, k: u32, start: i64) -> Option<u32> {
+    pub fn find_open(&mut self, k: u32, start: i64) -> Option<u32> {
         let open = &self.key_open[k as usize];
-        open.binary_search_by_key(&start, |w| w.start)
-            .ok()
-            .map(|i| open[i].group)
+        let hint = self.key_hint.get(k as usize).map_or(0, |&h| h as usize);
+        // The window found last time, or one beside it (open starts are distinct).
+        for i in [hint, hint + 1, hint.wrapping_sub(1)] {
+            if let Some(&w) = open.get(i)
+                && w.start == start
+            {
+                self.set_hint(k, i);
+                return Some(w.group);
+            }
+        }
+        let i = open.binary_search_by_key(&start, |w| w.start).ok()?;
+        let g = open[i].group;
+        self.set_hint(k, i);
+        Some(g)
+    }
+
+    fn set_hint(&mut self, k: u32, i: usize) {
+        if let Some(h) = self.key_hint.get_mut(k as usize) {
+            *h = i as u32;
+        }
     }
 
     /// The open groups of key `k`, by window start.
@@ -152,6 +176,8 @@ impl GroupTable {
                 group: g,
             },
         );
+        // The next row of this key most likely falls into the window it just opened.
+        self.set_hint(k, at);
     }
 
     /// Takes `g` out of its key's open list (it can no longer be found by rows).
@@ -221,6 +247,7 @@ impl GroupTable {
 
     /// Rebuilds the key indexes after deserialization.
     pub fn rebuild_index(&mut self) {
+        self.key_hint = vec![0; self.key_rows.len()];
         self.key_groups = vec![SmallVec::new(); self.key_rows.len()];
         for g in self.live_groups().collect::<Vec<_>>() {
             self.key_groups[self.group_key[g as usize] as usize].push(g);
@@ -283,5 +310,35 @@ mod tests {
         assert_eq!(restored.find_key(b"b"), Some(b));
         assert_eq!(restored.groups_of_key(b), &[g]);
         assert_eq!(restored.key_id(b"b"), b);
+    }
+
+    proptest::proptest! {
+        /// `find_open` (with its position hint) answers like a scan of the open list, through
+        /// opens, closes, releases and sessions moving.
+        #[test]
+        fn find_open_matches_a_scan(
+            ops in proptest::collection::vec((0u8..4, 0u8..3, 0i64..40), 1..200)
+        ) {
+            let mut t = GroupTable::default();
+            let keys = [t.key_id(b"a"), t.key_id(b"b"), t.key_id(b"c")];
+            for (op, key, start) in ops {
+                let k = keys[key as usize];
+                let scan = t.open_groups(k).iter().find(|w| w.start == start).map(|w| w.group);
+                match (op, scan) {
+                    (0, None) => {
+                        t.open_group(k, (start, start + 1));
+                    }
+                    (1, Some(g)) => t.close(g),
+                    (2, Some(g)) if t.open_groups(k).iter().all(|w| w.start != start + 1) => {
+                        t.set_window(g, (start + 1, start + 2));
+                    }
+                    _ => {}
+                }
+                for s in [start, start + 1, start - 1] {
+                    let scan = t.open_groups(k).iter().find(|w| w.start == s).map(|w| w.group);
+                    proptest::prop_assert_eq!(t.find_open(k, s), scan);
+                }
+            }
+        }
     }
 }

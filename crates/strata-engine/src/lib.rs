@@ -18,6 +18,7 @@ pub mod expr;
 pub mod generations;
 pub mod groups;
 pub mod join;
+mod keys;
 mod loom;
 pub mod operator;
 pub mod plan;

@@ -21,6 +21,7 @@ use crate::aggregate::{Accumulator, Position};
 use crate::error::{Error, Result};
 use crate::expr;
 use crate::groups::GroupTable;
+use crate::keys::BatchKeys;
 use crate::plan::{ViewPlan, WindowSpec};
 use crate::window;
 
@@ -252,6 +253,15 @@ impl ViewOperator {
             return Ok(processed);
         }
         let times = event_times(&filtered, &self.event_time)?;
+        // Each row's cell on the window grid, in one tight loop (see `window::assign_in_cell`).
+        let cells: Vec<i64> = match self.plan.window.as_ref().and_then(window::step) {
+            Some(step) => times
+                .values()
+                .iter()
+                .map(|&t| window::align_down(t, step))
+                .collect(),
+            None => Vec::new(),
+        };
         let keys = self
             .plan
             .group_by
@@ -259,11 +269,7 @@ impl ViewOperator {
             .map(|(_, e)| expr::evaluate(e, &filtered))
             .collect::<Result<Vec<_>>>()?;
         // A view without GROUP BY has one group, of the empty key.
-        let rows = if keys.is_empty() {
-            None
-        } else {
-            Some(self.key_converter.convert_columns(&keys)?)
-        };
+        let mut batch_keys = BatchKeys::new(&self.key_converter, &self.key_fields, &keys)?;
         let partitions = column_i64(&filtered, "_partition");
         let offsets = column_i64(&filtered, "_offset");
 
@@ -282,13 +288,10 @@ impl ViewOperator {
                 });
                 continue;
             };
-            let key: &[u8] = match &rows {
-                Some(rows) => rows.row(i).data(),
-                None => &[],
-            };
             match self.plan.window {
                 None => {
-                    let g = self.group_for(key.as_ref(), None);
+                    let k = batch_keys.key_id(i, &mut self.state.table);
+                    let g = self.group_for_key(k, None);
                     input_rows.push(i as u32);
                     groups.push(g);
                 }
@@ -299,7 +302,8 @@ impl ViewOperator {
                             .push(late_row(original_row(i), ts, watermark, grace));
                         continue;
                     }
-                    let g = self.session_group(key.as_ref(), ts, gap_ms)?;
+                    let k = batch_keys.key_id(i, &mut self.state.table);
+                    let g = self.session_group(k, ts, gap_ms)?;
                     input_rows.push(i as u32);
                     groups.push(g);
                 }
@@ -311,8 +315,9 @@ impl ViewOperator {
                         continue;
                     }
                     assigned.clear();
-                    window::assign(&spec, ts, |s, e| assigned.push((s, e)));
-                    let k = self.state.table.key_id(key.as_ref());
+                    let cell = cells.get(i).copied().unwrap_or_default();
+                    window::assign_in_cell(&spec, ts, cell, |s, e| assigned.push((s, e)));
+                    let k = batch_keys.key_id(i, &mut self.state.table);
                     for &(start, end) in &assigned {
                         if enforce && end.saturating_add(grace) <= watermark {
                             continue; // this window closed; the row still counts in later ones
@@ -403,6 +408,11 @@ impl ViewOperator {
     /// The group of `key` (arrow-row bytes) in `window` (tumbling/hopping) or without one.
     fn group_for(&mut self, key: &[u8], window: Option<(i64, i64)>) -> u32 {
         let k = self.state.table.key_id(key);
+        self.group_for_key(k, window)
+    }
+
+    /// The group of key id `k` in `window` (tumbling/hopping) or without one.
+    fn group_for_key(&mut self, k: u32, window: Option<(i64, i64)>) -> u32 {
         let window = window.unwrap_or((i64::MIN, i64::MAX));
         match self.state.table.find_open(k, window.0) {
             Some(g) => g,
@@ -410,9 +420,8 @@ impl ViewOperator {
         }
     }
 
-    /// The session of `key` that `ts` falls into, merging sessions that `ts` bridges.
-    fn session_group(&mut self, key: &[u8], ts: i64, gap: i64) -> Result<u32> {
-        let k = self.state.table.key_id(key);
+    /// The session of key id `k` that `ts` falls into, merging sessions that `ts` bridges.
+    fn session_group(&mut self, k: u32, ts: i64, gap: i64) -> Result<u32> {
         let own_end = ts.saturating_add(gap);
         // Sessions are [first event, last event + gap]; an event's own is [ts, ts + gap].
         // Like Flink, windows that touch merge.

@@ -6,17 +6,35 @@ use crate::plan::WindowSpec;
 /// The windows `[start, end)` that contain `ts`, oldest first.
 ///
 /// Windows are aligned to the Unix epoch, as in Flink and ksqlDB. Sessions yield nothing here.
-pub fn assign(spec: &WindowSpec, ts: i64, mut each: impl FnMut(i64, i64)) {
+#[inline]
+pub fn assign(spec: &WindowSpec, ts: i64, each: impl FnMut(i64, i64)) {
+    let cell = step(spec).map_or(ts, |step| align_down(ts, step));
+    assign_in_cell(spec, ts, cell, each);
+}
+
+/// The grid windows start on: the size of tumbling windows, the advance of hopping ones
+/// (`None` for sessions).
+pub fn step(spec: &WindowSpec) -> Option<i64> {
+    match *spec {
+        WindowSpec::Tumbling { size_ms } => Some(size_ms),
+        WindowSpec::Hopping { advance_ms, .. } => Some(advance_ms),
+        WindowSpec::Session { .. } => None,
+    }
+}
+
+/// [`assign`] given `cell = align_down(ts, step(spec))`, which a caller can compute for a
+/// whole batch in one tight loop (where the divisions overlap) before the per-row work.
+#[inline]
+pub fn assign_in_cell(spec: &WindowSpec, ts: i64, cell: i64, mut each: impl FnMut(i64, i64)) {
     match *spec {
         WindowSpec::Tumbling { size_ms } => {
-            let start = ts - ts.rem_euclid(size_ms);
-            each(start, start.saturating_add(size_ms));
+            each(cell, cell.saturating_add(size_ms));
         }
         WindowSpec::Hopping {
             size_ms,
             advance_ms,
         } => {
-            let last_start = ts - ts.rem_euclid(advance_ms);
+            let last_start = cell;
             // The oldest window that still contains ts starts after ts - size.
             let mut start = last_start;
             while start - advance_ms > ts - size_ms {
@@ -28,6 +46,32 @@ pub fn assign(spec: &WindowSpec, ts: i64, mut each: impl FnMut(i64, i64)) {
             }
         }
         WindowSpec::Session { .. } => {}
+    }
+}
+
+/// `ts - ts.rem_euclid(step)` for `step > 0`: the multiple of `step` at or below `ts`.
+///
+/// Every row needs this, and a 64-bit integer division is several times slower than a
+/// floating-point one on x86; the float estimate of the quotient is off by at most one step
+/// (both operands are exact as `f64` below 2^52), which a comparison corrects. Larger values
+/// divide.
+#[inline]
+pub fn align_down(ts: i64, step: i64) -> i64 {
+    const EXACT: u64 = 1 << 52;
+    if ts.unsigned_abs() < EXACT && step.unsigned_abs() < EXACT && step > 0 {
+        // The quotient rounded toward zero (`floor` is a libm call on baseline x86-64) is at
+        // most one above or below the floor; |quotient| < 2^52, so the product stays within
+        // ±(|ts| + step): no overflow.
+        let mut start = ((ts as f64) / (step as f64)) as i64 * step;
+        if start > ts {
+            start -= step;
+        } else if ts - start >= step {
+            start += step;
+        }
+        start
+    } else {
+        // (Wrapping: a NULL row's slot may hold any value, and its cell is never used.)
+        ts.wrapping_sub(ts.rem_euclid(step))
     }
 }
 
@@ -85,6 +129,21 @@ mod tests {
     }
 
     proptest! {
+        /// The float shortcut agrees with integer division everywhere: small and huge
+        /// values, negative times, steps of any size, and exact multiples.
+        #[test]
+        fn align_down_is_the_multiple_at_or_below(
+            ts in prop_oneof![any::<i64>(), -(1i64 << 53)..(1i64 << 53), -100_000i64..100_000],
+            step in prop_oneof![1i64..100_000, 1i64..i64::MAX],
+            exact in any::<bool>(),
+        ) {
+            let ts = if exact { ts.saturating_sub(ts.rem_euclid(step)) } else { ts };
+            // (Below i64::MIN's own multiple there is nothing to align to.)
+            let expected = ts.checked_sub(ts.rem_euclid(step));
+            prop_assume!(expected.is_some());
+            prop_assert_eq!(Some(align_down(ts, step)), expected);
+        }
+
         #[test]
         fn assigned_windows_are_exactly_those_containing_ts(
             ts in -1_000_000i64..1_000_000,
