@@ -158,24 +158,37 @@ impl TableFollower {
         })
     }
 
-    /// Applies table records `(partition, record)`; invalid ones are skipped and counted.
+    /// Applies table records `(partition, record)` in log order; invalid ones are skipped
+    /// and counted. A record whose value is empty (a tombstone) deletes its key's row.
     ///
     /// # Errors
     /// Arrow errors.
     pub fn apply(&mut self, records: &[(u32, strata_log::RecordView<'_>)]) -> Result<usize> {
-        let (deletes, upserts): (Vec<_>, Vec<_>) = records
-            .iter()
-            .copied()
-            .partition(|(_, r)| r.value.iter().all(u8::is_ascii_whitespace));
-        let decoded = self.decoder.decode(&upserts)?;
-        let delete_keys: Vec<Scalar> = deletes
-            .iter()
-            .filter_map(|(_, r)| {
-                r.key
-                    .map(|k| Scalar::Str(String::from_utf8_lossy(k).into()))
-            })
-            .collect();
-        self.state.apply(&self.join, &decoded.batch, &delete_keys)?;
+        let mut invalid = 0;
+        let mut run = 0;
+        // Runs of upserts decode as one batch; a tombstone ends a run, so an upsert and a
+        // delete of the same key in one micro-batch apply in the order they were written.
+        for (i, (_, r)) in records.iter().enumerate() {
+            if r.value.iter().all(u8::is_ascii_whitespace) {
+                invalid += self.upsert(&records[run..i])?;
+                if let Some(k) = r.key {
+                    self.state
+                        .rows
+                        .remove(&Scalar::Str(String::from_utf8_lossy(k).into()));
+                }
+                run = i + 1;
+            }
+        }
+        invalid += self.upsert(&records[run..])?;
+        Ok(invalid)
+    }
+
+    fn upsert(&mut self, records: &[(u32, strata_log::RecordView<'_>)]) -> Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let decoded = self.decoder.decode(records)?;
+        self.state.apply(&self.join, &decoded.batch, &[])?;
         Ok(decoded.invalid.len())
     }
 }
@@ -282,5 +295,44 @@ mod tests {
             .expect("delete");
         assert_eq!(state.len(), 1);
         let _ = source_schema(&table());
+    }
+
+    #[test]
+    fn a_follower_applies_upserts_and_tombstones_in_log_order() {
+        use strata_log::{BatchView, EncodedBatch, Record};
+        let record = |key: &str, value: &str| {
+            let mut r = Record::new(value.as_bytes().to_vec(), 1);
+            r.key = Some(key.as_bytes().to_vec());
+            r
+        };
+        let records = vec![
+            record("a", r#"{"id":"a","city":"Oslo"}"#),
+            record("b", r#"{"id":"b","city":"Rome"}"#),
+            record("a", ""),
+            record("b", ""),
+            record("b", r#"{"id":"b","city":"Bonn"}"#),
+            record("c", r#"{"id":"c","city":7"#),
+        ];
+        let batch = EncodedBatch::from_records(&records).expect("batch");
+        let view = BatchView::frame(batch.as_bytes()).expect("frame");
+        let views: Vec<(u32, strata_log::RecordView<'_>)> =
+            view.records().map(|r| (0, r.expect("record"))).collect();
+        let mut follower = TableFollower::new(join(false)).expect("follower");
+        assert_eq!(
+            follower.apply(&views).expect("apply"),
+            1,
+            "one invalid record"
+        );
+        assert_eq!(
+            follower.state.len(),
+            1,
+            "a deleted, b deleted then written again"
+        );
+        let row = follower
+            .state
+            .rows
+            .get(&Scalar::Str("b".into()))
+            .expect("b is back");
+        assert_eq!(row[1], Scalar::Str("Bonn".into()));
     }
 }
