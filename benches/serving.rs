@@ -32,6 +32,9 @@ use strata_server::client::Client;
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
+/// Builds a request path from the client's RNG.
+type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
+
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MINUTE;
 
@@ -196,7 +199,7 @@ async fn timed_run(
     ingest: u64,
     users: u64,
     live_time: Arc<AtomicU64>,
-    path: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>,
+    path: PathFn,
 ) -> BenchResult<Run> {
     let stop = Arc::new(AtomicBool::new(false));
     let ingested = Arc::new(AtomicU64::new(0));
@@ -301,20 +304,20 @@ fn main() -> BenchResult<()> {
         );
         let live_time = Arc::new(AtomicU64::new((day_start + DAY) as u64));
         let last_minutes = day_start + DAY - 5 * MINUTE;
-        let point: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync> = Arc::new(move |rng| {
+        let point: PathFn = Arc::new(move |rng| {
             format!(
                 "/v1/views/clicks_per_minute/keys/u{}?from={last_minutes}",
                 rng.random_range(0..users)
             )
         });
-        let range: Arc<dyn Fn(&mut StdRng) -> String + Send + Sync> = Arc::new(move |rng| {
+        let range: PathFn = Arc::new(move |rng| {
             format!(
                 "/v1/views/clicks_per_minute/keys/u{}?from={day_start}&to={}",
                 rng.random_range(0..users),
                 day_start + DAY
             )
         });
-        let cases: [(&str, u64, &Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>); 3] = [
+        let cases: [(&str, u64, &PathFn); 3] = [
             ("point lookups, idle node (baseline)", 0, &point),
             ("point lookups while ingesting", ingest, &point),
             (
