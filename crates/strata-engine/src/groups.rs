@@ -4,10 +4,12 @@
 //! a key id plus a window and gets a dense group id, which indexes the column-wise
 //! accumulators. A key's *open* groups are kept sorted by window start beside it, so finding
 //! the group of a row is one hash probe for the key and a binary search among a handful of
-//! windows — no allocation, no pointer chasing per row. Each key remembers where its last
-//! group was found, so rows in time order (a window, or the one beside it) skip the search:
-//! a bounded run keeps every window open, and a key has hundreds. Closed groups leave that
-//! list (rows never update them again) but keep their key alive until they are released.
+//! windows — no allocation, no pointer chasing per row. Each key also remembers its two most
+//! recently used groups in a small array that stays in L1 cache, and where in its list it
+//! last searched: rows in time order (a window, or the one beside it) skip the search, which
+//! matters for a bounded run, which keeps every window open (a key has hundreds). Closed
+//! groups leave that list (rows never update them again) but keep their key alive until they
+//! are released.
 
 use std::hash::BuildHasher;
 
@@ -33,6 +35,29 @@ pub struct OpenWindow {
 /// A key's open groups, by start; most keys have one or two (streaming), so they live inline.
 type OpenList = SmallVec<[OpenWindow; 2]>;
 
+/// No group (an empty slot of [`Recent`]).
+const NO_GROUP: u32 = u32::MAX;
+
+/// A key's two most recently used open groups (slot 0 the latest), and where in its open list
+/// the last search ended. Detaching a group empties its slot, so a slot is never stale; the
+/// position is only a hint, checked before use.
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    starts: [i64; 2],
+    groups: [u32; 2],
+    position: u32,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            starts: [0; 2],
+            groups: [NO_GROUP; 2],
+            position: 0,
+        }
+    }
+}
+
 /// Distinct keys and the groups under them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroupTable {
@@ -45,10 +70,9 @@ pub struct GroupTable {
     live: Vec<bool>,
     closed: Vec<bool>,
     free: Vec<u32>,
-    /// Per key, the position in its open list where a group was last found: a hint,
-    /// checked against the window start before use, so it never needs to be kept exact.
+    /// Per key, its recently used groups.
     #[serde(skip)]
-    key_hint: Vec<u32>,
+    key_recent: Vec<Recent>,
     /// Every live group of each key, open or closed (for lookups by key).
     #[serde(skip)]
     key_groups: Vec<SmallVec<[u32; 2]>>,
@@ -72,13 +96,16 @@ impl GroupTable {
         let k = match self.free_keys.pop() {
             Some(k) => {
                 self.key_rows[k as usize] = KeyBytes::from_slice(row);
+                if let Some(r) = self.key_recent.get_mut(k as usize) {
+                    *r = Recent::default();
+                }
                 k
             }
             None => {
                 self.key_rows.push(KeyBytes::from_slice(row));
                 self.key_refs.push(0);
                 self.key_open.push(OpenList::new());
-                self.key_hint.push(0);
+                self.key_recent.push(Recent::default());
                 self.key_groups.push(SmallVec::new());
                 (self.key_rows.len() - 1) as u32
             }
@@ -103,27 +130,47 @@ impl GroupTable {
     }
 
     /// The open group of key `k` whose window starts at `start`.
+    #[inline]
     pub fn find_open(&mut self, k: u32, start: i64) -> Option<u32> {
-        let open = &self.key_open[k as usize];
-        let hint = self.key_hint.get(k as usize).map_or(0, |&h| h as usize);
-        // The window found last time, or one beside it (open starts are distinct).
-        for i in [hint, hint + 1, hint.wrapping_sub(1)] {
-            if let Some(&w) = open.get(i)
-                && w.start == start
-            {
-                self.set_hint(k, i);
-                return Some(w.group);
+        if let Some(r) = self.key_recent.get(k as usize) {
+            // Selected without branches: rows alternate between two windows unpredictably.
+            let g = if r.starts[0] == start {
+                r.groups[0]
+            } else if r.starts[1] == start {
+                r.groups[1]
+            } else {
+                NO_GROUP
+            };
+            if g != NO_GROUP {
+                return Some(g);
             }
         }
-        let i = open.binary_search_by_key(&start, |w| w.start).ok()?;
+        self.search_open(k, start)
+    }
+
+    /// [`Self::find_open`] past the recent groups: the last search's position and its
+    /// neighbours, then a binary search.
+    fn search_open(&mut self, k: u32, start: i64) -> Option<u32> {
+        let open = &self.key_open[k as usize];
+        let hint = self
+            .key_recent
+            .get(k as usize)
+            .map_or(0, |r| r.position as usize);
+        // Open starts are distinct.
+        let i = [hint, hint + 1, hint.wrapping_sub(1)]
+            .into_iter()
+            .find(|&i| open.get(i).is_some_and(|w| w.start == start))
+            .or_else(|| open.binary_search_by_key(&start, |w| w.start).ok())?;
         let g = open[i].group;
-        self.set_hint(k, i);
+        self.remember(k, start, g, i);
         Some(g)
     }
 
-    fn set_hint(&mut self, k: u32, i: usize) {
-        if let Some(h) = self.key_hint.get_mut(k as usize) {
-            *h = i as u32;
+    fn remember(&mut self, k: u32, start: i64, g: u32, position: usize) {
+        if let Some(r) = self.key_recent.get_mut(k as usize) {
+            r.starts = [start, r.starts[0]];
+            r.groups = [g, r.groups[0]];
+            r.position = position as u32;
         }
     }
 
@@ -177,14 +224,22 @@ impl GroupTable {
             },
         );
         // The next row of this key most likely falls into the window it just opened.
-        self.set_hint(k, at);
+        self.remember(k, start, g, at);
     }
 
     /// Takes `g` out of its key's open list (it can no longer be found by rows).
     pub fn detach(&mut self, g: u32) {
-        let open = &mut self.key_open[self.group_key[g as usize] as usize];
+        let k = self.group_key[g as usize] as usize;
+        let open = &mut self.key_open[k];
         if let Some(i) = open.iter().position(|w| w.group == g) {
             open.remove(i);
+        }
+        if let Some(r) = self.key_recent.get_mut(k) {
+            for slot in &mut r.groups {
+                if *slot == g {
+                    *slot = NO_GROUP;
+                }
+            }
         }
     }
 
@@ -247,7 +302,7 @@ impl GroupTable {
 
     /// Rebuilds the key indexes after deserialization.
     pub fn rebuild_index(&mut self) {
-        self.key_hint = vec![0; self.key_rows.len()];
+        self.key_recent = vec![Recent::default(); self.key_rows.len()];
         self.key_groups = vec![SmallVec::new(); self.key_rows.len()];
         for g in self.live_groups().collect::<Vec<_>>() {
             self.key_groups[self.group_key[g as usize] as usize].push(g);
@@ -317,7 +372,7 @@ mod tests {
         /// opens, closes, releases and sessions moving.
         #[test]
         fn find_open_matches_a_scan(
-            ops in proptest::collection::vec((0u8..4, 0u8..3, 0i64..40), 1..200)
+            ops in proptest::collection::vec((0u8..5, 0u8..3, 0i64..40), 1..200)
         ) {
             let mut t = GroupTable::default();
             let keys = [t.key_id(b"a"), t.key_id(b"b"), t.key_id(b"c")];
@@ -332,6 +387,8 @@ mod tests {
                     (2, Some(g)) if t.open_groups(k).iter().all(|w| w.start != start + 1) => {
                         t.set_window(g, (start + 1, start + 2));
                     }
+                    // Releasing keeps the key alive as long as it has another group.
+                    (3, Some(g)) if t.groups_of_key(k).len() > 1 => t.release(g),
                     _ => {}
                 }
                 for s in [start, start + 1, start - 1] {
