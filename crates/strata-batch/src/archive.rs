@@ -39,7 +39,7 @@ use strata_log::{BatchBuilder, Log, Partition, ReadLimits, RecordView, Topic, To
 use crate::error::{Error, IoContext, ParquetContext, Result};
 use crate::fsutil::{hive_dir, hour_of, sync_dir};
 use crate::lake::{self, file_name, temp_name};
-use crate::manifest::{FileEntry, Layout, Manifest, SegmentEntry};
+use crate::manifest::{FileEntry, Layout, Manifest, PartitionManifest, SegmentEntry};
 use crate::metrics::BatchMetrics;
 
 /// Name of the lake column holding the record timestamp.
@@ -255,28 +255,18 @@ impl Archiver {
             fs::create_dir_all(&topic_dir).at(&topic_dir)?;
             sync_dir(lake)?;
         }
-        let invalid = match source {
-            Some(_) => Some(invalid_topic_of(log, &topic)?),
+        // `<topic>-invalid` is created when the first invalid record appears, not before.
+        let mut invalid = match source {
+            Some(_) => existing_invalid_topic(log, &topic)?,
             None => None,
         };
         let mut writer = SegmentWriter::new(&self.config, source, &topic_dir)?;
         for partition in topic.partitions() {
             let p = partition.id();
-            let invalid_partition = match &invalid {
-                Some(t) => Some(Arc::clone(t.partition(p % t.partition_count())?)),
+            let mut invalid_partition = match &invalid {
+                Some(t) => Some(invalid_partition_of(t, p, manifest.partition_mut(p))?),
                 None => None,
             };
-            if let Some(ip) = &invalid_partition {
-                let pm = manifest.partition_mut(p);
-                let end = ip.end_offset();
-                if end > pm.invalid_end && ip.start_offset() <= pm.invalid_end {
-                    // Appended by a run that crashed before committing: it will append again.
-                    ip.truncate_to(pm.invalid_end)?;
-                } else if end < pm.invalid_end {
-                    tracing::warn!(topic = %invalid_topic(topic_name), "the invalid topic is shorter than the manifest recorded (was it recreated?)");
-                    pm.invalid_end = end;
-                }
-            }
             for segment in partition.segments() {
                 let archived_to = manifest.partition_mut(p).archived_to;
                 if !segment.sealed || segment.next_offset <= archived_to {
@@ -302,7 +292,17 @@ impl Archiver {
                     writer.archive_segment(partition, from, segment.next_offset)?;
                 let invalid_count = entry.invalid;
                 let mut invalid_end = manifest.partition_mut(p).invalid_end;
-                if let (Some(ip), Some(batch)) = (&invalid_partition, invalid_batch) {
+                if let Some(batch) = invalid_batch {
+                    let ip = match &invalid_partition {
+                        Some(ip) => Arc::clone(ip),
+                        None => {
+                            let t = create_invalid_topic(log, &topic)?;
+                            let ip = invalid_partition_of(&t, p, manifest.partition_mut(p))?;
+                            invalid = Some(t);
+                            invalid_partition = Some(Arc::clone(&ip));
+                            ip
+                        }
+                    };
                     let info = ip.append(batch)?;
                     ip.sync_through(info.last_offset + 1)?;
                     invalid_end = info.last_offset + 1;
@@ -348,19 +348,38 @@ pub fn schema_for_topic<'a>(sources: &'a [SourceDef], topic: &str) -> Option<&'a
     matching.first().copied()
 }
 
-fn invalid_topic_of(log: &Log, topic: &Topic) -> Result<Arc<Topic>> {
-    let name = invalid_topic(topic.name());
-    match log.topic(&name) {
-        Ok(t) => Ok(t),
-        Err(strata_log::Error::UnknownTopic(_)) => {
-            match log.create_topic(&name, topic.partition_count(), TopicConfig::default()) {
-                Ok(t) => Ok(t),
-                Err(strata_log::Error::TopicExists(_)) => Ok(log.topic(&name)?),
-                Err(e) => Err(e.into()),
-            }
-        }
+/// `<topic>-invalid`, if it exists.
+fn existing_invalid_topic(log: &Log, topic: &Topic) -> Result<Option<Arc<Topic>>> {
+    match log.topic(&invalid_topic(topic.name())) {
+        Ok(t) => Ok(Some(t)),
+        Err(strata_log::Error::UnknownTopic(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `<topic>-invalid`, created with the topic's partition count if it does not exist.
+fn create_invalid_topic(log: &Log, topic: &Topic) -> Result<Arc<Topic>> {
+    let name = invalid_topic(topic.name());
+    match log.create_topic(&name, topic.partition_count(), TopicConfig::default()) {
+        Ok(t) => Ok(t),
+        Err(strata_log::Error::TopicExists(_)) => Ok(log.topic(&name)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The partition of the invalid topic `t` that source partition `p` writes to, brought in
+/// line with the manifest `pm`: what a run that crashed before committing appended is cut
+/// (it will be appended again).
+fn invalid_partition_of(t: &Topic, p: u32, pm: &mut PartitionManifest) -> Result<Arc<Partition>> {
+    let ip = Arc::clone(t.partition(p % t.partition_count())?);
+    let end = ip.end_offset();
+    if end > pm.invalid_end && ip.start_offset() <= pm.invalid_end {
+        ip.truncate_to(pm.invalid_end)?;
+    } else if end < pm.invalid_end {
+        tracing::warn!(topic = %t.name(), "the invalid topic is shorter than the manifest recorded (was it recreated?)");
+        pm.invalid_end = end;
+    }
+    Ok(ip)
 }
 
 /// The lake schema of a topic with a schema: the decoder's columns with `rowtime` renamed.

@@ -135,6 +135,10 @@ pub fn run_bounded(
                 .collect()
         })
         .unwrap_or_default();
+    // Largest first: threads that take the next file when they are free then finish close
+    // together, instead of one thread reading a big file alone at the end.
+    let mut files = files;
+    files.sort_by_key(|(_, rows)| std::cmp::Reverse(*rows));
     let rows_total: u64 = files.iter().map(|(_, r)| r).sum();
     let lake_names: Vec<String> = input_schema
         .fields()

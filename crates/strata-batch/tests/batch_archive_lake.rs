@@ -410,3 +410,64 @@ fn a_bigint_event_time_column_is_read_as_epoch_millis() {
         "partitioned by the BIGINT event time, not the record time"
     );
 }
+
+#[test]
+fn the_invalid_topic_appears_with_the_first_invalid_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(&dir.path().join("log"));
+    let topic = log
+        .create_topic("orders", 2, small_segments())
+        .expect("topic");
+    let valid: Vec<Record> = (0..100)
+        .map(|i| Record::new(order("a", 1.0, i, T0 + i), T0))
+        .collect();
+    for p in 0..2 {
+        append(&log, "orders", p, &valid, 20);
+        topic.partition(p).expect("p").roll_now().expect("roll");
+    }
+    let archiver = archiver(&dir.path().join("lake"));
+    let report = archiver
+        .archive_topic(&log, "orders", Some(&orders_source()))
+        .expect("archive");
+    assert_eq!((report.rows, report.invalid), (200, 0));
+    assert!(
+        log.topic(&invalid_topic("orders")).is_err(),
+        "no invalid record, no invalid topic"
+    );
+
+    // Partition 1 gets a bad record: the topic is created, and the record lands in it.
+    let bad = [Record::new(b"{not json".to_vec(), T0)];
+    append(&log, "orders", 1, &bad, 1);
+    append(&log, "orders", 1, &valid[..10], 10);
+    topic.partition(1).expect("p").roll_now().expect("roll");
+    let report = archiver
+        .archive_topic(&log, "orders", Some(&orders_source()))
+        .expect("archive");
+    assert_eq!((report.rows, report.invalid), (10, 1));
+    let invalid = log.topic(&invalid_topic("orders")).expect("created");
+    assert_eq!(invalid.partition_count(), 2);
+    let ends: Vec<u64> = invalid
+        .partitions()
+        .iter()
+        .map(|p| p.end_offset())
+        .collect();
+    assert_eq!(ends, vec![0, 1]);
+
+    // Later runs find it and append after what the manifest recorded.
+    append(&log, "orders", 1, &bad, 1);
+    topic.partition(1).expect("p").roll_now().expect("roll");
+    let report = archiver
+        .archive_topic(&log, "orders", Some(&orders_source()))
+        .expect("archive");
+    assert_eq!(report.invalid, 1);
+    let ends: Vec<u64> = invalid
+        .partitions()
+        .iter()
+        .map(|p| p.end_offset())
+        .collect();
+    assert_eq!(ends, vec![0, 2]);
+    let manifest = Manifest::load(&dir.path().join("lake"), "orders")
+        .expect("load")
+        .expect("manifest");
+    assert_eq!(manifest.partition(1).expect("p1").invalid_end, 2);
+}
