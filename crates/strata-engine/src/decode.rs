@@ -8,6 +8,7 @@
 //! Every batch also carries the record's metadata: `rowtime` (the log timestamp, ksqlDB's
 //! ROWTIME), `_partition`, `_offset` and `_key`.
 
+mod columns;
 mod flat;
 mod json;
 #[cfg(test)]
@@ -115,9 +116,9 @@ impl SourceDecoder {
         // Indexes of the records that decoded, once one did not.
         let mut kept: Option<Vec<usize>> = None;
         for (i, (partition, record)) in records.iter().enumerate() {
-            match self.rows.parse(record.value, &mut slots) {
+            let row = self.rows.parse(record.value, &mut slots);
+            match row.and_then(|()| self.rows.push(&slots)) {
                 Ok(()) => {
-                    self.rows.append(&slots);
                     if let Some(kept) = &mut kept {
                         kept.push(i);
                     }
@@ -132,7 +133,7 @@ impl SourceDecoder {
                 }
             }
         }
-        let columns = self.rows.finish();
+        let columns = self.rows.finish()?;
         let batch = match kept {
             None => self.with_metadata(columns, records.iter())?,
             Some(kept) => self.with_metadata(columns, kept.iter().map(|&i| &records[i]))?,
@@ -440,6 +441,8 @@ mod tests {
                 any::<bool>().prop_map(|b| b.to_string()),
                 any::<i64>().prop_map(|i| i.to_string()),
                 (-2000i64..2000).prop_map(|i| i.to_string()),
+                (0u32..19, any::<i64>())
+                    .prop_map(|(digits, i)| { (i % 10i64.pow(digits).max(1)).to_string() }),
                 any::<u64>().prop_map(|i| i.to_string()),
                 any::<f64>()
                     .prop_filter("finite", |f| f.is_finite())

@@ -1,9 +1,9 @@
-//! JSON record values straight into Arrow builders of a source's declared columns.
+//! JSON record values straight into Arrow columns of a source's declared columns.
 //!
 //! serde_json walks each value (one JSON object) with a visitor that knows the schema: a key
 //! that names a declared column has its value taken as raw JSON text and converted to the
-//! column's type; any other key's value is skipped without being built. A row reaches the
-//! builders only once the whole value has parsed, so a bad record leaves no trace in them.
+//! column's type; any other key's value is skipped without being built. A record that fails
+//! leaves no trace in the columns. Flat objects take a faster path ([`super::flat`]).
 //!
 //! The conversions are those of arrow-json's decoder with `coerce_primitive` (what strata
 //! used before): numbers and numeric strings into BIGINT/DOUBLE (a fractional number into a
@@ -15,28 +15,22 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
+use arrow::array::ArrayRef;
 use arrow::array::timezone::Tz;
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder,
-};
 use arrow::compute::kernels::cast_utils::{Parser, string_to_datetime};
 use arrow::datatypes::{Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::columns::{Column, Value};
 use super::flat::{self, Raw};
 use crate::plan::{ColumnDef, SqlType};
 
 /// One column's value in the row being parsed, already in the column's type.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Slot<'de> {
-    /// The key did not occur (NULL).
-    #[default]
-    Missing,
     /// `null`.
     Null,
     /// A BOOLEAN.
@@ -49,57 +43,20 @@ pub(super) enum Slot<'de> {
     Text(Cow<'de, str>),
 }
 
-/// The row being parsed: each column's raw JSON text (the last of duplicate keys), then its
-/// converted value.
+/// The row being parsed: each column's raw JSON text (the last of duplicate keys).
 #[derive(Debug)]
 pub(super) struct Slots<'de> {
     raw: Vec<Option<Raw<'de>>>,
-    values: Vec<Slot<'de>>,
 }
 
-/// A builder per declared column.
-enum ColumnBuilder {
-    Boolean(BooleanBuilder),
-    BigInt(Int64Builder),
-    Double(Float64Builder),
-    Varchar(StringBuilder),
-    Timestamp(TimestampMillisecondBuilder),
-}
-
-impl ColumnBuilder {
-    fn new(t: SqlType) -> Self {
-        match t {
-            SqlType::Boolean => ColumnBuilder::Boolean(BooleanBuilder::new()),
-            SqlType::BigInt => ColumnBuilder::BigInt(Int64Builder::new()),
-            SqlType::Double => ColumnBuilder::Double(Float64Builder::new()),
-            SqlType::Varchar => ColumnBuilder::Varchar(StringBuilder::new()),
-            SqlType::Timestamp => ColumnBuilder::Timestamp(TimestampMillisecondBuilder::new()),
-        }
-    }
-
-    /// Appends `slot`, which [`JsonRows::parse`] produced for this column's type.
-    fn append(&mut self, slot: &Slot<'_>) {
-        match (self, slot) {
-            (ColumnBuilder::Boolean(b), Slot::Bool(v)) => b.append_value(*v),
-            (ColumnBuilder::BigInt(b), Slot::Int(v)) => b.append_value(*v),
-            (ColumnBuilder::Timestamp(b), Slot::Int(v)) => b.append_value(*v),
-            (ColumnBuilder::Double(b), Slot::Float(v)) => b.append_value(*v),
-            (ColumnBuilder::Varchar(b), Slot::Text(v)) => b.append_value(v),
-            (ColumnBuilder::Boolean(b), _) => b.append_null(),
-            (ColumnBuilder::BigInt(b), _) => b.append_null(),
-            (ColumnBuilder::Timestamp(b), _) => b.append_null(),
-            (ColumnBuilder::Double(b), _) => b.append_null(),
-            (ColumnBuilder::Varchar(b), _) => b.append_null(),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
+impl<'de> Slot<'de> {
+    fn value(&self) -> Value<'_> {
         match self {
-            ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
-            ColumnBuilder::BigInt(b) => Arc::new(b.finish()),
-            ColumnBuilder::Double(b) => Arc::new(b.finish()),
-            ColumnBuilder::Varchar(b) => Arc::new(b.finish()),
-            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
+            Slot::Null => Value::Null,
+            Slot::Bool(b) => Value::Bool(*b),
+            Slot::Int(i) => Value::Int(*i),
+            Slot::Float(f) => Value::Float(*f),
+            Slot::Text(s) => Value::Text(s),
         }
     }
 }
@@ -108,7 +65,9 @@ impl ColumnBuilder {
 pub(super) struct JsonRows {
     names: Vec<String>,
     types: Vec<SqlType>,
-    builders: Vec<ColumnBuilder>,
+    columns: Vec<Column>,
+    /// Whole rows in `columns`.
+    rows: usize,
     utc: Tz,
 }
 
@@ -129,10 +88,8 @@ impl JsonRows {
         Ok(JsonRows {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             types: columns.iter().map(|c| c.data_type).collect(),
-            builders: columns
-                .iter()
-                .map(|c| ColumnBuilder::new(c.data_type))
-                .collect(),
+            columns: columns.iter().map(|c| Column::new(c.data_type)).collect(),
+            rows: 0,
             utc: "+00:00".parse()?,
         })
     }
@@ -141,15 +98,14 @@ impl JsonRows {
     pub(super) fn slots<'de>(&self) -> Slots<'de> {
         Slots {
             raw: vec![None; self.names.len()],
-            values: vec![Slot::Missing; self.names.len()],
         }
     }
 
     /// Parses one record value into `slots` (overwritten).
     ///
     /// # Errors
-    /// Why the value is not a row of the source (malformed JSON, not an object, a value
-    /// that does not convert to its column's type), as a message for the user.
+    /// Why the value is not a row of the source (malformed JSON, not one object), as a
+    /// message for the user.
     pub(super) fn parse<'de>(
         &self,
         value: &'de [u8],
@@ -165,13 +121,30 @@ impl JsonRows {
             slots.raw.fill(None);
             self.scan_with_serde(value, &mut slots.raw)?;
         }
-        // Only now: of duplicate keys, only the last value is converted.
-        for (c, (raw, value)) in slots.raw.iter().zip(&mut slots.values).enumerate() {
-            *value = match raw {
-                None => Slot::Missing,
-                Some(raw) => self.convert(c, *raw)?,
+        Ok(())
+    }
+
+    /// Converts the row that [`JsonRows::parse`] left in `slots` to the columns' types and
+    /// appends it; only now, so that of duplicate keys only the last value counts.
+    ///
+    /// # Errors
+    /// A value that does not convert to its column's type; the columns are then as before.
+    pub(super) fn push(&mut self, slots: &Slots<'_>) -> Result<(), String> {
+        for (c, raw) in slots.raw.iter().enumerate() {
+            let pushed = match raw {
+                None => self.columns[c].push(Value::Null),
+                Some(raw) => self
+                    .convert(c, *raw)
+                    .and_then(|slot| self.columns[c].push(slot.value())),
             };
+            if let Err(e) = pushed {
+                for column in &mut self.columns[..c] {
+                    column.truncate(self.rows);
+                }
+                return Err(e);
+            }
         }
+        self.rows += 1;
         Ok(())
     }
 
@@ -191,19 +164,13 @@ impl JsonRows {
             .map_err(|e| e.to_string())
     }
 
-    /// Appends the row that [`JsonRows::parse`] left in `slots` to the builders.
-    pub(super) fn append(&mut self, slots: &Slots<'_>) {
-        for (b, slot) in self.builders.iter_mut().zip(&slots.values) {
-            b.append(slot);
-        }
-    }
-
     /// The columns of the rows appended since the last call.
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        self.builders
-            .iter_mut()
-            .map(ColumnBuilder::finish)
-            .collect()
+    ///
+    /// # Errors
+    /// Arrow's checks of the arrays (they hold by construction).
+    pub(super) fn finish(&mut self) -> Result<Vec<ArrayRef>, ArrowError> {
+        self.rows = 0;
+        self.columns.iter_mut().map(Column::finish).collect()
     }
 
     /// The column named `key`.
