@@ -148,8 +148,10 @@ impl Archiver {
     }
 
     /// In Lambda mode, sets the retention floor of every partition of every archived topic
-    /// to what its manifest covers (0 when never archived). Call once when the node starts,
-    /// before retention first runs.
+    /// to what its manifest covers (0 when never archived), and makes every topic `log`
+    /// creates from now on start with a floor of 0 (nothing of it is archived yet), so that
+    /// retention cannot reach a new topic before the archiver's next pass. Call when the
+    /// node starts, before retention first runs; calling it again is harmless.
     ///
     /// # Errors
     /// Unreadable manifests.
@@ -157,6 +159,13 @@ impl Archiver {
         if !self.config.lambda {
             return Ok(());
         }
+        log.on_topic_created("strata-batch retention floor", |topic| {
+            if Self::archives(topic.name()) {
+                for p in topic.partitions() {
+                    p.set_retention_floor(0);
+                }
+            }
+        });
         for topic in log.topics() {
             if !Self::archives(topic.name()) {
                 continue;

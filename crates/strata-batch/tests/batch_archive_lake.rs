@@ -190,6 +190,28 @@ fn retention_deletes_only_archived_segments_in_lambda_mode() {
     p.roll_now().expect("roll");
     assert_eq!(p.enforce_retention(i64::MAX / 2).expect("retention"), 0);
     assert_eq!(p.start_offset(), 600);
+
+    // A topic created after the node started is protected from its first record on, before
+    // any archiver pass; a view's changelog, which is never archived, is not.
+    for (name, protected) in [("clicks", true), ("v-changelog", false)] {
+        let config = strata_log::TopicConfig {
+            retention_ms: Some(1),
+            ..small_segments()
+        };
+        let t = log.create_topic(name, 1, config).expect("topic");
+        let r: Vec<Record> = (0..100)
+            .map(|i| Record::new(order("a", 1.0, i, T0 + i), T0))
+            .collect();
+        append(&log, name, 0, &r, 20);
+        let p = t.partition(0).expect("p");
+        p.roll_now().expect("roll");
+        let deleted = p.enforce_retention(i64::MAX / 2).expect("retention");
+        assert_eq!(
+            deleted == 0,
+            protected,
+            "{name}: {deleted} segments deleted"
+        );
+    }
 }
 
 #[test]

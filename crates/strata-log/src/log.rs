@@ -68,6 +68,21 @@ pub struct Log {
     options: LogOptions,
     maintenance: std::sync::Mutex<Option<Maintenance>>,
     was_clean: bool,
+    on_create: CreateHooks,
+}
+
+/// A function called with every topic [`Log::create_topic`] creates.
+type CreateHook = Box<dyn Fn(&Topic) + Send + Sync>;
+
+/// The hooks of [`Log::on_topic_created`].
+#[derive(Default)]
+struct CreateHooks(RwLock<Vec<(&'static str, CreateHook)>>);
+
+impl std::fmt::Debug for CreateHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map_or(0, |h| h.len());
+        write!(f, "{n} topic-creation hooks")
+    }
 }
 
 impl Log {
@@ -107,6 +122,7 @@ impl Log {
             options: options.clone(),
             maintenance: std::sync::Mutex::new(None),
             was_clean: clean,
+            on_create: CreateHooks::default(),
         });
         if let Some(tick) = options.maintenance_tick {
             let weak: Weak<Log> = Arc::downgrade(&log);
@@ -153,8 +169,31 @@ impl Log {
             }
         };
         sync_dir(&self.dir.join("topics"))?;
+        for (_, hook) in self
+            .on_create
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            hook(&topic);
+        }
         topics.insert(name.to_owned(), Arc::clone(&topic));
         Ok(topic)
+    }
+
+    /// Calls `hook` with every topic created from now on, before the topic can be found
+    /// (so before anything is appended to it); registering again under the same `name`
+    /// replaces the hook. The batch layer sets the retention floor of new topics with it.
+    /// `hook` runs under the log's topic lock: it must not call the log.
+    pub fn on_topic_created(
+        &self,
+        name: &'static str,
+        hook: impl Fn(&Topic) + Send + Sync + 'static,
+    ) {
+        let mut hooks = self.on_create.0.write().unwrap_or_else(|e| e.into_inner());
+        hooks.retain(|(n, _)| *n != name);
+        hooks.push((name, Box::new(hook)));
     }
 
     /// A topic by name.
@@ -284,4 +323,46 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn creation_hooks_see_each_new_topic_and_replace_each_other_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = LogOptions {
+            maintenance_tick: None,
+            ..LogOptions::default()
+        };
+        let log = Log::open(dir.path(), options).expect("open");
+        let seen = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let (seen, weak) = (Arc::clone(&seen), Arc::downgrade(&log));
+            log.on_topic_created("count", move |t| {
+                assert_eq!(t.partition_count(), 3);
+                // Not findable yet (the hook runs before the topic is published).
+                let log = weak.upgrade().expect("log");
+                assert!(log.topics.try_read().is_err(), "runs under the topic lock");
+                seen.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        log.create_topic("a", 3, TopicConfig::default()).expect("a");
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            1,
+            "the second hook replaced the first"
+        );
+        log.create_topic("b", 3, TopicConfig::default()).expect("b");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        assert!(log.create_topic("a", 3, TopicConfig::default()).is_err());
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            2,
+            "no hook for a topic not created"
+        );
+    }
 }
