@@ -94,8 +94,9 @@ impl BatchLayer {
                 return;
             }
             survive("archiver", || {
-                // Topics created since the last pass get their retention floor before
-                // retention can reach them (a new topic has none until it is first archived).
+                // New topics get their retention floor when created (the hook `protect`
+                // registered at open); this pass re-asserts every floor, which is idempotent
+                // and repairs one a failed earlier pass could not set.
                 if let Err(e) = archiver.protect(cat.log()) {
                     tracing::error!(error = %e, "cannot protect unarchived segments from retention");
                 }
