@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use rand::{Rng, SeedableRng};
-use strata_batch::{ArchiveConfig, Archiver, BatchMetrics, run_bounded};
+use strata_batch::run_bounded;
 use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::plan::{AggregateFunction as F, ViewPlan, WindowSpec};
 use strata_log::Record;
@@ -45,19 +43,8 @@ fn lake_with_generated_orders() -> (tempfile::TempDir, std::path::PathBuf) {
             })
             .collect();
         append(&log, "orders", p, &records, 50);
-        log.topic("orders")
-            .expect("t")
-            .partition(p)
-            .expect("p")
-            .roll_now()
-            .expect("roll");
     }
-    let lake = dir.path().join("lake");
-    let archiver =
-        Archiver::new(ArchiveConfig::new(&lake), Arc::new(BatchMetrics::default())).expect("a");
-    let report = archiver
-        .archive_topic(&log, "orders", Some(&orders_source()))
-        .expect("archive");
+    let (lake, report) = seal_and_archive_orders(&log, dir.path());
     assert_eq!(report.rows, 20_000);
     assert!(report.files > 20, "{report:?}");
     (dir, lake)

@@ -3,10 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use strata_batch::{ArchiveConfig, ArchiveReport, Archiver, BatchMetrics};
 use strata_engine::plan::{ColumnDef, SourceDef, SourceKind, SqlType, ValueFormat};
 use strata_log::{EncodedBatch, Log, LogOptions, Record, TopicConfig};
 
@@ -114,4 +115,20 @@ pub fn duckdb(sql: &str) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json row"))
         .collect()
+}
+
+/// Seals every partition of `orders` (rolls its active segment) and archives the topic into a
+/// fresh lake `<dir>/lake`; returns the lake and the archiver's report.
+pub fn seal_and_archive_orders(log: &Log, dir: &Path) -> (PathBuf, ArchiveReport) {
+    let topic = log.topic("orders").expect("orders");
+    for p in topic.partitions() {
+        p.roll_now().expect("roll");
+    }
+    let lake = dir.join("lake");
+    let archiver =
+        Archiver::new(ArchiveConfig::new(&lake), Arc::new(BatchMetrics::default())).expect("a");
+    let report = archiver
+        .archive_topic(log, "orders", Some(&orders_source()))
+        .expect("archive");
+    (lake, report)
 }
