@@ -127,37 +127,11 @@ async fn archive_and_run(c: &Client) -> BTreeMap<u32, u64> {
 /// The last event per (product, window) of `GET /v1/views/order_totals/changes` from the
 /// beginning, once `emitted` events arrived.
 async fn merged_changes(c: &Client, emitted: u64) -> Totals {
-    use http_body_util::BodyExt;
-    let response = c
-        .send(
-            Method::GET,
-            "/v1/views/order_totals/changes?offset=earliest",
-            None,
-        )
-        .await
-        .expect("changes");
-    assert_eq!(response.status(), 200);
-    let mut body = response.into_body();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while (text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")))
-        < emitted as usize
-    {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("events in time")
-            .expect("open")
-            .expect("frame");
-        if let Ok(d) = frame.into_data() {
-            text.push_str(std::str::from_utf8(&d).expect("utf-8"));
-        }
-    }
-    let rows: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).expect("row"))
-        .collect();
-    totals(&Value::Array(rows))
+    let path = "/v1/views/order_totals/changes?offset=earliest";
+    let rows = sse_events(c, path, emitted as usize).await;
+    totals(&Value::Array(
+        rows.into_iter().map(|(_, row)| row).collect(),
+    ))
 }
 
 fn without<'a>(

@@ -290,43 +290,16 @@ async fn ksqldb_page_view_counts_over_http_equal_the_oracle() {
 
     // The changelog as Server-Sent Events: the last event of each row is the row.
     let emitted = v["provenance"]["emitted"].as_u64().expect("emitted") as usize;
-    let response = c
-        .send(
-            Method::GET,
-            "/v1/views/page_view_counts/changes?offset=earliest",
-            None,
-        )
-        .await
-        .expect("changes");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut body = response.into_body();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")) < emitted {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("events in time")
-            .expect("open")
-            .expect("frame");
-        if let Ok(d) = frame.into_data() {
-            text.push_str(std::str::from_utf8(&d).expect("utf-8"));
-        }
-    }
-    drop(body);
+    let events = sse_events(
+        &c,
+        "/v1/views/page_view_counts/changes?offset=earliest",
+        emitted,
+    )
+    .await;
     let mut last: BTreeMap<(String, i64), Value> = BTreeMap::new();
     let mut ids = Vec::new();
-    for event in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
-        let mut data = None;
-        for line in event.lines() {
-            if let Some(id) = line.strip_prefix("id: ") {
-                ids.push(id.parse::<u64>().expect("id"));
-            }
-            if let Some(d) = line.strip_prefix("data: ") {
-                data = Some(serde_json::from_str::<Value>(d).expect("row"));
-            }
-        }
-        let row = data.expect("data");
+    for (id, row) in events {
+        ids.push(id.expect("id"));
         let key = (
             row["pageid"].as_str().expect("pageid").to_owned(),
             row["window_start"].as_i64().expect("start"),

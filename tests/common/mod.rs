@@ -269,3 +269,41 @@ pub async fn sql(c: &Client, text: &str) -> Reply {
     .await
     .expect("request")
 }
+
+/// The first `n` Server-Sent Events of `GET path` (waiting up to 30 s): each event's `id` and
+/// its `data` parsed as JSON.
+pub async fn sse_events(c: &Client, path: &str, n: usize) -> Vec<(Option<u64>, Value)> {
+    use http_body_util::BodyExt;
+    let response = c.send(Method::GET, path, None).await.expect("events");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while text.matches("\ndata: ").count() + usize::from(text.starts_with("data: ")) < n {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("events in time")
+            .expect("open")
+            .expect("frame");
+        if let Ok(d) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&d).expect("utf-8"));
+        }
+    }
+    text.split("\n\n")
+        .filter(|e| e.contains("data: "))
+        .map(|event| {
+            let mut id = None;
+            let mut data = Value::Null;
+            for line in event.lines() {
+                if let Some(i) = line.strip_prefix("id: ") {
+                    id = Some(i.parse().expect("id"));
+                }
+                if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).expect("data");
+                }
+            }
+            (id, data)
+        })
+        .collect()
+}
