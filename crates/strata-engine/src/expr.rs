@@ -24,7 +24,9 @@ use arrow::array::{
 };
 use arrow::compute::kernels::{boolean, cmp, numeric};
 use arrow::compute::{CastOptions, cast_with_options, prep_null_mask_filter};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit};
+use arrow::datatypes::{
+    DataType, Float64Type, Int64Type, Schema, TimeUnit, TimestampMillisecondType,
+};
 use arrow::error::ArrowError;
 
 use crate::error::{Error, Result};
@@ -81,8 +83,24 @@ const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
 /// [`Error::Unknown`] for a column the batch lacks or an unknown function, [`Error::Plan`]
 /// for operands of the wrong type, [`Error::Arrow`] when a kernel fails.
 pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
+    if batch.num_rows() == 0 {
+        // Some kernels (zip under CASE) do not take empty arrays with one-element constants.
+        return Ok(arrow::array::new_empty_array(&data_type(
+            expr,
+            batch.schema_ref(),
+        )?));
+    }
     let v = eval(expr, batch)?;
     Ok(v.into_array(batch.num_rows()))
+}
+
+/// `b` with NULL as false (arrow's `prep_null_mask_filter` needs a null buffer).
+fn null_as_false(b: &BooleanArray) -> BooleanArray {
+    if b.null_count() > 0 {
+        prep_null_mask_filter(b)
+    } else {
+        BooleanArray::new(b.values().clone(), None)
+    }
 }
 
 /// Evaluates a boolean `expr` over `batch` as a filter: NULL counts as false.
@@ -196,7 +214,11 @@ pub fn data_type(expr: &Expr, schema: &Schema) -> Result<DataType> {
                 .iter()
                 .map(|a| data_type(a, schema))
                 .collect::<Result<Vec<_>>>()?;
-            function_type(name, &types)
+            let t = function_type(name, &types)?;
+            if name == "regexp_extract" {
+                check_regexp_extract(args)?;
+            }
+            Ok(t)
         }
     }
 }
@@ -499,6 +521,34 @@ fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
         "mod" => {
             arity(2, 2)?;
             Ok(binary_types(BinaryOp::Modulo, &args[0], &args[1])?.result)
+        }
+        "hour" | "minute" | "second" => {
+            arity(1, 1)?;
+            want(0, is_ts, "TIMESTAMP")?;
+            Ok(DataType::Int64)
+        }
+        "replace" => {
+            arity(3, 3)?;
+            for i in 0..3 {
+                want(i, string, "VARCHAR")?;
+            }
+            Ok(DataType::Utf8)
+        }
+        "regexp_extract" => {
+            arity(2, 3)?;
+            want(0, string, "VARCHAR")?;
+            want(1, string, "VARCHAR")?;
+            if args.len() == 3 {
+                want(2, int, "BIGINT")?;
+            }
+            Ok(DataType::Utf8)
+        }
+        "split_index" => {
+            arity(3, 3)?;
+            want(0, string, "VARCHAR")?;
+            want(1, string, "VARCHAR")?;
+            want(2, int, "BIGINT")?;
+            Ok(DataType::Utf8)
         }
         _ => Err(Error::Unknown {
             kind: "function",
@@ -923,7 +973,7 @@ fn case(
     for (c, t) in conds.into_iter().zip(thens).rev() {
         let t = t.cast(&out_t)?;
         let mask_val = Val::column(c.into_array(len));
-        let mask = prep_null_mask_filter(bool_of(&mask_val)?);
+        let mask = null_as_false(bool_of(&mask_val)?);
         acc = kernel2_ref(&t, &acc, |a, b| {
             arrow::compute::kernels::zip::zip(&mask, a, b)
         })?;
@@ -1068,7 +1118,7 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
             let a = args[0].clone();
             let eq = binary(BinaryOp::Eq, a.clone(), args[1].clone(), len)?;
             let (a, eq, scalar) = align(a, eq, len);
-            let mask = prep_null_mask_filter(bool_of(&eq)?);
+            let mask = null_as_false(bool_of(&eq)?);
             Ok(Val {
                 array: arrow::compute::nullif(&a.array, &mask)?,
                 scalar,
@@ -1093,7 +1143,7 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
                         };
                         // Take v where it is better, or where the accumulator is NULL.
                         let a_null = boolean::is_null(&a.array)?;
-                        let take_v = boolean::or(&prep_null_mask_filter(&better), &a_null)?;
+                        let take_v = boolean::or(&null_as_false(&better), &a_null)?;
                         Val {
                             array: arrow::compute::kernels::zip::zip(&take_v, &v.array, &a.array)?,
                             scalar,
@@ -1185,11 +1235,195 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
             })
         }
         "mod" => binary(BinaryOp::Modulo, args[0].clone(), args[1].clone(), len),
+        "hour" | "minute" | "second" => {
+            let (unit, modulus) = match name {
+                "hour" => (3_600_000, 24),
+                "minute" => (60_000, 60),
+                _ => (1_000, 60),
+            };
+            let v = arg(
+                &mut args,
+                0,
+                &DataType::Timestamp(TimeUnit::Millisecond, None),
+            )?;
+            v.map(|a| {
+                let out: Int64Array = arrow::compute::unary(
+                    a.as_primitive::<TimestampMillisecondType>(),
+                    |ms: i64| ms.div_euclid(unit).rem_euclid(modulus),
+                );
+                Ok(Arc::new(out))
+            })
+        }
+        "replace" => {
+            let (cols, n, scalar) = broadcast(args, &DataType::Utf8, len)?;
+            let (s, from, to) = (
+                cols[0].as_string::<i32>(),
+                cols[1].as_string::<i32>(),
+                cols[2].as_string::<i32>(),
+            );
+            let mut b = StringBuilder::with_capacity(n, s.value_data().len());
+            for i in 0..n {
+                if s.is_null(i) || from.is_null(i) || to.is_null(i) {
+                    b.append_null();
+                } else if from.value(i).is_empty() {
+                    b.append_value(s.value(i));
+                } else {
+                    b.append_value(s.value(i).replace(from.value(i), to.value(i)));
+                }
+            }
+            Ok(Val {
+                array: Arc::new(b.finish()),
+                scalar,
+            })
+        }
+        "regexp_extract" => regexp_extract(&args),
+        "split_index" => {
+            let index = arg(&mut args, 2, &DataType::Int64)?;
+            let scalar = args.iter().all(|a| a.scalar);
+            let n = if scalar { 1 } else { len };
+            let index = index.into_array(n);
+            let (cols, _, _) = broadcast(
+                args[..2]
+                    .iter()
+                    .map(|a| Val::column(a.clone().into_array(n)))
+                    .collect(),
+                &DataType::Utf8,
+                n,
+            )?;
+            let (s, sep) = (cols[0].as_string::<i32>(), cols[1].as_string::<i32>());
+            let index = index.as_primitive::<Int64Type>();
+            let mut b = StringBuilder::with_capacity(n, s.value_data().len() / 4);
+            for i in 0..n {
+                if s.is_null(i) || sep.is_null(i) || index.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                b.append_option(split_index(s.value(i), sep.value(i), index.value(i)));
+            }
+            Ok(Val {
+                array: Arc::new(b.finish()),
+                scalar,
+            })
+        }
         _ => Err(Error::Unknown {
             kind: "function",
             name: name.to_string(),
         }),
     }
+}
+
+/// Casts `args` to `t` and makes them arrays of one length: 1 when every one is a constant
+/// (the result is a constant too), else the batch's `len`.
+fn broadcast(args: Vec<Val>, t: &DataType, len: usize) -> Result<(Vec<ArrayRef>, usize, bool)> {
+    let scalar = args.iter().all(|a| a.scalar);
+    let n = if scalar { 1 } else { len };
+    let cols = args
+        .into_iter()
+        .map(|a| Ok(a.cast(t)?.into_array(n)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((cols, n, scalar))
+}
+
+/// `SPLIT_INDEX(s, sep, i)`: the `i`-th (0-based) piece of `s` split at every `sep`; NULL
+/// when `i` is negative or past the last piece. An empty separator does not split.
+fn split_index<'a>(s: &'a str, sep: &str, index: i64) -> Option<&'a str> {
+    let index = usize::try_from(index).ok()?;
+    if sep.is_empty() {
+        return (index == 0).then_some(s);
+    }
+    s.split(sep).nth(index)
+}
+
+/// The pattern and group of `REGEXP_EXTRACT(s, pattern [, group])`, checked when the view is
+/// planned: both must be constants, the pattern must compile and have the group.
+fn check_regexp_extract(args: &[Expr]) -> Result<()> {
+    let pattern = match args.get(1) {
+        Some(Expr::Literal(Literal::String(p))) => p,
+        Some(Expr::Literal(Literal::Null)) | None => return Ok(()),
+        Some(_) => {
+            return Err(Error::plan(
+                "the pattern (argument 2) of REGEXP_EXTRACT() must be a constant string",
+            ));
+        }
+    };
+    let re = compile_regex(pattern)?;
+    match args.get(2) {
+        None | Some(Expr::Literal(Literal::Null)) => Ok(()),
+        Some(Expr::Literal(Literal::Int(g))) => check_group(&re, *g).map(|_| ()),
+        Some(Expr::Negate(inner)) if matches!(**inner, Expr::Literal(Literal::Int(_))) => Err(
+            Error::plan("the group (argument 3) of REGEXP_EXTRACT() must be 0 or more"),
+        ),
+        Some(_) => Err(Error::plan(
+            "the group (argument 3) of REGEXP_EXTRACT() must be a constant integer",
+        )),
+    }
+}
+
+fn compile_regex(pattern: &str) -> Result<regex::Regex> {
+    regex::Regex::new(pattern).map_err(|e| {
+        Error::plan(format!(
+            "REGEXP_EXTRACT(): invalid regular expression {pattern:?}: {e}"
+        ))
+    })
+}
+
+fn check_group(re: &regex::Regex, group: i64) -> Result<usize> {
+    let groups = re.captures_len() - 1;
+    match usize::try_from(group) {
+        Ok(g) if g <= groups => Ok(g),
+        _ => Err(Error::plan(format!(
+            "REGEXP_EXTRACT(): group {group} does not exist: the pattern {:?} has groups 0 to {groups}",
+            re.as_str()
+        ))),
+    }
+}
+
+/// `REGEXP_EXTRACT(s, pattern [, group])`: the text of capture group `group` (default 0, the
+/// whole match) in the first match of `pattern` in `s`; NULL when there is no match, the
+/// group took no part in it, or an argument is NULL.
+fn regexp_extract(args: &[Val]) -> Result<Val> {
+    let constant = |v: &Val, what: &str| -> Result<()> {
+        if v.scalar {
+            Ok(())
+        } else {
+            Err(Error::plan(format!(
+                "the {what} of REGEXP_EXTRACT() must be a constant"
+            )))
+        }
+    };
+    constant(&args[1], "pattern (argument 2)")?;
+    let pattern = args[1].clone().cast(&DataType::Utf8)?;
+    let pattern = pattern.array.as_string::<i32>();
+    let group = match args.get(2) {
+        Some(g) => {
+            constant(g, "group (argument 3)")?;
+            scalar_i64(g, "the group (argument 3) of REGEXP_EXTRACT()")?
+        }
+        None => Some(0),
+    };
+    let s = args[0].clone().cast(&DataType::Utf8)?;
+    let (Some(group), false) = (group, pattern.is_null(0)) else {
+        return Ok(Val {
+            array: new_null_array(&DataType::Utf8, s.array.len()),
+            scalar: s.scalar,
+        });
+    };
+    let re = compile_regex(pattern.value(0))?;
+    let group = check_group(&re, group)?;
+    s.map(|a| {
+        let s = a.as_string::<i32>();
+        let mut locations = re.capture_locations();
+        let mut b = StringBuilder::with_capacity(s.len(), s.value_data().len() / 4);
+        for x in s.iter() {
+            let found = x.and_then(|x| {
+                re.captures_read(&mut locations, x)?;
+                let (from, to) = locations.get(group)?;
+                Some(&x[from..to])
+            });
+            b.append_option(found);
+        }
+        Ok(Arc::new(b.finish()))
+    })
 }
 
 /// SQL `SUBSTRING(s FROM start FOR count)`: 1-based, in characters; a start before 1 eats
@@ -1557,6 +1791,297 @@ mod tests {
         assert_eq!(
             bools(&isn),
             vec![Some(true), Some(true), Some(false), Some(true)]
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_gives_empty_columns_of_the_type() {
+        let empty = batch().slice(0, 0);
+        let case = Expr::Case {
+            operand: None,
+            branches: vec![(col("f"), string("yes"))],
+            otherwise: Some(Box::new(string("no"))),
+        };
+        let out = evaluate(&case, &empty).unwrap();
+        assert_eq!((out.len(), out.data_type()), (0, &DataType::Utf8));
+        let out = evaluate(&func("hour", vec![col("t")]), &empty).unwrap();
+        assert_eq!((out.len(), out.data_type()), (0, &DataType::Int64));
+        assert!(evaluate(&bin(BinaryOp::Plus, col("s"), int(1)), &empty).is_err());
+    }
+
+    #[test]
+    fn case_nullif_greatest_with_conditions_that_have_no_nulls() {
+        // IS NOT NULL never yields NULL: the mask has no null buffer.
+        let present = Expr::IsNull {
+            expr: Box::new(col("a")),
+            negated: true,
+        };
+        let absent = Expr::IsNull {
+            expr: Box::new(col("a")),
+            negated: false,
+        };
+        let case = Expr::Case {
+            operand: None,
+            branches: vec![(present, string("set")), (absent, string("unset"))],
+            otherwise: Some(Box::new(string("never"))),
+        };
+        assert_eq!(
+            strings(&case),
+            vec![
+                Some("set".into()),
+                Some("set".into()),
+                Some("unset".into()),
+                Some("set".into())
+            ]
+        );
+        assert_eq!(
+            ints(&func(
+                "nullif",
+                vec![func("coalesce", vec![col("a"), int(0)]), int(0)]
+            )),
+            vec![Some(1), None, None, Some(-7)]
+        );
+        assert_eq!(
+            ints(&func(
+                "greatest",
+                vec![func("coalesce", vec![col("a"), int(0)]), int(-1)]
+            )),
+            vec![Some(1), Some(0), Some(0), Some(-1)]
+        );
+    }
+
+    #[test]
+    fn hour_minute_second_of_timestamps() {
+        // t: 1 s, 60 s, NULL, epoch.
+        assert_eq!(
+            ints(&func("hour", vec![col("t")])),
+            vec![Some(0), Some(0), None, Some(0)]
+        );
+        assert_eq!(
+            ints(&func("minute", vec![col("t")])),
+            vec![Some(0), Some(1), None, Some(0)]
+        );
+        assert_eq!(
+            ints(&func("second", vec![col("t")])),
+            vec![Some(1), Some(0), None, Some(0)]
+        );
+        // 2024-01-01 19:30:00 UTC and one before the epoch (1969-12-31 23:59:59).
+        let ts = Expr::Cast {
+            expr: Box::new(int(1_704_137_400_000)),
+            to: SqlType::Timestamp,
+        };
+        assert_eq!(ints(&func("hour", vec![ts.clone()])), vec![Some(19); 4]);
+        assert_eq!(ints(&func("minute", vec![ts])), vec![Some(30); 4]);
+        let before = Expr::Cast {
+            expr: Box::new(int(-1_000)),
+            to: SqlType::Timestamp,
+        };
+        assert_eq!(ints(&func("hour", vec![before])), vec![Some(23); 4]);
+        assert_eq!(
+            ints(&func("hour", vec![Expr::Literal(Literal::Null)])),
+            vec![None; 4]
+        );
+        let schema = batch().schema();
+        let err = data_type(&func("hour", vec![col("a")]), &schema).unwrap_err();
+        assert!(err.to_string().contains("must be TIMESTAMP"), "{err}");
+        let err = data_type(&func("hour", vec![col("t"), col("t")]), &schema).unwrap_err();
+        assert!(err.to_string().contains("takes 1 argument"), "{err}");
+    }
+
+    #[test]
+    fn replace_and_a_character_count() {
+        assert_eq!(
+            strings(&func("replace", vec![col("s"), string("l"), string("L")])),
+            vec![
+                Some("HeLLo".into()),
+                Some(" x ".into()),
+                None,
+                Some("héLLo".into())
+            ]
+        );
+        // An empty search string leaves the text as it is; a NULL argument gives NULL.
+        assert_eq!(
+            strings(&func("replace", vec![col("s"), string(""), string("-")]))[0].as_deref(),
+            Some("Hello")
+        );
+        assert_eq!(
+            strings(&func(
+                "replace",
+                vec![col("s"), Expr::Literal(Literal::Null), string("-")]
+            )),
+            vec![None; 4]
+        );
+        // The number of 'l's: LENGTH(s) - LENGTH(REPLACE(s, 'l', '')).
+        let count = bin(
+            BinaryOp::Minus,
+            func("length", vec![col("s")]),
+            func(
+                "length",
+                vec![func("replace", vec![col("s"), string("l"), string("")])],
+            ),
+        );
+        assert_eq!(ints(&count), vec![Some(2), Some(0), None, Some(2)]);
+        // Column arguments, row by row.
+        assert_eq!(
+            strings(&func("replace", vec![col("u.name"), string("o"), col("s")])),
+            vec![Some("ann".into()), None, None, Some("cy".into())]
+        );
+        let schema = batch().schema();
+        let err = data_type(
+            &func("replace", vec![col("s"), col("a"), string("")]),
+            &schema,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("argument 2 of REPLACE() must be VARCHAR"),
+            "{err}"
+        );
+        let err = data_type(&func("replace", vec![col("s"), string("")]), &schema).unwrap_err();
+        assert!(err.to_string().contains("takes 3 argument"), "{err}");
+    }
+
+    fn url_batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("url", DataType::Utf8, true),
+            Field::new("i", DataType::Int64, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(vec![
+                    Some("https://www.nexmark.com/abc/de/f/item.htm?query=1&channel_id=42"),
+                    Some("https://www.nexmark.com/googl/item.htm?query=1"),
+                    None,
+                    Some("channel_id=7&x=1"),
+                ])),
+                Arc::new(Int64Array::from(vec![Some(3), Some(5), Some(0), None])),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn url_strings(e: &Expr) -> Vec<Option<String>> {
+        let a = evaluate(e, &url_batch()).unwrap();
+        a.as_string::<i32>()
+            .iter()
+            .map(|x| x.map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn regexp_extract_groups_misses_and_errors() {
+        let pattern = string("(&|^)channel_id=([^&]*)");
+        assert_eq!(
+            url_strings(&func(
+                "regexp_extract",
+                vec![col("url"), pattern.clone(), int(2)]
+            )),
+            vec![Some("42".into()), None, None, Some("7".into())]
+        );
+        // Group 0 (the default) is the whole match; an unmatched group is NULL.
+        assert_eq!(
+            url_strings(&func(
+                "regexp_extract",
+                vec![col("url"), string("[a-z]+\\.htm")]
+            )),
+            vec![Some("item.htm".into()), Some("item.htm".into()), None, None]
+        );
+        assert_eq!(
+            url_strings(&func(
+                "regexp_extract",
+                vec![col("url"), string("(z)|(c)"), int(1)]
+            ))[0],
+            None
+        );
+        // NULL pattern or group: NULL.
+        assert_eq!(
+            url_strings(&func(
+                "regexp_extract",
+                vec![col("url"), Expr::Literal(Literal::Null)]
+            )),
+            vec![None; 4]
+        );
+        let schema = url_batch().schema();
+        let plan_err = |args: Vec<Expr>| {
+            data_type(&func("regexp_extract", args), &schema)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = plan_err(vec![col("url"), pattern.clone(), int(3)]);
+        assert!(
+            e.contains("group 3 does not exist") && e.contains("0 to 2"),
+            "{e}"
+        );
+        let e = plan_err(vec![col("url"), string("(unclosed")]);
+        assert!(e.contains("invalid regular expression"), "{e}");
+        let e = plan_err(vec![col("url"), col("url")]);
+        assert!(e.contains("must be a constant string"), "{e}");
+        let e = plan_err(vec![col("url"), pattern.clone(), col("i")]);
+        assert!(e.contains("must be a constant integer"), "{e}");
+        let e = plan_err(vec![col("url"), pattern, Expr::Negate(Box::new(int(1)))]);
+        assert!(e.contains("0 or more"), "{e}");
+        let e = plan_err(vec![col("i"), string("x")]);
+        assert!(
+            e.contains("argument 1 of REGEXP_EXTRACT() must be VARCHAR"),
+            "{e}"
+        );
+        let e = plan_err(vec![col("url")]);
+        assert!(e.contains("takes 2 to 3 argument"), "{e}");
+    }
+
+    #[test]
+    fn split_index_pieces_and_nulls() {
+        let piece = |i: Expr| url_strings(&func("split_index", vec![col("url"), string("/"), i]));
+        assert_eq!(
+            piece(int(3)),
+            vec![Some("abc".into()), Some("googl".into()), None, None]
+        );
+        assert_eq!(
+            piece(int(0))[0].as_deref(),
+            Some("https:"),
+            "pieces count from 0"
+        );
+        assert_eq!(piece(int(1))[0].as_deref(), Some(""), "empty pieces count");
+        assert_eq!(
+            piece(int(5)),
+            vec![Some("f".into()), None, None, None],
+            "past the last piece: NULL"
+        );
+        assert_eq!(piece(Expr::Negate(Box::new(int(1)))), vec![None; 4]);
+        // Index from a column, row by row; a NULL index gives NULL.
+        assert_eq!(piece(col("i")), vec![Some("abc".into()), None, None, None]);
+        // A multi-character separator; an empty one does not split.
+        assert_eq!(
+            url_strings(&func(
+                "split_index",
+                vec![col("url"), string("://"), int(1)]
+            ))[1]
+                .as_deref(),
+            Some("www.nexmark.com/googl/item.htm?query=1")
+        );
+        assert_eq!(
+            url_strings(&func("split_index", vec![col("url"), string(""), int(0)]))[3].as_deref(),
+            Some("channel_id=7&x=1")
+        );
+        // Constant arguments fold to a constant.
+        assert_eq!(
+            url_strings(&func(
+                "split_index",
+                vec![string("a,b"), string(","), int(1)]
+            )),
+            vec![Some("b".into()); 4]
+        );
+        let schema = url_batch().schema();
+        let e = data_type(
+            &func("split_index", vec![col("url"), string("/"), string("3")]),
+            &schema,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("argument 3 of SPLIT_INDEX() must be BIGINT"),
+            "{e}"
         );
     }
 
