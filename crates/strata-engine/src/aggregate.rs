@@ -287,6 +287,98 @@ impl Accumulator {
         Ok(())
     }
 
+    /// True when the aggregate can take a row back ([`Accumulator::update_signed`]): what
+    /// aggregating a table needs, where an update retracts the key's previous row.
+    pub fn retracts(function: AggregateFunction) -> bool {
+        matches!(
+            function,
+            AggregateFunction::Count | AggregateFunction::Sum | AggregateFunction::Avg
+        )
+    }
+
+    /// As [`Accumulator::update`], with a sign per row: `+1` adds the row, `-1` takes back a
+    /// row added earlier (a table row replaced or deleted). COUNT, SUM and AVG subtract;
+    /// LATEST_BY_OFFSET ignores retractions, which is exact only when a group holds one live
+    /// row at a time (a table's row view, grouped by the record key).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] for aggregates that cannot retract (MIN, MAX, COUNT(DISTINCT), …);
+    /// [`Error::Eval`] when `input` has an unexpected type.
+    pub fn update_signed(
+        &mut self,
+        groups: &[u32],
+        input: Option<&ArrayRef>,
+        positions: &dyn Fn(usize) -> Position,
+        signs: &[i8],
+    ) -> Result<()> {
+        debug_assert_eq!(groups.len(), signs.len());
+        match self {
+            Accumulator::Count { star: true, counts } => {
+                for (&g, &s) in groups.iter().zip(signs) {
+                    counts[g as usize] += i64::from(s);
+                }
+            }
+            Accumulator::Count {
+                star: false,
+                counts,
+            } => {
+                let input = required(input)?;
+                for (i, (&g, &s)) in groups.iter().zip(signs).enumerate() {
+                    if input.is_valid(i) {
+                        counts[g as usize] += i64::from(s);
+                    }
+                }
+            }
+            Accumulator::SumInt { sums, counts } => {
+                let ints = as_i64(required(input)?)?;
+                for (i, (&g, &s)) in groups.iter().zip(signs).enumerate() {
+                    if ints.is_valid(i) {
+                        let g = g as usize;
+                        sums[g] = sums[g].wrapping_add(ints.value(i).wrapping_mul(i64::from(s)));
+                        counts[g] = counts[g].wrapping_add_signed(i64::from(s));
+                    }
+                }
+            }
+            Accumulator::SumFloat { sums, counts, .. } => {
+                let floats = cast(required(input)?, &DataType::Float64)?;
+                let floats = floats
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .ok_or_else(|| Error::Eval("SUM/AVG input is not numeric".into()))?;
+                for (i, (&g, &s)) in groups.iter().zip(signs).enumerate() {
+                    if floats.is_valid(i) {
+                        let g = g as usize;
+                        sums[g] += f64::from(s) * floats.value(i);
+                        counts[g] = counts[g].wrapping_add_signed(i64::from(s));
+                        if counts[g] == 0 {
+                            // Nothing left to sum: drop the rounding residue of the retractions.
+                            sums[g] = 0.0;
+                        }
+                    }
+                }
+            }
+            Accumulator::Pick {
+                latest: true,
+                values,
+                ..
+            } => {
+                let input = required(input)?;
+                for (i, (&g, &s)) in groups.iter().zip(signs).enumerate() {
+                    if s > 0 {
+                        let candidate = (positions(i), Scalar::from_array(input.as_ref(), i)?);
+                        fold_pick(&mut values[g as usize], Some(candidate), true);
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::plan(
+                    "this aggregate cannot take rows back (only COUNT, SUM and AVG can aggregate a table)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Folds group `src` of `other` (the same kind of accumulator) into group `dst` of self.
     ///
     /// # Errors

@@ -32,6 +32,14 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
 /// # Errors
 /// A message naming what is wrong: magic, version, length, CRC, or the payload itself.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (value, _) =
+        bincode::serde::decode_from_slice(payload(bytes)?, bincode::config::standard())
+            .map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The checked payload of an envelope.
+fn payload(bytes: &[u8]) -> Result<&[u8], String> {
     if bytes.len() < HEADER || &bytes[..4] != MAGIC {
         return Err("not a strata state file (bad magic)".into());
     }
@@ -49,9 +57,40 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     if crc32fast::hash(payload) != word(8) {
         return Err("state file fails its CRC".into());
     }
-    let (value, _) = bincode::serde::decode_from_slice(payload, bincode::config::standard())
-        .map_err(|e| e.to_string())?;
-    Ok(value)
+    Ok(payload)
+}
+
+/// Encodes `value` followed by `tail` in one envelope. A reader that knows only `value`'s
+/// type ([`decode`]) still reads it; [`decode_with_tail`] reads both. This is how state
+/// grows without breaking checkpoints written before: new parts go in the tail.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_with_tail<T: Serialize, U: Serialize>(
+    value: &T,
+    tail: &U,
+) -> Result<Vec<u8>, String> {
+    encode(&(value, tail))
+}
+
+/// Decodes an envelope written by [`encode_with_tail`] (the tail) or by [`encode`] (no tail:
+/// `None`).
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_with_tail<T: DeserializeOwned, U: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, Option<U>), String> {
+    let payload = payload(bytes)?;
+    let config = bincode::config::standard();
+    let (value, read): (T, usize) =
+        bincode::serde::decode_from_slice(payload, config).map_err(|e| e.to_string())?;
+    if read == payload.len() {
+        return Ok((value, None));
+    }
+    let (tail, _) = bincode::serde::decode_from_slice(&payload[read..], config)
+        .map_err(|e| format!("the state's tail: {e}"))?;
+    Ok((value, Some(tail)))
 }
 
 #[cfg(test)]
@@ -80,5 +119,20 @@ mod tests {
                 .contains("truncated")
         );
         assert!(decode::<(Vec<u64>, String, i64)>(b"nope").is_err());
+    }
+
+    #[test]
+    fn a_tail_is_optional_for_old_readers_and_old_files() {
+        let with = encode_with_tail(&(7u64, "s".to_string()), &Some(vec![1u8, 2])).expect("encode");
+        let without = encode(&(7u64, "s".to_string())).expect("encode");
+        let (v, tail) = decode_with_tail::<(u64, String), Option<Vec<u8>>>(&with).expect("decode");
+        assert_eq!((v, tail), ((7, "s".into()), Some(Some(vec![1, 2]))));
+        let (_, tail) =
+            decode_with_tail::<(u64, String), Option<Vec<u8>>>(&without).expect("decode");
+        assert_eq!(tail, None);
+        assert_eq!(
+            decode::<(u64, String)>(&with).expect("old reader"),
+            (7, "s".to_string())
+        );
     }
 }

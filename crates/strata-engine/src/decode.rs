@@ -69,12 +69,16 @@ pub struct Decoded {
     pub batch: RecordBatch,
     /// The records that did not.
     pub invalid: Vec<InvalidRecord>,
+    /// Rows of `batch` that are tombstones (records with an empty value; only when the
+    /// decoder keeps them, see [`SourceDecoder::keeping_tombstones`]): every value column NULL.
+    pub tombstones: Vec<usize>,
 }
 
 /// Decodes a source's records; reusable across micro-batches.
 pub struct SourceDecoder {
     schema: SchemaRef,
     rows: JsonRows,
+    tombstones: bool,
 }
 
 impl std::fmt::Debug for SourceDecoder {
@@ -97,7 +101,17 @@ impl SourceDecoder {
         Ok(SourceDecoder {
             schema: source_schema(source),
             rows: JsonRows::new(&source.columns)?,
+            tombstones: false,
         })
+    }
+
+    /// Decodes records with an empty value as tombstones (a row of NULL values, listed in
+    /// [`Decoded::tombstones`]) instead of setting them aside: what a view reading a table
+    /// needs, where such a record deletes its key.
+    #[must_use]
+    pub fn keeping_tombstones(mut self) -> Self {
+        self.tombstones = true;
+        self
     }
 
     /// The schema of decoded batches.
@@ -115,10 +129,16 @@ impl SourceDecoder {
         let mut invalid = Vec::new();
         // Indexes of the records that decoded, once one did not.
         let mut kept: Option<Vec<usize>> = None;
+        let mut tombstones = Vec::new();
         for (i, (partition, record)) in records.iter().enumerate() {
-            let row = self.rows.parse(record.value, &mut slots);
+            let tombstone = self.tombstones && record.value.is_empty();
+            let value: &[u8] = if tombstone { b"{}" } else { record.value };
+            let row = self.rows.parse(value, &mut slots);
             match row.and_then(|()| self.rows.push(&slots)) {
                 Ok(()) => {
+                    if tombstone {
+                        tombstones.push(kept.as_ref().map_or(i, Vec::len));
+                    }
                     if let Some(kept) = &mut kept {
                         kept.push(i);
                     }
@@ -138,7 +158,11 @@ impl SourceDecoder {
             None => self.with_metadata(columns, records.iter())?,
             Some(kept) => self.with_metadata(columns, kept.iter().map(|&i| &records[i]))?,
         };
-        Ok(Decoded { batch, invalid })
+        Ok(Decoded {
+            batch,
+            invalid,
+            tombstones,
+        })
     }
 
     fn with_metadata<'a, 'r: 'a>(
@@ -227,6 +251,38 @@ mod tests {
             .expect("decoder")
             .decode(&views)
             .expect("decode")
+    }
+
+    #[test]
+    fn empty_values_are_tombstones_only_when_kept() {
+        let records: Vec<Record> = ["{\"product\":\"a\"}", "oops", "", "{}"]
+            .iter()
+            .map(|v| {
+                let mut r = Record::new(v.as_bytes().to_vec(), 7);
+                r.key = Some(b"k".to_vec());
+                r
+            })
+            .collect();
+        let batch = EncodedBatch::from_records(&records).expect("batch");
+        let view = BatchView::frame(batch.as_bytes()).expect("frame");
+        let views: Vec<(u32, RecordView<'_>)> =
+            view.records().map(|r| (0, r.expect("record"))).collect();
+        let plain = SourceDecoder::new(&source())
+            .expect("decoder")
+            .decode(&views)
+            .expect("decode");
+        assert_eq!(plain.invalid.len(), 2);
+        assert!(plain.tombstones.is_empty());
+        let kept = SourceDecoder::new(&source())
+            .expect("decoder")
+            .keeping_tombstones()
+            .decode(&views)
+            .expect("decode");
+        // "oops" is still invalid; the empty value is row 1 of the batch (after the skip).
+        assert_eq!(kept.invalid.len(), 1);
+        assert_eq!(kept.batch.num_rows(), 3);
+        assert_eq!(kept.tombstones, vec![1]);
+        assert!(kept.batch.column(0).is_null(1));
     }
 
     #[test]

@@ -31,8 +31,53 @@ pub(crate) struct CatalogFile {
 
 impl Catalog for CatalogFile {
     fn source(&self, name: &str) -> Option<SourceDef> {
-        self.sources.get(&name.to_lowercase()).cloned()
+        let name = name.to_lowercase();
+        match self.sources.get(&name) {
+            Some(source) => Some(source.clone()),
+            None => self.views.get(&name).and_then(view_as_source),
+        }
     }
+}
+
+/// A view read by another view (`FROM other_view`): its changelog topic, with the view's
+/// output columns. An aggregating view is a table keyed by its changelog's record key (the
+/// group key), whose updates and tombstones upsert; a filter/projection view is a stream.
+/// `None` when the view's output cannot be typed (it would not have started either).
+pub(crate) fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
+    use crate::plan::{ColumnDef, SourceKind, ValueFormat};
+    let mut input = crate::decode::source_schema(&plan.source);
+    if let Some(join) = &plan.join {
+        input = crate::join::joined_schema(&input, join);
+    }
+    let op =
+        crate::operator::ViewOperator::new(plan.clone(), input, crate::operator::Lateness::Ignore)
+            .ok()?;
+    let schema = op.output_schema().ok()?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Some(ColumnDef {
+                name: f.name().clone(),
+                data_type: crate::expr::sql_type(f.data_type())?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(SourceDef {
+        name: plan.name.clone(),
+        topic: changelog_topic(&plan.name),
+        kind: if plan.is_aggregating() {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        },
+        columns,
+        format: ValueFormat::Json,
+        timestamp_column: None,
+        watermark_delay_ms: None,
+        primary_key: None,
+        properties: vec![("kafka_topic".into(), changelog_topic(&plan.name))],
+    })
 }
 
 /// What one statement did.

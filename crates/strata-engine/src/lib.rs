@@ -28,6 +28,7 @@ pub mod sql;
 pub mod start;
 pub mod streaming;
 pub mod topn;
+pub mod upsert;
 pub mod versions;
 pub mod watermark;
 pub mod window;

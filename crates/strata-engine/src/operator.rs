@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::expr;
 use crate::groups::GroupTable;
 use crate::keys::BatchKeys;
-use crate::plan::{ViewPlan, WindowSpec};
+use crate::plan::{AggregateFunction, EmitMode, SourceKind, ViewPlan, WindowSpec};
+use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
 
 /// Name of the column that carries a record's log timestamp.
@@ -62,6 +63,10 @@ pub struct Processed {
     pub late: Vec<LateRow>,
     /// Output rows of a stateless view (filter/projection only).
     pub passthrough: Option<RecordBatch>,
+    /// Groups that disappeared (a view reading a table: their last row was deleted, replaced
+    /// by a row of another group, or stopped matching WHERE): their identity, as the keys of
+    /// [`ViewOperator::output_with_keys`]. The changelog gets a tombstone for each.
+    pub removed: Option<RecordBatch>,
 }
 
 /// Which groups [`ViewOperator::absorb`] takes from another operator.
@@ -107,6 +112,8 @@ pub struct ViewOperator {
     /// redirected to the surviving session, and their ids are freed only after the batch's
     /// rows are folded in (freeing earlier would let a later row reuse the id).
     merged_away: Vec<(u32, u32)>,
+    /// The upsert stage and its state, for a view that reads a table.
+    table: Option<(Upsert, TableInputState)>,
 }
 
 impl std::fmt::Debug for ViewOperator {
@@ -148,6 +155,15 @@ impl ViewOperator {
         if let Some(spec) = &plan.window {
             validate_window(spec)?;
         }
+        let table = if plan.source.kind == SourceKind::Table {
+            validate_table_plan(&plan)?;
+            Some((
+                Upsert::new(&input_schema, &plan.source)?,
+                TableInputState::default(),
+            ))
+        } else {
+            None
+        };
         let mut key_fields = Vec::new();
         for (name, e) in &plan.group_by {
             key_fields.push(Field::new(name, expr::data_type(e, &input_schema)?, true));
@@ -201,6 +217,7 @@ impl ViewOperator {
             },
             dirty: Vec::new(),
             merged_away: Vec::new(),
+            table,
         })
     }
 
@@ -234,6 +251,40 @@ impl ViewOperator {
     /// # Errors
     /// Evaluation errors of the view's expressions.
     pub fn process(&mut self, batch: &RecordBatch) -> Result<Processed> {
+        self.process_with_tombstones(batch, &[])
+    }
+
+    /// As [`ViewOperator::process`]; for a view that reads a table, `tombstones` are the rows
+    /// of `batch` whose record had an empty value (they delete their key). A table's records
+    /// first go through the upsert stage ([`crate::upsert`]), which turns them into signed
+    /// changes: the key's previous row retracted, the new one added.
+    ///
+    /// # Errors
+    /// As [`ViewOperator::process`].
+    pub fn process_with_tombstones(
+        &mut self,
+        batch: &RecordBatch,
+        tombstones: &[usize],
+    ) -> Result<Processed> {
+        let Some((upsert, state)) = &mut self.table else {
+            return self.process_rows(batch, None);
+        };
+        let changes = upsert.apply(state, batch, tombstones)?;
+        let mut processed = self.process_rows(&changes.batch, Some(&changes.signs))?;
+        processed
+            .late
+            .extend(
+                changes.unkeyed.into_iter().map(|row| LateRow {
+                    row,
+                    reason:
+                        "a table row needs a key: the record has no key and no primary-key value"
+                            .into(),
+                }),
+            );
+        Ok(processed)
+    }
+
+    fn process_rows(&mut self, batch: &RecordBatch, signs: Option<&[i8]>) -> Result<Processed> {
         let mut processed = Processed::default();
         // Row indexes into `batch` that pass the filter.
         let (filtered, kept) = match &self.plan.filter {
@@ -245,6 +296,12 @@ impl ViewOperator {
             None => (batch.clone(), None),
         };
         let original_row = |i: usize| kept.as_ref().map_or(i, |k| k[i]);
+        // The sign of each filtered row (a table's change rows; the filter is deterministic on
+        // values, so a retraction passes it exactly when the row it takes back did).
+        let signs: Option<Vec<i8>> = signs.map(|s| match &kept {
+            Some(k) => k.iter().map(|&i| s[i]).collect(),
+            None => s.to_vec(),
+        });
         if !self.plan.is_aggregating() {
             processed.passthrough = Some(self.project(&filtered)?);
             return Ok(processed);
@@ -281,7 +338,12 @@ impl ViewOperator {
         let enforce = self.lateness == Lateness::Enforce;
         let mut assigned: Vec<(i64, i64)> = Vec::with_capacity(64);
         for i in 0..filtered.num_rows() {
-            let Some(ts) = times.is_valid(i).then(|| times.value(i)) else {
+            let ts = if times.is_valid(i) {
+                times.value(i)
+            } else if signs.is_some() {
+                // A table's rows are not windowed: event time plays no part.
+                0
+            } else {
                 processed.late.push(LateRow {
                     row: original_row(i),
                     reason: format!("event time column {:?} is NULL", self.event_time),
@@ -344,6 +406,9 @@ impl ViewOperator {
             self.free_merged_away();
             return Ok(processed);
         }
+        let fold_signs: Option<Vec<i8>> = signs
+            .as_ref()
+            .map(|s| input_rows.iter().map(|&r| s[r as usize]).collect());
         let identity = input_rows.len() == filtered.num_rows()
             && input_rows.iter().enumerate().all(|(i, &r)| r as usize == i);
         let indices = (!identity).then(|| UInt32Array::from(input_rows.clone()));
@@ -371,21 +436,48 @@ impl ViewOperator {
                     })
                 }
             };
-            acc.update(&groups, input.as_ref(), &position)?;
+            match &fold_signs {
+                Some(signs) => acc.update_signed(&groups, input.as_ref(), &position, signs)?,
+                None => acc.update(&groups, input.as_ref(), &position)?,
+            }
         }
         self.free_merged_away();
+        let mut emptied = Vec::new();
+        if let (Some(signs), Some((_, state))) = (&fold_signs, &mut self.table) {
+            for (&g, &s) in groups.iter().zip(signs) {
+                state.add_to_group(g, s);
+            }
+            let mut seen = std::collections::HashSet::new();
+            for &g in &groups {
+                if state.group_rows(g) <= 0 && seen.insert(g) {
+                    emptied.push(g);
+                }
+            }
+        }
+        if !emptied.is_empty() {
+            let scope = self.scope_batch(&emptied)?;
+            processed.removed =
+                Some(scope.project(&(0..self.key_fields.len()).collect::<Vec<_>>())?);
+            for &g in &emptied {
+                self.release(g);
+            }
+        }
         if self.plan.emit == crate::plan::EmitMode::Final {
             // Nobody asks which groups changed: rows are emitted when windows close.
             return Ok(processed);
         }
         self.dirty.resize(self.state.table.capacity(), false);
+        for &g in &emptied {
+            // Gone, not changed: [`Processed::removed`] names it.
+            self.dirty[g as usize] = true;
+        }
         for &g in &groups {
             if !self.dirty[g as usize] {
                 self.dirty[g as usize] = true;
                 processed.changed.push(g);
             }
         }
-        for &g in &processed.changed {
+        for &g in processed.changed.iter().chain(&emptied) {
             self.dirty[g as usize] = false;
         }
         Ok(processed)
@@ -780,6 +872,27 @@ impl ViewOperator {
         &self.state
     }
 
+    /// The upsert state of a view that reads a table (checkpointed beside [`GroupState`]).
+    pub fn table_state(&self) -> Option<&TableInputState> {
+        self.table.as_ref().map(|(_, state)| state)
+    }
+
+    /// Restores the upsert state of a view that reads a table.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the view does not read a table.
+    pub fn restore_table_state(&mut self, state: TableInputState) -> Result<()> {
+        match &mut self.table {
+            Some((_, current)) => {
+                *current = state;
+                Ok(())
+            }
+            None => Err(Error::plan(
+                "checkpointed table state for a view that does not read a table",
+            )),
+        }
+    }
+
     /// Restores checkpointed state (the plan must be the one that produced it).
     ///
     /// # Errors
@@ -812,6 +925,62 @@ fn validate_window(spec: &WindowSpec) -> Result<()> {
         Err(Error::plan(format!(
             "invalid window {spec:?}: sizes and gaps must be positive, a hop's advance at most its size, and at most 64 windows per record"
         )))
+    }
+}
+
+/// What a view over a table can compute: running aggregates that retract (ksqlDB's rules).
+fn validate_table_plan(plan: &ViewPlan) -> Result<()> {
+    let table = &plan.source.name;
+    if plan.window.is_some() {
+        return Err(Error::plan(format!(
+            "a window over table {table}: a table's rows are current values, not events in time; window the stream instead"
+        )));
+    }
+    if plan.join.is_some() {
+        return Err(Error::plan(format!(
+            "a join with table {table} read as the driving input: join a table to a STREAM"
+        )));
+    }
+    if plan.emit == EmitMode::Final {
+        return Err(Error::plan(format!(
+            "EMIT FINAL over table {table}: a table's aggregates never close; use EMIT CHANGES"
+        )));
+    }
+    if !plan.is_aggregating() {
+        return Err(Error::plan(format!(
+            "a view of table {table} keeps the latest row per key: group by {KEY_COLUMN} (the SQL front end does)"
+        )));
+    }
+    // LATEST_BY_OFFSET ignores retractions, exact when each group holds one row: a table's
+    // row view, grouped by the record key.
+    let by_record_key =
+        matches!(plan.group_by.as_slice(), [(_, crate::plan::Expr::Column(c))] if c == KEY_COLUMN);
+    for agg in &plan.aggregates {
+        let ok = crate::aggregate::Accumulator::retracts(agg.function)
+            || (agg.function == AggregateFunction::Latest && by_record_key);
+        if !ok {
+            return Err(Error::plan(format!(
+                "{} cannot aggregate a table: an update of a table row takes back the old row, which {} cannot undo; use COUNT, SUM or AVG, or aggregate the stream instead",
+                function_name(agg.function),
+                function_name(agg.function)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The SQL name of an aggregate function, for messages.
+pub fn function_name(f: AggregateFunction) -> &'static str {
+    match f {
+        AggregateFunction::Count => "COUNT",
+        AggregateFunction::Sum => "SUM",
+        AggregateFunction::Min => "MIN",
+        AggregateFunction::Max => "MAX",
+        AggregateFunction::Avg => "AVG",
+        AggregateFunction::CountDistinct => "COUNT(DISTINCT)",
+        AggregateFunction::ApproxCountDistinct => "APPROX_COUNT_DISTINCT",
+        AggregateFunction::Earliest => "EARLIEST_BY_OFFSET",
+        AggregateFunction::Latest => "LATEST_BY_OFFSET",
     }
 }
 

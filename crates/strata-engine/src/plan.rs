@@ -347,9 +347,20 @@ impl ViewPlan {
 
     /// True when queries merge a batch view with speed-layer partials: an aggregating view
     /// declared `lambda` (the default) that a batch run can recompute — a stream–table join
-    /// looks the table up at processing time, which a recomputation cannot reproduce.
+    /// looks the table up at processing time, which a recomputation cannot reproduce, and a
+    /// view reading a table needs upsert semantics the batch layer does not have (its lake
+    /// sets tombstones aside), so both are served by the speed layer alone (Kappa).
     pub fn merges_batch(&self) -> bool {
-        self.serving == ServingMode::Lambda && self.is_aggregating() && self.join.is_none()
+        self.serving == ServingMode::Lambda
+            && self.is_aggregating()
+            && self.join.is_none()
+            && !self.reads_table()
+    }
+
+    /// True when the view's driving input is a table (ksqlDB `SELECT … FROM a_table`):
+    /// records upsert the row of their key and the view retracts what a row replaces.
+    pub fn reads_table(&self) -> bool {
+        self.source.kind == SourceKind::Table
     }
 }
 

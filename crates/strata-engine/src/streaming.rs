@@ -33,6 +33,7 @@ use crate::join::{TableFollower, TableState, joined_schema};
 use crate::operator::{GroupState, Lateness, ViewOperator};
 use crate::plan::{EmitMode, ViewPlan};
 use crate::start::StartAt;
+use crate::upsert::TableInputState;
 use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
 
 /// A batch view as the speed layer holds it: opaque here (it is the batch layer's type).
@@ -105,6 +106,14 @@ struct Checkpoint {
     covered: Vec<(u32, u64)>,
     /// Partials of the generations at or above it.
     generations: Vec<(Generation, GroupState)>,
+}
+
+/// Parts of a checkpoint added after its first format, written after it in the same
+/// envelope (see [`codec::encode_with_tail`]), so checkpoints written before still read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CheckpointTail {
+    /// The upsert state of a view that reads a table.
+    table_input: Option<TableInputState>,
 }
 
 struct Shared {
@@ -192,7 +201,11 @@ impl StreamingView {
         from: &StartAt,
     ) -> Result<Self> {
         let source = log.topic(&plan.source.topic)?;
-        let decoder = SourceDecoder::new(&plan.source)?;
+        let mut decoder = SourceDecoder::new(&plan.source)?;
+        if plan.reads_table() {
+            // A table's empty values are tombstones: they delete their key from the view.
+            decoder = decoder.keeping_tombstones();
+        }
         let (table, joined) = match &plan.join {
             Some(join) => {
                 let topic = log.topic(&join.table.topic)?;
@@ -376,11 +389,12 @@ impl Driver {
                 });
             }
         };
-        let checkpoint: Checkpoint =
-            codec::decode(&bytes).map_err(|message| Error::Checkpoint {
+        let (checkpoint, tail): (Checkpoint, Option<CheckpointTail>) =
+            codec::decode_with_tail(&bytes).map_err(|message| Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
                 message,
             })?;
+        let tail = tail.unwrap_or_default();
         if checkpoint.plan != self.plan_text {
             return Err(Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
@@ -410,6 +424,13 @@ impl Driver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .restore(checkpoint.state)?;
+        if let Some(table_input) = tail.table_input {
+            self.shared
+                .operator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore_table_state(table_input)?;
+        }
         if let Some(partials) = &self.shared.partials {
             let mut generations = Vec::with_capacity(checkpoint.generations.len());
             for (generation, state) in checkpoint.generations {
@@ -551,7 +572,7 @@ impl Driver {
                 .operator
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            let processed = op.process(&batch)?;
+            let processed = op.process_with_tombstones(&batch, &decoded.tombstones)?;
             let rows = if processed.changed.is_empty() || self.plan.emit == EmitMode::Final {
                 None
             } else {
@@ -573,6 +594,9 @@ impl Driver {
         }
         if let Some((keys, values)) = rows {
             self.emit(Some(&keys), &values)?;
+        }
+        if let Some(removed) = &processed.removed {
+            self.emit_deletions(removed)?;
         }
         if !processed.late.is_empty() {
             let offsets = offsets_of(&batch);
@@ -703,6 +727,27 @@ impl Driver {
         Ok(())
     }
 
+    /// Tombstones (the key, an empty value) for groups that are gone, as a ksqlDB table's
+    /// changelog carries them.
+    fn emit_deletions(&mut self, keys: &RecordBatch) -> Result<()> {
+        if keys.num_rows() == 0 {
+            return Ok(());
+        }
+        let keys_json = json_lines(keys)?;
+        let mut builder = BatchBuilder::with_capacity(keys_json.iter().map(Vec::len).sum());
+        let timestamp = self.max_event_time.max(0);
+        for key in &keys_json {
+            builder.push(Some(key), &[], timestamp, std::iter::empty());
+        }
+        self.append_changelog(builder)?;
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .emitted += keys.num_rows() as u64;
+        Ok(())
+    }
+
     fn append_changelog(&self, builder: BatchBuilder) -> Result<()> {
         if let Some(batch) = builder.finish() {
             self.changelog.append(0, batch)?;
@@ -767,13 +812,14 @@ impl Driver {
         // Outputs first: the checkpoint may only name output that is on disk.
         self.changelog.partition(0)?.flush()?;
         self.late.partition(0)?.flush()?;
-        let state = self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .state()
-            .clone();
+        let (state, table_input) = {
+            let op = self
+                .shared
+                .operator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            (op.state().clone(), op.table_state().cloned())
+        };
         let (covered, generations) = match &self.shared.partials {
             Some(p) => p.export(|op| op.state().clone()),
             None => (Vec::new(), Vec::new()),
@@ -797,10 +843,12 @@ impl Driver {
             covered,
             generations,
         };
-        let bytes = codec::encode(&checkpoint).map_err(|message| Error::Checkpoint {
-            path: self.checkpoint_path.clone(),
-            message,
-        })?;
+        let bytes = codec::encode_with_tail(&checkpoint, &CheckpointTail { table_input }).map_err(
+            |message| Error::Checkpoint {
+                path: self.checkpoint_path.clone(),
+                message,
+            },
+        )?;
         strata_log::fsutil::write_atomically(&self.checkpoint_path, &bytes)?;
         self.last_checkpoint = Instant::now();
         Ok(())

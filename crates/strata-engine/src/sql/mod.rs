@@ -460,6 +460,15 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
             && let Some((_, mode)) = props.iter().find(|(k, _)| k == "serving")
         {
             plan.serving = match mode.to_lowercase().as_str() {
+                "lambda" if plan.reads_table() => {
+                    return Err(sql_err(
+                        with_loc,
+                        format!(
+                            "serving = 'lambda' needs a STREAM: {name} reads table {}, which only the speed layer has upsert semantics for; drop the setting (such views are served Kappa)",
+                            plan.source.name
+                        ),
+                    ));
+                }
                 "lambda" => ServingMode::Lambda,
                 "kappa" => ServingMode::Kappa,
                 other => {

@@ -803,6 +803,22 @@ impl Conv<'_> {
             }
         };
         let clause = self.clause;
+        if self.scope.stream.kind == SourceKind::Table
+            && !crate::aggregate::Accumulator::retracts(function)
+        {
+            let shown = if function == AggregateFunction::CountDistinct {
+                "COUNT(DISTINCT …)".to_string()
+            } else {
+                upper.clone()
+            };
+            return Err(plan_err(
+                loc,
+                format!(
+                    "{shown} cannot aggregate a table: an update of a row in {} takes back the old row, which {shown} cannot undo; use COUNT, SUM or AVG, or aggregate the stream instead",
+                    self.scope.stream.name
+                ),
+            ));
+        }
         if self.aggs.is_none() {
             return Err(plan_err(
                 loc,
@@ -1054,13 +1070,30 @@ impl<'a> Planner<'a> {
             }
         };
         let (stream, alias) = self.relation(&from.relation, start)?;
-        if stream.kind == SourceKind::Table {
-            let l = loc_of(&from.relation, start);
-            return Err(unsupported(
-                l,
-                &format!("reading table {} as the driving input", stream.name),
-                "select from a STREAM; join tables to it with `JOIN`",
-            ));
+        // A table as the driving input (ksqlDB): each record upserts its key's row, and the
+        // view holds the latest rows, or running aggregates over them that retract what an
+        // update replaces. Windows and joins do not apply to it.
+        let reads_table = stream.kind == SourceKind::Table;
+        if reads_table {
+            let window_loc = self.ex.tvf.as_ref().map(|t| t.loc).or(self
+                .ex
+                .window
+                .as_ref()
+                .map(|(l, _)| *l));
+            if let Some(l) = window_loc {
+                return Err(unsupported(
+                    l,
+                    &format!("a window over table {}", stream.name),
+                    "a table's rows are current values, not events in time; window the stream instead",
+                ));
+            }
+            if let Some(j) = from.joins.first() {
+                return Err(unsupported(
+                    loc_of(&j.relation, start),
+                    &format!("a join with table {} as the driving input", stream.name),
+                    "join a table to a STREAM",
+                ));
+            }
         }
         if let Some(t) = &self.ex.tvf
             && t.source != stream.name
@@ -1158,6 +1191,13 @@ impl<'a> Planner<'a> {
             }
         }
         let windowed = self.ex.window.is_some();
+        if reads_table && let Some((l, _)) = &self.ex.window {
+            return Err(unsupported(
+                *l,
+                &format!("a window over table {}", stream.name),
+                "a table's rows are current values, not events in time; window the stream instead",
+            ));
+        }
         // The event-time column a Flink window names overrides the source's.
         let time_col = self
             .ex
@@ -1354,7 +1394,13 @@ impl<'a> Planner<'a> {
             having: None,
             output: Vec::new(),
             emit,
-            serving: crate::plan::ServingMode::default(),
+            // The batch layer has no table semantics: a view of a table is served by the
+            // speed layer alone.
+            serving: if reads_table {
+                crate::plan::ServingMode::Kappa
+            } else {
+                crate::plan::ServingMode::default()
+            },
         };
 
         if !aggregating {
@@ -1374,6 +1420,23 @@ impl<'a> Planner<'a> {
             for it in items {
                 check(&it.expr, &scope.schema, it.loc)?;
                 push_output(&mut out, it)?;
+            }
+            if reads_table {
+                // The latest row per key: GROUP BY the record key, each output column the
+                // key's latest value of its expression (NULLs kept: an update replaces the
+                // whole row); a deleted key's group disappears.
+                let key = crate::upsert::KEY_COLUMN.to_string();
+                plan.group_by = vec![(key.clone(), Expr::Column(key))];
+                for (i, (name, e)) in out.into_iter().enumerate() {
+                    let agg = format!("agg{i}");
+                    plan.aggregates.push(AggregateDef {
+                        function: AggregateFunction::Latest,
+                        arg: Some(e),
+                        name: agg.clone(),
+                    });
+                    plan.output.push((name, Expr::Column(agg)));
+                }
+                return Ok(plan);
             }
             plan.output = out;
             return Ok(plan);
