@@ -58,10 +58,67 @@ fn gen_nexmark_fills_the_three_topics_of_a_node() {
         assert_eq!(rt.block_on(end_offsets(&c, topic)), vec![n], "{topic}");
     }
     let bad = node.cli(&[
-        "gen", "nexmark", "--events", "10", "--live", "--topic", "nexmark",
+        "gen", "nexmark", "--events", "10", "--keys", "5", "--topic", "nexmark",
     ]);
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("drop --live"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("drop --out-of-order-ms"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn gen_nexmark_live_paces_to_the_rate() {
+    let node = Node::start(&[]);
+    let started = std::time::Instant::now();
+    // 400 events at 200 events/s: the last is due 1.995 s after the first.
+    let out = node.cli(&[
+        "gen", "nexmark", "--events", "400", "--rate", "200", "--live", "--topic", "live.",
+    ]);
+    let took = started.elapsed();
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("8 to live.person, 24 to live.auction, 368 to live.bid"),
+        "{text}"
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "paced to 200 events/s, 400 events took only {took:?}"
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let c = node.client();
+    for (topic, n) in [("live.person", 8), ("live.auction", 24), ("live.bid", 368)] {
+        assert_eq!(rt.block_on(end_offsets(&c, topic)), vec![n], "{topic}");
+    }
+    // Endless in practice: Ctrl-C (SIGINT) sends what is pending, reports and exits 0.
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "gen", "nexmark", "--events", "1000000", "--rate", "200", "--live", "--topic", "stop.",
+        ])
+        .env("STRATA_SERVER", &node.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn gen");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    signal(&child, "INT");
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20)).expect("gen stops");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut text)
+        .expect("stderr");
+    assert!(status.success(), "{status}: {text}");
+    assert!(text.contains("stopped by Ctrl-C"), "{text}");
+    let total: u64 = ["stop.person", "stop.auction", "stop.bid"]
+        .iter()
+        .map(|t| rt.block_on(end_offsets(&c, t))[0])
+        .sum();
+    assert!(
+        text.contains(&format!("generated {total} nexmark event(s)")),
+        "every reported event is in the topics ({total}): {text}"
+    );
+    assert!((50..1000).contains(&total), "about 200/s for ~1 s: {total}");
 }
 
 #[test]

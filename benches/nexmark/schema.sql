@@ -2,7 +2,8 @@
 -- "Nexmark"). `person` and `auction` are also declared as tables keyed by id: a person
 -- or an auction is never updated, so the table is the set of every one seen so far, and a
 -- stream–table join on it is the join of the two streams.
-CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, datetime TIMESTAMP, extra VARCHAR)
+CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+  datetime TIMESTAMP, extra VARCHAR)
   WITH (kafka_topic='bid', value_format='JSON', timestamp='datetime');
 CREATE STREAM auction (id BIGINT, itemname VARCHAR, description VARCHAR, initialbid BIGINT,
   reserve BIGINT, datetime TIMESTAMP, expires TIMESTAMP, seller BIGINT, category BIGINT,
@@ -18,3 +19,6 @@ CREATE TABLE auction_by_id (id BIGINT PRIMARY KEY, itemname VARCHAR, description
   initialbid BIGINT, reserve BIGINT, datetime TIMESTAMP, expires TIMESTAMP, seller BIGINT,
   category BIGINT, extra VARCHAR)
   WITH (kafka_topic='auction', value_format='JSON');
+-- Query 13's bounded side input: 10 000 rows (key, value) that the runner writes first.
+CREATE TABLE side_input ("key" BIGINT PRIMARY KEY, "value" VARCHAR)
+  WITH (kafka_topic='side_input', value_format='JSON');

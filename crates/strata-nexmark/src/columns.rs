@@ -50,7 +50,10 @@ impl KindColumns {
                 ],
                 &["itemname", "description", "extra"],
             ),
-            Kind::Bid => (&["auction", "bidder", "price"], &["extra"]),
+            Kind::Bid => (
+                &["auction", "bidder", "price"],
+                &["channel", "url", "extra"],
+            ),
         };
         KindColumns {
             ints: ints.iter().map(|&n| (n, Int64Builder::new())).collect(),
@@ -98,7 +101,9 @@ impl KindColumns {
                 for (c, v) in self.ints.iter_mut().zip([b.auction, b.bidder, b.price]) {
                     c.1.append_value(v);
                 }
-                self.strings[0].1.append_value(&b.extra);
+                for (c, v) in self.strings.iter_mut().zip([&b.channel, &b.url, &b.extra]) {
+                    c.1.append_value(v);
+                }
             }
         }
     }

@@ -160,10 +160,16 @@ impl NexmarkGenerator {
             self.random_person(id)
         };
         let price = next_price(&mut self.rng);
+        let (channel, url) = if self.rng.random_range(0..HOT_CHANNELS_RATIO) > 0 {
+            let i = self.rng.random_range(0..HOT_CHANNELS.len());
+            (HOT_CHANNELS[i].to_owned(), HOT_URLS[i].to_owned())
+        } else {
+            channel_and_url(self.config.seed, self.rng.random_range(0..CHANNELS))
+        };
         let mut extra = String::new();
         next_extra(
             &mut self.rng,
-            8 + 8 + 8 + 8,
+            8 + 8 + 8 + 8 + channel.len() + url.len(),
             self.config.avg_bid_bytes,
             &mut extra,
         );
@@ -171,10 +177,45 @@ impl NexmarkGenerator {
             auction: auction + FIRST_AUCTION_ID,
             bidder: bidder + FIRST_PERSON_ID,
             price,
+            channel,
+            url,
             date_time: ts,
             extra,
         }
     }
+}
+
+/// One bid in this many comes from a `channel-N` channel, the rest from a hot channel.
+const HOT_CHANNELS_RATIO: u32 = 100;
+/// The number of `channel-N` channels.
+const CHANNELS: u32 = 10_000;
+/// The hot channels and their pages.
+const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+const HOT_URLS: [&str; 4] = [
+    "https://www.nexmark.com/googl/item.htm?query=1",
+    "https://www.nexmark.com/meta/item.htm?query=1",
+    "https://www.nexmark.com/bidu/item.htm?query=1",
+    "https://www.nexmark.com/aapl/item.htm?query=1",
+];
+
+/// Channel `n`'s name and page: three random path segments, and nine times in ten a
+/// `channel_id` parameter (`n`'s bits reversed, as a 32-bit integer). Drawn from a stream of
+/// its own seeded by `seed` and `n`, so a channel keeps its page (the reference caches it).
+fn channel_and_url(seed: u64, n: u32) -> (String, String) {
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (u64::from(n) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut url = String::from("https://www.nexmark.com");
+    let mut segment = String::new();
+    for _ in 0..3 {
+        next_string(&mut rng, 5, &mut segment);
+        url.push('/');
+        url.extend(segment.chars().map(|c| if c == ' ' { '_' } else { c }));
+    }
+    url.push_str("/item.htm?query=1");
+    if rng.random_range(0..10) > 0 {
+        url.push_str(&format!("&channel_id={}", (n as i32).reverse_bits()));
+    }
+    (format!("channel-{n}"), url)
 }
 
 impl Iterator for NexmarkGenerator {
@@ -229,7 +270,7 @@ mod tests {
         assert_eq!(count(Kind::Auction), 6000);
         assert_eq!(count(Kind::Bid), 92_000);
         let mut sizes = [0usize; 3];
-        let (mut hot_auction_bids, mut bids) = (0, 0);
+        let (mut hot_auction_bids, mut bids, mut hot_channel_bids) = (0, 0, 0);
         let mut last_person = FIRST_PERSON_ID - 1;
         let mut last_auction = FIRST_AUCTION_ID - 1;
         let mut prev_ts = i64::MIN;
@@ -263,7 +304,10 @@ mod tests {
                     if b.auction == ((last_auction - FIRST_AUCTION_ID) / 100) * 100 + 1000 {
                         hot_auction_bids += 1;
                     }
-                    sizes[2] += 32 + b.extra.len();
+                    sizes[2] += 32 + b.channel.len() + b.url.len() + b.extra.len();
+                    if HOT_CHANNELS.contains(&b.channel.as_str()) {
+                        hot_channel_bids += 1;
+                    }
                 }
             }
         }
@@ -274,5 +318,26 @@ mod tests {
         // Half the bids go to the hot auction (hot ratio 2), plus random hits on it.
         let hot = hot_auction_bids as f64 / bids as f64;
         assert!((0.49..0.53).contains(&hot), "{hot}");
+        // 99 in 100 bids come from the four hot channels.
+        let hot = hot_channel_bids as f64 / bids as f64;
+        assert!((0.985..0.995).contains(&hot), "{hot}");
+    }
+
+    #[test]
+    fn a_channel_keeps_its_page_and_mostly_names_its_id() {
+        assert_eq!(channel_and_url(1, 7), channel_and_url(1, 7));
+        let with_id = (0..1000)
+            .filter(|&n| {
+                let (channel, url) = channel_and_url(1, n);
+                assert_eq!(channel, format!("channel-{n}"));
+                assert!(url.starts_with("https://www.nexmark.com/"), "{url}");
+                assert_eq!(url.split('/').count(), 7, "{url}");
+                url.contains("&channel_id=")
+            })
+            .count();
+        assert!((850..950).contains(&with_id), "{with_id}");
+        // Integer.reverse: channel 2's id is bit 30.
+        let two = channel_and_url(3, 2).1;
+        assert!(two.ends_with("&channel_id=1073741824") || !two.contains("channel_id"));
     }
 }

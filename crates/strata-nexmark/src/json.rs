@@ -75,6 +75,8 @@ pub fn write_value(e: &Event, out: &mut String) {
             int!("auction", b.auction);
             int!("bidder", b.bidder);
             int!("price", b.price);
+            text!("channel", &b.channel);
+            text!("url", &b.url);
             int!("datetime", b.date_time);
             text!("extra", &b.extra);
         }
@@ -111,12 +113,14 @@ mod tests {
             auction: 1000,
             bidder: 1001,
             price: 42,
+            channel: "Google".into(),
+            url: "https://www.nexmark.com/googl/item.htm?query=1".into(),
             date_time: 7,
             extra: "a\"b".into(),
         });
         assert_eq!(
             value(&e),
-            r#"{"auction":1000,"bidder":1001,"price":42,"datetime":7,"extra":"a\"b"}"#
+            r#"{"auction":1000,"bidder":1001,"price":42,"channel":"Google","url":"https://www.nexmark.com/googl/item.htm?query=1","datetime":7,"extra":"a\"b"}"#
         );
         let parsed: serde_json::Value = serde_json::from_str(&tagged(&e)).expect("json");
         assert_eq!(parsed["event_type"], 2);

@@ -55,6 +55,11 @@ pub struct Bid {
     pub bidder: i64,
     /// Price, cents.
     pub price: i64,
+    /// Where the bid came from: one of four hot channels (`Google`, `Facebook`, `Baidu`,
+    /// `Apple`) or `channel-N`.
+    pub channel: String,
+    /// The page the bid was made on; a `channel-N` page mostly carries `&channel_id=…`.
+    pub url: String,
     /// Event time, ms since the epoch.
     pub date_time: i64,
     /// Padding to the average bid size.

@@ -23,6 +23,11 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("q7", include_str!("../../../benches/nexmark/q7.sql")),
     ("q8", include_str!("../../../benches/nexmark/q8.sql")),
     ("q11", include_str!("../../../benches/nexmark/q11.sql")),
+    ("q13", include_str!("../../../benches/nexmark/q13.sql")),
+    ("q14", include_str!("../../../benches/nexmark/q14.sql")),
+    ("q20", include_str!("../../../benches/nexmark/q20.sql")),
+    ("q21", include_str!("../../../benches/nexmark/q21.sql")),
+    ("q22", include_str!("../../../benches/nexmark/q22.sql")),
 ];
 
 /// The sources of [`SCHEMA_SQL`] by name.

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::SchemaRef;
 use strata_engine::decode::{SourceDecoder, source_schema};
 use strata_engine::join::{TableState, joined_schema};
@@ -67,6 +67,40 @@ pub fn compile(name: &str) -> Result<Compiled> {
     queries::plan(name, text).map(Compiled::View)
 }
 
+/// The topic of query 13's bounded side input.
+pub const SIDE_INPUT_TOPIC: &str = "side_input";
+/// The number of rows of the side input: keys 0 to 9 999, each with its key as text.
+pub const SIDE_INPUT_ROWS: i64 = 10_000;
+
+/// What a query's joined table is filled from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableInput {
+    /// The events of a kind (persons or auctions by id).
+    Events(Kind),
+    /// The bounded side input, written before the events.
+    SideInput,
+}
+
+fn table_input(source: &SourceDef) -> Result<TableInput> {
+    if source.topic == SIDE_INPUT_TOPIC {
+        return Ok(TableInput::SideInput);
+    }
+    kind_of(source).map(TableInput::Events)
+}
+
+/// The side input as a batch of the `side_input` table's columns (`key`, `value`).
+///
+/// # Errors
+/// Arrow's (not expected: the columns are built to match).
+pub fn side_input_batch() -> Result<RecordBatch> {
+    let keys: Int64Array = (0..SIDE_INPUT_ROWS).collect();
+    let values: StringArray = (0..SIDE_INPUT_ROWS).map(|k| Some(k.to_string())).collect();
+    Ok(RecordBatch::try_from_iter([
+        ("key", Arc::new(keys) as ArrayRef),
+        ("value", Arc::new(values) as ArrayRef),
+    ])?)
+}
+
 fn kind_of(source: &SourceDef) -> Result<Kind> {
     Kind::ALL
         .into_iter()
@@ -91,7 +125,7 @@ pub struct QueryRun {
     op: Op,
     join: Option<(JoinDef, TableState, SchemaRef)>,
     stream: Kind,
-    table: Option<Kind>,
+    table: Option<TableInput>,
     final_emit: bool,
     collect: Option<Vec<RecordBatch>>,
 }
@@ -129,7 +163,11 @@ impl QueryRun {
             }
             None => (None, base),
         };
-        let table = view.join.as_ref().map(|j| kind_of(&j.table)).transpose()?;
+        let table = view
+            .join
+            .as_ref()
+            .map(|j| table_input(&j.table))
+            .transpose()?;
         let final_emit = view.emit == EmitMode::Final;
         let op = match compiled {
             Compiled::View(plan) => Op::View(Box::new(
@@ -156,7 +194,7 @@ impl QueryRun {
     }
 
     /// The table it joins, if any.
-    pub fn table(&self) -> Option<Kind> {
+    pub fn table(&self) -> Option<TableInput> {
         self.table
     }
 
@@ -376,7 +414,14 @@ pub fn run_in_process(
     let mut lat = Latencies::default();
     let start = Instant::now();
     let mut rows_out = 0u64;
-    let table = run.table();
+    let table = match run.table() {
+        Some(TableInput::Events(t)) => Some(t),
+        Some(TableInput::SideInput) => {
+            run.apply_table(&side_input_batch()?)?;
+            None
+        }
+        None => None,
+    };
     if let (Some(t), Some(first)) = (table, chunks.first()) {
         run.apply_table(first.of(t))?;
     }
@@ -408,7 +453,8 @@ pub fn run_in_process(
 }
 
 /// A temporary log holding `events` generated events as JSON in topics `person`,
-/// `auction` and `bid` (one partition each, record timestamp = event time).
+/// `auction` and `bid` (one partition each, record timestamp = event time), and the side
+/// input in topic `side_input`.
 ///
 /// # Errors
 /// Log errors.
@@ -432,6 +478,22 @@ pub fn fill_log(dir: &std::path::Path, config: &NexmarkConfig, events: u64) -> R
     });
     let [p, a, b] = topics;
     let topics = [p?, a?, b?];
+    let side = log.create_topic(
+        SIDE_INPUT_TOPIC,
+        1,
+        TopicConfig {
+            durability: Durability::Never,
+            ..TopicConfig::default()
+        },
+    )?;
+    let mut builder = BatchBuilder::with_capacity(1 << 20);
+    for k in 0..SIDE_INPUT_ROWS {
+        let value = format!("{{\"key\":{k},\"value\":\"{k}\"}}");
+        builder.push(None, value.as_bytes(), 0, std::iter::empty());
+    }
+    if let Some(batch) = builder.finish() {
+        side.append(0, batch)?;
+    }
     let generator = NexmarkGenerator::new(config.clone(), Some(events))?;
     let mut builders: [BatchBuilder; 3] =
         std::array::from_fn(|_| BatchBuilder::with_capacity(1 << 20));
@@ -475,20 +537,14 @@ pub fn run_from_log(
 ) -> Result<(RunStats, QueryRun)> {
     let mut run = QueryRun::new(name, collect)?;
     let streams = queries::streams()?;
-    let catalog = queries::catalog()?;
     let engine = |source| engine_err(name, source);
     let mut lat = Latencies::default();
     let start = Instant::now();
     let mut rows_out = 0u64;
-    let mut table_reader = match run.table() {
-        Some(t) => {
-            let def = run
-                .join
-                .as_ref()
-                .map(|j| j.0.table.clone())
-                .or_else(|| catalog.get(t.name()).cloned())
-                .unwrap_or_else(|| streams[t as usize].clone());
-            let partition = Arc::clone(log.topic(t.name())?.partition(0)?);
+    let mut table_reader = match &run.join {
+        Some((join, _, _)) => {
+            let def = join.table.clone();
+            let partition = Arc::clone(log.topic(&def.topic)?.partition(0)?);
             Some((partition, SourceDecoder::new(&def).map_err(engine)?, 0u64))
         }
         None => None,

@@ -62,6 +62,39 @@ fn reference(query: &str) -> &'static str {
                           OVER (PARTITION BY bidder ORDER BY ts ROWS UNBOUNDED PRECEDING) AS sid FROM o) \
              SELECT bidder, count(*), min(ts), max(ts) + 10000 FROM g GROUP BY bidder, sid"
         }
+        "q13" => {
+            "SELECT B.auction, B.bidder, B.price, B.datetime, S.value FROM bid B \
+             JOIN (SELECT range AS key, CAST(range AS VARCHAR) AS value FROM range(10000)) S \
+               ON B.auction % 10000 = S.key"
+        }
+        "q14" => {
+            "SELECT auction, bidder, 0.908 * price, \
+               CASE WHEN h >= 8 AND h <= 18 THEN 'dayTime' \
+                    WHEN h <= 6 OR h >= 20 THEN 'nightTime' ELSE 'otherTime' END, \
+               datetime, extra, length(extra) - length(replace(extra, 'c', '')) \
+             FROM (SELECT *, (datetime // 3600000) % 24 AS h FROM bid) \
+             WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000"
+        }
+        "q20" => {
+            "SELECT B.auction, B.bidder, B.price, B.channel, B.url, B.datetime, B.extra, \
+               A.itemname, A.description, A.initialbid, A.reserve, A.datetime, A.expires, \
+               A.seller, A.category, A.extra \
+             FROM bid B JOIN auction A ON B.auction = A.id WHERE A.category = 10"
+        }
+        "q21" => {
+            // DuckDB's regexp_extract gives '' where nothing matches; Flink and strata NULL.
+            "SELECT auction, bidder, price, channel, \
+               CASE lower(channel) WHEN 'apple' THEN '0' WHEN 'google' THEN '1' \
+                 WHEN 'facebook' THEN '2' WHEN 'baidu' THEN '3' ELSE id END \
+             FROM (SELECT *, nullif(regexp_extract(url, '(&|^)channel_id=([^&]*)', 2), '') AS id \
+                   FROM bid) \
+             WHERE id IS NOT NULL OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')"
+        }
+        "q22" => {
+            // string_split counts from 1 and gives NULL past the end.
+            "SELECT auction, bidder, price, channel, string_split(url, '/')[4], \
+               string_split(url, '/')[5], string_split(url, '/')[6] FROM bid"
+        }
         other => panic!("no reference for {other}"),
     }
 }
