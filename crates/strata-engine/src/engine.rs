@@ -39,6 +39,16 @@ impl Catalog for CatalogFile {
     }
 }
 
+/// The names a statement can read: declared sources, and views (as [`view_as_source`]).
+impl Catalog for Engine {
+    fn source(&self, name: &str) -> Option<SourceDef> {
+        self.catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .source(name)
+    }
+}
+
 /// A view read by another view (`FROM other_view`): its changelog topic, with the view's
 /// output columns. An aggregating view is a table keyed by its changelog's record key (the
 /// group key), whose updates and tombstones upsert; a filter/projection view is a stream.

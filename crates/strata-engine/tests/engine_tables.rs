@@ -337,3 +337,177 @@ fn the_upsert_state_survives_a_checkpoint() {
         vec![json!({"region": "us", "n": 2, "s": 6})]
     );
 }
+
+mod through_the_engine {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+    use strata_engine::engine::{Engine, EngineConfig};
+    use strata_engine::streaming::StreamingConfig;
+    use strata_log::{EncodedBatch, Log, LogOptions, ReadLimits, Record};
+
+    fn open(dir: &std::path::Path, log: Option<Arc<Log>>) -> (Arc<Log>, Arc<Engine>) {
+        let log = log.unwrap_or_else(|| {
+            Log::open(
+                dir.join("log"),
+                LogOptions {
+                    maintenance_tick: None,
+                    ..LogOptions::default()
+                },
+            )
+            .expect("log")
+        });
+        let config = EngineConfig {
+            streaming: StreamingConfig {
+                checkpoint_interval: Duration::from_millis(50),
+                poll_interval: Duration::from_millis(5),
+                ..StreamingConfig::default()
+            },
+        };
+        let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
+        (log, engine)
+    }
+
+    fn produce(log: &Log, records: &[(&str, Option<Value>)]) {
+        let records: Vec<Record> = records
+            .iter()
+            .map(|(k, v)| {
+                let value = v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+                Record::new(value.into_bytes(), 1_000).with_key(k.as_bytes().to_vec())
+            })
+            .collect();
+        let t = log.topic("users").expect("topic");
+        t.append(0, EncodedBatch::from_records(&records).expect("batch"))
+            .expect("append");
+    }
+
+    /// Waits until the view's snapshot is `want`.
+    fn eventually(engine: &Engine, view: &str, want: &[Value]) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = super::to_json(&engine.snapshot(view).expect("snapshot"));
+            if got == want {
+                return;
+            }
+            assert!(engine.failure(view).is_none(), "{:?}", engine.failure(view));
+            assert!(Instant::now() < deadline, "{view}: {got:?}, want {want:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn changelog(log: &Log, view: &str) -> Vec<(String, String)> {
+        let t = log.topic(&format!("{view}-changelog")).expect("changelog");
+        let p = t.partition(0).expect("partition");
+        let fetch = p
+            .read(
+                p.start_offset(),
+                ReadLimits {
+                    max_records: 10_000,
+                    max_bytes: 1 << 20,
+                },
+            )
+            .expect("read");
+        fetch
+            .records()
+            .map(|r| {
+                let r = r.expect("record");
+                (
+                    String::from_utf8_lossy(r.key.unwrap_or_default()).into_owned(),
+                    String::from_utf8_lossy(r.value).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn user(region: &str, x: i64) -> Option<Value> {
+        Some(json!({"region": region, "x": x}))
+    }
+
+    #[test]
+    fn table_views_over_a_restart_with_tombstones_and_a_view_over_a_view() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, engine) = open(dir.path(), None);
+        engine
+            .execute(&format!(
+                "{}
+                 CREATE TABLE by_region AS SELECT region, COUNT(*) AS n, SUM(x) AS s FROM users GROUP BY region;
+                 CREATE TABLE latest AS SELECT id, region FROM users WHERE x > 0;",
+                super::USERS
+            ))
+            .expect("views");
+        // A view reading a view: the group rows of by_region, as a table keyed by region.
+        engine
+            .execute("CREATE TABLE overall AS SELECT COUNT(*) AS regions, SUM(n) AS users, AVG(s) AS avg_s FROM by_region")
+            .expect("view over a view");
+        produce(
+            &log,
+            &[
+                ("a", user("us", 1)),
+                ("b", user("us", 2)),
+                ("c", user("eu", 4)),
+            ],
+        );
+        eventually(
+            &engine,
+            "by_region",
+            &[
+                json!({"region": "eu", "n": 1, "s": 4}),
+                json!({"region": "us", "n": 2, "s": 3}),
+            ],
+        );
+        eventually(
+            &engine,
+            "overall",
+            &[json!({"regions": 2, "users": 3, "avg_s": 3.5})],
+        );
+        // Restart: the upsert state must come back, or the updates below could not retract.
+        engine.shutdown();
+        drop(engine);
+        let (log, engine) = open(dir.path(), Some(log));
+        produce(
+            &log,
+            &[("c", user("us", 4)), ("b", None), ("a", user("us", -1))],
+        );
+        eventually(
+            &engine,
+            "by_region",
+            &[json!({"region": "us", "n": 2, "s": 3})],
+        );
+        eventually(&engine, "latest", &[json!({"id": "c", "region": "us"})]);
+        eventually(
+            &engine,
+            "overall",
+            &[json!({"regions": 1, "users": 2, "avg_s": 3.0})],
+        );
+        // The changelogs carry tombstones (key, empty value) for what disappeared.
+        let by_region = changelog(&log, "by_region");
+        assert!(
+            by_region.contains(&(r#"{"region":"eu"}"#.into(), String::new())),
+            "{by_region:?}"
+        );
+        let latest = changelog(&log, "latest");
+        for gone in ["a", "b"] {
+            let key = format!(r#"{{"_key":"{gone}"}}"#);
+            assert_eq!(
+                latest.last_key_value(&key),
+                Some(String::new()),
+                "{gone} deleted: {latest:?}"
+            );
+        }
+        engine.shutdown();
+    }
+
+    trait LastValue {
+        fn last_key_value(&self, key: &str) -> Option<String>;
+    }
+
+    impl LastValue for Vec<(String, String)> {
+        fn last_key_value(&self, key: &str) -> Option<String> {
+            self.iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        }
+    }
+}

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strata_engine::engine::{Engine, Outcome};
-use strata_engine::plan::{SourceDef, Statement, WindowSpec};
+use strata_engine::plan::{Statement, WindowSpec};
 use strata_engine::streaming::{ViewStats, changelog_topic, json_lines, late_topic};
 use strata_log::{ReadLimits, Topic};
 use tokio::sync::watch;
@@ -50,15 +50,6 @@ const MAX_LIMIT: u64 = 10_000_000;
 #[serde(deny_unknown_fields)]
 struct SqlRequest {
     sql: String,
-}
-
-/// The engine's declared sources, for checking a text's statements before running any.
-struct Sources(Vec<SourceDef>);
-
-impl strata_engine::sql::Catalog for Sources {
-    fn source(&self, name: &str) -> Option<SourceDef> {
-        self.0.iter().find(|s| s.name == name).cloned()
-    }
 }
 
 /// `POST /v1/sql`: runs the statements of a text. A text ending in a bare `SELECT` answers
@@ -125,7 +116,8 @@ fn sql_text(headers: &HeaderMap, body: &[u8]) -> Result<String> {
 /// Rejects, before anything runs, a text whose continuous query is not its last statement:
 /// its rows are the response, so nothing may come after it.
 fn check_statements(engine: &Engine, text: &str) -> Result<()> {
-    let statements = strata_engine::sql::parse(text, &Sources(engine.sources()))?;
+    // The engine resolves views too (a view may read another view).
+    let statements = strata_engine::sql::parse(text, engine)?;
     let queries = statements
         .iter()
         .filter(|s| matches!(s, Statement::Query(_)))

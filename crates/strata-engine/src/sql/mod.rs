@@ -46,7 +46,7 @@ impl Catalog for HashMap<String, SourceDef> {
 }
 
 /// Parses and plans `sql`, one or more `;`-separated statements. A source declared by an
-/// earlier statement of the same text is visible to the later ones.
+/// earlier statement of the same text (a `CREATE STREAM`/`TABLE`, or a view) is visible to the later ones.
 ///
 /// # Errors
 /// [`Error::Sql`] (line, column, what to write instead) for text that does not parse or uses
@@ -64,6 +64,12 @@ pub fn parse(sql: &str, catalog: &dyn Catalog) -> Result<Vec<Statement>> {
         let statement = parse_statement(stmt, &scope)?;
         if let Statement::CreateSource { source, .. } = &statement {
             declared.insert(source.name.clone(), source.clone());
+        }
+        // A view is a source of the statements after it (`FROM other_view`).
+        if let Statement::CreateView { plan, .. } = &statement
+            && let Some(source) = crate::engine::view_as_source(plan)
+        {
+            declared.insert(source.name.clone(), source);
         }
         out.push(statement);
     }

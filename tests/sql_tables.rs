@@ -1,0 +1,165 @@
+//! Views that read a TABLE, end to end through the real binary: keyed records produced over
+//! HTTP to a ksqlDB table's topic, upserts and tombstones (empty values), the latest row per
+//! key and an aggregate with retraction read back with `GET /v1/views/{v}`, and a view that
+//! reads another view (a count per key, then a sum and an average over those counts).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use strata_server::client::Client;
+
+use common::*;
+
+const SCHEMA: &str = "
+CREATE TABLE users (id VARCHAR PRIMARY KEY, name VARCHAR, region VARCHAR, x BIGINT)
+  WITH (kafka_topic='users', value_format='JSON');
+CREATE STREAM clicks (userid VARCHAR, page VARCHAR) WITH (kafka_topic='clicks', value_format='JSON');
+CREATE TABLE latest_users AS SELECT id, name, region FROM users WHERE x >= 0;
+CREATE TABLE by_region AS SELECT region, COUNT(*) AS n, SUM(x) AS s, AVG(x) AS a FROM users GROUP BY region;
+CREATE TABLE clicks_per_user AS SELECT userid, COUNT(*) AS n FROM clicks GROUP BY userid;";
+
+/// Produces keyed records; a `None` value is a tombstone (an empty value).
+async fn produce(c: &Client, topic: &str, records: &[(&str, Option<Value>)]) {
+    let body: Vec<Value> = records
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => json!({"key": k, "value": v}),
+            None => json!({"key": k, "value_text": ""}),
+        })
+        .collect();
+    let r = produce_raw(c, topic, Value::Array(body).to_string()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// Waits until `GET /v1/views/{view}` answers `want` as its rows.
+async fn rows_become(c: &Client, view: &str, want: Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) = get(c, &format!("/v1/views/{view}")).await;
+        assert_eq!(status, 200, "{v}");
+        if v["rows"] == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{view}: {} rather than {want}",
+            v["rows"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn user(id: Option<&str>, name: Option<&str>, region: &str, x: i64) -> Option<Value> {
+    let mut v = json!({"name": name, "region": region, "x": x});
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    Some(v)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_views_upsert_delete_retract_and_read_views_over_http() {
+    let node = Node::start(&[]);
+    let c = node.client();
+    let r = sql(&c, SCHEMA).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // A view over a view: clicks_per_user's rows, upserted by user, summed and averaged.
+    let r = sql(
+        &c,
+        "CREATE TABLE click_stats AS SELECT COUNT(*) AS users, SUM(n) AS clicks, AVG(n) AS per_user FROM clicks_per_user;",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    produce(
+        &c,
+        "users",
+        &[
+            ("a", user(Some("a"), Some("Ann"), "us", 1)),
+            ("b", user(None, Some("Bob"), "us", 2)), // the PK comes from the record key
+            ("c", user(Some("c"), Some("Cid"), "eu", 4)),
+        ],
+    )
+    .await;
+    rows_become(
+        &c,
+        "latest_users",
+        json!([
+            {"id": "a", "name": "Ann", "region": "us"},
+            {"id": "b", "name": "Bob", "region": "us"},
+            {"id": "c", "name": "Cid", "region": "eu"},
+        ]),
+    )
+    .await;
+    // a: name set to NULL; b: deleted; c: moves to us; d: filtered out by WHERE.
+    produce(
+        &c,
+        "users",
+        &[
+            ("a", user(Some("a"), None, "us", 3)),
+            ("b", None),
+            ("c", user(Some("c"), Some("Cid"), "us", 5)),
+            ("d", user(Some("d"), Some("Dee"), "eu", -1)),
+        ],
+    )
+    .await;
+    rows_become(
+        &c,
+        "latest_users",
+        json!([
+            {"id": "a", "region": "us"},
+            {"id": "c", "name": "Cid", "region": "us"},
+        ]),
+    )
+    .await;
+    rows_become(
+        &c,
+        "by_region",
+        json!([
+            {"region": "eu", "n": 1, "s": -1, "a": -1.0},
+            {"region": "us", "n": 2, "s": 8, "a": 4.0},
+        ]),
+    )
+    .await;
+    produce(&c, "users", &[("d", None)]).await;
+    rows_become(
+        &c,
+        "by_region",
+        json!([{"region": "us", "n": 2, "s": 8, "a": 4.0}]),
+    )
+    .await;
+
+    let clicks: Vec<(&str, Option<Value>)> = ["u1", "u2", "u1", "u3", "u1", "u2"]
+        .iter()
+        .map(|u| (*u, Some(json!({"userid": u, "page": "/"}))))
+        .collect();
+    produce(&c, "clicks", &clicks).await;
+    rows_become(
+        &c,
+        "click_stats",
+        json!([{"users": 3, "clicks": 6, "per_user": 2.0}]),
+    )
+    .await;
+
+    // Aggregates that cannot retract, and Lambda serving, are 400s that say why.
+    let r = sql(
+        &c,
+        "CREATE TABLE m AS SELECT region, MAX(x) FROM users GROUP BY region;",
+    )
+    .await;
+    let message = expect_error(&r, 400);
+    assert!(
+        message.contains("MAX cannot aggregate a table"),
+        "{message}"
+    );
+    let r = sql(
+        &c,
+        "CREATE TABLE l WITH (serving='lambda') AS SELECT region, COUNT(*) FROM users GROUP BY region;",
+    )
+    .await;
+    let message = expect_error(&r, 400);
+    assert!(message.contains("needs a STREAM"), "{message}");
+    node.stop();
+}
