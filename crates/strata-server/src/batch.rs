@@ -117,9 +117,12 @@ impl BatchLayer {
                     let Some(plan) = eng.plan(&view) else {
                         continue;
                     };
-                    // Nothing archived yet, or a view the batch layer cannot compute: skip
-                    // quietly rather than log an error every interval.
+                    // Nothing archived yet, or a view the batch layer cannot compute (a join
+                    // looks up the table at processing time; a view reading a table needs
+                    // upsert semantics the lake lacks): skip quietly rather than log an error
+                    // every interval.
                     if plan.join.is_some()
+                        || plan.reads_table()
                         || !matches!(Manifest::load(&lake, &plan.source.topic), Ok(Some(_)))
                     {
                         continue;
