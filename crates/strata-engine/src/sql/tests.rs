@@ -825,3 +825,107 @@ fn documented_forms_plan_and_evaluate() {
     );
     assert_eq!(p.output.len(), 3);
 }
+
+#[test]
+fn selecting_from_a_table_keeps_the_latest_row_per_record_key() {
+    let p = view(
+        "CREATE TABLE v AS SELECT id, UPPER(name) AS n FROM users WHERE region = 'eu'",
+        &catalog(),
+    );
+    assert!(p.reads_table());
+    assert_eq!(p.group_by, vec![("_key".to_string(), col("_key"))]);
+    assert_eq!(p.aggregates.len(), 2);
+    assert!(
+        p.aggregates
+            .iter()
+            .all(|a| a.function == AggregateFunction::Latest)
+    );
+    assert_eq!(p.aggregates[0].arg, Some(col("id")));
+    assert!(
+        matches!(&p.aggregates[1].arg, Some(Expr::Function { name, .. }) if name == "upper"),
+        "{:?}",
+        p.aggregates[1]
+    );
+    assert_eq!(
+        p.output,
+        vec![
+            ("id".to_string(), col("agg0")),
+            ("n".to_string(), col("agg1"))
+        ]
+    );
+    // WHERE applies to the rows (the latest value of each key), before grouping.
+    assert!(p.filter.is_some() && p.having.is_none());
+    assert_eq!(p.emit, EmitMode::Changes);
+    assert_eq!(p.serving, crate::plan::ServingMode::Kappa);
+    assert!(!p.merges_batch());
+}
+
+#[test]
+fn aggregating_a_table_is_a_running_aggregate_served_by_the_speed_layer() {
+    let p = view(
+        "CREATE TABLE by_region AS SELECT region, COUNT(*) AS n, SUM(LENGTH(name)) AS s, AVG(LENGTH(name)) AS a, COUNT(name) AS c FROM users GROUP BY region",
+        &catalog(),
+    );
+    assert_eq!(p.group_by, vec![("region".to_string(), col("region"))]);
+    let functions: Vec<AggregateFunction> = p.aggregates.iter().map(|a| a.function).collect();
+    assert_eq!(
+        functions,
+        [
+            AggregateFunction::Count,
+            AggregateFunction::Sum,
+            AggregateFunction::Avg,
+            AggregateFunction::Count
+        ]
+    );
+    assert!(p.window.is_none() && !p.merges_batch());
+    // A view declared Kappa explicitly is fine; Lambda is not.
+    view(
+        "CREATE TABLE k WITH (serving='kappa') AS SELECT region, COUNT(*) FROM users GROUP BY region",
+        &catalog(),
+    );
+}
+
+#[test]
+fn what_cannot_aggregate_a_table_is_an_error_naming_the_place_and_the_function() {
+    let cat = catalog();
+    for (sql, at, needle) in [
+        (
+            "SELECT region,\n  MIN(name) FROM users GROUP BY region",
+            "line 2, column 3",
+            "MIN cannot aggregate a table",
+        ),
+        (
+            "SELECT region, APPROX_COUNT_DISTINCT(name) FROM users GROUP BY region",
+            "line 1",
+            "APPROX_COUNT_DISTINCT cannot aggregate a table",
+        ),
+        (
+            "SELECT region, EARLIEST_BY_OFFSET(name) FROM users GROUP BY region",
+            "line 1",
+            "EARLIEST_BY_OFFSET cannot aggregate a table",
+        ),
+        (
+            "SELECT region, COUNT(*) FROM users\nWINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY region",
+            "line 2",
+            "a window over table users",
+        ),
+        (
+            "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE users, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end",
+            "line 1",
+            "a window over table users",
+        ),
+        (
+            "SELECT region, COUNT(*) FROM users GROUP BY TUMBLE(rowtime, INTERVAL '1' MINUTE), region",
+            "line 1",
+            "a window over table users",
+        ),
+        (
+            "SELECT u.id FROM users u JOIN users w ON u.id = w.id",
+            "line 1",
+            "as the driving input",
+        ),
+    ] {
+        let e = err(sql, &cat);
+        assert!(e.contains(at) && e.contains(needle), "{sql}: {e}");
+    }
+}
