@@ -30,6 +30,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::plan::SourceDef;
 
+/// Hash maps keyed by record keys: foldhash, much cheaper than SipHash for short keys (the
+/// keys are the view's own input, and a per-process random seed keeps flooding at bay).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The key column of decoded batches.
 pub const KEY_COLUMN: &str = "_key";
 
@@ -38,7 +42,7 @@ pub const KEY_COLUMN: &str = "_key";
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TableInputState {
     /// Record key → the key's current row (arrow-row bytes of the input schema).
-    rows: HashMap<String, Vec<u8>>,
+    rows: Map<String, Vec<u8>>,
     /// Per group id: how many current rows it aggregates (0 ⇒ the group is gone).
     counts: Vec<i64>,
 }
@@ -143,7 +147,10 @@ impl Upsert {
             }
         }
         // Per key touched by this batch: the row it ends with (`None`: deleted).
-        let mut last: HashMap<&str, Option<usize>> = HashMap::new();
+        let mut last: Map<&str, Option<usize>> = Map::with_capacity_and_hasher(
+            n.min(state.rows.len().max(1024)),
+            foldhash::fast::RandomState::default(),
+        );
         let mut added = vec![false; n];
         let mut retracted: Vec<&str> = Vec::new();
         let mut unkeyed = Vec::new();
