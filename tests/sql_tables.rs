@@ -163,3 +163,70 @@ async fn table_views_upsert_delete_retract_and_read_views_over_http() {
     assert!(message.contains("needs a STREAM"), "{message}");
     node.stop();
 }
+
+/// xorshift64*: reproducible data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_views_are_exact_after_kill_9_at_random_moments() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let fast = ["--checkpoint-interval", "100ms"];
+    let mut node = Node::start_in(&dir, &fast);
+    let r = sql(&node.client(), SCHEMA).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // The model: the latest (region, x) per key.
+    let mut model: std::collections::BTreeMap<String, (String, i64)> = Default::default();
+    let mut rng = Rng(0x7ab1e);
+    for _ in 0..6 {
+        let c = node.client();
+        let mut records = Vec::new();
+        for _ in 0..300 {
+            let key = format!("k{:02}", rng.below(40));
+            if rng.below(6) == 0 {
+                model.remove(&key);
+                records.push((key, None));
+            } else {
+                let region = format!("r{}", rng.below(4));
+                let x = rng.below(100) as i64;
+                model.insert(key.clone(), (region.clone(), x));
+                records.push((key, user(None, None, &region, x)));
+            }
+        }
+        let refs: Vec<(&str, Option<Value>)> = records
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        produce(&c, "users", &refs).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+        drop(node); // SIGKILL
+        node = Node::start_in(&dir, &fast);
+    }
+    let c = node.client();
+    let latest: Vec<Value> = model
+        .iter()
+        .map(|(k, (r, _))| json!({"id": k, "region": r}))
+        .collect();
+    rows_become(&c, "latest_users", Value::Array(latest)).await;
+    let mut groups: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for (r, x) in model.values() {
+        let g = groups.entry(r).or_default();
+        g.0 += 1;
+        g.1 += x;
+    }
+    let by_region: Vec<Value> = groups
+        .iter()
+        .map(|(r, (n, s))| json!({"region": r, "n": n, "s": s, "a": *s as f64 / *n as f64}))
+        .collect();
+    rows_become(&c, "by_region", Value::Array(by_region)).await;
+    node.stop();
+}
