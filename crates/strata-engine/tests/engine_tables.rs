@@ -370,6 +370,10 @@ mod through_the_engine {
     }
 
     fn produce(log: &Log, records: &[(&str, Option<Value>)]) {
+        produce_to(log, "users", records);
+    }
+
+    fn produce_to(log: &Log, topic: &str, records: &[(&str, Option<Value>)]) {
         let records: Vec<Record> = records
             .iter()
             .map(|(k, v)| {
@@ -377,7 +381,7 @@ mod through_the_engine {
                 Record::new(value.into_bytes(), 1_000).with_key(k.as_bytes().to_vec())
             })
             .collect();
-        let t = log.topic("users").expect("topic");
+        let t = log.topic(topic).expect("topic");
         t.append(0, EncodedBatch::from_records(&records).expect("batch"))
             .expect("append");
     }
@@ -495,6 +499,70 @@ mod through_the_engine {
                 "{gone} deleted: {latest:?}"
             );
         }
+        engine.shutdown();
+    }
+
+    /// Nexmark q4's shape: the highest bid per auction (a join view whose MAX changes), then
+    /// the average of those per category, which must follow each auction's current maximum.
+    #[test]
+    fn an_average_over_a_changing_max_follows_the_current_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, engine) = open(dir.path(), None);
+        engine
+            .execute(
+                "CREATE TABLE auction (id BIGINT PRIMARY KEY, category BIGINT) WITH (kafka_topic='auction', value_format='JSON');
+                 CREATE STREAM bid (auction BIGINT, price BIGINT) WITH (kafka_topic='bid', value_format='JSON');",
+            )
+            .expect("sources");
+        produce_to(
+            &log,
+            "auction",
+            &[
+                ("1", Some(json!({"id": 1, "category": 10}))),
+                ("2", Some(json!({"id": 2, "category": 10}))),
+                ("3", Some(json!({"id": 3, "category": 20}))),
+            ],
+        );
+        engine
+            .execute(
+                "CREATE TABLE q4_inner AS SELECT A.id AS id, A.category AS category, MAX(B.price) AS final
+                   FROM bid AS B JOIN auction AS A ON B.auction = A.id GROUP BY A.id, A.category;
+                 CREATE TABLE q4 AS SELECT category, AVG(final) AS avg_final FROM q4_inner GROUP BY category;",
+            )
+            .expect("views");
+        let bids = |pairs: &[(i64, i64)]| -> Vec<(String, Option<Value>)> {
+            pairs
+                .iter()
+                .map(|(a, p)| (a.to_string(), Some(json!({"auction": a, "price": p}))))
+                .collect()
+        };
+        let first = bids(&[(1, 5), (2, 7), (3, 4)]);
+        let refs: Vec<(&str, Option<Value>)> =
+            first.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        produce_to(&log, "bid", &refs);
+        eventually(
+            &engine,
+            "q4",
+            &[
+                json!({"category": 10, "avg_final": 6.0}),
+                json!({"category": 20, "avg_final": 4.0}),
+            ],
+        );
+        // Auction 1's maximum rises to 9: its old maximum 5 is retracted, not averaged in.
+        let second = bids(&[(1, 9), (3, 1)]);
+        let refs: Vec<(&str, Option<Value>)> = second
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        produce_to(&log, "bid", &refs);
+        eventually(
+            &engine,
+            "q4",
+            &[
+                json!({"category": 10, "avg_final": 8.0}),
+                json!({"category": 20, "avg_final": 4.0}),
+            ],
+        );
         engine.shutdown();
     }
 
