@@ -62,6 +62,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// When the node started.
     pub started: Instant,
+    /// Kept state of Lambda views' point lookups.
+    pub lookups: crate::lookup::Lookups,
 }
 
 /// Handle on [`Shared`] given to handlers.

@@ -6,7 +6,8 @@
 //! - [`records`] and [`fetch`]: records on the wire (produce bodies in, JSON out).
 //! - [`http`]: the axum router and handlers (`/v1/...`, `/health`, `/metrics`).
 //! - `views`: the SQL engine over HTTP (`/v1/sql`, `/v1/views/...`); [`rows`]: picking a
-//!   view's rows by key, time range and order.
+//!   view's rows by key, time range and order; `lookup` and `row_json`: the fast path of a
+//!   Lambda view's point lookup.
 //! - `replays`: Kappa replay (`/v1/replays`) and view versions (`/v1/views/{v}/versions`,
 //!   `/promote`).
 //! - [`batch`]: the batch layer in the node — the lake, the continuous archiver, scheduled
@@ -23,9 +24,11 @@ pub mod config;
 mod error;
 pub mod fetch;
 pub mod http;
+mod lookup;
 pub mod metrics;
 pub mod records;
 mod replays;
+mod row_json;
 pub mod rows;
 pub mod server;
 pub mod time;

@@ -125,6 +125,7 @@ impl Node {
                 batch,
                 shutdown,
                 started: Instant::now(),
+                lookups: Default::default(),
             }),
             listener,
             shutdown_tx,

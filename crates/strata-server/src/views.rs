@@ -23,7 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use strata_engine::engine::{Engine, Outcome};
 use strata_engine::plan::{Statement, WindowSpec};
@@ -573,29 +573,20 @@ fn row_query(params: &Params) -> Result<RowQuery> {
 }
 
 async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Response> {
+    // A Lambda view's point lookup merges one key's groups with kept scratch operators and
+    // writes its rows straight to JSON: tens of microseconds, less than the two thread
+    // switches of the blocking pool, which dominated its profile. Everything else (and
+    // everything that may touch a whole view) runs on the blocking pool.
+    if let Some(body) = state.lookups.answer(&state.engine, &view, &q) {
+        return Ok(json_response(StatusCode::OK, body));
+    }
     let engine = Arc::clone(&state.engine);
-    // A Lambda view's point lookup merges one key's groups: tens of microseconds, less than
-    // the two thread switches of the blocking pool, which dominated its profile. Everything
-    // that may touch a whole view runs on the blocking pool.
-    let point_lookup = q.key.as_deref().is_some_and(|key| {
-        engine
-            .resolve(&view)
-            .and_then(|v| engine.plan(&v))
-            .is_some_and(|p| {
-                p.merges_batch()
-                    && rows::key_values(&p, key).is_some_and(|v| v.len() == p.group_by.len())
-            })
-    });
-    let body = if point_lookup {
-        answer(&engine, &view, &q)?
-    } else {
-        blocking(move || answer(&engine, &view, &q)).await?
-    };
+    let body = blocking(move || answer(&engine, &view, &q)).await?;
     Ok(json_response(StatusCode::OK, body))
 }
 
 /// The JSON body answering `q` on view (or alias) `asked`.
-fn answer(engine: &Engine, asked: &str, q: &RowQuery) -> Result<Vec<u8>> {
+pub(crate) fn answer(engine: &Engine, asked: &str, q: &RowQuery) -> Result<Vec<u8>> {
     // One resolution per answer: an alias's current version answers it whole, so a
     // promotion during the request never mixes two versions.
     let view = engine.resolve(asked).ok_or_else(|| unknown_view(asked))?;
@@ -620,18 +611,10 @@ fn answer(engine: &Engine, asked: &str, q: &RowQuery) -> Result<Vec<u8>> {
     }
     let selected = rows::select(&snapshot, &plan, q)?;
     let lines = json_lines(&selected)?;
-    let mut provenance = provenance_json(&plan, served.as_ref(), &stats);
-    if let (Some(f), Some(obj)) = (engine.failure(&view), provenance.as_object_mut()) {
-        obj.insert("failure".into(), f.into());
-    }
+    let provenance = Provenance::new(&plan, served.as_ref(), &stats, engine.failure(&view));
     let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 512);
-    body.extend_from_slice(b"{\"view\":");
-    crate::records::write_str(&mut body, &asked.to_lowercase());
-    body.extend_from_slice(b",\"version\":");
-    crate::records::write_str(&mut body, &plan.name);
-    body.extend_from_slice(b",\"columns\":");
-    body.extend_from_slice(rows::columns_json(&selected).to_string().as_bytes());
-    body.extend_from_slice(b",\"rows\":[");
+    let columns = rows::columns_json(&selected).to_string();
+    write_body_head(&mut body, asked, &plan.name, columns.as_bytes());
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
             body.push(b',');
@@ -639,9 +622,20 @@ fn answer(engine: &Engine, asked: &str, q: &RowQuery) -> Result<Vec<u8>> {
         body.extend_from_slice(line);
     }
     body.extend_from_slice(format!("],\"count\":{},\"provenance\":", lines.len()).as_bytes());
-    body.extend_from_slice(provenance.to_string().as_bytes());
+    provenance.write(&mut body);
     body.push(b'}');
     Ok(body)
+}
+
+/// The start of an answer's body, up to the opening of its `rows` array.
+pub(crate) fn write_body_head(body: &mut Vec<u8>, asked: &str, version: &str, columns: &[u8]) {
+    body.extend_from_slice(b"{\"view\":");
+    crate::records::write_str(body, &asked.to_lowercase());
+    body.extend_from_slice(b",\"version\":");
+    crate::records::write_str(body, version);
+    body.extend_from_slice(b",\"columns\":");
+    body.extend_from_slice(columns);
+    body.extend_from_slice(b",\"rows\":[");
 }
 
 /// Rejects a top-N ranking by something that is not one of the view's aggregate columns.
@@ -698,48 +692,108 @@ fn current_rows(
 }
 
 /// Where an answer comes from: the layers merged, the batch view's epoch and horizon, the
-/// speed layer's watermark, lag and generations.
-fn provenance_json(
-    plan: &strata_engine::ViewPlan,
-    served: Option<&strata_serving::Provenance>,
-    stats: &ViewStats,
-) -> Value {
-    let mode = if plan.merges_batch() {
-        "lambda"
-    } else {
-        "kappa"
-    };
-    let layers = served.map_or_else(|| vec!["speed"], strata_serving::Provenance::layers);
-    let batch = served.and_then(|p| p.batch.as_ref()).map(|b| {
-        json!({
-            "epoch": b.epoch,
-            "created_at": b.created_at_ms,
-            "horizon": b.horizon.iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect::<Vec<_>>(),
-        })
-    });
-    let generations = served.map(|p| {
-        p.generations
-            .iter()
-            .map(|(p, base)| json!({"partition": p, "base_offset": base}))
-            .collect::<Vec<_>>()
-    });
-    json!({
-        "mode": mode,
-        "layers": layers,
-        "batch": batch,
-        "speed": {
-            "watermark": watermark(stats),
-            "lag": stats.lag,
-            "generations": generations,
-        },
-        "watermark": watermark(stats),
-        "lag": stats.lag,
-        "records_in": stats.records_in,
-        "late": stats.late,
-        "invalid": stats.invalid,
-        "emitted": stats.emitted,
-        "checkpoints": stats.checkpoints,
-    })
+/// speed layer's watermark, lag and generations, the view's counters and failure. Fields in
+/// name order (as the `serde_json::Value` this replaced wrote them), written straight into
+/// the body.
+#[derive(Serialize)]
+pub(crate) struct Provenance {
+    batch: Option<BatchJson>,
+    checkpoints: u64,
+    emitted: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
+    invalid: u64,
+    lag: u64,
+    late: u64,
+    layers: Vec<&'static str>,
+    mode: &'static str,
+    records_in: u64,
+    speed: SpeedJson,
+    watermark: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct BatchJson {
+    created_at: i64,
+    epoch: u64,
+    horizon: Vec<OffsetJson>,
+}
+
+#[derive(Serialize)]
+struct OffsetJson {
+    offset: u64,
+    partition: u32,
+}
+
+#[derive(Serialize)]
+struct SpeedJson {
+    generations: Option<Vec<GenerationJson>>,
+    lag: u64,
+    watermark: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct GenerationJson {
+    base_offset: u64,
+    partition: u32,
+}
+
+impl Provenance {
+    pub(crate) fn new(
+        plan: &strata_engine::ViewPlan,
+        served: Option<&strata_serving::Provenance>,
+        stats: &ViewStats,
+        failure: Option<String>,
+    ) -> Self {
+        let mode = if plan.merges_batch() {
+            "lambda"
+        } else {
+            "kappa"
+        };
+        let layers = served.map_or_else(|| vec!["speed"], strata_serving::Provenance::layers);
+        let batch = served.and_then(|p| p.batch.as_ref()).map(|b| BatchJson {
+            created_at: b.created_at_ms,
+            epoch: b.epoch,
+            horizon: b
+                .horizon
+                .iter()
+                .map(|&(partition, offset)| OffsetJson { offset, partition })
+                .collect(),
+        });
+        let generations = served.map(|p| {
+            p.generations
+                .iter()
+                .map(|&(partition, base_offset)| GenerationJson {
+                    base_offset,
+                    partition,
+                })
+                .collect()
+        });
+        Provenance {
+            batch,
+            checkpoints: stats.checkpoints,
+            emitted: stats.emitted,
+            failure,
+            invalid: stats.invalid,
+            lag: stats.lag,
+            late: stats.late,
+            layers,
+            mode,
+            records_in: stats.records_in,
+            speed: SpeedJson {
+                generations,
+                lag: stats.lag,
+                watermark: watermark(stats),
+            },
+            watermark: watermark(stats),
+        }
+    }
+
+    /// Appends it as JSON.
+    pub(crate) fn write(&self, body: &mut Vec<u8>) {
+        // Writing plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(body, self);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

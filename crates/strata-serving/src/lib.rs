@@ -5,10 +5,11 @@
 //! - [`attach`] hands a published batch view to the speed layer of its view: the speed layer
 //!   drops the generations it covers, atomically for readers.
 //! - [`query`] answers a lookup: `batch ⊕ Σ partials of generations ≥ horizon`, with its
-//!   provenance (which layers contributed, the batch epoch and horizon).
+//!   provenance (which layers contributed, the batch epoch and horizon); [`Scratch`] keeps a
+//!   view's compiled scratch operators for its next lookups.
 
 mod error;
 mod merge;
 
 pub use error::{Error, Result};
-pub use merge::{Answer, BatchSource, Provenance, Selection, attach, query};
+pub use merge::{Answer, BatchSource, Provenance, Scratch, Selection, attach, query};

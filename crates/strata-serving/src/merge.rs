@@ -2,16 +2,16 @@
 //! and the batch view's state, selecting one key's groups (or a range of windows) first, so a
 //! point lookup touches only that key's groups in each layer.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use strata_batch::BatchEpoch;
 use strata_engine::decode::source_schema;
 use strata_engine::engine::Engine;
 use strata_engine::generations::{Coverage, Generation, Horizon};
-use strata_engine::operator::{GroupFilter, Lateness, ViewOperator};
+use strata_engine::operator::{GroupFilter, GroupState, Lateness, ViewOperator};
 use strata_engine::plan::ViewPlan;
-use strata_engine::streaming::BatchHandle;
+use strata_engine::streaming::{BatchHandle, SpeedPartials};
 
 use crate::error::{Error, Result};
 
@@ -112,22 +112,118 @@ pub fn attach(engine: &Engine, epoch: &Arc<BatchEpoch>) -> Result<bool> {
 }
 
 /// The merged rows of a Lambda view (`plan.merges_batch()`) that `selection` asks for:
-/// batch view ⊕ the partials of the generations it has not covered.
+/// batch view ⊕ the partials of the generations it has not covered. Compiles a scratch
+/// operator for this one answer; [`Scratch`] keeps them for a view's repeated lookups.
 ///
 /// # Errors
 /// [`Error::Unavailable`] right after a restart, until the batch view the speed layer had
 /// handed over is attached again; [`Error::Engine`] for an unknown or stopped view and
 /// evaluation errors.
 pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<Answer> {
-    let partials = engine.partials(&plan.name)?.ok_or_else(|| {
+    let partials = speed_partials(engine, plan)?;
+    let mut merged = fresh_operator(plan)?;
+    let provenance = merge_into(&mut merged, plan, &partials, selection)?;
+    Ok(Answer {
+        rows: merged.snapshot()?,
+        provenance,
+    })
+}
+
+/// A view's compiled scratch operators, kept for its next answers: compiling one (plan
+/// checks, key converter, schemas) and dropping it cost more than a point lookup's merge.
+/// An operator is emptied before each use, so an answer never sees another's groups.
+pub struct Scratch {
+    plan: Arc<ViewPlan>,
+    empty: GroupState,
+    pool: Mutex<Vec<ViewOperator>>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("view", &self.plan.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most idle scratch operators a view keeps (more than the node's concurrent lookups of one
+/// view would need).
+const POOL: usize = 16;
+
+impl Scratch {
+    /// Scratch operators of `plan` (a Lambda view's).
+    ///
+    /// # Errors
+    /// [`Error::Engine`] when the plan does not compile.
+    pub fn new(plan: Arc<ViewPlan>) -> Result<Self> {
+        let first = fresh_operator(&plan)?;
+        Ok(Scratch {
+            empty: first.state().clone(),
+            pool: Mutex::new(vec![first]),
+            plan,
+        })
+    }
+
+    /// The plan the operators were compiled from.
+    pub fn plan(&self) -> &Arc<ViewPlan> {
+        &self.plan
+    }
+
+    /// Like [`query`], with a kept operator: `f` reads the merged operator (its
+    /// [`ViewOperator::snapshot`] is the answer's rows) and the answer's provenance.
+    ///
+    /// # Errors
+    /// As [`query`], and what `f` returns.
+    pub fn query<T>(
+        &self,
+        engine: &Engine,
+        selection: &Selection,
+        f: impl FnOnce(&ViewOperator, Provenance) -> Result<T>,
+    ) -> Result<T> {
+        let partials = speed_partials(engine, &self.plan)?;
+        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut merged = match taken {
+            Some(mut op) => {
+                op.restore(self.empty.clone())?;
+                op
+            }
+            None => fresh_operator(&self.plan)?,
+        };
+        let provenance = merge_into(&mut merged, &self.plan, &partials, selection)?;
+        let out = f(&merged, provenance);
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL {
+            pool.push(merged);
+        }
+        out
+    }
+}
+
+fn speed_partials(engine: &Engine, plan: &ViewPlan) -> Result<Arc<SpeedPartials>> {
+    engine.partials(&plan.name)?.ok_or_else(|| {
         Error::Unavailable(format!(
             "view {} is served from the speed layer alone (kappa)",
             plan.name
         ))
-    })?;
-    let mut merged =
-        ViewOperator::new(plan.clone(), source_schema(&plan.source), Lateness::Ignore)?;
-    merged.set_retention_ms(i64::MAX);
+    })
+}
+
+/// An empty operator of `plan` that keeps every window it absorbs.
+fn fresh_operator(plan: &ViewPlan) -> Result<ViewOperator> {
+    let mut op = ViewOperator::new(plan.clone(), source_schema(&plan.source), Lateness::Ignore)?;
+    op.set_retention_ms(i64::MAX);
+    Ok(op)
+}
+
+/// Folds what `selection` asks for into the empty operator `merged`: the partials of the
+/// generations the batch view has not covered (under the ledger's lock, so a hand-over is
+/// seen whole or not at all), then the batch view's state.
+fn merge_into(
+    merged: &mut ViewOperator,
+    plan: &ViewPlan,
+    partials: &SpeedPartials,
+    selection: &Selection,
+) -> Result<Provenance> {
     let key = match &selection.key {
         // A key with one value per group key column selects before merging; any other key
         // (a view whose output leaves a key column out) is matched on the merged rows.
@@ -135,12 +231,7 @@ pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<
             match merged.key_row_from_text(values)? {
                 Some(row) => Some(row),
                 // A value of the wrong type: no group can match.
-                None => {
-                    return Ok(Answer {
-                        rows: merged.snapshot()?,
-                        provenance: Provenance::default(),
-                    });
-                }
+                None => return Ok(Provenance::default()),
             }
         }
         _ => None,
@@ -181,8 +272,5 @@ pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<
             created_at_ms: epoch.horizon().created_at_ms,
         });
     }
-    Ok(Answer {
-        rows: merged.snapshot()?,
-        provenance,
-    })
+    Ok(provenance)
 }
