@@ -18,6 +18,7 @@
 //! checkpointed with the operator's state.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
@@ -160,19 +161,22 @@ impl Upsert {
                 continue;
             }
             let key = keys.value(i);
-            match last.get(key) {
-                // A row added earlier in this batch is replaced before anyone saw it.
-                Some(Some(j)) => added[*j] = false,
-                Some(None) => {}
-                None => {
+            let now = (!is_tombstone[i]).then_some(i);
+            added[i] = now.is_some();
+            match last.entry(key) {
+                Entry::Occupied(mut e) => {
+                    // A row added earlier in this batch is replaced before anyone saw it.
+                    if let Some(j) = e.insert(now) {
+                        added[j] = false;
+                    }
+                }
+                Entry::Vacant(e) => {
                     if state.rows.contains_key(key) {
                         retracted.push(key);
                     }
+                    e.insert(now);
                 }
             }
-            let now = (!is_tombstone[i]).then_some(i);
-            added[i] = now.is_some();
-            last.insert(key, now);
         }
         let parser = self.converter.parser();
         let old_columns = if retracted.is_empty() {
@@ -188,13 +192,29 @@ impl Upsert {
             )
         };
         let added_rows: Vec<u32> = (0..n as u32).filter(|&i| added[i as usize]).collect();
-        // Store each touched key's final row.
-        if last.values().any(Option::is_some) {
-            let rows = self.converter.convert_columns(batch.columns())?;
+        let added_batch = if added_rows.len() == n {
+            batch.clone()
+        } else {
+            let idx = UInt32Array::from(added_rows.clone());
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| take(c.as_ref(), &idx, None))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(Arc::clone(&self.schema), columns)?
+        };
+        // Store each touched key's final row: exactly the rows added (only those are encoded).
+        if !added_rows.is_empty() {
+            let rows = self.converter.convert_columns(added_batch.columns())?;
+            // Row i of the batch is row `added_at[i]` of `rows`.
+            let mut added_at = vec![0u32; n];
+            for (at, &i) in added_rows.iter().enumerate() {
+                added_at[i as usize] = at as u32;
+            }
             for (key, row) in &last {
                 match row {
                     Some(i) => {
-                        let row = rows.row(*i);
+                        let row = rows.row(added_at[*i] as usize);
                         let bytes = row.as_ref();
                         match state.rows.get_mut(*key) {
                             Some(stored) => {
@@ -219,17 +239,6 @@ impl Upsert {
         let mut signs = Vec::with_capacity(retracted.len() + added_rows.len());
         signs.resize(retracted.len(), -1i8);
         signs.resize(retracted.len() + added_rows.len(), 1i8);
-        let added_batch = if added_rows.len() == n {
-            batch
-        } else {
-            let idx = UInt32Array::from(added_rows);
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| take(c.as_ref(), &idx, None))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(Arc::clone(&self.schema), columns)?
-        };
         let batch = match old_columns {
             None => added_batch,
             Some(columns) => {
