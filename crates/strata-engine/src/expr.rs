@@ -90,7 +90,11 @@ pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
             batch.schema_ref(),
         )?));
     }
-    let v = eval(expr, batch)?;
+    let mut cx = Cx {
+        batch,
+        memo: Vec::new(),
+    };
+    let v = eval(expr, &mut cx)?;
     Ok(v.into_array(batch.num_rows()))
 }
 
@@ -693,7 +697,16 @@ fn bool_of(v: &Val) -> Result<&BooleanArray> {
     })
 }
 
-fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
+/// One evaluation's batch, and the function calls already evaluated in it: a call that
+/// occurs again in the expression (`CASE WHEN LOWER(c) = 'a' … WHEN LOWER(c) = 'b' …`) is
+/// computed once.
+struct Cx<'e, 'b> {
+    batch: &'b RecordBatch,
+    memo: Vec<(&'e Expr, Val)>,
+}
+
+fn eval<'e>(expr: &'e Expr, cx: &mut Cx<'e, '_>) -> Result<Val> {
+    let batch = cx.batch;
     let len = batch.num_rows();
     match expr {
         Expr::Column(name) => {
@@ -702,12 +715,12 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
         }
         Expr::Literal(l) => Ok(Val::scalar(literal_array(l))),
         Expr::Binary { op, left, right } => {
-            let l = eval(left, batch)?;
-            let r = eval(right, batch)?;
+            let l = eval(left, cx)?;
+            let r = eval(right, cx)?;
             binary(*op, l, r, len)
         }
         Expr::Not(e) => {
-            let v = eval(e, batch)?.cast(&DataType::Boolean)?;
+            let v = eval(e, cx)?.cast(&DataType::Boolean)?;
             let out = boolean::not(bool_of(&v)?)?;
             Ok(Val {
                 array: Arc::new(out),
@@ -715,7 +728,7 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
             })
         }
         Expr::Negate(e) => {
-            let v = eval(e, batch)?;
+            let v = eval(e, cx)?;
             match v.data_type() {
                 DataType::Int64 | DataType::Float64 => v.map(|a| Ok(numeric::neg_wrapping(a)?)),
                 DataType::Null => Ok(v),
@@ -726,7 +739,7 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
             }
         }
         Expr::IsNull { expr, negated } => {
-            let v = eval(expr, batch)?;
+            let v = eval(expr, cx)?;
             let out = if *negated {
                 boolean::is_not_null(&v.array)?
             } else {
@@ -742,10 +755,10 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
             list,
             negated,
         } => {
-            let v = eval(expr, batch)?;
+            let v = eval(expr, cx)?;
             let mut acc: Option<Val> = None;
             for item in list {
-                let eq = binary(BinaryOp::Eq, v.clone(), eval(item, batch)?, len)?;
+                let eq = binary(BinaryOp::Eq, v.clone(), eval(item, cx)?, len)?;
                 acc = Some(match acc {
                     None => eq,
                     Some(a) => binary(BinaryOp::Or, a, eq, len)?,
@@ -763,9 +776,9 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
             high,
             negated,
         } => {
-            let v = eval(expr, batch)?;
-            let ge = binary(BinaryOp::GtEq, v.clone(), eval(low, batch)?, len)?;
-            let le = binary(BinaryOp::LtEq, v, eval(high, batch)?, len)?;
+            let v = eval(expr, cx)?;
+            let ge = binary(BinaryOp::GtEq, v.clone(), eval(low, cx)?, len)?;
+            let le = binary(BinaryOp::LtEq, v, eval(high, cx)?, len)?;
             let both = binary(BinaryOp::And, ge, le, len)?;
             if *negated { not(both) } else { Ok(both) }
         }
@@ -773,17 +786,22 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Val> {
             operand,
             branches,
             otherwise,
-        } => case(operand.as_deref(), branches, otherwise.as_deref(), batch),
+        } => case(operand.as_deref(), branches, otherwise.as_deref(), cx),
         Expr::Cast { expr, to } => {
-            let v = eval(expr, batch)?;
+            let v = eval(expr, cx)?;
             v.cast(&arrow_type(*to))
         }
         Expr::Function { name, args } => {
+            if let Some((_, v)) = cx.memo.iter().find(|(e, _)| *e == expr) {
+                return Ok(v.clone());
+            }
             let vals = args
                 .iter()
-                .map(|a| eval(a, batch))
+                .map(|a| eval(a, cx))
                 .collect::<Result<Vec<_>>>()?;
-            function(name, vals, len)
+            let v = function(name, vals, len)?;
+            cx.memo.push((expr, v.clone()));
+            Ok(v)
         }
     }
 }
@@ -938,63 +956,108 @@ fn divide(modulo: bool, l: Val, r: Val, len: usize) -> Result<Val> {
     Ok(Val { array: out, scalar })
 }
 
-fn case(
-    operand: Option<&Expr>,
-    branches: &[(Expr, Expr)],
-    otherwise: Option<&Expr>,
-    batch: &RecordBatch,
+fn case<'e>(
+    operand: Option<&'e Expr>,
+    branches: &'e [(Expr, Expr)],
+    otherwise: Option<&'e Expr>,
+    cx: &mut Cx<'e, '_>,
 ) -> Result<Val> {
-    let len = batch.num_rows();
-    let operand = operand.map(|o| eval(o, batch)).transpose()?;
+    let len = cx.batch.num_rows();
+    let operand = operand.map(|o| eval(o, cx)).transpose()?;
     let mut conds = Vec::with_capacity(branches.len());
     let mut thens = Vec::with_capacity(branches.len());
     let mut out_t = DataType::Null;
     for (when, then) in branches {
-        let w = eval(when, batch)?;
+        let w = eval(when, cx)?;
         let c = match &operand {
             Some(o) => binary(BinaryOp::Eq, o.clone(), w, len)?,
             None => w.cast(&DataType::Boolean)?,
         };
         conds.push(c);
-        let t = eval(then, batch)?;
+        let t = eval(then, cx)?;
         out_t = unify(&out_t, t.data_type(), "CASE branches")?;
         thens.push(t);
     }
     let els = match otherwise {
-        Some(e) => eval(e, batch)?,
+        Some(e) => eval(e, cx)?,
         None => Val::scalar(Arc::new(NullArray::new(1))),
     };
     out_t = unify(&out_t, els.data_type(), "CASE branches")?;
     if out_t == DataType::Null {
         return Ok(Val::scalar(Arc::new(NullArray::new(1))));
     }
-    // The first matching branch wins: fold from the last branch backwards.
-    let mut acc = els.cast(&out_t)?;
-    for (c, t) in conds.into_iter().zip(thens).rev() {
-        let t = t.cast(&out_t)?;
-        let mask_val = Val::column(c.into_array(len));
-        let mask = null_as_false(bool_of(&mask_val)?);
-        acc = kernel2_ref(&t, &acc, |a, b| {
-            arrow::compute::kernels::zip::zip(&mask, a, b)
-        })?;
-        acc.scalar = false;
+    // The first branch whose condition is true (NULL counts as false) picks the row's value;
+    // the values are then gathered in one pass.
+    let values: Vec<Val> = thens
+        .into_iter()
+        .chain(std::iter::once(els))
+        .map(|v| v.cast(&out_t))
+        .collect::<Result<_>>()?;
+    let otherwise = branches.len();
+    let scalar = conds.iter().all(|c| c.scalar) && values.iter().all(|v| v.scalar);
+    let n = if scalar { 1 } else { len };
+    let mut chosen = vec![otherwise; n];
+    let mut open = n;
+    for (b, c) in conds.iter().enumerate() {
+        if open == 0 {
+            break;
+        }
+        let c = bool_of(c)?;
+        let at = |i: usize| if c.len() == 1 { 0 } else { i };
+        for (i, pick) in chosen.iter_mut().enumerate() {
+            if *pick == otherwise && c.is_valid(at(i)) && c.value(at(i)) {
+                *pick = b;
+                open -= 1;
+            }
+        }
     }
-    Ok(acc)
+    let arrays: Vec<&dyn Array> = values.iter().map(|v| v.array.as_ref()).collect();
+    let indices: Vec<(usize, usize)> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| (b, if values[b].scalar { 0 } else { i }))
+        .collect();
+    Ok(Val {
+        array: arrow::compute::interleave(&arrays, &indices)?,
+        scalar,
+    })
 }
 
-/// A UTF-8 map over a string column (no arrow kernel exists for these).
-fn map_str(v: &Val, f: impl Fn(&str) -> String) -> Result<Val> {
+/// A UTF-8 map over a string column (no arrow kernel exists for these): `f` writes row
+/// `x`'s result into a buffer reused across rows.
+fn map_str(v: &Val, f: impl Fn(&str, &mut String)) -> Result<Val> {
     v.map(|a| {
         let s = a.as_string::<i32>();
         let mut b = StringBuilder::with_capacity(s.len(), s.value_data().len());
+        let mut buf = String::new();
         for x in s.iter() {
             match x {
-                Some(x) => b.append_value(f(x)),
+                Some(x) => {
+                    buf.clear();
+                    f(x, &mut buf);
+                    b.append_value(&buf);
+                }
                 None => b.append_null(),
             }
         }
         Ok(Arc::new(b.finish()))
     })
+}
+
+/// Upper or lower case: ASCII in place in the buffer, other text by Unicode's rules.
+fn change_case(x: &str, out: &mut String, upper: bool) {
+    if x.is_ascii() {
+        out.push_str(x);
+        if upper {
+            out.make_ascii_uppercase();
+        } else {
+            out.make_ascii_lowercase();
+        }
+    } else if upper {
+        out.push_str(&x.to_uppercase());
+    } else {
+        out.push_str(&x.to_lowercase());
+    }
 }
 
 fn map_f64(v: Val, f: impl Fn(f64) -> f64) -> Result<Val> {
@@ -1023,16 +1086,20 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
     let arg =
         |args: &mut Vec<Val>, i: usize, t: &DataType| -> Result<Val> { args[i].clone().cast(t) };
     match name {
-        "upper" | "ucase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| s.to_uppercase()),
-        "lower" | "lcase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| s.to_lowercase()),
-        "trim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
-            s.trim().to_string()
+        "upper" | "ucase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |x, out| {
+            change_case(x, out, true);
         }),
-        "ltrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
-            s.trim_start().to_string()
+        "lower" | "lcase" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |x, out| {
+            change_case(x, out, false);
         }),
-        "rtrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |s| {
-            s.trim_end().to_string()
+        "trim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |x, out| {
+            out.push_str(x.trim());
+        }),
+        "ltrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |x, out| {
+            out.push_str(x.trim_start());
+        }),
+        "rtrim" => map_str(&arg(&mut args, 0, &DataType::Utf8)?, |x, out| {
+            out.push_str(x.trim_end());
         }),
         "length" | "len" | "char_length" | "character_length" => {
             let v = arg(&mut args, 0, &DataType::Utf8)?;
@@ -1810,6 +1877,29 @@ mod tests {
     }
 
     #[test]
+    fn repeated_calls_in_one_expression_are_evaluated_once_and_kept_apart() {
+        let eq = |e: Expr, v: &str| bin(BinaryOp::Eq, e, string(v));
+        let case = Expr::Case {
+            operand: None,
+            branches: vec![
+                (
+                    eq(func("lower", vec![col("s")]), "hello"),
+                    func("upper", vec![col("s")]),
+                ),
+                (
+                    eq(func("lower", vec![col("u.name")]), "bo"),
+                    func("lower", vec![col("s")]),
+                ),
+            ],
+            otherwise: Some(Box::new(func("lower", vec![col("u.name")]))),
+        };
+        assert_eq!(
+            strings(&case),
+            vec![Some("HELLO".into()), None, None, Some("cy".into())]
+        );
+    }
+
+    #[test]
     fn case_nullif_greatest_with_conditions_that_have_no_nulls() {
         // IS NOT NULL never yields NULL: the mask has no null buffer.
         let present = Expr::IsNull {
@@ -1898,6 +1988,19 @@ mod tests {
                 None,
                 Some("héLLo".into())
             ]
+        );
+        assert_eq!(
+            strings(&func("lower", vec![col("s")])),
+            vec![
+                Some("hello".into()),
+                Some(" x ".into()),
+                None,
+                Some("héllo".into())
+            ]
+        );
+        assert_eq!(
+            strings(&func("upper", vec![string("ÉtÉ ß")]))[0].as_deref(),
+            Some("ÉTÉ SS")
         );
         // An empty search string leaves the text as it is; a NULL argument gives NULL.
         assert_eq!(
