@@ -66,7 +66,8 @@ pub struct BoundedResult {
 /// `progress` after every file.
 ///
 /// # Errors
-/// [`Error::Unsupported`] for views with a join or over a topic archived without a schema;
+/// [`Error::Unsupported`] for views with a join, views that read a table, or over a topic
+/// archived without a schema;
 /// [`Error::ForeignFiles`] / [`Error::CorruptFile`] when the topic's lake directory holds files
 /// that do not belong there or damaged ones (each named); Parquet, I/O and engine errors.
 pub fn run_bounded(
@@ -79,6 +80,15 @@ pub fn run_bounded(
         return Err(Error::Unsupported {
             view: plan.name.clone(),
             reason: "stream-table joins look tables up at processing time, which a batch recomputation cannot reproduce; serve this view from the speed layer only (Kappa)".into(),
+        });
+    }
+    if plan.reads_table() {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: format!(
+                "the view reads table {}, whose upserts and tombstones only the speed layer applies (the lake sets tombstones aside); serve it from the speed layer only (Kappa)",
+                plan.source.name
+            ),
         });
     }
     let topic = &plan.source.topic;
@@ -493,4 +503,30 @@ fn collect_columns(value: &serde_json::Value, out: &mut BTreeSet<String>) {
 /// `rowtime`).
 pub fn engine_schema(lake_schema: &SchemaRef) -> SchemaRef {
     rename_field(lake_schema, TIMESTAMP_COLUMN, ROWTIME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::plan::Statement;
+
+    #[test]
+    fn a_view_reading_a_table_is_unsupported_with_a_reason() {
+        let text = "CREATE TABLE users (id VARCHAR PRIMARY KEY, region VARCHAR) WITH (kafka_topic='users', value_format='JSON');
+                    CREATE TABLE by_region AS SELECT region, COUNT(*) AS n FROM users GROUP BY region;";
+        let plan = match strata_engine::sql::parse(text, &strata_engine::sql::EmptyCatalog)
+            .expect("sql")
+            .pop()
+        {
+            Some(Statement::CreateView { plan, .. }) => plan,
+            other => panic!("not a view: {other:?}"),
+        };
+        let dir = std::env::temp_dir().join("strata-bounded-no-lake");
+        match run_bounded(&plan, &dir, 1, &mut |_| {}) {
+            Err(Error::Unsupported { reason, .. }) => {
+                assert!(reason.contains("reads table users"), "{reason}");
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
 }
