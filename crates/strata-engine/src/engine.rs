@@ -417,10 +417,30 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Unknown`] for a name that is not a view; [`Error::Conflict`] for the current
-    /// version of an alias (promote another first, or drop the alias); log errors.
+    /// version of an alias (promote another first, or drop the alias); [`Error::Plan`] while
+    /// another view reads it (`FROM this_view`); log errors.
     pub fn drop_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
-        for view in self.versions_to_drop(&name)? {
+        let targets = self.versions_to_drop(&name)?;
+        {
+            // A view that reads another (`FROM other_view`) reads its changelog, which
+            // dropping deletes.
+            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            for target in &targets {
+                let topic = changelog_topic(target);
+                if let Some(user) = catalog
+                    .views
+                    .values()
+                    .find(|v| !targets.contains(&v.name) && v.source.topic == topic)
+                {
+                    return Err(Error::plan(format!(
+                        "view {:?} reads {target:?}; drop it first",
+                        user.name
+                    )));
+                }
+            }
+        }
+        for view in targets {
             self.drop_one_view(&view)?;
         }
         self.forget_dropped(&name)

@@ -490,6 +490,13 @@ mod through_the_engine {
             by_region.contains(&(r#"{"region":"eu"}"#.into(), String::new())),
             "{by_region:?}"
         );
+        // by_region's changelog is overall's input: it cannot go first.
+        let e = engine.drop_view("by_region").expect_err("read by overall");
+        assert!(e.to_string().contains("\"overall\" reads"), "{e}");
+        engine.drop_view("overall").expect("drop the reader");
+        engine
+            .drop_view("by_region")
+            .expect("then the view it read");
         let latest = changelog(&log, "latest");
         for gone in ["a", "b"] {
             let key = format!(r#"{{"_key":"{gone}"}}"#);
