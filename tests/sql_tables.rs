@@ -130,6 +130,19 @@ async fn table_views_upsert_delete_retract_and_read_views_over_http() {
         json!([{"region": "us", "n": 2, "s": 8, "a": 4.0}]),
     )
     .await;
+    // The changelog, as Server-Sent Events: eu's deletion is a `delete` event carrying its key.
+    let written = end_offsets(&c, "by_region-changelog").await[0] as usize;
+    let events = sse_events(&c, "/v1/views/by_region/changes?offset=earliest", written).await;
+    let eu: Vec<&Value> = events
+        .iter()
+        .map(|(_, data)| data)
+        .filter(|data| data["region"] == "eu")
+        .collect();
+    assert_eq!(
+        eu.last(),
+        Some(&&json!({"region": "eu"})),
+        "eu's last event is its deletion: {events:?}"
+    );
 
     let clicks: Vec<(&str, Option<Value>)> = ["u1", "u2", "u1", "u3", "u1", "u2"]
         .iter()

@@ -865,17 +865,24 @@ pub(crate) async fn changes(
             let (engine, plan) = (Arc::clone(&st.engine), Arc::clone(&st.plan));
             let read = blocking(move || {
                 let rows = read_changelog_keyed(&entry.topic, next, TAIL_BATCH)?;
-                merged_updates(&engine, &plan, rows)
+                // Tombstones (a key, an empty value): a group that is gone (a view reading a
+                // table), sent as `delete` events whose data is the key.
+                let deleted: std::collections::HashMap<u64, Vec<u8>> = rows
+                    .iter()
+                    .filter(|(_, _, value)| value.is_empty())
+                    .filter_map(|(offset, key, _)| Some((*offset, key.clone()?)))
+                    .collect();
+                Ok((merged_updates(&engine, &plan, rows)?, deleted))
             });
             match read.await {
-                Ok(rows) if !rows.is_empty() => {
+                Ok((rows, deleted)) if !rows.is_empty() => {
                     for (offset, value) in rows {
                         st.next = offset + 1;
-                        st.pending.push_back(
-                            Event::default()
-                                .id(offset.to_string())
-                                .data(String::from_utf8_lossy(&value)),
-                        );
+                        let event = Event::default().id(offset.to_string());
+                        st.pending.push_back(match deleted.get(&offset) {
+                            Some(key) => event.event("delete").data(String::from_utf8_lossy(key)),
+                            None => event.data(String::from_utf8_lossy(&value)),
+                        });
                     }
                     continue;
                 }
