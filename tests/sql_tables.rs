@@ -33,6 +33,30 @@ async fn produce(c: &Client, topic: &str, records: &[(&str, Option<Value>)]) {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// Reads `n` NDJSON lines of a streaming response (each must be a JSON value).
+async fn read_lines(body: &mut hyper::body::Incoming, n: usize, limit: Duration) -> Vec<Value> {
+    use http_body_util::BodyExt;
+    let mut lines = Vec::new();
+    let mut pending = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while lines.len() < n {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(f)) => f.expect("frame"),
+            Ok(None) => break,
+            Err(_) => panic!("only {} of {n} lines in time: {lines:?}", lines.len()),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            lines.push(serde_json::from_slice(&line).expect("a JSON line"));
+        }
+    }
+    lines
+}
+
 /// Waits until `GET /v1/views/{view}` answers `want` as its rows.
 async fn rows_become(c: &Client, view: &str, want: Value) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -155,6 +179,34 @@ async fn table_views_upsert_delete_retract_and_read_views_over_http() {
         json!([{"users": 3, "clicks": 6, "per_user": 2.0}]),
     )
     .await;
+
+    // A continuous query over the table streams rows, and a deletion as the key with
+    // "_deleted": true.
+    let response = c
+        .send(
+            hyper::Method::POST,
+            "/v1/sql",
+            Some((
+                bytes::Bytes::from("SELECT id, region FROM users WHERE x >= 0;"),
+                "text/plain",
+            )),
+        )
+        .await
+        .expect("query");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let first = read_lines(&mut body, 2, Duration::from_secs(30)).await;
+    assert_eq!(
+        first,
+        [
+            json!({"id": "a", "region": "us"}),
+            json!({"id": "c", "region": "us"})
+        ]
+    );
+    produce(&c, "users", &[("c", None)]).await;
+    let next = read_lines(&mut body, 1, Duration::from_secs(30)).await;
+    assert_eq!(next, [json!({"_key": "c", "_deleted": true})]);
+    drop(body);
 
     // Aggregates that cannot retract, and Lambda serving, are 400s that say why.
     let r = sql(

@@ -365,11 +365,23 @@ fn merged_row(
     Ok(json_lines(&answer.rows)?.into_iter().next())
 }
 
+/// As [`read_changelog_keyed`], values only; a tombstone (a row that is gone, from a view
+/// reading a table) becomes its key with `"_deleted": true`, so every line is a JSON object.
 fn read_changelog(topic: &Topic, next: u64, max: u64) -> Result<Vec<(u64, Vec<u8>)>> {
     let rows = read_changelog_keyed(topic, next, max)?;
     Ok(rows
         .into_iter()
-        .map(|(offset, _, value)| (offset, value))
+        .map(|(offset, key, value)| match key {
+            Some(key) if value.is_empty() => {
+                let mut deleted = match serde_json::from_slice::<Value>(&key) {
+                    Ok(Value::Object(fields)) => fields,
+                    _ => serde_json::Map::new(),
+                };
+                deleted.insert("_deleted".into(), Value::Bool(true));
+                (offset, Value::Object(deleted).to_string().into_bytes())
+            }
+            _ => (offset, value),
+        })
         .collect())
 }
 
