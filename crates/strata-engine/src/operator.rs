@@ -460,6 +460,9 @@ impl ViewOperator {
                 Some(scope.project(&(0..self.key_fields.len()).collect::<Vec<_>>())?);
             for &g in &emptied {
                 self.release(g);
+                if let Some((_, state)) = &mut self.table {
+                    state.release_group(g);
+                }
             }
         }
         if self.plan.emit == crate::plan::EmitMode::Final {

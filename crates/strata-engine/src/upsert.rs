@@ -69,6 +69,13 @@ impl TableInputState {
         self.counts[g]
     }
 
+    /// Forgets group `g`'s count (its id is being released for reuse).
+    pub(crate) fn release_group(&mut self, g: u32) {
+        if let Some(c) = self.counts.get_mut(g as usize) {
+            *c = 0;
+        }
+    }
+
     /// The row count of group `g`.
     pub(crate) fn group_rows(&self, g: u32) -> i64 {
         self.counts.get(g as usize).copied().unwrap_or(0)
