@@ -643,6 +643,37 @@ impl ViewOperator {
         Ok((keys, self.project(&scope)?))
     }
 
+    /// As [`ViewOperator::output_with_keys`], plus the identity of the groups HAVING hides
+    /// (for a view reading a table, whose changelog gets a tombstone for a row HAVING turns
+    /// away, as a ksqlDB table's does).
+    ///
+    /// # Errors
+    /// As [`ViewOperator::output`].
+    pub fn output_with_keys_and_hidden(
+        &self,
+        groups: &[u32],
+    ) -> Result<(RecordBatch, RecordBatch, RecordBatch)> {
+        let scope = self.scope_batch(groups)?;
+        let key_columns: Vec<usize> =
+            (0..self.key_fields.len() + usize::from(self.plan.window.is_some())).collect();
+        let (shown, hidden) = match &self.plan.having {
+            Some(h) => {
+                let mask = expr::evaluate_predicate(h, &scope)?;
+                let hidden = arrow::compute::not(&mask)?;
+                (
+                    filter_record_batch(&scope, &mask)?,
+                    filter_record_batch(&scope, &hidden)?,
+                )
+            }
+            None => (scope.clone(), scope.slice(0, 0)),
+        };
+        Ok((
+            shown.project(&key_columns)?,
+            self.project(&shown)?,
+            hidden.project(&key_columns)?,
+        ))
+    }
+
     /// Every live group's current row, ordered by window then key bytes.
     ///
     /// # Errors

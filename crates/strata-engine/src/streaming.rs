@@ -575,8 +575,13 @@ impl Driver {
             let processed = op.process_with_tombstones(&batch, &decoded.tombstones)?;
             let rows = if processed.changed.is_empty() || self.plan.emit == EmitMode::Final {
                 None
+            } else if self.plan.reads_table() && self.plan.having.is_some() {
+                // A row of a table view that HAVING turns away is gone: a tombstone.
+                let (keys, values, hidden) = op.output_with_keys_and_hidden(&processed.changed)?;
+                Some((keys, values, Some(hidden)))
             } else {
-                Some(op.output_with_keys(&processed.changed)?)
+                let (keys, values) = op.output_with_keys(&processed.changed)?;
+                Some((keys, values, None))
             };
             (processed, rows, op.watermark())
         };
@@ -592,8 +597,11 @@ impl Driver {
         if let Some(passthrough) = processed.passthrough {
             self.emit(None, &passthrough)?;
         }
-        if let Some((keys, values)) = rows {
+        if let Some((keys, values, hidden)) = rows {
             self.emit(Some(&keys), &values)?;
+            if let Some(hidden) = hidden {
+                self.emit_deletions(&hidden)?;
+            }
         }
         if let Some(removed) = &processed.removed {
             self.emit_deletions(removed)?;

@@ -573,6 +573,44 @@ mod through_the_engine {
         engine.shutdown();
     }
 
+    #[test]
+    fn a_row_having_turns_away_is_a_tombstone_and_leaves_a_reader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, engine) = open(dir.path(), None);
+        engine
+            .execute(&format!(
+                "{}
+                 CREATE TABLE crowded AS SELECT region, COUNT(*) AS n FROM users GROUP BY region HAVING COUNT(*) > 1;
+                 CREATE TABLE crowded_total AS SELECT COUNT(*) AS regions, SUM(n) AS users FROM crowded;",
+                super::USERS
+            ))
+            .expect("views");
+        produce(
+            &log,
+            &[
+                ("a", user("us", 1)),
+                ("b", user("us", 2)),
+                ("c", user("eu", 3)),
+            ],
+        );
+        eventually(&engine, "crowded", &[json!({"region": "us", "n": 2})]);
+        eventually(
+            &engine,
+            "crowded_total",
+            &[json!({"regions": 1, "users": 2})],
+        );
+        produce(&log, &[("b", None)]);
+        eventually(&engine, "crowded", &[]);
+        eventually(&engine, "crowded_total", &[]);
+        let written = changelog(&log, "crowded");
+        assert_eq!(
+            written.last_key_value(r#"{"region":"us"}"#),
+            Some(String::new()),
+            "{written:?}"
+        );
+        engine.shutdown();
+    }
+
     trait LastValue {
         fn last_key_value(&self, key: &str) -> Option<String>;
     }
