@@ -32,10 +32,14 @@ pub(crate) struct CatalogFile {
 impl Catalog for CatalogFile {
     fn source(&self, name: &str) -> Option<SourceDef> {
         let name = name.to_lowercase();
-        match self.sources.get(&name) {
-            Some(source) => Some(source.clone()),
-            None => self.views.get(&name).and_then(view_as_source),
+        if let Some(source) = self.sources.get(&name) {
+            return Some(source.clone());
         }
+        // A view, or an alias: its current version (the reader keeps reading that version).
+        let view = self.versions.resolve(&name, &self.views)?;
+        let mut source = self.views.get(&view).and_then(view_as_source)?;
+        source.name = name;
+        Some(source)
     }
 }
 
@@ -422,28 +426,31 @@ impl Engine {
     pub fn drop_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
         let targets = self.versions_to_drop(&name)?;
-        {
-            // A view that reads another (`FROM other_view`) reads its changelog, which
-            // dropping deletes.
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-            for target in &targets {
-                let topic = changelog_topic(target);
-                if let Some(user) = catalog
-                    .views
-                    .values()
-                    .find(|v| !targets.contains(&v.name) && v.source.topic == topic)
-                {
-                    return Err(Error::plan(format!(
-                        "view {:?} reads {target:?}; drop it first",
-                        user.name
-                    )));
-                }
-            }
-        }
+        self.refuse_if_read(&targets)?;
         for view in targets {
             self.drop_one_view(&view)?;
         }
         self.forget_dropped(&name)
+    }
+
+    /// Refuses to drop `targets` while a view outside them reads one (`FROM other_view`
+    /// reads its changelog, which dropping deletes).
+    pub(crate) fn refuse_if_read(&self, targets: &[String]) -> Result<()> {
+        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        for target in targets {
+            let topic = changelog_topic(target);
+            if let Some(user) = catalog
+                .views
+                .values()
+                .find(|v| !targets.contains(&v.name) && v.source.topic == topic)
+            {
+                return Err(Error::plan(format!(
+                    "view {:?} reads {target:?}; drop it first",
+                    user.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Stops one view and deletes it, its state and its output topics.

@@ -316,6 +316,7 @@ impl Engine {
             }
             view
         };
+        self.refuse_if_read(std::slice::from_ref(&view))?;
         self.drop_one_view(&view)?;
         self.forget_version(&alias, &view)?;
         Ok(view)

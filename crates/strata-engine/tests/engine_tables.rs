@@ -611,6 +611,62 @@ mod through_the_engine {
         engine.shutdown();
     }
 
+    /// `FROM alias` reads the alias's current version; that version cannot be dropped while
+    /// read, the others can.
+    #[test]
+    fn a_view_over_an_alias_reads_its_current_version() {
+        use strata_engine::replay::{ReplayStatus, ViewReplayRequest};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, engine) = open(dir.path(), None);
+        engine
+            .execute(&format!(
+                "{}
+                 CREATE TABLE by_region AS SELECT region, COUNT(*) AS n FROM users GROUP BY region;",
+                super::USERS
+            ))
+            .expect("view");
+        produce(&log, &[("a", user("us", 1)), ("b", user("eu", 2))]);
+        eventually(
+            &engine,
+            "by_region",
+            &[
+                json!({"region": "eu", "n": 1}),
+                json!({"region": "us", "n": 1}),
+            ],
+        );
+        let replay = engine
+            .replay_view(ViewReplayRequest {
+                view: "by_region".into(),
+                ..ViewReplayRequest::default()
+            })
+            .expect("replay");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while engine.replay(replay.id).expect("replay").status != ReplayStatus::CaughtUp {
+            assert!(Instant::now() < deadline, "the replay did not catch up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        engine.promote("by_region", "v2").expect("promote");
+        engine
+            .execute("CREATE TABLE regions AS SELECT COUNT(*) AS regions, SUM(n) AS users FROM by_region")
+            .expect("view over the alias");
+        produce(&log, &[("c", user("us", 3)), ("b", None)]);
+        eventually(&engine, "regions", &[json!({"regions": 1, "users": 2})]);
+        let e = engine
+            .drop_version("by_region", "by_region_v2")
+            .expect_err("current");
+        assert!(!e.to_string().is_empty());
+        engine.promote("by_region", "1").expect("back to v1");
+        let e = engine
+            .drop_version("by_region", "by_region_v2")
+            .expect_err("read by regions");
+        assert!(e.to_string().contains("\"regions\" reads"), "{e}");
+        engine.promote("by_region", "v2").expect("forward");
+        engine
+            .drop_version("by_region", "1")
+            .expect("v1 is not read");
+        engine.shutdown();
+    }
+
     trait LastValue {
         fn last_key_value(&self, key: &str) -> Option<String>;
     }
