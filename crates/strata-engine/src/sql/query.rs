@@ -638,6 +638,21 @@ impl Conv<'_> {
                     }
                 }
             }
+            E::Extract { field, expr, .. } => {
+                let name = match field {
+                    DateTimeField::Hour => "hour",
+                    DateTimeField::Minute => "minute",
+                    DateTimeField::Second => "second",
+                    _ => {
+                        return Err(unsupported(
+                            loc,
+                            &format!("EXTRACT({field} FROM …)"),
+                            "EXTRACT takes HOUR, MINUTE or SECOND",
+                        ));
+                    }
+                };
+                func(name, vec![self.convert(expr)?])
+            }
             E::Function(f) => self.function(f, loc)?,
             E::Subquery(_) | E::Exists { .. } => {
                 return Err(unsupported(
