@@ -683,11 +683,85 @@ mod tests {
     }
 
     #[test]
+    fn aggregates_that_cannot_retract_refuse_signed_rows() {
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+        for f in [
+            AggregateFunction::Min,
+            AggregateFunction::Max,
+            AggregateFunction::CountDistinct,
+            AggregateFunction::ApproxCountDistinct,
+            AggregateFunction::Earliest,
+        ] {
+            assert!(!Accumulator::retracts(f));
+            let mut acc = Accumulator::new(f, Some(&DataType::Int64)).expect("acc");
+            acc.ensure_groups(1);
+            let e = acc
+                .update_signed(&[0, 0], Some(&values), &no_positions, &[1, -1])
+                .expect_err("cannot retract");
+            assert!(e.to_string().contains("cannot take rows back"), "{e}");
+        }
+    }
+
+    #[test]
     fn sum_of_strings_is_a_plan_error() {
         assert!(Accumulator::new(AggregateFunction::Sum, Some(&DataType::Utf8)).is_err());
     }
 
     proptest! {
+        /// Retraction is exact: adding rows, then taking some of them back (in any order, in
+        /// any batch), gives the aggregate of the rows that remain.
+        #[test]
+        fn retracting_rows_equals_aggregating_what_remains(
+            values in proptest::collection::vec(proptest::option::of(-1000i64..1000), 1..40),
+            taken_back in proptest::collection::vec(any::<bool>(), 40),
+            f in prop_oneof![
+                Just(AggregateFunction::Count), Just(AggregateFunction::Sum),
+                Just(AggregateFunction::Avg),
+            ],
+            star in any::<bool>(),
+        ) {
+            let input = if star && f == AggregateFunction::Count { None } else { Some(DataType::Int64) };
+            let removed: Vec<Option<i64>> = values
+                .iter()
+                .zip(&taken_back)
+                .filter(|(_, t)| **t)
+                .map(|(v, _)| *v)
+                .collect();
+            let kept: Vec<Option<i64>> = values
+                .iter()
+                .zip(&taken_back)
+                .filter(|(_, t)| !**t)
+                .map(|(v, _)| *v)
+                .collect();
+            // All rows in, then the removed ones out, in reverse order, as a second batch.
+            let mut signed = Accumulator::new(f, input.as_ref()).expect("acc");
+            signed.ensure_groups(1);
+            let all: ArrayRef = Arc::new(Int64Array::from(values.clone()));
+            signed
+                .update_signed(&vec![0; values.len()], input.as_ref().map(|_| &all), &no_positions, &vec![1; values.len()])
+                .expect("add");
+            let back: Vec<Option<i64>> = removed.iter().rev().copied().collect();
+            let out: ArrayRef = Arc::new(Int64Array::from(back.clone()));
+            signed
+                .update_signed(&vec![0; back.len()], input.as_ref().map(|_| &out), &no_positions, &vec![-1; back.len()])
+                .expect("retract");
+            let mut plain = Accumulator::new(f, input.as_ref()).expect("acc");
+            plain.ensure_groups(1);
+            let rest: ArrayRef = Arc::new(Int64Array::from(kept.clone()));
+            plain
+                .update(&vec![0; kept.len()], input.as_ref().map(|_| &rest), &no_positions)
+                .expect("update");
+            let (a, b) = (signed.evaluate(&[0]).expect("eval"), plain.evaluate(&[0]).expect("eval"));
+            if f == AggregateFunction::Avg {
+                let a = a.as_any().downcast_ref::<Float64Array>().expect("f64");
+                let b = b.as_any().downcast_ref::<Float64Array>().expect("f64");
+                prop_assert_eq!(a.is_null(0), b.is_null(0));
+                if !a.is_null(0) { prop_assert!((a.value(0) - b.value(0)).abs() < 1e-9); }
+            } else {
+                prop_assert_eq!(a.to_data(), b.to_data());
+            }
+        }
+
         /// Merge is what makes batch ⊕ speed exact: splitting the input anywhere and merging
         /// the halves gives the result over the whole input.
         #[test]
