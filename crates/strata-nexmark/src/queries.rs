@@ -90,23 +90,44 @@ pub fn names() -> Vec<&'static str> {
     QUERIES.iter().map(|(n, _)| *n).collect()
 }
 
-/// Compiles a plain (non-Top-N) query to its view plan.
+/// Compiles a plain (non-Top-N) query to its view plans: the views it declares first
+/// (`CREATE TABLE v AS SELECT …;`, each a source of the statements after it), then its
+/// `SELECT`, in order — each plan after the first reads the one before it as a table.
 ///
 /// # Errors
-/// [`NexmarkError::Engine`] with the front end's message.
-pub fn plan(name: &str, text: &str) -> Result<ViewPlan> {
+/// [`NexmarkError::Engine`] with the front end's message, or when the file is not such a
+/// chain.
+pub fn plans(name: &str, text: &str) -> Result<Vec<ViewPlan>> {
     let engine = |source| NexmarkError::Engine {
         query: name.into(),
         source,
     };
+    let shape = || {
+        engine(strata_engine::Error::plan(
+            "a Nexmark query file holds a SELECT, optionally after the views it reads \
+             (CREATE TABLE v AS SELECT …), each reading the one before",
+        ))
+    };
     let catalog = catalog()?;
     let mut statements = sql::parse(text, &catalog).map_err(engine)?;
-    match statements.pop() {
-        Some(Statement::Query(plan)) if statements.is_empty() => Ok(plan),
-        _ => Err(engine(strata_engine::Error::plan(
-            "a Nexmark query file holds one SELECT",
-        ))),
+    let Some(Statement::Query(last)) = statements.pop() else {
+        return Err(shape());
+    };
+    let mut plans = Vec::with_capacity(statements.len() + 1);
+    for statement in statements {
+        match statement {
+            Statement::CreateView { plan, .. } => plans.push(plan),
+            _ => return Err(shape()),
+        }
     }
+    plans.push(last);
+    let chained = plans
+        .windows(2)
+        .all(|pair| pair[1].source.name == pair[0].name && pair[1].join.is_none());
+    if !chained {
+        return Err(shape());
+    }
+    Ok(plans)
 }
 
 #[cfg(test)]
@@ -120,7 +141,7 @@ mod tests {
             if sql::is_window_topn(text) {
                 sql::parse_window_topn(text, &catalog).unwrap_or_else(|e| panic!("{name}: {e}"));
             } else {
-                plan(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                plans(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
         assert!(matches!(

@@ -12,13 +12,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
+use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 use strata_engine::decode::{SourceDecoder, source_schema};
 use strata_engine::join::{TableState, joined_schema};
-use strata_engine::operator::{Lateness, ViewOperator};
+use strata_engine::operator::{Lateness, ROWTIME, ViewOperator};
 use strata_engine::plan::{EmitMode, JoinDef, SourceDef, ViewPlan};
 use strata_engine::sql;
+use strata_engine::streaming::json_lines;
 use strata_engine::topn::{TopNOperator, TopNPlan};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, TopicConfig};
 
@@ -37,13 +39,21 @@ pub enum Compiled {
     View(ViewPlan),
     /// A window Top-N.
     TopN(TopNPlan),
+    /// Views over views: `first` reads the input, each of `then` reads the one before it as
+    /// a table (`FROM view`; Nexmark q4 averages per category the changing maxima per auction).
+    Chain {
+        /// The view that reads the streams.
+        first: ViewPlan,
+        /// The views after it, in order.
+        then: Vec<ViewPlan>,
+    },
 }
 
 impl Compiled {
     /// The plan that reads the input.
     pub fn view(&self) -> &ViewPlan {
         match self {
-            Compiled::View(p) => p,
+            Compiled::View(p) | Compiled::Chain { first: p, .. } => p,
             Compiled::TopN(t) => &t.inner,
         }
     }
@@ -64,7 +74,17 @@ pub fn compile(name: &str) -> Result<Compiled> {
                 source,
             });
     }
-    queries::plan(name, text).map(Compiled::View)
+    let mut plans = queries::plans(name, text)?.into_iter();
+    let first = plans.next().ok_or_else(|| NexmarkError::Engine {
+        query: name.into(),
+        source: strata_engine::Error::plan("the query file holds no SELECT"),
+    })?;
+    let then: Vec<ViewPlan> = plans.collect();
+    Ok(if then.is_empty() {
+        Compiled::View(first)
+    } else {
+        Compiled::Chain { first, then }
+    })
 }
 
 /// The topic of query 13's bounded side input.
@@ -127,6 +147,8 @@ pub struct QueryRun {
     stream: Kind,
     table: Option<TableInput>,
     final_emit: bool,
+    /// The views reading this one's results, in order (a [`Compiled::Chain`]).
+    downstream: Vec<Downstream>,
     collect: Option<Vec<RecordBatch>>,
 }
 
@@ -169,10 +191,19 @@ impl QueryRun {
             .map(|j| table_input(&j.table))
             .transpose()?;
         let final_emit = view.emit == EmitMode::Final;
+        let mut downstream = Vec::new();
         let op = match compiled {
             Compiled::View(plan) => Op::View(Box::new(
                 ViewOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
             )),
+            Compiled::Chain { first, then } => {
+                for plan in then {
+                    downstream.push(Downstream::new(plan).map_err(engine)?);
+                }
+                Op::View(Box::new(
+                    ViewOperator::new(first, input, Lateness::Enforce).map_err(engine)?,
+                ))
+            }
             Compiled::TopN(plan) => Op::TopN(Box::new(
                 TopNOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
             )),
@@ -184,6 +215,7 @@ impl QueryRun {
             stream,
             table,
             final_emit,
+            downstream,
             collect: collect.then(Vec::new),
         })
     }
@@ -233,23 +265,13 @@ impl QueryRun {
             }
             None => batch,
         };
+        let keyed = !self.downstream.is_empty();
         let out = match &mut self.op {
             Op::View(op) => {
-                let processed = op.process(input).map_err(|e| engine_err(&self.name, e))?;
-                let mut outs = Vec::new();
-                if let Some(rows) = processed.passthrough {
-                    outs.push(rows);
-                } else if !self.final_emit && !processed.changed.is_empty() {
-                    outs.push(
-                        op.output(&processed.changed)
-                            .map_err(|e| engine_err(&self.name, e))?,
-                    );
-                }
-                let closed = op.advance_watermark(watermark);
-                if self.final_emit && !closed.is_empty() {
-                    outs.push(op.output(&closed).map_err(|e| engine_err(&self.name, e))?);
-                }
-                outs
+                let first = step(op, Some((input, &[])), self.final_emit, watermark, keyed)
+                    .map_err(|e| engine_err(&self.name, e))?;
+                flow(&mut self.downstream, first, watermark)
+                    .map_err(|e| engine_err(&self.name, e))?
             }
             Op::TopN(op) => {
                 op.process(input).map_err(|e| engine_err(&self.name, e))?;
@@ -267,14 +289,13 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn finish(&mut self) -> Result<usize> {
+        let keyed = !self.downstream.is_empty();
         let out = match &mut self.op {
             Op::View(op) => {
-                let closed = op.advance_watermark(i64::MAX);
-                if self.final_emit && !closed.is_empty() {
-                    vec![op.output(&closed).map_err(|e| engine_err(&self.name, e))?]
-                } else {
-                    Vec::new()
-                }
+                let first = step(op, None, self.final_emit, i64::MAX, keyed)
+                    .map_err(|e| engine_err(&self.name, e))?;
+                flow(&mut self.downstream, first, i64::MAX)
+                    .map_err(|e| engine_err(&self.name, e))?
             }
             Op::TopN(op) => vec![
                 op.advance_watermark(i64::MAX)
@@ -298,13 +319,191 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn results(&self) -> Result<Vec<RecordBatch>> {
-        if let Op::View(op) = &self.op
+        let last = match (self.downstream.last(), &self.op) {
+            (Some(d), _) => Some((&*d.op, d.final_emit)),
+            (None, Op::View(op)) => Some((&**op, self.final_emit)),
+            (None, Op::TopN(_)) => None,
+        };
+        if let Some((op, final_emit)) = last
             && op.plan().is_aggregating()
-            && !self.final_emit
+            && !final_emit
         {
             return Ok(vec![op.snapshot().map_err(|e| engine_err(&self.name, e))?]);
         }
         Ok(self.collect.clone().unwrap_or_default())
+    }
+}
+
+/// What one view emitted for one input batch: rows (with their group keys when a view
+/// downstream needs them) and the groups that disappeared.
+#[derive(Default)]
+struct StageOut {
+    rows: Vec<(Option<RecordBatch>, RecordBatch)>,
+    removed: Option<RecordBatch>,
+}
+
+impl StageOut {
+    fn push_groups(
+        &mut self,
+        op: &ViewOperator,
+        groups: &[u32],
+        keyed: bool,
+    ) -> strata_engine::Result<()> {
+        self.rows.push(if keyed {
+            let (keys, values) = op.output_with_keys(groups)?;
+            (Some(keys), values)
+        } else {
+            (None, op.output(groups)?)
+        });
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.iter().all(|(_, v)| v.num_rows() == 0)
+            && self.removed.as_ref().is_none_or(|r| r.num_rows() == 0)
+    }
+}
+
+/// Processes `input` (rows and the indexes of tombstones among them) with `op`, then moves
+/// its watermark: what it emits (EMIT CHANGES: changed groups; EMIT FINAL: closed windows).
+fn step(
+    op: &mut ViewOperator,
+    input: Option<(&RecordBatch, &[usize])>,
+    final_emit: bool,
+    watermark: i64,
+    keyed: bool,
+) -> strata_engine::Result<StageOut> {
+    let mut out = StageOut::default();
+    if let Some((batch, tombstones)) = input {
+        let processed = op.process_with_tombstones(batch, tombstones)?;
+        if let Some(rows) = processed.passthrough {
+            out.rows.push((None, rows));
+        } else if !final_emit && !processed.changed.is_empty() {
+            out.push_groups(op, &processed.changed, keyed)?;
+        }
+        out.removed = processed.removed;
+    }
+    let closed = op.advance_watermark(watermark);
+    if final_emit && !closed.is_empty() {
+        out.push_groups(op, &closed, keyed)?;
+    }
+    Ok(out)
+}
+
+/// Hands the first view's output down the chain; the rows the last view emits.
+fn flow(
+    downstream: &mut [Downstream],
+    first: StageOut,
+    watermark: i64,
+) -> strata_engine::Result<Vec<RecordBatch>> {
+    let mut out = first;
+    let stages = downstream.len();
+    for (i, d) in downstream.iter_mut().enumerate() {
+        let keyed = i + 1 < stages;
+        out = if out.is_empty() {
+            step(&mut d.op, None, d.final_emit, watermark, keyed)?
+        } else {
+            let (batch, tombstones) = d.input_of(&out, watermark)?;
+            step(
+                &mut d.op,
+                Some((&batch, &tombstones)),
+                d.final_emit,
+                watermark,
+                keyed,
+            )?
+        };
+    }
+    Ok(out.rows.into_iter().map(|(_, values)| values).collect())
+}
+
+/// A view reading the previous view's results (`FROM view`). Through a node it reads the
+/// view's changelog topic; here the rows are handed over as Arrow, keyed as the changelog
+/// keys them (the group key as JSON), deletions as tombstones.
+struct Downstream {
+    op: Box<ViewOperator>,
+    /// The decoded schema of the previous view read as a source.
+    schema: SchemaRef,
+    final_emit: bool,
+    /// The offset the next handed-over row gets (`_offset`, as in the changelog).
+    next_offset: i64,
+}
+
+impl Downstream {
+    fn new(plan: ViewPlan) -> strata_engine::Result<Self> {
+        let schema = source_schema(&plan.source);
+        let final_emit = plan.emit == EmitMode::Final;
+        Ok(Downstream {
+            op: Box::new(ViewOperator::new(
+                plan,
+                Arc::clone(&schema),
+                Lateness::Enforce,
+            )?),
+            schema,
+            final_emit,
+            next_offset: 0,
+        })
+    }
+
+    /// The previous view's output as a decoded batch of this view's source, and the indexes
+    /// of its tombstones.
+    fn input_of(
+        &mut self,
+        out: &StageOut,
+        watermark: i64,
+    ) -> strata_engine::Result<(RecordBatch, Vec<usize>)> {
+        let mut parts = Vec::with_capacity(out.rows.len() + 1);
+        let mut rows = 0;
+        for (keys, values) in &out.rows {
+            parts.push(self.rows(keys.as_ref(), Some(values), values.num_rows(), watermark)?);
+            rows += values.num_rows();
+        }
+        let mut tombstones = Vec::new();
+        if let Some(removed) = out.removed.as_ref().filter(|r| r.num_rows() > 0) {
+            tombstones.extend(rows..rows + removed.num_rows());
+            parts.push(self.rows(Some(removed), None, removed.num_rows(), watermark)?);
+        }
+        Ok((concat_batches(&self.schema, &parts)?, tombstones))
+    }
+
+    /// `n` rows of the source schema: value columns from `values` (NULL for a tombstone),
+    /// the record key from `keys`, the record time at the watermark.
+    fn rows(
+        &mut self,
+        keys: Option<&RecordBatch>,
+        values: Option<&RecordBatch>,
+        n: usize,
+        watermark: i64,
+    ) -> strata_engine::Result<RecordBatch> {
+        let first_offset = self.next_offset;
+        self.next_offset += n as i64;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for field in self.schema.fields() {
+            let column: ArrayRef = match field.name().as_str() {
+                ROWTIME => cast(
+                    &Int64Array::from(vec![watermark.max(0); n]),
+                    field.data_type(),
+                )?,
+                "_partition" => Arc::new(Int64Array::from(vec![0; n])),
+                "_offset" => Arc::new(Int64Array::from_iter_values(
+                    first_offset..first_offset + n as i64,
+                )),
+                "_key" => match keys {
+                    Some(k) => Arc::new(
+                        json_lines(k)?
+                            .into_iter()
+                            .map(|line| Some(String::from_utf8_lossy(&line).into_owned()))
+                            .collect::<StringArray>(),
+                    ),
+                    None => new_null_array(field.data_type(), n),
+                },
+                name => match values.and_then(|v| v.column_by_name(name)) {
+                    Some(c) => cast(c, field.data_type())?,
+                    None => new_null_array(field.data_type(), n),
+                },
+            };
+            columns.push(column);
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 }
 

@@ -33,8 +33,10 @@ fn reference(query: &str) -> &'static str {
              WHERE A.category = 10 AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')"
         }
         "q4" => {
-            "SELECT A.id, A.category, MAX(B.price) FROM auction A JOIN bid B ON A.id = B.auction \
-             WHERE B.datetime BETWEEN A.datetime AND A.expires GROUP BY A.id, A.category"
+            "SELECT Q.category, AVG(Q.final) FROM \
+               (SELECT MAX(B.price) AS final, A.category FROM auction A JOIN bid B ON A.id = B.auction \
+                WHERE B.datetime BETWEEN A.datetime AND A.expires GROUP BY A.id, A.category) Q \
+             GROUP BY Q.category"
         }
         "q5" => {
             "WITH w AS (SELECT auction, (datetime // 2000) * 2000 - k * 2000 AS ws \
