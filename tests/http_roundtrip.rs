@@ -80,6 +80,11 @@ async fn records_round_trip_with_keys_headers_timestamps_and_binary_values() {
     assert_eq!(recs[0]["timestamp"], 1_700_000_001_000i64);
     assert_eq!(recs[0]["key"], Value::Null);
     assert_eq!(recs[1]["value"], Value::Null);
+    assert!(
+        recs[1].as_object().unwrap().contains_key("value"),
+        "a tombstone reads back as \"value\": null: {}",
+        recs[1]
+    );
     assert_eq!(recs[2]["value"], "a json string");
     assert_eq!(v["next_offsets"], json!([{ "partition": 1, "offset": 3 }]));
 
@@ -91,6 +96,14 @@ async fn records_round_trip_with_keys_headers_timestamps_and_binary_values() {
     .await;
     assert_eq!(v["records"][0]["value_b64"], "cGxhaW4gd29yZHM=");
     assert_eq!(v["count"], 1);
+
+    // `"value": null` stored a tombstone: no bytes at all (Kafka's null value).
+    let (_, v) = get(
+        &c,
+        "/v1/topics/events/records?partition=1&format=base64&offset=1&max=1",
+    )
+    .await;
+    assert_eq!(v["records"][0]["value_b64"], "");
 }
 
 #[tokio::test(flavor = "multi_thread")]

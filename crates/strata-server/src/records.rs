@@ -2,7 +2,8 @@
 //! as JSON.
 //!
 //! A produce body is a JSON array of record objects or NDJSON (a sequence of record objects).
-//! Each object has `value` (any JSON, stored as its JSON text), `value_text` (a string stored
+//! Each object has `value` (any JSON, stored as its JSON text; `null` is a tombstone, an empty
+//! value, as in Kafka), `value_text` (a string stored
 //! as its UTF-8 bytes) or `value_b64` (raw bytes), and optionally `key` (a string) or
 //! `key_b64`, `timestamp` (ms or RFC 3339), `headers` and `partition`. The whole body is
 //! parsed and checked before anything is appended, and every error names the record index.
@@ -198,6 +199,9 @@ impl<'a> WireRecordRef<'a> {
             (None, None) => None,
         };
         let value: Cow<'a, [u8]> = match (r.value, r.value_text, r.value_b64) {
+            // `"value": null` is a tombstone (an empty value), as Kafka's REST proxy has it:
+            // the delete of a table row (`value_text: ""` says the same).
+            (Some(v), None, None) if v.get().trim() == "null" => Cow::Borrowed(&[]),
             (Some(v), None, None) => json_value_bytes(v),
             (None, Some(v), None) => match str_field(v) {
                 Some(Cow::Borrowed(s)) => Cow::Borrowed(s.as_bytes()),
@@ -555,6 +559,11 @@ pub fn write_record(out: &mut Vec<u8>, partition: u32, r: &RecordView<'_>, forma
 
 /// Writes `"value": <json>` / `"value_text": ".."` / `"value_b64": ".."` (no separator).
 fn write_value(out: &mut Vec<u8>, v: &[u8], format: ValueFormat) {
+    // A tombstone reads back as it is produced: `"value": null`.
+    if format == ValueFormat::Auto && v.is_empty() {
+        out.extend_from_slice(b"\"value\":null");
+        return;
+    }
     if format == ValueFormat::Auto && is_json(v) {
         out.extend_from_slice(b"\"value\":");
         if v.contains(&b'\n') || v.contains(&b'\r') {
@@ -677,6 +686,21 @@ mod tests {
     }
 
     #[test]
+    fn a_null_value_is_a_tombstone() {
+        let (_d, _log, t) = topic(1);
+        let recs = validate_all(
+            br#"[{"key":"k","value":null}, {"key":"k","value": null }, {"key":"k","value":"null"}]"#,
+            &t,
+        )
+        .unwrap();
+        assert!(recs[0].value.is_empty() && recs[1].value.is_empty());
+        assert_eq!(
+            &*recs[2].value, br#""null""#,
+            "the string \"null\" is a value"
+        );
+    }
+
+    #[test]
     fn errors_name_the_record_and_field() {
         let (_d, _log, t) = topic(2);
         let msg = |body: &str| validate_all(body.as_bytes(), &t).unwrap_err().to_string();
@@ -739,7 +763,7 @@ mod tests {
         assert_eq!(write(b"hello \"you\""), r#""value_text":"hello \"you\"""#);
         assert_eq!(write(b"\x00\x01"), r#""value_b64":"AAE=""#);
         assert_eq!(write(b"\xff"), r#""value_b64":"/w==""#);
-        assert_eq!(write(b""), r#""value_text":"""#);
+        assert_eq!(write(b""), r#""value":null"#, "a tombstone");
         let mut n = Vec::new();
         for x in [0, 7, 10, 1_234_567_890, u64::MAX] {
             n.clear();
