@@ -82,6 +82,12 @@ pub fn run_bounded(
             reason: "stream-table joins look tables up at processing time, which a batch recomputation cannot reproduce; serve this view from the speed layer only (Kappa)".into(),
         });
     }
+    if plan.is_ranked() {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: "a window Top-N ranks rows, which the batch layer does not (its merge adds partial aggregates); it is served from the speed layer only (Kappa)".into(),
+        });
+    }
     if plan.reads_table() {
         return Err(Error::Unsupported {
             view: plan.name.clone(),

@@ -51,6 +51,7 @@ impl ViewBuilder {
                 output: Vec::new(),
                 emit: EmitMode::Changes,
                 serving: crate::plan::ServingMode::default(),
+                rank: None,
             },
             extra_output: None,
         }

@@ -81,16 +81,45 @@ pub fn encode_with_tail<T: Serialize, U: Serialize>(
 pub fn decode_with_tail<T: DeserializeOwned, U: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(T, Option<U>), String> {
-    let payload = payload(bytes)?;
-    let config = bincode::config::standard();
-    let (value, read): (T, usize) =
-        bincode::serde::decode_from_slice(payload, config).map_err(|e| e.to_string())?;
-    if read == payload.len() {
-        return Ok((value, None));
+    let mut parts = parts(bytes)?;
+    let value = parts.read()?.ok_or("the state is empty")?;
+    let tail = parts.read().map_err(|e| format!("the state's tail: {e}"))?;
+    Ok((value, tail))
+}
+
+/// The values of an envelope, read one after another: what [`encode`] wrote of a tuple
+/// `(a, b, c)` reads as `a`, then `b`, then `c`, then `None` ([`Parts::read`]). State grows by parts appended
+/// at the end; a reader gets `None` for the parts an older writer did not write.
+///
+/// # Errors
+/// As [`decode`], for the envelope.
+pub fn parts(bytes: &[u8]) -> Result<Parts<'_>, String> {
+    Ok(Parts {
+        rest: payload(bytes)?,
+    })
+}
+
+/// A reader of an envelope's values ([`parts`]).
+#[derive(Debug)]
+pub struct Parts<'a> {
+    rest: &'a [u8],
+}
+
+impl Parts<'_> {
+    /// The next value; `None` once every byte has been read.
+    ///
+    /// # Errors
+    /// A message when the bytes do not decode as a `T`.
+    pub fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, String> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (value, read) =
+            bincode::serde::decode_from_slice(self.rest, bincode::config::standard())
+                .map_err(|e| e.to_string())?;
+        self.rest = &self.rest[read..];
+        Ok(Some(value))
     }
-    let (tail, _) = bincode::serde::decode_from_slice(&payload[read..], config)
-        .map_err(|e| format!("the state's tail: {e}"))?;
-    Ok((value, Some(tail)))
 }
 
 #[cfg(test)]
@@ -134,5 +163,24 @@ mod tests {
             decode::<(u64, String)>(&with).expect("old reader"),
             (7, "s".to_string())
         );
+    }
+
+    #[test]
+    fn parts_read_in_order_and_end_with_none() {
+        let bytes = encode(&(7u64, "s".to_string(), Some(vec![1u8]))).expect("encode");
+        let mut parts = parts(&bytes).expect("envelope");
+        assert_eq!(parts.read::<u64>().expect("first"), Some(7));
+        assert_eq!(parts.read::<String>().expect("second"), Some("s".into()));
+        assert_eq!(
+            parts.read::<Option<Vec<u8>>>().expect("third"),
+            Some(Some(vec![1]))
+        );
+        assert_eq!(parts.read::<u64>().expect("past the end"), None);
+        // What an older writer wrote (two parts) reads with None for the third.
+        let old = encode(&(7u64, "s".to_string())).expect("encode");
+        let mut parts = super::parts(&old).expect("envelope");
+        parts.read::<u64>().expect("first");
+        parts.read::<String>().expect("second");
+        assert_eq!(parts.read::<Option<Vec<u8>>>().expect("absent"), None);
     }
 }

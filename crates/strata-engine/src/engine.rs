@@ -54,7 +54,7 @@ impl Catalog for Engine {
 }
 
 /// A view read by another view (`FROM other_view`): its changelog topic, with the view's
-/// output columns. An aggregating view is a table keyed by its changelog's record key (the
+/// output columns. An aggregating view (but a window Top-N) is a table keyed by its changelog's record key (the
 /// group key), whose updates and tombstones upsert; a filter/projection view is a stream.
 /// `None` when the view's output cannot be typed (it would not have started either).
 pub(crate) fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
@@ -63,10 +63,18 @@ pub(crate) fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
     if let Some(join) = &plan.join {
         input = crate::join::joined_schema(&input, join);
     }
-    let op =
-        crate::operator::ViewOperator::new(plan.clone(), input, crate::operator::Lateness::Ignore)
-            .ok()?;
-    let schema = op.output_schema().ok()?;
+    let lateness = crate::operator::Lateness::Ignore;
+    let schema = match crate::topn::TopNPlan::from_view(plan) {
+        Some(topn) => Arc::clone(
+            crate::topn::TopNOperator::new(topn, input, lateness)
+                .ok()?
+                .output_schema(),
+        ),
+        None => crate::operator::ViewOperator::new(plan.clone(), input, lateness)
+            .ok()?
+            .output_schema()
+            .ok()?,
+    };
     let columns = schema
         .fields()
         .iter()
@@ -80,7 +88,8 @@ pub(crate) fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
     Some(SourceDef {
         name: plan.name.clone(),
         topic: changelog_topic(&plan.name),
-        kind: if plan.is_aggregating() {
+        // A window Top-N appends each window's ranked rows once: a stream.
+        kind: if plan.is_aggregating() && !plan.is_ranked() {
             SourceKind::Table
         } else {
             SourceKind::Stream
@@ -539,7 +548,8 @@ impl Engine {
     /// output leaves the key out.
     ///
     /// # Errors
-    /// [`Error::Unknown`] for an unknown view; evaluation errors.
+    /// [`Error::Unknown`] for an unknown view; [`Error::Plan`] for a window Top-N view;
+    /// evaluation errors.
     pub fn snapshot_with_keys(&self, name: &str) -> Result<(RecordBatch, RecordBatch)> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let view = running
@@ -549,6 +559,11 @@ impl Engine {
                 name: name.to_owned(),
             })?;
         view.with_operator(|op| op.snapshot_with_keys())
+            .unwrap_or_else(|| {
+                Err(Error::plan(format!(
+                    "view {name} is a window Top-N: its rows have no group keys; read its rows instead"
+                )))
+            })
     }
 
     /// A running view's speed-layer partials per generation (`None` inside for views not

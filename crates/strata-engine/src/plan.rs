@@ -325,6 +325,42 @@ pub struct ViewPlan {
     /// How the serving layer answers queries of the view.
     #[serde(default)]
     pub serving: ServingMode,
+    /// A window Top-N over the rows this plan produces (Flink's `ROW_NUMBER()/RANK() OVER
+    /// (PARTITION BY window_start, window_end …) … WHERE rk <= N`); `None` for other views.
+    /// Absent from catalogs written before Top-N views existed.
+    #[serde(default)]
+    pub rank: Option<RankSpec>,
+}
+
+/// How ranks count ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankKind {
+    /// `RANK()`: equal values share a rank; every row ranked N or better is kept.
+    Rank,
+    /// `ROW_NUMBER()`: exactly N rows per window, ties by arrival.
+    RowNumber,
+}
+
+/// The ranking part of a window Top-N view: which rows of each window are kept, applied to
+/// the closed groups of a windowed aggregation or to the rows of a stream (assigned to
+/// `window`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankSpec {
+    /// The window (of the aggregation, or assigned to the rows).
+    pub window: WindowSpec,
+    /// The column ranked by.
+    pub order_by: String,
+    /// Highest first.
+    pub descending: bool,
+    /// Keep ranks `1..=limit`.
+    pub limit: usize,
+    /// How ties rank.
+    pub kind: RankKind,
+    /// The rank column's name (output when selected).
+    pub rank_column: String,
+    /// The output columns; `*` means every column of the ranked rows.
+    pub output: Vec<String>,
 }
 
 /// How a view is served.
@@ -349,12 +385,20 @@ impl ViewPlan {
     /// declared `lambda` (the default) that a batch run can recompute — a stream–table join
     /// looks the table up at processing time, which a recomputation cannot reproduce, and a
     /// view reading a table needs upsert semantics the batch layer does not have (its lake
-    /// sets tombstones aside), so both are served by the speed layer alone (Kappa).
+    /// sets tombstones aside), so both are served by the speed layer alone (Kappa); so is a
+    /// window Top-N ([`ViewPlan::is_ranked`]).
     pub fn merges_batch(&self) -> bool {
         self.serving == ServingMode::Lambda
             && self.is_aggregating()
             && self.join.is_none()
             && !self.reads_table()
+            && !self.is_ranked()
+    }
+
+    /// True for a window Top-N view: served by the speed layer alone, as the batch layer
+    /// does not rank (its merge adds partial aggregates, which a ranking is not).
+    pub fn is_ranked(&self) -> bool {
+        self.rank.is_some()
     }
 
     /// True when the view's driving input is a table (ksqlDB `SELECT … FROM a_table`):

@@ -4,6 +4,8 @@
 //! Outputs, all topics of the same log:
 //! - `<view>-changelog`: every emitted row (each update under EMIT CHANGES, one final row per
 //!   window under EMIT FINAL), keyed by group key and window;
+//!   A window Top-N view ([`crate::topn`]) appends the ranked rows of each window, unkeyed,
+//!   when the watermark closes it;
 //! - `<view>-late`: source records set aside — later than the grace period, or not matching
 //!   the schema — with a `strata.reason` header.
 //!
@@ -33,6 +35,7 @@ use crate::join::{TableFollower, TableState, joined_schema};
 use crate::operator::{GroupState, Lateness, ViewOperator};
 use crate::plan::{EmitMode, ViewPlan};
 use crate::start::StartAt;
+use crate::topn::{TopNOperator, TopNPlan, TopNState};
 use crate::upsert::TableInputState;
 use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
 
@@ -116,8 +119,25 @@ struct CheckpointTail {
     table_input: Option<TableInputState>,
 }
 
+/// The operator a view runs.
+enum Running {
+    /// Every view but a window Top-N.
+    View(Box<ViewOperator>),
+    /// A window Top-N (EMIT FINAL: rows of a window when the watermark closes it).
+    TopN(Box<TopNOperator>),
+}
+
+impl Running {
+    fn watermark(&self) -> i64 {
+        match self {
+            Running::View(op) => op.watermark(),
+            Running::TopN(op) => op.watermark(),
+        }
+    }
+}
+
 struct Shared {
-    operator: Mutex<ViewOperator>,
+    operator: Mutex<Running>,
     /// Present for views the serving layer merges with a batch view.
     partials: Option<Arc<SpeedPartials>>,
     stats: Mutex<ViewStats>,
@@ -221,8 +241,18 @@ impl StreamingView {
         let input_schema = joined
             .clone()
             .unwrap_or_else(|| Arc::clone(decoder.schema()));
-        let operator =
-            ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Enforce)?;
+        let operator = match TopNPlan::from_view(&plan) {
+            Some(topn) => Running::TopN(Box::new(TopNOperator::new(
+                topn,
+                Arc::clone(&input_schema),
+                Lateness::Enforce,
+            )?)),
+            None => Running::View(Box::new(ViewOperator::new(
+                plan.clone(),
+                Arc::clone(&input_schema),
+                Lateness::Enforce,
+            )?)),
+        };
         let output_config = TopicConfig {
             durability: Durability::Never, // fsynced before each checkpoint instead
             ..TopicConfig::default()
@@ -293,11 +323,15 @@ impl StreamingView {
     /// # Errors
     /// Evaluation errors of the output expressions.
     pub fn snapshot(&self) -> Result<RecordBatch> {
-        self.shared
+        match &*self
+            .shared
             .operator
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .snapshot()
+        {
+            Running::View(op) => op.snapshot(),
+            Running::TopN(op) => op.snapshot(),
+        }
     }
 
     /// Counters.
@@ -318,13 +352,18 @@ impl StreamingView {
             .clone()
     }
 
-    /// Runs `f` with the operator locked (for queries that need more than a snapshot).
-    pub fn with_operator<T>(&self, f: impl FnOnce(&ViewOperator) -> T) -> T {
-        f(&self
+    /// Runs `f` with the operator locked (for queries that need more than a snapshot);
+    /// `None` for a window Top-N view, which runs no [`ViewOperator`] of its own rows.
+    pub fn with_operator<T>(&self, f: impl FnOnce(&ViewOperator) -> T) -> Option<T> {
+        match &*self
             .shared
             .operator
             .lock()
-            .unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Running::View(op) => Some(f(op)),
+            Running::TopN(_) => None,
+        }
     }
 
     /// The view's speed-layer partials per generation, for the serving layer's merge with
@@ -389,12 +428,24 @@ impl Driver {
                 });
             }
         };
-        let (checkpoint, tail): (Checkpoint, Option<CheckpointTail>) =
-            codec::decode_with_tail(&bytes).map_err(|message| Error::Checkpoint {
-                path: self.checkpoint_path.clone(),
-                message,
-            })?;
-        let tail = tail.unwrap_or_default();
+        let unreadable = |message: String| Error::Checkpoint {
+            path: self.checkpoint_path.clone(),
+            message,
+        };
+        let mut parts = codec::parts(&bytes).map_err(unreadable)?;
+        let checkpoint: Checkpoint = parts
+            .read()
+            .and_then(|c| c.ok_or_else(|| "the checkpoint is empty".to_owned()))
+            .map_err(unreadable)?;
+        let tail: CheckpointTail = parts
+            .read()
+            .map_err(|e| unreadable(format!("the state's tail: {e}")))?
+            .unwrap_or_default();
+        // Written after the tail: the ranking state of a window Top-N view.
+        let topn: Option<TopNState> = parts
+            .read::<Option<TopNState>>()
+            .map_err(|e| unreadable(format!("the Top-N state: {e}")))?
+            .flatten();
         if checkpoint.plan != self.plan_text {
             return Err(Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
@@ -419,17 +470,25 @@ impl Driver {
             follower.state = state;
             positions.clone_from(&checkpoint.table_positions);
         }
-        self.shared
+        match &mut *self
+            .shared
             .operator
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .restore(checkpoint.state)?;
-        if let Some(table_input) = tail.table_input {
-            self.shared
-                .operator
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .restore_table_state(table_input)?;
+        {
+            Running::View(op) => {
+                op.restore(checkpoint.state)?;
+                if let Some(table_input) = tail.table_input {
+                    op.restore_table_state(table_input)?;
+                }
+            }
+            Running::TopN(op) => {
+                let state = topn.ok_or_else(|| Error::Checkpoint {
+                    path: self.checkpoint_path.clone(),
+                    message: "the checkpoint of a window Top-N view has no ranking state".into(),
+                })?;
+                op.restore(checkpoint.state, state)?;
+            }
         }
         if let Some(partials) = &self.shared.partials {
             let mut generations = Vec::with_capacity(checkpoint.generations.len());
@@ -566,12 +625,25 @@ impl Driver {
             }
             _ => decoded.batch,
         };
+        if matches!(
+            &*self
+                .shared
+                .operator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            Running::TopN(_)
+        ) {
+            return self.process_ranked(chunk, &batch, now);
+        }
         let (processed, rows, watermark) = {
-            let mut op = self
+            let mut guard = self
                 .shared
                 .operator
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            let Running::View(op) = &mut *guard else {
+                return Err(Error::plan("the view's operator changed kind"));
+            };
             let processed = op.process_with_tombstones(&batch, &decoded.tombstones)?;
             let rows = if processed.changed.is_empty() || self.plan.emit == EmitMode::Final {
                 None
@@ -606,22 +678,62 @@ impl Driver {
         if let Some(removed) = &processed.removed {
             self.emit_deletions(removed)?;
         }
-        if !processed.late.is_empty() {
-            let offsets = offsets_of(&batch);
-            let late: Vec<(u32, u64, String)> = processed
-                .late
-                .iter()
-                .map(|l| (offsets[l.row].0, offsets[l.row].1, l.reason.clone()))
-                .collect();
-            self.write_late(chunk, &late)?;
-            self.shared
-                .stats
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .late += late.len() as u64;
-        }
+        self.set_aside_late(chunk, &batch, &processed.late)?;
         let watermark = self.watermarks.watermark(now);
         self.close_windows(watermark)
+    }
+
+    /// [`Driver::process_chunk`] of a window Top-N view: its rows reach the changelog only
+    /// when the watermark closes their window ([`Driver::close_windows`]).
+    fn process_ranked(
+        &mut self,
+        chunk: &[(u32, RecordView<'_>)],
+        batch: &RecordBatch,
+        now: Instant,
+    ) -> Result<()> {
+        let late = match &mut *self
+            .shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Running::TopN(op) => op.process_with_late(batch)?,
+            Running::View(_) => return Err(Error::plan("the view's operator changed kind")),
+        };
+        let times = event_time_by_partition(batch, &self.plan, self.watermarks_len())?;
+        for (p, max) in times.into_iter().enumerate() {
+            if let Some(max) = max {
+                self.watermarks.observe(p, max, now);
+                self.max_event_time = self.max_event_time.max(max);
+            }
+        }
+        self.set_aside_late(chunk, batch, &late)?;
+        let watermark = self.watermarks.watermark(now);
+        self.close_windows(watermark)
+    }
+
+    /// Copies the source records of `late` rows of `batch` to the late topic, and counts them.
+    fn set_aside_late(
+        &mut self,
+        chunk: &[(u32, RecordView<'_>)],
+        batch: &RecordBatch,
+        late: &[crate::operator::LateRow],
+    ) -> Result<()> {
+        if late.is_empty() {
+            return Ok(());
+        }
+        let offsets = offsets_of(batch);
+        let late: Vec<(u32, u64, String)> = late
+            .iter()
+            .map(|l| (offsets[l.row].0, offsets[l.row].1, l.reason.clone()))
+            .collect();
+        self.write_late(chunk, &late)?;
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .late += late.len() as u64;
+        Ok(())
     }
 
     /// A fresh partial of this view at `watermark`. Partials cut late records exactly as the
@@ -675,11 +787,26 @@ impl Driver {
 
     fn close_windows(&mut self, watermark: i64) -> Result<()> {
         let rows = {
-            let mut op = self
+            let mut guard = self
                 .shared
                 .operator
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            let op = match &mut *guard {
+                Running::View(op) => op,
+                Running::TopN(op) => {
+                    let ranked = op.advance_watermark(watermark)?;
+                    let wm = op.watermark();
+                    drop(guard);
+                    self.emit(None, &ranked)?;
+                    self.shared
+                        .stats
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .watermark = wm;
+                    return Ok(());
+                }
+            };
             let closed = op.advance_watermark(watermark);
             if let Some(partials) = &self.shared.partials {
                 let now = op.watermark();
@@ -820,13 +947,14 @@ impl Driver {
         // Outputs first: the checkpoint may only name output that is on disk.
         self.changelog.partition(0)?.flush()?;
         self.late.partition(0)?.flush()?;
-        let (state, table_input) = {
-            let op = self
-                .shared
-                .operator
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            (op.state().clone(), op.table_state().cloned())
+        let (state, table_input, topn) = match &*self
+            .shared
+            .operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Running::View(op) => (op.state().clone(), op.table_state().cloned(), None),
+            Running::TopN(op) => (op.inner_state().clone(), None, Some(op.state()?)),
         };
         let (covered, generations) = match &self.shared.partials {
             Some(p) => p.export(|op| op.state().clone()),
@@ -851,7 +979,9 @@ impl Driver {
             covered,
             generations,
         };
-        let bytes = codec::encode_with_tail(&checkpoint, &CheckpointTail { table_input }).map_err(
+        // Parts in order (see `restore`): what came later is appended, so that checkpoints
+        // written before still read.
+        let bytes = codec::encode(&(&checkpoint, &CheckpointTail { table_input }, &topn)).map_err(
             |message| Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
                 message,

@@ -14,45 +14,47 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions,
     TimestampMillisecondArray, UInt32Array,
 };
-use arrow::compute::{cast, interleave, take};
+use arrow::compute::{cast, concat_batches, filter_record_batch, interleave, take};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use arrow_row::{RowConverter, SortField};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::operator::{Lateness, ViewOperator, WINDOW_END, WINDOW_START, timestamp};
-use crate::plan::{EmitMode, ViewPlan, WindowSpec};
+use crate::operator::{
+    DEFAULT_RETENTION_MS, GroupState, LateRow, Lateness, ViewOperator, WINDOW_END, WINDOW_START,
+    timestamp,
+};
+pub use crate::plan::RankKind;
+use crate::plan::{EmitMode, RankSpec, ViewPlan};
 use crate::window;
 
-/// How ranks count ties.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RankKind {
-    /// `RANK()`: equal values share a rank; every row ranked N or better is kept.
-    Rank,
-    /// `ROW_NUMBER()`: exactly N rows per window, ties by arrival.
-    RowNumber,
-}
-
-/// A compiled window Top-N.
-#[derive(Debug, Clone, PartialEq)]
+/// A compiled window Top-N: the plan of what is ranked, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopNPlan {
     /// What is ranked: a windowed aggregation, or a filter/projection of a stream.
     pub inner: ViewPlan,
-    /// The window (of the aggregation, or assigned to the rows).
-    pub window: WindowSpec,
-    /// The column ranked by.
-    pub order_by: String,
-    /// Highest first.
-    pub descending: bool,
-    /// Keep ranks `1..=limit`.
-    pub limit: usize,
-    /// How ties rank.
-    pub kind: RankKind,
-    /// The rank column's name (output when selected).
-    pub rank_column: String,
-    /// The output columns; `*` means every column of the ranked rows.
-    pub output: Vec<String>,
+    /// The ranking.
+    pub rank: RankSpec,
+}
+
+impl TopNPlan {
+    /// The Top-N of a view plan that carries a ranking (`None` for other views).
+    pub fn from_view(plan: &ViewPlan) -> Option<TopNPlan> {
+        let rank = plan.rank.clone()?;
+        let mut inner = plan.clone();
+        inner.rank = None;
+        Some(TopNPlan { inner, rank })
+    }
+
+    /// The view plan the catalog stores: the inner plan carrying the ranking.
+    pub fn into_view(self) -> ViewPlan {
+        let mut plan = self.inner;
+        plan.rank = Some(self.rank);
+        plan
+    }
 }
 
 /// One kept row: its ordering value (larger is better), arrival number, and place.
@@ -102,12 +104,39 @@ impl WindowTop {
     }
 }
 
+/// The state of a [`TopNOperator`] beside its inner view's [`GroupState`], as checkpointed:
+/// the kept rows of open windows and the ranked rows of closed windows still retained.
+/// Rows are arrow-row bytes of the ranked (open) and output (closed) schemas.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TopNState {
+    open: Vec<OpenWindow>,
+    seq: u64,
+    watermark: i64,
+    closed: Vec<ClosedWindow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OpenWindow {
+    start: i64,
+    end: i64,
+    /// (ordering value, arrival number, row bytes), best first.
+    rows: Vec<(f64, u64, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClosedWindow {
+    start: i64,
+    end: i64,
+    rows: Vec<Vec<u8>>,
+}
+
 /// Runs a [`TopNPlan`] over input batches of the inner view's source.
 pub struct TopNOperator {
     plan: TopNPlan,
     inner: ViewOperator,
     /// Whether the inner view aggregates (ranks its closed groups) or passes rows through.
     aggregated: bool,
+    lateness: Lateness,
     /// The ranked rows' schema: the inner view's output (+ window bounds for rows).
     ranked_schema: SchemaRef,
     output_schema: SchemaRef,
@@ -115,12 +144,17 @@ pub struct TopNOperator {
     store: Vec<RecordBatch>,
     seq: u64,
     watermark: i64,
+    /// Ranked rows of closed windows by window start: (end, rows), kept for `retention_ms`
+    /// after the window's end (what [`TopNOperator::snapshot`] answers).
+    closed: BTreeMap<i64, (i64, RecordBatch)>,
+    retention_ms: i64,
 }
 
 impl std::fmt::Debug for TopNOperator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TopNOperator")
             .field("open_windows", &self.windows.len())
+            .field("closed_windows", &self.closed.len())
             .field("watermark", &self.watermark)
             .finish()
     }
@@ -140,7 +174,9 @@ impl TopNOperator {
         if aggregated {
             plan.inner.emit = EmitMode::Final;
         }
-        let inner = ViewOperator::new(plan.inner.clone(), input_schema, lateness)?;
+        let mut inner = ViewOperator::new(plan.inner.clone(), input_schema, lateness)?;
+        // Closed groups are ranked once and retained here, as ranked rows, not there.
+        inner.set_retention_ms(0);
         let inner_out = inner.output_schema()?;
         let mut fields: Vec<Field> = inner_out
             .fields()
@@ -166,10 +202,11 @@ impl TopNOperator {
             fields.push(Field::new(WINDOW_END, timestamp(), false));
         }
         let ranked_schema = Arc::new(Schema::new(fields));
-        let order = ranked_schema.field_with_name(&plan.order_by).map_err(|_| {
+        let rank = &plan.rank;
+        let order = ranked_schema.field_with_name(&rank.order_by).map_err(|_| {
             Error::plan(format!(
                 "cannot rank by {}: not a column of the ranked rows ({})",
-                plan.order_by,
+                rank.order_by,
                 names(&ranked_schema)
             ))
         })?;
@@ -177,38 +214,53 @@ impl TopNOperator {
         {
             return Err(Error::plan(format!(
                 "cannot rank by {}: it is {}, not a number or timestamp",
-                plan.order_by,
+                rank.order_by,
                 order.data_type()
             )));
         }
+        if rank.limit == 0 {
+            return Err(Error::plan("a window Top-N keeps at least rank 1"));
+        }
         let mut out_fields = Vec::new();
-        for name in &plan.output {
+        for name in &rank.output {
             if name == "*" {
                 out_fields.extend(ranked_schema.fields().iter().map(|f| f.as_ref().clone()));
-            } else if *name == plan.rank_column {
+            } else if *name == rank.rank_column {
                 out_fields.push(Field::new(name, DataType::Int64, false));
             } else {
                 let f = ranked_schema.field_with_name(name).map_err(|_| {
                     Error::plan(format!(
                         "unknown column {name}; available: {}, {}",
                         names(&ranked_schema),
-                        plan.rank_column
+                        rank.rank_column
                     ))
                 })?;
                 out_fields.push(f.clone());
             }
         }
+        let output_schema = Arc::new(Schema::new(out_fields));
+        // Row formats of both schemas must exist for checkpoints; fail here, not mid-run.
+        row_converter(&ranked_schema)?;
+        row_converter(&output_schema)?;
         Ok(TopNOperator {
             plan,
             inner,
             aggregated,
+            lateness,
             ranked_schema,
-            output_schema: Arc::new(Schema::new(out_fields)),
+            output_schema,
             windows: BTreeMap::new(),
             store: Vec::new(),
             seq: 0,
             watermark: i64::MIN,
+            closed: BTreeMap::new(),
+            retention_ms: DEFAULT_RETENTION_MS,
         })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &TopNPlan {
+        &self.plan
     }
 
     /// The output schema.
@@ -221,43 +273,89 @@ impl TopNOperator {
         self.watermark
     }
 
+    /// Keeps the ranked rows of closed windows queryable ([`TopNOperator::snapshot`]) for
+    /// `ms` after the window's end (by event time); 0 keeps none.
+    pub fn set_retention_ms(&mut self, ms: i64) {
+        self.retention_ms = ms;
+    }
+
     /// Processes one input batch; returns how many rows were too late (their windows had
     /// closed).
     ///
     /// # Errors
     /// Evaluation errors of the inner view.
     pub fn process(&mut self, batch: &RecordBatch) -> Result<usize> {
-        let processed = self.inner.process(batch)?;
+        self.process_with_late(batch).map(|late| late.len())
+    }
+
+    /// As [`TopNOperator::process`], returning the rows of `batch` that were too late and
+    /// why (what a driver sets aside in the view's late topic).
+    ///
+    /// # Errors
+    /// As [`TopNOperator::process`].
+    pub fn process_with_late(&mut self, batch: &RecordBatch) -> Result<Vec<LateRow>> {
         if self.aggregated {
-            return Ok(processed.late.len());
+            return Ok(self.inner.process(batch)?.late);
         }
-        let Some(rows) = processed.passthrough else {
-            return Ok(processed.late.len());
-        };
         let time = event_time_column(&self.plan.inner);
+        let input_times = as_i64(batch.column_by_name(&time).ok_or_else(|| {
+            Error::plan(format!("no event-time column {time} in the input batch"))
+        })?)?;
+        // A row is late when every window it belongs to has closed; a hopping row still
+        // counts in the windows of it that are open.
+        let spec = self.plan.rank.window;
+        let watermark = self.watermark;
+        let enforce = self.lateness == Lateness::Enforce;
+        let mut late = Vec::new();
+        for i in 0..input_times.len() {
+            if input_times.is_null(i) {
+                late.push(LateRow {
+                    row: i,
+                    reason: format!("event time column {time:?} is NULL"),
+                });
+                continue;
+            }
+            let ts = input_times.value(i);
+            let mut open = false;
+            window::assign(&spec, ts, |_, end| open |= !enforce || end > watermark);
+            if !open {
+                late.push(LateRow {
+                    row: i,
+                    reason: format!(
+                        "event time {ts} is too late: its windows closed (watermark {watermark})"
+                    ),
+                });
+            }
+        }
+        let on_time;
+        let input = if late.is_empty() {
+            batch
+        } else {
+            let mut keep = vec![true; batch.num_rows()];
+            for l in &late {
+                keep[l.row] = false;
+            }
+            on_time = filter_record_batch(batch, &BooleanArray::from(keep))?;
+            &on_time
+        };
+        let processed = self.inner.process(input)?;
+        let Some(rows) = processed.passthrough else {
+            return Ok(late);
+        };
         let times = as_i64(rows.column_by_name(&time).ok_or_else(|| {
             Error::plan(format!("no event-time column {time} in the ranked rows"))
         })?)?;
         let keys = self.order_keys(&rows)?;
-        let mut late = 0;
         // (row, window start, window end) of the rows kept.
         let mut kept: Vec<(u32, i64, i64)> = Vec::new();
-        let spec = self.plan.window;
-        let (limit, kind) = (self.plan.limit, self.plan.kind);
-        let watermark = self.watermark;
+        let (limit, kind) = (self.plan.rank.limit, self.plan.rank.kind);
         for (i, &key) in keys.iter().enumerate() {
             if times.is_null(i) || key.is_nan() {
-                late += 1;
                 continue;
             }
             let ts = times.value(i);
-            let mut counted = false;
             window::assign(&spec, ts, |start, end| {
-                if end <= watermark {
-                    if !counted {
-                        late += 1;
-                        counted = true;
-                    }
+                if enforce && end <= watermark {
                     return;
                 }
                 let top = self.windows.entry(start).or_insert_with(|| WindowTop {
@@ -285,7 +383,6 @@ impl TopNOperator {
         }
         Ok(late)
     }
-
     /// Copies the kept rows into the store and points their candidates at the copies.
     fn keep_rows(&mut self, rows: &RecordBatch, kept: &[(u32, i64, i64)]) -> Result<()> {
         let indices = UInt32Array::from_iter_values(kept.iter().map(|k| k.0));
@@ -356,11 +453,11 @@ impl TopNOperator {
     /// The ordering values, negated for ascending order so that larger is always better.
     fn order_keys(&self, rows: &RecordBatch) -> Result<Vec<f64>> {
         let column = rows
-            .column_by_name(&self.plan.order_by)
-            .ok_or_else(|| Error::plan(format!("no column {}", self.plan.order_by)))?;
+            .column_by_name(&self.plan.rank.order_by)
+            .ok_or_else(|| Error::plan(format!("no column {}", self.plan.rank.order_by)))?;
         let values = cast(column, &DataType::Float64)?;
         let values = values.as_primitive::<Float64Type>();
-        let sign = if self.plan.descending { 1.0 } else { -1.0 };
+        let sign = if self.plan.rank.descending { 1.0 } else { -1.0 };
         Ok((0..values.len())
             .map(|i| {
                 if values.is_null(i) {
@@ -382,6 +479,8 @@ impl TopNOperator {
             return Ok(RecordBatch::new_empty(Arc::clone(&self.output_schema)));
         }
         self.watermark = watermark;
+        let horizon = watermark.saturating_sub(self.retention_ms);
+        self.closed.retain(|_, (end, _)| *end > horizon);
         if self.aggregated {
             let closed = self.inner.advance_watermark(watermark);
             if !closed.is_empty() {
@@ -408,7 +507,7 @@ impl TopNOperator {
         )?;
         let keys = self.order_keys(groups)?;
         let batch = self.store.len() as u32;
-        let (limit, kind) = (self.plan.limit, self.plan.kind);
+        let (limit, kind) = (self.plan.rank.limit, self.plan.rank.kind);
         for (i, &key) in keys.iter().enumerate() {
             if key.is_nan() {
                 continue;
@@ -438,7 +537,8 @@ impl TopNOperator {
         Ok(())
     }
 
-    /// Emits (and forgets) the windows ending at or before `limit`.
+    /// Emits the windows ending at or before `limit` (they move from the open windows to
+    /// the retained closed ones).
     fn emit(&mut self, limit: i64) -> Result<RecordBatch> {
         let done: Vec<i64> = self
             .windows
@@ -448,14 +548,17 @@ impl TopNOperator {
             .collect();
         let mut picks = Vec::new();
         let mut ranks = Vec::new();
+        // (start, end, first output row, rows) per window emitted.
+        let mut spans = Vec::new();
         for start in done {
             let Some(top) = self.windows.remove(&start) else {
                 continue;
             };
+            spans.push((start, top.end, picks.len(), top.rows.len()));
             let mut rank = 0;
             let mut prev = f64::NAN;
             for (n, c) in top.rows.iter().enumerate() {
-                rank = match self.plan.kind {
+                rank = match self.plan.rank.kind {
                     RankKind::RowNumber => n as i64 + 1,
                     RankKind::Rank if c.key == prev => rank,
                     RankKind::Rank => n as i64 + 1,
@@ -469,25 +572,166 @@ impl TopNOperator {
         if self.windows.is_empty() {
             self.store.clear();
         }
+        let out = self.project(&ranked, ranks)?;
+        let horizon = self.watermark.saturating_sub(self.retention_ms);
+        for (start, end, first, len) in spans {
+            if end > horizon && len > 0 {
+                self.closed.insert(start, (end, out.slice(first, len)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The output columns of ranked rows with their ranks.
+    fn project(&self, ranked: &RecordBatch, ranks: Vec<i64>) -> Result<RecordBatch> {
+        let rows = ranks.len();
         let rank_array: ArrayRef = Arc::new(Int64Array::from(ranks));
         let mut columns = Vec::new();
-        for name in &self.plan.output {
+        for name in &self.plan.rank.output {
             if name == "*" {
                 columns.extend(ranked.columns().iter().cloned());
-            } else if *name == self.plan.rank_column {
+            } else if *name == self.plan.rank.rank_column {
                 columns.push(Arc::clone(&rank_array));
             } else {
                 let i = self.ranked_schema.index_of(name)?;
                 columns.push(Arc::clone(ranked.column(i)));
             }
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(picks.len()));
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.output_schema),
             columns,
             &options,
         )?)
     }
+
+    /// The ranked rows of the closed windows still retained, in window order, best first
+    /// within a window: the view's current rows.
+    ///
+    /// # Errors
+    /// Arrow errors concatenating them.
+    pub fn snapshot(&self) -> Result<RecordBatch> {
+        let batches: Vec<&RecordBatch> = self.closed.values().map(|(_, b)| b).collect();
+        Ok(concat_batches(&self.output_schema, batches)?)
+    }
+
+    /// The inner view's state (the open groups of a ranked aggregation), checkpointed with
+    /// [`TopNOperator::state`].
+    pub fn inner_state(&self) -> &GroupState {
+        self.inner.state()
+    }
+
+    /// The ranking's own state, to checkpoint beside [`TopNOperator::inner_state`].
+    ///
+    /// # Errors
+    /// Arrow errors converting rows.
+    pub fn state(&self) -> Result<TopNState> {
+        let ranked = row_converter(&self.ranked_schema)?;
+        let mut open = Vec::with_capacity(self.windows.len());
+        for (&start, top) in &self.windows {
+            let picks: Vec<(usize, usize)> = top
+                .rows
+                .iter()
+                .map(|c| (c.batch as usize, c.row as usize))
+                .collect();
+            let rows = self.gather(&picks)?;
+            let bytes = row_bytes(&ranked, &rows)?;
+            open.push(OpenWindow {
+                start,
+                end: top.end,
+                rows: top
+                    .rows
+                    .iter()
+                    .zip(bytes)
+                    .map(|(c, b)| (c.key, c.seq, b))
+                    .collect(),
+            });
+        }
+        let output = row_converter(&self.output_schema)?;
+        let mut closed = Vec::with_capacity(self.closed.len());
+        for (&start, (end, rows)) in &self.closed {
+            closed.push(ClosedWindow {
+                start,
+                end: *end,
+                rows: row_bytes(&output, rows)?,
+            });
+        }
+        Ok(TopNState {
+            open,
+            seq: self.seq,
+            watermark: self.watermark,
+            closed,
+        })
+    }
+
+    /// Restores checkpointed state (the plan must be the one that produced it).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the state does not fit the plan; arrow errors reading rows.
+    pub fn restore(&mut self, inner: GroupState, state: TopNState) -> Result<()> {
+        self.inner.restore(inner)?;
+        let ranked = row_converter(&self.ranked_schema)?;
+        let parser = ranked.parser();
+        let mut windows = BTreeMap::new();
+        let mut all = Vec::new();
+        for w in &state.open {
+            let mut rows = Vec::with_capacity(w.rows.len());
+            for (key, seq, bytes) in &w.rows {
+                rows.push(Candidate {
+                    key: *key,
+                    seq: *seq,
+                    batch: 0,
+                    row: all.len() as u32,
+                });
+                all.push(bytes.as_slice());
+            }
+            windows.insert(w.start, WindowTop { end: w.end, rows });
+        }
+        self.store.clear();
+        if !all.is_empty() {
+            let columns = ranked
+                .convert_rows(all.iter().map(|b| parser.parse(b)))
+                .map_err(|e| Error::plan(format!("checkpointed Top-N rows do not fit: {e}")))?;
+            self.store.push(RecordBatch::try_new(
+                Arc::clone(&self.ranked_schema),
+                columns,
+            )?);
+        }
+        self.windows = windows;
+        let output = row_converter(&self.output_schema)?;
+        let parser = output.parser();
+        self.closed.clear();
+        for w in &state.closed {
+            let columns = output
+                .convert_rows(w.rows.iter().map(|b| parser.parse(b)))
+                .map_err(|e| Error::plan(format!("checkpointed Top-N rows do not fit: {e}")))?;
+            let options = RecordBatchOptions::new().with_row_count(Some(w.rows.len()));
+            let rows = RecordBatch::try_new_with_options(
+                Arc::clone(&self.output_schema),
+                columns,
+                &options,
+            )?;
+            self.closed.insert(w.start, (w.end, rows));
+        }
+        self.seq = state.seq;
+        self.watermark = state.watermark;
+        Ok(())
+    }
+}
+
+fn row_converter(schema: &Schema) -> Result<RowConverter> {
+    Ok(RowConverter::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect(),
+    )?)
+}
+
+fn row_bytes(converter: &RowConverter, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    let rows = converter.convert_columns(batch.columns())?;
+    Ok(rows.iter().map(|r| r.as_ref().to_vec()).collect())
 }
 
 fn event_time_column(plan: &ViewPlan) -> String {
@@ -568,8 +812,8 @@ mod tests {
         assert!(catalog.source("bid").is_some());
         assert!(sql::is_window_topn(ROWS));
         let plan = sql::parse_window_topn(ROWS, &catalog).expect("plan");
-        assert_eq!(plan.kind, RankKind::RowNumber);
-        assert!(!plan.descending);
+        assert_eq!(plan.rank.kind, RankKind::RowNumber);
+        assert!(!plan.rank.descending);
         let schema = crate::decode::source_schema(&plan.inner.source);
         let mut op = TopNOperator::new(plan, Arc::clone(&schema), Lateness::Enforce).expect("op");
         let n = 6;

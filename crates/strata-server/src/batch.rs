@@ -119,10 +119,11 @@ impl BatchLayer {
                     };
                     // Nothing archived yet, or a view the batch layer cannot compute (a join
                     // looks up the table at processing time; a view reading a table needs
-                    // upsert semantics the lake lacks): skip quietly rather than log an error
-                    // every interval.
+                    // upsert semantics the lake lacks; a window Top-N ranks, which the batch
+                    // layer does not): skip quietly rather than log an error every interval.
                     if plan.join.is_some()
                         || plan.reads_table()
+                        || plan.is_ranked()
                         || !matches!(Manifest::load(&lake, &plan.source.topic), Ok(Some(_)))
                     {
                         continue;

@@ -348,8 +348,9 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
         return create(&mut c, catalog);
     }
     if is_kw(&first, "SELECT") || first == Token::LParen {
-        let plan = query::plan_query(toks, stmt.end, "query", catalog)?;
-        return Ok(Statement::Query(plan));
+        return Ok(Statement::Query(plan_view(
+            toks, stmt.end, "query", catalog,
+        )?));
     }
     if is_kw(&first, "DROP") {
         c.next();
@@ -459,13 +460,21 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         if rest.is_empty() {
             return Err(sql_err(c.end, "expected a SELECT after AS"));
         }
-        let mut plan = query::plan_query(rest, c.end, &name, catalog)?;
+        let mut plan = plan_view(rest, c.end, &name, catalog)?;
         // ksqlDB lets a view name its output topic; strata names it after the view, so of
         // the view's properties only `serving` means something here.
         if let Some((with_loc, props)) = props
             && let Some((_, mode)) = props.iter().find(|(k, _)| k == "serving")
         {
             plan.serving = match mode.to_lowercase().as_str() {
+                "lambda" if plan.is_ranked() => {
+                    return Err(sql_err(
+                        with_loc,
+                        format!(
+                            "serving = 'lambda' cannot serve a window Top-N: {name} ranks rows, which the batch layer does not; drop the setting (Top-N views are served Kappa)"
+                        ),
+                    ));
+                }
                 "lambda" if plan.reads_table() => {
                     return Err(sql_err(
                         with_loc,
@@ -516,6 +525,19 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         source,
         if_not_exists,
     })
+}
+
+/// Plans a query as view `name`: a window Top-N ([`topn`]) or any other query ([`query`]).
+fn plan_view(
+    toks: &[TokenWithSpan],
+    end: Location,
+    name: &str,
+    catalog: &dyn Catalog,
+) -> Result<crate::plan::ViewPlan> {
+    if topn::tokens_are_window_topn(toks) {
+        return Ok(topn::plan_window_topn(toks, end, name, catalog)?.into_view());
+    }
+    query::plan_query(toks, end, name, catalog)
 }
 
 /// `WITH (k = v, …)` properties: keys lower-cased, values as written.

@@ -695,7 +695,7 @@ impl Conv<'_> {
             return Err(unsupported(
                 loc,
                 "OVER (…) window functions",
-                "aggregate with GROUP BY over a window instead",
+                "aggregate with GROUP BY over a window instead, or rank rows per window with a window Top-N: SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY c DESC) AS rn FROM TABLE(TUMBLE(…))) WHERE rn <= 3",
             ));
         }
         if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
@@ -1416,6 +1416,7 @@ impl<'a> Planner<'a> {
             } else {
                 crate::plan::ServingMode::default()
             },
+            rank: None,
         };
 
         if !aggregating {

@@ -929,3 +929,140 @@ fn what_cannot_aggregate_a_table_is_an_error_naming_the_place_and_the_function()
         assert!(e.contains(at) && e.contains(needle), "{sql}: {e}");
     }
 }
+
+const TOP_ROWS: &str = "CREATE TABLE top_orders AS
+SELECT order_id, amount, window_start, rk FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY amount DESC) AS rk
+  FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' MINUTE))
+  WHERE amount > 0
+) WHERE rk <= 3";
+
+const TOP_GROUPS: &str = "CREATE TABLE hot_products AS
+SELECT product, n, window_start, window_end FROM (
+  SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rownum
+  FROM (
+    SELECT product, COUNT(*) AS n, window_start, window_end
+    FROM TABLE(HOP(TABLE orders, DESCRIPTOR(order_time), INTERVAL '10' SECOND, INTERVAL '1' MINUTE))
+    GROUP BY product, window_start, window_end
+  )
+) WHERE rownum = 1";
+
+#[test]
+fn a_window_top_n_statement_plans_as_a_ranked_view_served_kappa() {
+    use crate::plan::{RankKind, ServingMode};
+    let c = catalog();
+    let plan = view(TOP_ROWS, &c);
+    assert_eq!(plan.name, "top_orders");
+    let rank = plan.rank.clone().expect("a ranked view");
+    assert_eq!(rank.window, WindowSpec::Tumbling { size_ms: 60_000 });
+    assert_eq!(rank.kind, RankKind::RowNumber);
+    assert_eq!((rank.order_by.as_str(), rank.descending), ("amount", true));
+    assert_eq!(rank.limit, 3);
+    assert_eq!(rank.rank_column, "rk");
+    assert_eq!(rank.output, ["order_id", "amount", "window_start", "rk"]);
+    // The ranked rows: the stream's rows that pass WHERE, the rows' windows assigned later.
+    assert!(!plan.is_aggregating());
+    assert!(plan.filter.is_some());
+    assert_eq!(plan.emit, EmitMode::Final);
+    assert_eq!(plan.serving, ServingMode::Kappa);
+    assert!(plan.is_ranked() && !plan.merges_batch());
+
+    let plan = view(TOP_GROUPS, &c);
+    let rank = plan.rank.clone().expect("a ranked view");
+    assert_eq!((rank.kind, rank.limit), (RankKind::Rank, 1));
+    assert_eq!(
+        plan.window,
+        Some(WindowSpec::Hopping {
+            size_ms: 60_000,
+            advance_ms: 10_000
+        })
+    );
+    assert_eq!(plan.window, Some(rank.window));
+    assert!(plan.is_aggregating() && !plan.merges_batch());
+
+    // A bare SELECT of the same shape is a continuous query.
+    let query = TOP_ROWS.replace("CREATE TABLE top_orders AS\n", "");
+    match one(&query, &c) {
+        Statement::Query(plan) => assert!(plan.is_ranked()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_ranked_plan_round_trips_through_the_catalog_and_old_plans_still_load() {
+    let c = catalog();
+    for sql in [TOP_ROWS, TOP_GROUPS] {
+        let plan = view(sql, &c);
+        let text = serde_json::to_string_pretty(&plan).unwrap();
+        let back: ViewPlan = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, plan);
+    }
+    // A plan written before views could rank has no `rank` field: it loads as unranked.
+    let plan = view(
+        "CREATE TABLE n AS SELECT pageid, COUNT(*) AS c FROM page_views GROUP BY pageid",
+        &c,
+    );
+    let mut json: serde_json::Value = serde_json::to_value(&plan).unwrap();
+    json.as_object_mut().unwrap().remove("rank");
+    let old: ViewPlan = serde_json::from_value(json).unwrap();
+    assert_eq!(old, plan);
+    assert!(old.rank.is_none());
+}
+
+#[test]
+fn top_n_shapes_that_do_not_fit_are_errors_with_their_place() {
+    let c = catalog();
+    let e = err(
+        &TOP_ROWS.replace(
+            "PARTITION BY window_start, window_end",
+            "PARTITION BY product",
+        ),
+        &c,
+    );
+    assert!(
+        e.contains("line 3, column") && e.contains("PARTITION BY window_start, window_end"),
+        "{e}"
+    );
+    let e = err(&TOP_ROWS.replace("ROW_NUMBER()", "DENSE_RANK()"), &c);
+    assert!(
+        e.contains("line 3") && e.contains("use RANK() or ROW_NUMBER()"),
+        "{e}"
+    );
+    let e = err(&TOP_ROWS.replace("rk <= 3", "rk > 3"), &c);
+    assert!(
+        e.contains("line 6, column 12") && e.contains("rownum <= N"),
+        "{e}"
+    );
+    let e = err(&TOP_ROWS.replace("rk <= 3", "rk <= 0"), &c);
+    assert!(e.contains("keeps no rank"), "{e}");
+    let e = err(
+        &TOP_ROWS.replace(
+            "TUMBLE(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' MINUTE)",
+            "SESSION(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' MINUTE)",
+        ),
+        &c,
+    );
+    assert!(e.contains("TUMBLE or HOP"), "{e}");
+    let e = err(&format!("{TOP_ROWS} WITH (serving='lambda')"), &c);
+    assert!(e.contains("unexpected text"), "{e}");
+    let e = err(
+        &TOP_ROWS.replace(
+            "CREATE TABLE top_orders AS",
+            "CREATE TABLE top_orders WITH (serving='lambda') AS",
+        ),
+        &c,
+    );
+    assert!(
+        e.contains("line 1, column 25") && e.contains("cannot serve a window Top-N"),
+        "{e}"
+    );
+    // OVER without the subquery shape: the ordinary front end says what to write.
+    let e = err(
+        "SELECT pageid, RANK() OVER (PARTITION BY pageid ORDER BY viewtime) AS r FROM page_views",
+        &c,
+    );
+    assert!(
+        e.contains("window Top-N") && e.contains("line 1, column 16"),
+        "{e}"
+    );
+}

@@ -18,16 +18,34 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Word};
 use super::query::plan_query;
 use super::{Catalog, is_kw, sql_err, tokenize};
 use crate::error::Result;
-use crate::plan::WindowSpec;
-use crate::topn::{RankKind, TopNPlan};
+use crate::plan::{EmitMode, RankKind, RankSpec, ServingMode, WindowSpec};
+use crate::topn::TopNPlan;
 
-/// True when `sql` looks like a window Top-N (has `OVER (PARTITION BY …`): what
-/// [`parse_window_topn`] plans.
+/// True when `sql` looks like a window Top-N — it ranks with `OVER (…)` and selects from a
+/// subquery (`SELECT … FROM (`): what [`parse_window_topn`] plans.
 pub fn is_window_topn(sql: &str) -> bool {
-    tokenize(sql).is_ok_and(|toks| {
-        toks.windows(2)
-            .any(|w| is_kw(&w[0].token, "OVER") && w[1].token == Token::LParen)
-    })
+    tokenize(sql).is_ok_and(|toks| tokens_are_window_topn(&toks))
+}
+
+/// [`is_window_topn`] of a statement's tokens.
+pub(super) fn tokens_are_window_topn(toks: &[TokenWithSpan]) -> bool {
+    let ranks = toks
+        .windows(2)
+        .any(|w| is_kw(&w[0].token, "OVER") && w[1].token == Token::LParen);
+    let mut depth = 0usize;
+    let mut from_subquery = false;
+    for (i, t) in toks.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ if depth == 0 && is_kw(&t.token, "FROM") => {
+                from_subquery = toks.get(i + 1).is_some_and(|n| n.token == Token::LParen);
+                break;
+            }
+            _ => {}
+        }
+    }
+    ranks && from_subquery
 }
 
 /// Plans a window Top-N query (see the module docs) against `catalog`.
@@ -44,11 +62,21 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
         toks.pop();
     }
     let end = toks.last().map_or(Location::new(1, 1), |t| t.span.end);
-    let mut c = Cur {
-        toks: &toks,
-        pos: 0,
-        end,
-    };
+    plan_window_topn(&toks, end, "query", catalog)
+}
+
+/// Plans the tokens of a window Top-N query (no `;`) as view `name`; `end` is where the
+/// statement ends (for errors at its end).
+///
+/// # Errors
+/// As [`parse_window_topn`].
+pub(super) fn plan_window_topn(
+    toks: &[TokenWithSpan],
+    end: Location,
+    name: &str,
+    catalog: &dyn Catalog,
+) -> Result<TopNPlan> {
+    let mut c = Cur { toks, pos: 0, end };
     c.kw("SELECT")?;
     let outer = c.items_until_from()?;
     c.expect(&Token::LParen, "`(` (a subquery ranking rows per window)")?;
@@ -124,7 +152,7 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
         let inner = plan_query(
             &middle[m.pos..close],
             middle[close].span.start,
-            "query",
+            name,
             catalog,
         )?;
         m.pos = close + 1;
@@ -182,7 +210,7 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
         rows.push(tok(Token::Mul));
         rows.extend(words(&["FROM", &windowed.source.name]));
         rows.extend_from_slice(filter);
-        let mut inner = plan_query(&rows, m.end, "query", catalog)?;
+        let mut inner = plan_query(&rows, m.end, name, catalog)?;
         // The event time is the table function's DESCRIPTOR column.
         inner.source = windowed.source;
         (inner, window)
@@ -198,15 +226,22 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
             )),
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut inner = inner;
+    // Rows of a window are emitted once, when the watermark closes it.
+    inner.emit = EmitMode::Final;
+    // The batch layer does not rank: the speed layer alone serves a Top-N.
+    inner.serving = ServingMode::Kappa;
     Ok(TopNPlan {
         inner,
-        window,
-        order_by,
-        descending,
-        limit,
-        kind,
-        rank_column,
-        output,
+        rank: RankSpec {
+            window,
+            order_by,
+            descending,
+            limit,
+            kind,
+            rank_column,
+            output,
+        },
     })
 }
 
