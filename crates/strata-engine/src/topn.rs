@@ -882,4 +882,101 @@ mod tests {
         let e = TopNOperator::new(plan, schema, Lateness::Enforce).expect_err("no column nope");
         assert!(e.to_string().contains("cannot rank by nope"), "{e}");
     }
+
+    fn bids(rows: &[(i64, i64, i64)]) -> RecordBatch {
+        let catalog = catalog();
+        let schema = crate::decode::source_schema(&catalog["bid"]);
+        let n = rows.len();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(TimestampMillisecondArray::from_iter_values(
+                    rows.iter().map(|r| r.2),
+                )),
+                Arc::new(TimestampMillisecondArray::from_iter_values(
+                    rows.iter().map(|r| r.2),
+                )),
+                Arc::new(Int64Array::from(vec![0; n])),
+                Arc::new(Int64Array::from_iter_values(0..n as i64)),
+                Arc::new(arrow::array::StringArray::new_null(n)),
+            ],
+        )
+        .expect("batch")
+    }
+
+    fn auctions(batch: &RecordBatch) -> Vec<i64> {
+        batch
+            .column_by_name("auction")
+            .expect("auction")
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec()
+    }
+
+    const HOP: &str = "SELECT auction, price, window_start, rn FROM (SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn \
+         FROM TABLE(HOP(TABLE bid, DESCRIPTOR(datetime), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) WHERE rn <= 1";
+
+    fn hop_operator() -> TopNOperator {
+        let catalog = catalog();
+        let plan = sql::parse_window_topn(HOP, &catalog).expect("plan");
+        let schema = crate::decode::source_schema(&plan.inner.source);
+        TopNOperator::new(plan, schema, Lateness::Enforce).expect("op")
+    }
+
+    #[test]
+    fn a_row_is_late_only_when_all_its_hopping_windows_closed_and_state_round_trips() {
+        let mut op = hop_operator();
+        // Windows [0,10) and [5,15) hold 7 s; [5,15) and [10,20) hold 12 s.
+        op.process(&bids(&[(1, 3, 7_000), (2, 9, 12_000)]))
+            .expect("process");
+        let out = op.advance_watermark(10_000).expect("close [0,10)");
+        assert_eq!(auctions(&out), vec![1]);
+        // 6 s is in [0,10) (closed) and [5,15) (open): not late, ranked in [5,15) only.
+        // 2 s is only in closed windows: late.
+        let late = op
+            .process_with_late(&bids(&[(3, 20, 6_000), (4, 50, 2_000)]))
+            .expect("process");
+        assert_eq!(late.iter().map(|l| l.row).collect::<Vec<_>>(), vec![1]);
+        assert!(late[0].reason.contains("too late"), "{:?}", late[0]);
+
+        // Checkpoint here, restore into a fresh operator: both go on alike.
+        let inner = op.inner_state().clone();
+        let state = op.state().expect("state");
+        let bytes = crate::codec::encode(&state).expect("encode");
+        let mut restored = hop_operator();
+        restored
+            .restore(inner, crate::codec::decode(&bytes).expect("decode"))
+            .expect("restore");
+        assert_eq!(
+            restored.snapshot().expect("snapshot"),
+            op.snapshot().expect("snapshot")
+        );
+        for o in [&mut op, &mut restored] {
+            o.process(&bids(&[(5, 10, 14_000)])).expect("process");
+        }
+        let a = op.advance_watermark(25_000).expect("close");
+        let b = restored.advance_watermark(25_000).expect("close");
+        assert_eq!(a, b);
+        // [5,15): auction 3 (20); [10,20): auction 5 (10) beats 2 (9).
+        assert_eq!(auctions(&a), vec![3, 5]);
+        assert_eq!(auctions(&op.snapshot().expect("rows")), vec![1, 3, 5]);
+    }
+
+    #[test]
+    fn closed_windows_are_kept_for_the_retention_then_dropped() {
+        let mut op = hop_operator();
+        op.set_retention_ms(12_000);
+        op.process(&bids(&[(1, 3, 1_000), (2, 4, 21_000)]))
+            .expect("process");
+        op.advance_watermark(15_000).expect("close");
+        // [-5,5) and [0,10) closed, one row each.
+        assert_eq!(auctions(&op.snapshot().expect("rows")), vec![1, 1]);
+        op.advance_watermark(17_000).expect("advance");
+        // [-5,5) ended 12 s before the watermark: at the end of its retention.
+        assert_eq!(auctions(&op.snapshot().expect("rows")), vec![1]);
+        op.advance_watermark(30_000).expect("advance");
+        assert_eq!(auctions(&op.snapshot().expect("rows")), vec![2, 2]);
+    }
 }
