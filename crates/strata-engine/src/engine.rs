@@ -588,6 +588,16 @@ impl Engine {
         catalog.views.get(&name.to_lowercase()).cloned()
     }
 
+    /// The names of a view's output columns, in order (a window Top-N's are its outer
+    /// SELECT's, not its plan's `output`, which is what it ranks); `None` for an unknown view.
+    pub fn columns(&self, name: &str) -> Option<Vec<String>> {
+        let plan = self.plan(name)?;
+        match view_as_source(&plan) {
+            Some(source) => Some(source.columns.into_iter().map(|c| c.name).collect()),
+            None => Some(plan.output.into_iter().map(|(n, _)| n).collect()),
+        }
+    }
+
     /// Names of the views (continuous queries left out).
     pub fn views(&self) -> Vec<String> {
         let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());

@@ -432,11 +432,16 @@ fn summary(engine: &Engine, name: &str) -> Option<Value> {
         "name": plan.name,
         "source": plan.source.name,
         "source_topic": plan.source.topic,
-        "window": window_json(plan.window),
+        "window": window_json(plan.window.or(plan.rank.as_ref().map(|r| r.window))),
         "grace_ms": plan.grace_ms,
         "emit": plan.emit,
         "keys": plan.group_by.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        "columns": plan.output.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        "columns": match &plan.rank {
+            // A window Top-N's columns are its outer SELECT's, not what it ranks.
+            Some(_) => engine.columns(name).unwrap_or_default(),
+            None => plan.output.iter().map(|(n, _)| n.clone()).collect(),
+        },
+        "rank": plan.rank,
         "changelog_topic": changelog_topic(&plan.name),
         "late_topic": late_topic(&plan.name),
         "status": status,
