@@ -535,4 +535,25 @@ mod tests {
             other => panic!("expected Unsupported, got {other:?}"),
         }
     }
+
+    #[test]
+    fn a_window_top_n_is_unsupported_with_a_reason() {
+        let text = "CREATE STREAM bid (auction BIGINT, price BIGINT, datetime TIMESTAMP) WITH (kafka_topic='bid', value_format='JSON', timestamp='datetime');
+                    CREATE TABLE top AS SELECT auction, price FROM (SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rk
+                      FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(datetime), INTERVAL '10' SECOND))) WHERE rk <= 1;";
+        let plan = match strata_engine::sql::parse(text, &strata_engine::sql::EmptyCatalog)
+            .expect("sql")
+            .pop()
+        {
+            Some(Statement::CreateView { plan, .. }) => plan,
+            other => panic!("not a view: {other:?}"),
+        };
+        let dir = std::env::temp_dir().join("strata-bounded-no-lake");
+        match run_bounded(&plan, &dir, 1, &mut |_| {}) {
+            Err(Error::Unsupported { reason, .. }) => {
+                assert!(reason.contains("window Top-N"), "{reason}");
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
 }

@@ -1043,6 +1043,14 @@ fn top_n_shapes_that_do_not_fit_are_errors_with_their_place() {
         &c,
     );
     assert!(e.contains("TUMBLE or HOP"), "{e}");
+    let e = err(
+        &TOP_GROUPS.replace(
+            "HOP(TABLE orders, DESCRIPTOR(order_time), INTERVAL '10' SECOND, INTERVAL '1' MINUTE)",
+            "SESSION(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' MINUTE)",
+        ),
+        &c,
+    );
+    assert!(e.contains("line 3") && e.contains("not SESSION"), "{e}");
     let e = err(&format!("{TOP_ROWS} WITH (serving='lambda')"), &c);
     assert!(e.contains("unexpected text"), "{e}");
     let e = err(

@@ -169,6 +169,14 @@ pub(super) fn plan_window_topn(
                 "the ranked subquery must be a windowed aggregation (GROUP BY window_start, window_end, …)",
             ));
         };
+        if matches!(window, WindowSpec::Session { .. }) {
+            // Sessions of different keys close at different times and share no bounds: there
+            // is no window whose groups could be ranked together.
+            return Err(sql_err(
+                middle[0].span.start,
+                "a window Top-N ranks the groups of TUMBLE or HOP windows, not SESSION",
+            ));
+        }
         (inner, window)
     } else {
         // TABLE(TUMBLE(…)) [alias] [WHERE …]: rows, ranked per window.
