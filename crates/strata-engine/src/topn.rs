@@ -28,7 +28,7 @@ use crate::operator::{
     timestamp,
 };
 pub use crate::plan::RankKind;
-use crate::plan::{EmitMode, RankSpec, ViewPlan};
+use crate::plan::{EmitMode, RankSpec, ViewPlan, WindowSpec};
 use crate::window;
 
 /// A compiled window Top-N: the plan of what is ranked, and how.
@@ -302,29 +302,34 @@ impl TopNOperator {
             Error::plan(format!("no event-time column {time} in the input batch"))
         })?)?;
         // A row is late when every window it belongs to has closed; a hopping row still
-        // counts in the windows of it that are open.
+        // counts in the windows of it that are open. The last window of `ts` starts at
+        // align_down(ts, step) and is open while its end is above the watermark, which holds
+        // exactly for ts >= align_down(watermark - size, step) + step: one comparison a row.
         let spec = self.plan.rank.window;
         let watermark = self.watermark;
         let enforce = self.lateness == Lateness::Enforce;
+        let cutoff = if enforce {
+            late_before(&spec, watermark)
+        } else {
+            i64::MIN
+        };
         let mut late = Vec::new();
-        for i in 0..input_times.len() {
-            if input_times.is_null(i) {
-                late.push(LateRow {
-                    row: i,
-                    reason: format!("event time column {time:?} is NULL"),
-                });
-                continue;
-            }
-            let ts = input_times.value(i);
-            let mut open = false;
-            window::assign(&spec, ts, |_, end| open |= !enforce || end > watermark);
-            if !open {
-                late.push(LateRow {
-                    row: i,
-                    reason: format!(
-                        "event time {ts} is too late: its windows closed (watermark {watermark})"
-                    ),
-                });
+        if cutoff != i64::MIN || input_times.null_count() > 0 {
+            for i in 0..input_times.len() {
+                if input_times.is_null(i) {
+                    late.push(LateRow {
+                        row: i,
+                        reason: format!("event time column {time:?} is NULL"),
+                    });
+                } else if input_times.value(i) < cutoff {
+                    let ts = input_times.value(i);
+                    late.push(LateRow {
+                        row: i,
+                        reason: format!(
+                            "event time {ts} is too late: its windows closed (watermark {watermark})"
+                        ),
+                    });
+                }
             }
         }
         let on_time;
@@ -734,6 +739,19 @@ fn row_bytes(converter: &RowConverter, batch: &RecordBatch) -> Result<Vec<Vec<u8
     Ok(rows.iter().map(|r| r.as_ref().to_vec()).collect())
 }
 
+/// The event time below which a row is late at `watermark`: every window of it has ended
+/// (`i64::MIN` before any watermark, and for sessions, which rows are not ranked over).
+fn late_before(spec: &WindowSpec, watermark: i64) -> i64 {
+    match (*spec, window::step(spec)) {
+        (WindowSpec::Tumbling { size_ms } | WindowSpec::Hopping { size_ms, .. }, Some(step))
+            if watermark != i64::MIN =>
+        {
+            window::align_down(watermark.saturating_sub(size_ms), step).saturating_add(step)
+        }
+        _ => i64::MIN,
+    }
+}
+
 fn event_time_column(plan: &ViewPlan) -> String {
     plan.source
         .timestamp_column
@@ -978,5 +996,25 @@ mod tests {
         assert_eq!(auctions(&op.snapshot().expect("rows")), vec![1]);
         op.advance_watermark(30_000).expect("advance");
         assert_eq!(auctions(&op.snapshot().expect("rows")), vec![2, 2]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn late_before_agrees_with_the_windows_of_a_row(
+            size in 1i64..50,
+            steps in 1i64..6,
+            hop in proptest::bool::ANY,
+            ts in -200i64..200,
+            watermark in -200i64..200,
+        ) {
+            let spec = if hop {
+                WindowSpec::Hopping { size_ms: size * steps, advance_ms: size }
+            } else {
+                WindowSpec::Tumbling { size_ms: size }
+            };
+            let mut all_closed = true;
+            window::assign(&spec, ts, |_, end| all_closed &= end <= watermark);
+            proptest::prop_assert_eq!(ts < late_before(&spec, watermark), all_closed);
+        }
     }
 }
