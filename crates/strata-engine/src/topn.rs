@@ -18,7 +18,9 @@ use arrow::array::{
     TimestampMillisecondArray, UInt32Array,
 };
 use arrow::compute::{cast, concat_batches, filter_record_batch, interleave, take};
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType,
+};
 use arrow_row::{RowConverter, SortField};
 use serde::{Deserialize, Serialize};
 
@@ -298,9 +300,9 @@ impl TopNOperator {
             return Ok(self.inner.process(batch)?.late);
         }
         let time = event_time_column(&self.plan.inner);
-        let input_times = as_i64(batch.column_by_name(&time).ok_or_else(|| {
+        let times_in = batch.column_by_name(&time).ok_or_else(|| {
             Error::plan(format!("no event-time column {time} in the input batch"))
-        })?)?;
+        })?;
         // A row is late when every window it belongs to has closed; a hopping row still
         // counts in the windows of it that are open. The last window of `ts` starts at
         // align_down(ts, step) and is open while its end is above the watermark, which holds
@@ -314,7 +316,11 @@ impl TopNOperator {
             i64::MIN
         };
         let mut late = Vec::new();
-        if cutoff != i64::MIN || input_times.null_count() > 0 {
+        // In-order input (the usual case) has nothing late: one min over the column says so.
+        let maybe_late = times_in.null_count() > 0
+            || (cutoff != i64::MIN && min_time(times_in)?.is_some_and(|m| m < cutoff));
+        if maybe_late {
+            let input_times = as_i64(times_in)?;
             for i in 0..input_times.len() {
                 if input_times.is_null(i) {
                     late.push(LateRow {
@@ -750,6 +756,14 @@ fn late_before(spec: &WindowSpec, watermark: i64) -> i64 {
         }
         _ => i64::MIN,
     }
+}
+
+/// The smallest non-null value of a time column, as epoch milliseconds.
+fn min_time(column: &ArrayRef) -> Result<Option<i64>> {
+    if let Some(ts) = column.as_primitive_opt::<TimestampMillisecondType>() {
+        return Ok(arrow::compute::min(ts));
+    }
+    Ok(arrow::compute::min(&as_i64(column)?))
 }
 
 fn event_time_column(plan: &ViewPlan) -> String {
