@@ -2,6 +2,7 @@
 //! and the batch view's state, selecting one key's groups (or a range of windows) first, so a
 //! point lookup touches only that key's groups in each layer.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
@@ -136,6 +137,9 @@ pub struct Scratch {
     plan: Arc<ViewPlan>,
     empty: GroupState,
     pool: Mutex<Vec<ViewOperator>>,
+    /// Keys asked recently, as arrow-row bytes (`None`: a value not of its column's type):
+    /// converting a key's text goes through Arrow casts and a row converter each time.
+    keys: Mutex<HashMap<Vec<String>, Option<Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for Scratch {
@@ -150,6 +154,9 @@ impl std::fmt::Debug for Scratch {
 /// view would need).
 const POOL: usize = 16;
 
+/// Most converted keys a view keeps; the cache starts over when full.
+const KEYS: usize = 16_384;
+
 impl Scratch {
     /// Scratch operators of `plan` (a Lambda view's).
     ///
@@ -161,6 +168,7 @@ impl Scratch {
             empty: first.state().clone(),
             pool: Mutex::new(vec![first]),
             plan,
+            keys: Mutex::new(HashMap::new()),
         })
     }
 
@@ -189,7 +197,31 @@ impl Scratch {
             }
             None => fresh_operator(&self.plan)?,
         };
-        let provenance = merge_into(&mut merged, &self.plan, &partials, selection)?;
+        let key = match &selection.key {
+            Some(values) if values.len() == self.plan.group_by.len() => {
+                let known = self
+                    .keys
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(values)
+                    .cloned();
+                let row = match known {
+                    Some(row) => row,
+                    None => {
+                        let row = merged.key_row_from_text(values)?;
+                        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+                        if keys.len() >= KEYS {
+                            keys.clear();
+                        }
+                        keys.insert(values.clone(), row.clone());
+                        row
+                    }
+                };
+                Key::Row(row)
+            }
+            _ => Key::Text,
+        };
+        let provenance = merge_keyed(&mut merged, &self.plan, &partials, selection, key)?;
         let out = f(&merged, provenance);
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL {
@@ -225,16 +257,36 @@ fn merge_into(
     selection: &Selection,
 ) -> Result<Provenance> {
     let key = match &selection.key {
-        // A key with one value per group key column selects before merging; any other key
-        // (a view whose output leaves a key column out) is matched on the merged rows.
         Some(values) if values.len() == plan.group_by.len() => {
-            match merged.key_row_from_text(values)? {
-                Some(row) => Some(row),
-                // A value of the wrong type: no group can match.
-                None => return Ok(Provenance::default()),
-            }
+            Key::Row(merged.key_row_from_text(values)?)
         }
-        _ => None,
+        _ => Key::Text,
+    };
+    merge_keyed(merged, plan, partials, selection, key)
+}
+
+/// How an answer's key selects groups before merging.
+enum Key {
+    /// A key with one value per group key column, as arrow-row bytes; `None` for a value not
+    /// of its column's type (no group can match).
+    Row(Option<Vec<u8>>),
+    /// No key, or one matched on the merged rows (a view whose output leaves a key column
+    /// out): every group is merged.
+    Text,
+}
+
+/// [`merge_into`] with the selection's key converted.
+fn merge_keyed(
+    merged: &mut ViewOperator,
+    plan: &ViewPlan,
+    partials: &SpeedPartials,
+    selection: &Selection,
+    key: Key,
+) -> Result<Provenance> {
+    let key = match key {
+        Key::Row(Some(row)) => Some(row),
+        Key::Row(None) => return Ok(Provenance::default()),
+        Key::Text => None,
     };
     let filter = GroupFilter {
         key,
