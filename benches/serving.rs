@@ -20,8 +20,8 @@
 //!
 //! The lookups are sent by lean keep-alive HTTP/1.1 connections of this process (client,
 //! node and producer share the machine's cores, so a heavy client would be measured instead
-//! of the node). `STRATA_BENCH_LOADGEN=wrk` sends them with wrk instead (one thread, the
-//! same connections and requests, p50/p99 from its `--latency` report), as an independent
+//! of the node). `STRATA_BENCH_LOADGEN=wrk` sends them with wrk instead (`STRATA_BENCH_WRK_THREADS`
+//! threads, default 1; the same connections and requests, p50/p99 from its `--latency` report), as an independent
 //! cross-check; the producer stays in this process.
 
 use std::error::Error;
@@ -304,8 +304,9 @@ async fn wrk(
     seconds: f64,
     script: &std::path::Path,
 ) -> BenchResult<(f64, f64, f64)> {
+    let threads = env_u64("STRATA_BENCH_WRK_THREADS", 1);
     let out = tokio::process::Command::new("wrk")
-        .args(["-t1", &format!("-c{connections}")])
+        .args([format!("-t{threads}"), format!("-c{connections}")])
         .arg(format!("-d{}s", seconds.round().max(1.0)))
         .arg("--latency")
         .arg("-s")

@@ -174,6 +174,13 @@ impl Node {
             let _ = shutdown_tx.send(true);
             let _ = drained_tx.send(());
         };
+        // Answers leave at once: a large answer's last partial segment would otherwise wait
+        // (Nagle) for the client's acknowledgement of the ones before, which may be delayed.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         let server = axum::serve(listener, app).with_graceful_shutdown(stop);
         let served = async {
             server.await.map_err(|source| Error::Io {
