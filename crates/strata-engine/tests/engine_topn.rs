@@ -344,3 +344,52 @@ fn a_continuous_top_n_query_streams_its_rows_to_a_temporary_changelog() {
     assert!(e.contains("cannot serve a window Top-N"), "{e}");
     engine.shutdown();
 }
+
+#[test]
+fn a_view_reads_a_top_n_views_rows_as_a_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, engine) = open(dir.path());
+    engine
+        .execute(&format!(
+            "{SCHEMA}{TOP_BIDS}
+             CREATE TABLE winners AS SELECT auction, COUNT(*) AS wins, MAX(price) AS best
+               FROM top_bids GROUP BY auction;"
+        ))
+        .expect("execute");
+    // Window 0: auctions 2 and 3 tie at 9 (both rank 1), 1 ranks third; window 10 s: 2 wins,
+    // 1 second. The bid at 25 s closes both.
+    produce(
+        &log,
+        &[
+            (1, 1, 5, 1_000),
+            (2, 2, 9, 2_000),
+            (3, 3, 9, 3_000),
+            (2, 4, 6, 12_000),
+            (1, 5, 4, 13_000),
+            (7, 6, 1, 25_000),
+        ],
+    );
+    let want = vec![
+        json!({"auction": 1, "wins": 1, "best": 4}),
+        json!({"auction": 2, "wins": 2, "best": 9}),
+        json!({"auction": 3, "wins": 1, "best": 9}),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sorted(rows(&engine, "winners")) != want {
+        assert!(
+            engine.failure("winners").is_none(),
+            "{:?}",
+            engine.failure("winners")
+        );
+        assert!(
+            Instant::now() < deadline,
+            "winners: {:?}",
+            rows(&engine, "winners")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The Top-N view cannot go first while a view reads it.
+    let e = engine.drop_view("top_bids").unwrap_err().to_string();
+    assert!(e.contains("winners"), "{e}");
+    engine.shutdown();
+}
