@@ -32,6 +32,9 @@ use arrow::error::ArrowError;
 use crate::error::{Error, Result};
 use crate::plan::{BinaryOp, Expr, Literal, SqlType};
 
+mod date_format;
+use date_format::DatePattern;
+
 /// The Arrow type a column of `t` has in engine batches.
 pub fn arrow_type(t: SqlType) -> DataType {
     match t {
@@ -221,6 +224,9 @@ pub fn data_type(expr: &Expr, schema: &Schema) -> Result<DataType> {
             let t = function_type(name, &types)?;
             if name == "regexp_extract" {
                 check_regexp_extract(args)?;
+            }
+            if name == "date_format" {
+                check_date_format(args)?;
             }
             Ok(t)
         }
@@ -545,6 +551,12 @@ fn function_type(name: &str, args: &[DataType]) -> Result<DataType> {
             if args.len() == 3 {
                 want(2, int, "BIGINT")?;
             }
+            Ok(DataType::Utf8)
+        }
+        "date_format" => {
+            arity(2, 2)?;
+            want(0, is_ts, "TIMESTAMP")?;
+            want(1, string, "VARCHAR")?;
             Ok(DataType::Utf8)
         }
         "split_index" => {
@@ -1344,6 +1356,28 @@ fn function(name: &str, args: Vec<Val>, len: usize) -> Result<Val> {
             })
         }
         "regexp_extract" => regexp_extract(&args),
+        "date_format" => {
+            if !args[1].scalar {
+                return Err(Error::plan(
+                    "the pattern (argument 2) of DATE_FORMAT() must be a constant string",
+                ));
+            }
+            let pattern = arg(&mut args, 1, &DataType::Utf8)?;
+            let pattern = pattern.array.as_string::<i32>();
+            let ts = arg(
+                &mut args,
+                0,
+                &DataType::Timestamp(TimeUnit::Millisecond, None),
+            )?;
+            if pattern.is_null(0) {
+                return Ok(Val {
+                    array: new_null_array(&DataType::Utf8, ts.array.len()),
+                    scalar: ts.scalar,
+                });
+            }
+            let pattern = DatePattern::parse(pattern.value(0))?;
+            ts.map(|a| Ok(Arc::new(pattern.format(a.as_primitive())?)))
+        }
         "split_index" => {
             let index = arg(&mut args, 2, &DataType::Int64)?;
             let scalar = args.iter().all(|a| a.scalar);
@@ -1422,6 +1456,18 @@ fn check_regexp_extract(args: &[Expr]) -> Result<()> {
         ),
         Some(_) => Err(Error::plan(
             "the group (argument 3) of REGEXP_EXTRACT() must be a constant integer",
+        )),
+    }
+}
+
+/// The pattern of `DATE_FORMAT(ts, pattern)`, checked when the view is planned: a constant
+/// string (or NULL) of supported letters.
+fn check_date_format(args: &[Expr]) -> Result<()> {
+    match args.get(1) {
+        Some(Expr::Literal(Literal::String(p))) => DatePattern::parse(p).map(|_| ()),
+        Some(Expr::Literal(Literal::Null)) | None => Ok(()),
+        Some(_) => Err(Error::plan(
+            "the pattern (argument 2) of DATE_FORMAT() must be a constant string",
         )),
     }
 }
@@ -1938,6 +1984,61 @@ mod tests {
             )),
             vec![Some(1), Some(0), Some(0), Some(-1)]
         );
+    }
+
+    #[test]
+    fn date_format_of_timestamps_nulls_and_pattern_errors() {
+        // t: 1 s, 60 s, NULL, epoch.
+        assert_eq!(
+            strings(&func(
+                "date_format",
+                vec![col("t"), string("yyyy-MM-dd HH:mm:ss")]
+            )),
+            vec![
+                Some("1970-01-01 00:00:01".into()),
+                Some("1970-01-01 00:01:00".into()),
+                None,
+                Some("1970-01-01 00:00:00".into())
+            ]
+        );
+        // A constant time stays a constant; 2024-01-01 19:30:00 UTC.
+        let ts = Expr::Cast {
+            expr: Box::new(int(1_704_137_400_000)),
+            to: SqlType::Timestamp,
+        };
+        assert_eq!(
+            strings(&func("date_format", vec![ts, string("HH:mm")])),
+            vec![Some("19:30".into()); 4]
+        );
+        // NULL time or NULL pattern: NULL.
+        assert_eq!(
+            strings(&func(
+                "date_format",
+                vec![Expr::Literal(Literal::Null), string("yyyy")]
+            )),
+            vec![None; 4]
+        );
+        assert_eq!(
+            strings(&func(
+                "date_format",
+                vec![col("t"), Expr::Literal(Literal::Null)]
+            )),
+            vec![None; 4]
+        );
+        let schema = batch().schema();
+        for (args, needle) in [
+            (vec![col("t"), string("yyyy-ww")], "\"ww\" in pattern"),
+            (vec![col("t"), string("'open")], "unclosed quote"),
+            (vec![col("t"), col("s")], "must be a constant string"),
+            (vec![col("s"), string("yyyy")], "must be TIMESTAMP"),
+            (vec![col("t")], "takes 2 argument(s)"),
+        ] {
+            let e = data_type(&func("date_format", args), &schema).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        // Evaluated without planning, a column pattern is refused too.
+        let e = evaluate(&func("date_format", vec![col("t"), col("s")]), &batch()).unwrap_err();
+        assert!(e.to_string().contains("constant string"), "{e}");
     }
 
     #[test]

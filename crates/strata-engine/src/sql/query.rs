@@ -698,14 +698,20 @@ impl Conv<'_> {
                 "aggregate with GROUP BY over a window instead, or rank rows per window with a window Top-N: SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY c DESC) AS rn FROM TABLE(TUMBLE(…))) WHERE rn <= 3",
             ));
         }
-        if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
+        if !f.within_group.is_empty() || f.null_treatment.is_some() {
             return Err(unsupported(
                 loc,
-                &format!(
-                    "{}(…) with FILTER / WITHIN GROUP / NULLS",
+                &format!("{}(…) with WITHIN GROUP / NULLS", name.to_uppercase()),
+                "filter in WHERE or with CASE",
+            ));
+        }
+        if f.filter.is_some() && !is_aggregate(&name) {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "FILTER (WHERE …) applies to aggregates (COUNT, SUM, MIN, MAX, AVG, …); {}(…) is not one: use CASE WHEN … THEN … END",
                     name.to_uppercase()
                 ),
-                "filter in WHERE or with CASE",
             ));
         }
         let (distinct, args): (bool, Vec<&FunctionArg>) = match &f.args {
@@ -747,7 +753,7 @@ impl Conv<'_> {
             }
         }
         if is_aggregate(&name) {
-            return self.aggregate(&name, distinct, star, &exprs, loc);
+            return self.aggregate(&name, distinct, star, &exprs, f.filter.as_deref(), loc);
         }
         if distinct || star {
             return Err(unsupported(
@@ -796,6 +802,7 @@ impl Conv<'_> {
         distinct: bool,
         star: bool,
         exprs: &[&ast::Expr],
+        filter: Option<&ast::Expr>,
         loc: Location,
     ) -> Result<Expr> {
         let upper = name.to_uppercase();
@@ -886,6 +893,10 @@ impl Conv<'_> {
             (AggregateFunction::Count, Some(Expr::Literal(l))) if l != Literal::Null => None,
             (_, a) => a,
         };
+        let arg = match filter {
+            None => arg,
+            Some(cond) => Some(self.filtered(function, &upper, arg, cond, loc)?),
+        };
         let aggs = self
             .aggs
             .as_deref_mut()
@@ -907,6 +918,58 @@ impl Conv<'_> {
             }
         };
         Ok(Expr::Column(format!("{PH}{name}")))
+    }
+}
+
+impl Conv<'_> {
+    /// The argument of `agg(arg) FILTER (WHERE cond)`: `CASE WHEN cond THEN arg END` (`THEN 1`
+    /// for `COUNT(*)`). The aggregates that take FILTER skip NULL inputs, and return what they
+    /// return over no rows when every row is filtered out (COUNT 0, the others NULL), so the
+    /// rewrite is the filter. It depends on the row's values only, so a retracted table row
+    /// takes back exactly what it added.
+    fn filtered(
+        &self,
+        function: AggregateFunction,
+        upper: &str,
+        arg: Option<Expr>,
+        cond: &ast::Expr,
+        loc: Location,
+    ) -> Result<Expr> {
+        if matches!(
+            function,
+            AggregateFunction::Earliest | AggregateFunction::Latest
+        ) {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "{upper}(…) FILTER (WHERE …) is not supported: {upper} keeps NULL values, so a filtered-out row would still count; filter the rows in WHERE instead"
+                ),
+            ));
+        }
+        let l = loc_of(cond, loc);
+        let mut inner = Conv {
+            scope: self.scope,
+            aggs: None,
+            clause: "FILTER (WHERE …)",
+            fallback: l,
+            aliases: &[],
+        };
+        let cond = inner.convert(cond)?;
+        let t = check(&cond, &self.scope.schema, l)?;
+        if !matches!(t, DataType::Boolean | DataType::Null) {
+            return Err(plan_err(
+                l,
+                format!(
+                    "FILTER (WHERE …) of {upper}(…) needs a condition (BOOLEAN), got {}",
+                    type_label(&t)
+                ),
+            ));
+        }
+        Ok(Expr::Case {
+            operand: None,
+            branches: vec![(cond, arg.unwrap_or(Expr::Literal(Literal::Int(1))))],
+            otherwise: None,
+        })
     }
 }
 

@@ -1074,3 +1074,145 @@ fn top_n_shapes_that_do_not_fit_are_errors_with_their_place() {
         "{e}"
     );
 }
+
+#[test]
+fn aggregate_filter_is_a_case_on_the_argument() {
+    let cat = catalog();
+    let p = view(
+        "SELECT pageid,
+           COUNT(*) FILTER (WHERE viewtime > 10) AS a,
+           COUNT(userid) FILTER (WHERE viewtime > 10) AS b,
+           COUNT(DISTINCT userid) FILTER (WHERE viewtime > 10) AS c,
+           SUM(viewtime) FILTER (WHERE userid = 'u1') AS d,
+           MAX(viewtime) FILTER (WHERE userid = 'u1') AS e,
+           COUNT(*) FILTER (WHERE viewtime > 10) AS a2,
+           COUNT(*) AS total
+         FROM page_views GROUP BY pageid",
+        &cat,
+    );
+    let when = |cond: Expr, then: Expr| Expr::Case {
+        operand: None,
+        branches: vec![(cond, then)],
+        otherwise: None,
+    };
+    let late = Expr::Binary {
+        op: BinaryOp::Gt,
+        left: Box::new(col("viewtime")),
+        right: Box::new(Expr::Literal(Literal::Int(10))),
+    };
+    let u1 = Expr::Binary {
+        op: BinaryOp::Eq,
+        left: Box::new(col("userid")),
+        right: Box::new(Expr::Literal(Literal::String("u1".into()))),
+    };
+    let shapes: Vec<(AggregateFunction, Option<Expr>)> = p
+        .aggregates
+        .iter()
+        .map(|a| (a.function, a.arg.clone()))
+        .collect();
+    assert_eq!(
+        shapes,
+        vec![
+            (
+                AggregateFunction::Count,
+                Some(when(late.clone(), Expr::Literal(Literal::Int(1))))
+            ),
+            (
+                AggregateFunction::Count,
+                Some(when(late.clone(), col("userid")))
+            ),
+            (
+                AggregateFunction::CountDistinct,
+                Some(when(late.clone(), col("userid")))
+            ),
+            (
+                AggregateFunction::Sum,
+                Some(when(u1.clone(), col("viewtime")))
+            ),
+            (AggregateFunction::Max, Some(when(u1, col("viewtime")))),
+            // The repeated COUNT(*) FILTER is the same aggregate; the plain COUNT(*) is not.
+            (AggregateFunction::Count, None),
+        ]
+    );
+    let names: Vec<&str> = p.output.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["pageid", "a", "b", "c", "d", "e", "a2", "total"]);
+    // Over a table, FILTER on the aggregates that retract plans too.
+    let t = view(
+        "SELECT region, COUNT(*) FILTER (WHERE name LIKE 'a%') AS a, COUNT(*) AS n FROM users GROUP BY region",
+        &cat,
+    );
+    assert_eq!(t.aggregates.len(), 2);
+}
+
+#[test]
+fn aggregate_filter_errors_name_the_place() {
+    let cat = catalog();
+    for (sql, at, needle) in [
+        (
+            "SELECT pageid,\n  UPPER(pageid) FILTER (WHERE viewtime > 1) FROM page_views",
+            "line 2, column 3",
+            "FILTER (WHERE …) applies to aggregates",
+        ),
+        (
+            "SELECT pageid, COUNT(*) FILTER (WHERE viewtime) FROM page_views GROUP BY pageid",
+            "line 1",
+            "needs a condition (BOOLEAN), got BIGINT",
+        ),
+        (
+            "SELECT pageid, COUNT(*) FILTER (WHERE COUNT(*) > 1) FROM page_views GROUP BY pageid",
+            "line 1",
+            "not allowed in FILTER (WHERE …)",
+        ),
+        (
+            "SELECT pageid, LATEST_BY_OFFSET(userid) FILTER (WHERE viewtime > 1) FROM page_views GROUP BY pageid",
+            "line 1, column 16",
+            "LATEST_BY_OFFSET(…) FILTER (WHERE …) is not supported",
+        ),
+        (
+            "SELECT pageid, COUNT(*) FILTER (WHERE nope > 1) FROM page_views GROUP BY pageid",
+            "line 1",
+            "nope",
+        ),
+        (
+            "SELECT region, MIN(name) FILTER (WHERE id > 'a') FROM users GROUP BY region",
+            "line 1",
+            "MIN cannot aggregate a table",
+        ),
+    ] {
+        let e = err(sql, &cat);
+        assert!(e.contains(at) && e.contains(needle), "{sql}: {e}");
+    }
+}
+
+#[test]
+fn date_format_plans_as_a_group_key_and_checks_its_pattern() {
+    let cat = catalog();
+    let p = view(
+        "SELECT DATE_FORMAT(order_time, 'yyyy-MM-dd') AS day, MAX(DATE_FORMAT(order_time, 'HH:mm')) AS minute,
+           COUNT(*) AS n FROM orders GROUP BY DATE_FORMAT(order_time, 'yyyy-MM-dd')",
+        &cat,
+    );
+    assert_eq!(p.group_by.len(), 1);
+    assert_eq!(p.aggregates[0].function, AggregateFunction::Max);
+    for (sql, needle) in [
+        (
+            "SELECT DATE_FORMAT(order_time, 'yyyy-MM-dd SSS') FROM orders",
+            "\"SSS\" in pattern",
+        ),
+        (
+            "SELECT DATE_FORMAT(order_time, product) FROM orders",
+            "must be a constant string",
+        ),
+        (
+            "SELECT DATE_FORMAT(amount, 'yyyy') FROM orders",
+            "argument 1 of DATE_FORMAT() must be TIMESTAMP",
+        ),
+        (
+            "SELECT DATE_FORMAT(order_time) FROM orders",
+            "takes 2 argument(s)",
+        ),
+    ] {
+        let e = err(sql, &cat);
+        assert!(e.contains(needle), "{sql}: {e}");
+    }
+}
