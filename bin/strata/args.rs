@@ -247,7 +247,7 @@ pub enum BenchCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["query", "all"])))]
 pub struct BenchNexmarkArgs {
-    /// The query: q0, q1, q2, q3, q4, q5, q7, q8, q11, q13, q14, q20, q21, q22.
+    /// The query: q0, q1, q2, q3, q4, q5, q7, q8, q11, q13, q14, q15, q16, q17, q20, q21, q22.
     #[arg(long)]
     pub query: Option<String>,
     /// Run every query and print a table.

@@ -77,6 +77,45 @@ fn reference(query: &str) -> &'static str {
              FROM (SELECT *, (datetime // 3600000) % 24 AS h FROM bid) \
              WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000"
         }
+        "q15" => {
+            "SELECT strftime(epoch_ms(datetime), '%Y-%m-%d') AS day, count(*), \
+               count(*) FILTER (WHERE price < 10000), \
+               count(*) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(*) FILTER (WHERE price >= 1000000), \
+               count(DISTINCT bidder), \
+               count(DISTINCT bidder) FILTER (WHERE price < 10000), \
+               count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(DISTINCT bidder) FILTER (WHERE price >= 1000000), \
+               count(DISTINCT auction), \
+               count(DISTINCT auction) FILTER (WHERE price < 10000), \
+               count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(DISTINCT auction) FILTER (WHERE price >= 1000000) \
+             FROM bid GROUP BY day"
+        }
+        "q16" => {
+            "SELECT channel, strftime(epoch_ms(datetime), '%Y-%m-%d') AS day, \
+               max(strftime(epoch_ms(datetime), '%H:%M')), count(*), \
+               count(*) FILTER (WHERE price < 10000), \
+               count(*) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(*) FILTER (WHERE price >= 1000000), \
+               count(DISTINCT bidder), \
+               count(DISTINCT bidder) FILTER (WHERE price < 10000), \
+               count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(DISTINCT bidder) FILTER (WHERE price >= 1000000), \
+               count(DISTINCT auction), \
+               count(DISTINCT auction) FILTER (WHERE price < 10000), \
+               count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(DISTINCT auction) FILTER (WHERE price >= 1000000) \
+             FROM bid GROUP BY channel, day"
+        }
+        "q17" => {
+            "SELECT auction, strftime(epoch_ms(datetime), '%Y-%m-%d') AS day, count(*), \
+               count(*) FILTER (WHERE price < 10000), \
+               count(*) FILTER (WHERE price >= 10000 AND price < 1000000), \
+               count(*) FILTER (WHERE price >= 1000000), \
+               min(price), max(price), avg(price), sum(price) \
+             FROM bid GROUP BY auction, day"
+        }
         "q20" => {
             "SELECT B.auction, B.bidder, B.price, B.channel, B.url, B.datetime, B.extra, \
                A.itemname, A.description, A.initialbid, A.reserve, A.datetime, A.expires, \
