@@ -36,30 +36,6 @@ async fn produce(c: &Client, topic: &str, records: &[(&str, Option<Value>)]) {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
-/// Reads `n` NDJSON lines of a streaming response (each must be a JSON value).
-async fn read_lines(body: &mut hyper::body::Incoming, n: usize, limit: Duration) -> Vec<Value> {
-    use http_body_util::BodyExt;
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let deadline = tokio::time::Instant::now() + limit;
-    while lines.len() < n {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(Some(f)) => f.expect("frame"),
-            Ok(None) => break,
-            Err(_) => panic!("only {} of {n} lines in time: {lines:?}", lines.len()),
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            lines.push(serde_json::from_slice(&line).expect("a JSON line"));
-        }
-    }
-    lines
-}
-
 /// Waits until `GET /v1/views/{view}` answers `want` as its rows.
 async fn rows_become(c: &Client, view: &str, want: Value) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -230,18 +206,6 @@ async fn table_views_upsert_delete_retract_and_read_views_over_http() {
     let message = expect_error(&r, 400);
     assert!(message.contains("needs a STREAM"), "{message}");
     node.stop();
-}
-
-/// xorshift64*: reproducible data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

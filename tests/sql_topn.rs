@@ -63,30 +63,6 @@ fn row(auction: i64, bidder: i64, price: i64, datetime: i64) -> Value {
            "window_start": datetime / 10_000 * 10_000})
 }
 
-/// Reads `n` NDJSON lines of a streaming response.
-async fn read_lines(body: &mut hyper::body::Incoming, n: usize) -> Vec<Value> {
-    use http_body_util::BodyExt;
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while lines.len() < n {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(Some(f)) => f.expect("frame"),
-            Ok(None) => break,
-            Err(_) => panic!("only {} of {n} lines in time: {lines:?}", lines.len()),
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            lines.push(serde_json::from_slice(&line).expect("a JSON line"));
-        }
-    }
-    lines
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_q7_top_n_view_over_http() {
     let node = Node::start(&[]);
@@ -169,7 +145,7 @@ async fn a_q7_top_n_view_over_http() {
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
     assert_eq!(
-        read_lines(&mut body, 2).await,
+        read_lines(&mut body, 2, Duration::from_secs(30)).await,
         [row(9, 16, 100, 5_000), row(2, 15, 6, 12_000)]
     );
     drop(body);
@@ -187,18 +163,6 @@ async fn a_q7_top_n_view_over_http() {
     let message = expect_error(&sql(&c, &lambda).await, 400);
     assert!(message.contains("cannot serve a window Top-N"), "{message}");
     node.stop();
-}
-
-/// xorshift64*: reproducible data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

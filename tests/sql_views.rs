@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::Method;
 use serde_json::{Value, json};
 use strata_server::client::{Client, Reply};
@@ -37,22 +36,6 @@ GROUP BY window_start, window_end, product;";
 const T0: i64 = 1_700_000_040_000;
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
-
-/// xorshift64*: reproducible data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// POSTs SQL as text and reads the whole answer.
 async fn sql(c: &Client, text: &str) -> Reply {
@@ -137,29 +120,6 @@ async fn caught_up(c: &Client, view: &str, records: u64) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Reads NDJSON lines from a streaming response until `n` lines or `limit` time.
-async fn read_lines(body: &mut hyper::body::Incoming, n: usize, limit: Duration) -> Vec<Value> {
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let deadline = tokio::time::Instant::now() + limit;
-    while lines.len() < n {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(Some(f)) => f.expect("frame"),
-            Ok(None) => break,
-            Err(_) => panic!("only {} of {n} lines in time: {lines:?}", lines.len()),
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            lines.push(serde_json::from_slice(&line).expect("a JSON line"));
-        }
-    }
-    lines
 }
 
 /// Names of the node's topics.

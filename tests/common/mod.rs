@@ -307,3 +307,46 @@ pub async fn sse_events(c: &Client, path: &str, n: usize) -> Vec<(Option<u64>, V
         })
         .collect()
 }
+
+/// xorshift64*: reproducible data without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next pseudo-random number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A pseudo-random number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Reads NDJSON lines (each a JSON value) of a streaming response until `n` lines or the end
+/// of the body; panics when `limit` passes first.
+pub async fn read_lines(body: &mut hyper::body::Incoming, n: usize, limit: Duration) -> Vec<Value> {
+    use http_body_util::BodyExt;
+    let mut lines = Vec::new();
+    let mut pending = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while lines.len() < n {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(f)) => f.expect("frame"),
+            Ok(None) => break,
+            Err(_) => panic!("only {} of {n} lines in time: {lines:?}", lines.len()),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            lines.push(serde_json::from_slice(&line).expect("a JSON line"));
+        }
+    }
+    lines
+}
