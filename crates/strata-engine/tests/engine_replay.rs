@@ -3,35 +3,18 @@
 //! by promotion, and all of it survives a restart; a topic replay copies exactly what its
 //! time range and predicate select.
 
+mod common;
+
+use common::open;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_engine::engine::{Engine, EngineConfig};
+use strata_engine::engine::Engine;
 use strata_engine::replay::{ReplayStatus, TopicReplayRequest, ViewReplayRequest};
 use strata_engine::start::StartAt;
-use strata_engine::streaming::{StreamingConfig, json_lines};
-use strata_log::{EncodedBatch, Log, LogOptions, Record};
-
-fn open(dir: &std::path::Path) -> (Arc<Log>, Arc<Engine>) {
-    let log = Log::open(
-        dir.join("log"),
-        LogOptions {
-            maintenance_tick: None,
-            ..LogOptions::default()
-        },
-    )
-    .expect("log");
-    let config = EngineConfig {
-        streaming: StreamingConfig {
-            checkpoint_interval: Duration::from_millis(50),
-            poll_interval: Duration::from_millis(5),
-            ..StreamingConfig::default()
-        },
-    };
-    let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
-    (log, engine)
-}
+use strata_engine::streaming::json_lines;
+use strata_log::{EncodedBatch, Log, Record};
 
 /// Event `i`: user `u{i % 7}`, amount `i % 10`, one event per 100 ms of event time.
 fn event(i: u64) -> (u32, Record) {

@@ -1,33 +1,17 @@
 //! The SQL, as users of ksqlDB and Flink write it, run by the engine over a real log:
 //! declared sources, materialized views, a continuous query, a stream–table join, restarts.
 
+mod common;
+
+use common::open;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use strata_engine::engine::{Engine, EngineConfig, Outcome};
-use strata_engine::streaming::{StreamingConfig, json_lines};
-use strata_log::{EncodedBatch, Log, LogOptions, Record};
-
-fn open(dir: &std::path::Path) -> (Arc<Log>, Arc<Engine>) {
-    let log = Log::open(
-        dir.join("log"),
-        LogOptions {
-            maintenance_tick: None,
-            ..LogOptions::default()
-        },
-    )
-    .expect("log");
-    let config = EngineConfig {
-        streaming: StreamingConfig {
-            checkpoint_interval: Duration::from_millis(50),
-            poll_interval: Duration::from_millis(5),
-            ..StreamingConfig::default()
-        },
-    };
-    let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
-    (log, engine)
-}
+use strata_engine::streaming::json_lines;
+use strata_log::{EncodedBatch, Log, Record};
 
 fn produce(log: &Log, topic: &str, records: &[(Option<&str>, String, i64)]) {
     let records: Vec<Record> = records

@@ -3,6 +3,8 @@
 //! feed decoded log records micro-batch by micro-batch; a property test checks any sequence
 //! of upserts and tombstones against a `HashMap` model.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::RecordBatch;
@@ -417,30 +419,12 @@ mod through_the_engine {
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
-    use strata_engine::engine::{Engine, EngineConfig};
-    use strata_engine::streaming::StreamingConfig;
-    use strata_log::{EncodedBatch, Log, LogOptions, ReadLimits, Record};
+    use strata_engine::engine::Engine;
+
+    use strata_log::{EncodedBatch, Log, ReadLimits, Record};
 
     fn open(dir: &std::path::Path, log: Option<Arc<Log>>) -> (Arc<Log>, Arc<Engine>) {
-        let log = log.unwrap_or_else(|| {
-            Log::open(
-                dir.join("log"),
-                LogOptions {
-                    maintenance_tick: None,
-                    ..LogOptions::default()
-                },
-            )
-            .expect("log")
-        });
-        let config = EngineConfig {
-            streaming: StreamingConfig {
-                checkpoint_interval: Duration::from_millis(50),
-                poll_interval: Duration::from_millis(5),
-                ..StreamingConfig::default()
-            },
-        };
-        let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
-        (log, engine)
+        super::common::open_on(dir, log)
     }
 
     fn produce(log: &Log, records: &[(&str, Option<Value>)]) {

@@ -4,34 +4,17 @@
 //! ROW_NUMBER, a ranked aggregation), a late row set aside, the changelog, a restart from the
 //! checkpoint with a window still open, a replay into a new version.
 
-use std::sync::Arc;
+mod common;
+
+use common::open;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use strata_engine::engine::{Engine, EngineConfig, Outcome};
+use strata_engine::engine::{Engine, Outcome};
 use strata_engine::replay::{ReplayStatus, ViewReplayRequest};
-use strata_engine::streaming::{StreamingConfig, json_lines};
-use strata_log::{EncodedBatch, Log, LogOptions, ReadLimits, Record};
-
-fn open(dir: &std::path::Path) -> (Arc<Log>, Arc<Engine>) {
-    let log = Log::open(
-        dir.join("log"),
-        LogOptions {
-            maintenance_tick: None,
-            ..LogOptions::default()
-        },
-    )
-    .expect("log");
-    let config = EngineConfig {
-        streaming: StreamingConfig {
-            checkpoint_interval: Duration::from_millis(50),
-            poll_interval: Duration::from_millis(5),
-            ..StreamingConfig::default()
-        },
-    };
-    let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
-    (log, engine)
-}
+use strata_engine::streaming::json_lines;
+use strata_log::{EncodedBatch, Log, ReadLimits, Record};
 
 /// Bids as (auction, bidder, price, event time ms).
 fn produce(log: &Log, bids: &[(i64, i64, i64, i64)]) {

@@ -1,0 +1,40 @@
+//! Helpers shared by the engine's integration tests.
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_engine::engine::{Engine, EngineConfig};
+use strata_engine::streaming::StreamingConfig;
+use strata_log::{Log, LogOptions};
+
+/// A log in `dir/log` (no background maintenance) and an engine over it in `dir/engine` that
+/// checkpoints every 50 ms and polls every 5 ms, so tests see results and restarts quickly.
+pub fn open(dir: &Path) -> (Arc<Log>, Arc<Engine>) {
+    open_on(dir, None)
+}
+
+/// As [`open`], over `log` when given (a restart of the engine alone).
+pub fn open_on(dir: &Path, log: Option<Arc<Log>>) -> (Arc<Log>, Arc<Engine>) {
+    let log = log.unwrap_or_else(|| {
+        Log::open(
+            dir.join("log"),
+            LogOptions {
+                maintenance_tick: None,
+                ..LogOptions::default()
+            },
+        )
+        .expect("log")
+    });
+    let config = EngineConfig {
+        streaming: StreamingConfig {
+            checkpoint_interval: Duration::from_millis(50),
+            poll_interval: Duration::from_millis(5),
+            ..StreamingConfig::default()
+        },
+    };
+    let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
+    (log, engine)
+}
