@@ -659,13 +659,7 @@ impl Driver {
         };
         self.fold_generations(&batch, watermark)?;
         // Event time advances per partition from what this chunk delivered.
-        let times = event_time_by_partition(&batch, &self.plan, self.watermarks_len())?;
-        for (p, max) in times.into_iter().enumerate() {
-            if let Some(max) = max {
-                self.watermarks.observe(p, max, now);
-                self.max_event_time = self.max_event_time.max(max);
-            }
-        }
+        self.observe_event_times(&batch, now)?;
         if let Some(passthrough) = processed.passthrough {
             self.emit(None, &passthrough)?;
         }
@@ -700,6 +694,15 @@ impl Driver {
             Running::TopN(op) => op.process_with_late(batch)?,
             Running::View(_) => return Err(Error::plan("the view's operator changed kind")),
         };
+        self.observe_event_times(batch, now)?;
+        self.set_aside_late(chunk, batch, &late)?;
+        let watermark = self.watermarks.watermark(now);
+        self.close_windows(watermark)
+    }
+
+    /// Moves each partition's watermark and the view's latest event time by the event times of
+    /// `batch`.
+    fn observe_event_times(&mut self, batch: &RecordBatch, now: Instant) -> Result<()> {
         let times = event_time_by_partition(batch, &self.plan, self.watermarks_len())?;
         for (p, max) in times.into_iter().enumerate() {
             if let Some(max) = max {
@@ -707,9 +710,7 @@ impl Driver {
                 self.max_event_time = self.max_event_time.max(max);
             }
         }
-        self.set_aside_late(chunk, batch, &late)?;
-        let watermark = self.watermarks.watermark(now);
-        self.close_windows(watermark)
+        Ok(())
     }
 
     /// Copies the source records of `late` rows of `batch` to the late topic, and counts them.
