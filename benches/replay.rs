@@ -21,14 +21,14 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::SourceDecoder;
-use strata_engine::engine::{Engine, EngineConfig};
 use strata_engine::operator::{Lateness, ViewOperator};
 use strata_engine::plan::{AggregateFunction, EmitMode, WindowSpec};
-use strata_engine::replay::ViewReplayRequest;
-use strata_engine::streaming::StreamingConfig;
 use strata_log::{
     BatchBuilder, Durability, EncodedBatch, Log, LogOptions, ReadLimits, TopicConfig,
 };
+use strata_views::engine::{Engine, EngineConfig};
+use strata_views::replay::ViewReplayRequest;
+use strata_views::streaming::StreamingConfig;
 
 const EVENTS_PER_MS: i64 = 100;
 

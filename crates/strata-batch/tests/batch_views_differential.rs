@@ -76,7 +76,7 @@ fn engine_rows(plan: &ViewPlan, lake: &std::path::Path, threads: usize) -> Vec<s
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    strata_engine::streaming::json_lines(&result.rows)
+    strata_engine::json_lines(&result.rows)
         .expect("json")
         .into_iter()
         .map(|line| {

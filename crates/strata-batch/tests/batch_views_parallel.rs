@@ -61,7 +61,7 @@ fn rows(plan: &ViewPlan, lake: &std::path::Path, threads: usize) -> Vec<String> 
     assert_eq!(result.input_rows, 6_000);
     assert_eq!(files, result.files, "progress reached every file");
     assert_eq!(result.operator.is_some(), plan.is_aggregating());
-    let mut lines: Vec<String> = strata_engine::streaming::json_lines(&result.rows)
+    let mut lines: Vec<String> = strata_engine::json_lines(&result.rows)
         .expect("json")
         .into_iter()
         .map(|l| String::from_utf8(l).expect("utf-8"))

@@ -331,10 +331,7 @@ impl Accumulator {
     /// True when the aggregate can take a row back ([`Accumulator::update_signed`]): what
     /// aggregating a table needs, where an update retracts the key's previous row.
     pub fn retracts(function: AggregateFunction) -> bool {
-        matches!(
-            function,
-            AggregateFunction::Count | AggregateFunction::Sum | AggregateFunction::Avg
-        )
+        function.retracts()
     }
 
     /// As [`Accumulator::update`], with a sign per row: `+1` adds the row, `-1` takes back a

@@ -1,5 +1,7 @@
 //! The engine's error type: every failure says what to fix, and where in the SQL.
 
+pub use strata_sql::NameKind;
+
 /// Everything that can go wrong compiling or running a view.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -19,11 +21,11 @@ pub enum Error {
     #[error("cannot plan the query: {0}")]
     Plan(String),
 
-    /// A name (stream, table, view) is not in the catalog.
+    /// A name (stream, table, view, column, function, replay) is not known.
     #[error("unknown {kind} {name:?}")]
     Unknown {
-        /// "stream", "table", "view", "column", "function".
-        kind: &'static str,
+        /// What kind of name.
+        kind: NameKind,
         /// The name.
         name: String,
     },
@@ -66,5 +68,26 @@ impl Error {
     /// A planning error.
     pub fn plan(message: impl Into<String>) -> Self {
         Error::Plan(message.into())
+    }
+}
+
+/// The SQL front end's errors keep their variant, so a caller matches one enum whichever layer
+/// found the mistake (line and column for SQL, 404 for an unknown name, …).
+impl From<strata_sql::Error> for Error {
+    fn from(e: strata_sql::Error) -> Self {
+        match e {
+            strata_sql::Error::Sql {
+                line,
+                column,
+                message,
+            } => Error::Sql {
+                line,
+                column,
+                message,
+            },
+            strata_sql::Error::Plan(message) => Error::Plan(message),
+            strata_sql::Error::Unknown { kind, name } => Error::Unknown { kind, name },
+            other => Error::Plan(other.to_string()),
+        }
     }
 }

@@ -1,37 +1,36 @@
-//! `strata-engine`: one engine, two drivers.
+//! `strata-engine`: the dataflow — view plans run as Arrow operators over record batches.
 //!
-//! A view is declared in SQL ([`sql`]) or with the Rust builder and compiled to one
-//! serializable [`plan::ViewPlan`]. Data moves as Arrow `RecordBatch`es: log records are
-//! decoded with the source's schema ([`decode`]); expressions are evaluated column-wise
-//! ([`expr`]); records are assigned to event-time windows ([`window`]) and aggregated by key
-//! into mergeable accumulators ([`aggregate`]). The streaming driver (speed layer) adds
-//! watermarks, lateness, emission and checkpoints; the bounded driver (batch layer, replay)
-//! runs the same operators over a finite input.
+//! Log records are decoded with the source's schema ([`decode`]); expressions are evaluated
+//! column-wise ([`expr`]); records are assigned to event-time windows ([`window`]) and
+//! aggregated by key into mergeable accumulators ([`aggregate`]) by the view operator
+//! ([`operator`]); tables upsert and retract ([`upsert`]), streams join tables ([`join`]),
+//! window Top-N ranks ([`topn`]); watermarks ([`watermark`]) say when windows close; operator
+//! state is checkpointed with one codec ([`codec`]); the speed layer's per-generation
+//! partials are handed to the serving layer ([`generations`]). Plans come from `strata-sql`
+//! (re-exported as [`plan`] and, with views typed by these operators, [`sql`]); the view
+//! manager (`strata-views`) and the batch layer (`strata-batch`) drive the operators.
 
 pub mod aggregate;
 pub mod builder;
 pub mod codec;
 pub mod decode;
-pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod generations;
 pub mod groups;
 pub mod join;
+mod json_rows;
 mod keys;
 mod loom;
 pub mod operator;
-pub mod plan;
-pub mod replay;
 pub mod scalar;
 pub mod sql;
-pub mod start;
-pub mod streaming;
 pub mod topn;
 pub mod upsert;
-pub mod versions;
 pub mod watermark;
 pub mod window;
 
-pub use error::{Error, Result};
-pub use plan::ViewPlan;
+pub use error::{Error, NameKind, Result};
+pub use json_rows::json_lines;
+pub use strata_sql::plan;
+pub use strata_sql::plan::ViewPlan;

@@ -30,34 +30,9 @@ use crate::operator::{
     timestamp,
 };
 pub use crate::plan::RankKind;
-use crate::plan::{EmitMode, RankSpec, ViewPlan, WindowSpec};
+pub use crate::plan::TopNPlan;
+use crate::plan::{EmitMode, ViewPlan, WindowSpec};
 use crate::window;
-
-/// A compiled window Top-N: the plan of what is ranked, and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TopNPlan {
-    /// What is ranked: a windowed aggregation, or a filter/projection of a stream.
-    pub inner: ViewPlan,
-    /// The ranking.
-    pub rank: RankSpec,
-}
-
-impl TopNPlan {
-    /// The Top-N of a view plan that carries a ranking (`None` for other views).
-    pub fn from_view(plan: &ViewPlan) -> Option<TopNPlan> {
-        let rank = plan.rank.clone()?;
-        let mut inner = plan.clone();
-        inner.rank = None;
-        Some(TopNPlan { inner, rank })
-    }
-
-    /// The view plan the catalog stores: the inner plan carrying the ranking.
-    pub fn into_view(self) -> ViewPlan {
-        let mut plan = self.inner;
-        plan.rank = Some(self.rank);
-        plan
-    }
-}
 
 /// One kept row: its ordering value (larger is better), arrival number, and place.
 #[derive(Debug, Clone, Copy)]

@@ -35,8 +35,7 @@ use crate::plan::SourceDef;
 /// keys are the view's own input, and a per-process random seed keeps flooding at bay).
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// The key column of decoded batches.
-pub const KEY_COLUMN: &str = "_key";
+pub use crate::plan::KEY_COLUMN;
 
 /// What a table-reading view checkpoints besides its groups: the last row of each key and
 /// the number of live rows in each group.

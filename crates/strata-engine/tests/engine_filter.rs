@@ -12,10 +12,10 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMill
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use strata_engine::decode::source_schema;
+use strata_engine::json_lines;
 use strata_engine::operator::{Lateness, ViewOperator};
 use strata_engine::plan::{SourceDef, Statement};
 use strata_engine::sql;
-use strata_engine::streaming::json_lines;
 
 const DAY: i64 = 86_400_000;
 /// 2024-03-05 00:00:00 UTC.

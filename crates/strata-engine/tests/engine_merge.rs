@@ -10,11 +10,11 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMill
 use proptest::prelude::*;
 use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::source_schema;
+use strata_engine::json_lines;
 use strata_engine::operator::{GroupFilter, Lateness, ViewOperator};
 use strata_engine::plan::{
     AggregateFunction, ColumnDef, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan, WindowSpec,
 };
-use strata_engine::streaming::json_lines;
 
 fn source() -> SourceDef {
     let column = |name: &str, data_type| ColumnDef {

@@ -8,12 +8,12 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMill
 use proptest::prelude::*;
 use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::source_schema;
+use strata_engine::json_lines;
 use strata_engine::operator::{Lateness, ViewOperator};
 use strata_engine::plan::{
     AggregateFunction, ColumnDef, EmitMode, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan,
     WindowSpec,
 };
-use strata_engine::streaming::json_lines;
 
 fn source() -> SourceDef {
     SourceDef {

@@ -65,7 +65,7 @@ pub fn streams() -> Result<[SourceDef; 3]> {
             .ok_or_else(|| NexmarkError::Engine {
                 query: "schema.sql".into(),
                 source: strata_engine::Error::Unknown {
-                    kind: "stream",
+                    kind: strata_engine::NameKind::Stream,
                     name: k.name().into(),
                 },
             })

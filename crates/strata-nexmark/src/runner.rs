@@ -17,10 +17,10 @@ use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 use strata_engine::decode::{SourceDecoder, source_schema};
 use strata_engine::join::{TableState, joined_schema};
+use strata_engine::json_lines;
 use strata_engine::operator::{Lateness, ROWTIME, ViewOperator};
 use strata_engine::plan::{EmitMode, JoinDef, SourceDef, ViewPlan};
 use strata_engine::sql;
-use strata_engine::streaming::json_lines;
 use strata_engine::topn::{TopNOperator, TopNPlan};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, TopicConfig};
 

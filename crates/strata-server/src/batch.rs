@@ -22,9 +22,9 @@ use strata_batch::{
     ArchiveConfig, ArchiveReport, Archiver, BatchEpoch, BatchMetrics, BatchViewStore, Manifest,
     Periodic, Progress, RunOptions, schema_for_topic,
 };
-use strata_engine::engine::Engine;
+use strata_engine::json_lines;
 use strata_engine::plan::ViewPlan;
-use strata_engine::streaming::json_lines;
+use strata_views::engine::Engine;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -284,7 +284,7 @@ pub(crate) async fn archive_now(
 
 fn unknown_view(name: &str) -> Error {
     Error::Engine(strata_engine::Error::Unknown {
-        kind: "view",
+        kind: strata_engine::NameKind::View,
         name: name.to_owned(),
     })
 }

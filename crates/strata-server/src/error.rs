@@ -204,11 +204,17 @@ fn classify_engine(e: &strata_engine::Error) -> (StatusCode, &'static str, Optio
         E::Eval(_) => (StatusCode::BAD_REQUEST, "eval_error", None),
         // Names inside a statement are the statement's fault, not a missing resource.
         E::Unknown {
-            kind: "column" | "function",
+            kind: strata_engine::NameKind::Column | strata_engine::NameKind::Function,
             ..
         } => (StatusCode::BAD_REQUEST, "unknown_name", None),
-        E::Unknown { kind: "view", .. } => (StatusCode::NOT_FOUND, "unknown_view", None),
-        E::Unknown { kind: "replay", .. } => (StatusCode::NOT_FOUND, "unknown_replay", None),
+        E::Unknown {
+            kind: strata_engine::NameKind::View,
+            ..
+        } => (StatusCode::NOT_FOUND, "unknown_view", None),
+        E::Unknown {
+            kind: strata_engine::NameKind::Replay,
+            ..
+        } => (StatusCode::NOT_FOUND, "unknown_replay", None),
         E::Unknown { .. } => (StatusCode::NOT_FOUND, "unknown_source", None),
         E::Log(l) => classify_log(l),
         E::Checkpoint { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "checkpoint", None),
@@ -263,7 +269,10 @@ impl IntoResponse for Error {
                     "{self}: a group exists once it has fetched or committed (GET /v1/groups lists them)"
                 )
             }
-            Error::Engine(strata_engine::Error::Unknown { kind: "view", .. }) => {
+            Error::Engine(strata_engine::Error::Unknown {
+                kind: strata_engine::NameKind::View,
+                ..
+            }) => {
                 format!("{self}: GET /v1/views (or `strata view list`) lists the views")
             }
             Error::Engine(strata_engine::Error::Unknown { .. }) => {

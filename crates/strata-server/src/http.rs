@@ -20,9 +20,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use strata_engine::engine::Engine;
 use strata_log::TopicConfig;
 use strata_log::names::validate_name;
+use strata_views::engine::Engine;
 use tokio::sync::watch;
 
 use crate::batch;

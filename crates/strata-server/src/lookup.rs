@@ -15,9 +15,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use strata_engine::engine::Engine;
-use strata_engine::streaming::SpeedPartials;
 use strata_serving::{Scratch, Selection};
+use strata_views::engine::Engine;
+use strata_views::streaming::SpeedPartials;
 
 use crate::rows::{self, RowQuery};
 use crate::views::{Provenance, write_body_head};
@@ -127,8 +127,8 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use serde_json::Value;
-    use strata_engine::engine::EngineConfig;
     use strata_log::{EncodedBatch, Log, Record};
+    use strata_views::engine::EngineConfig;
 
     use super::*;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use strata_engine::engine::Engine;
+use strata_views::engine::Engine;
 
 use crate::catalog::Catalog;
 
@@ -223,10 +223,10 @@ fn render_groups(out: &mut String, catalog: &Catalog) {
 }
 
 /// Picks one number of a view's counters.
-type ViewStatOf = fn(&strata_engine::streaming::ViewStats) -> u64;
+type ViewStatOf = fn(&strata_views::streaming::ViewStats) -> u64;
 
 fn render_views(out: &mut String, engine: &Engine) {
-    let stats: Vec<(String, strata_engine::streaming::ViewStats, bool)> = engine
+    let stats: Vec<(String, strata_views::streaming::ViewStats, bool)> = engine
         .views()
         .into_iter()
         .filter_map(|v| {

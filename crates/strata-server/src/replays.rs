@@ -20,8 +20,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use strata_engine::replay::{DEFAULT_PROMOTE_LAG, TopicReplayRequest, ViewReplayRequest};
-use strata_engine::start::StartAt;
+use strata_views::replay::{DEFAULT_PROMOTE_LAG, TopicReplayRequest, ViewReplayRequest};
+use strata_views::start::StartAt;
 
 use crate::error::{Error, Result};
 use crate::http::{AppState, blocking, body_bytes, parse_json_body};

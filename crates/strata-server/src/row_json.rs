@@ -8,7 +8,7 @@
 //! path. The property test below checks it byte for byte against that general path.
 //!
 //! [`rows::select`]: crate::rows::select
-//! [`json_lines`]: strata_engine::streaming::json_lines
+//! [`json_lines`]: strata_engine::json_lines
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{
@@ -227,8 +227,8 @@ mod tests {
     };
     use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
-    use strata_engine::engine::{Engine, EngineConfig};
-    use strata_engine::streaming::json_lines;
+    use strata_engine::json_lines;
+    use strata_views::engine::{Engine, EngineConfig};
 
     use super::*;
 

@@ -282,7 +282,7 @@ mod tests {
     use super::*;
     use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
     use arrow::datatypes::{Field, Schema, TimeUnit};
-    use strata_engine::engine::{Engine, EngineConfig, Outcome};
+    use strata_views::engine::{Engine, EngineConfig, Outcome};
 
     /// The plan of the ksqlDB view, compiled by the engine itself.
     fn plan() -> ViewPlan {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use strata_engine::engine::{Engine, EngineConfig};
-use strata_engine::streaming::StreamingConfig;
 use strata_log::{Log, LogOptions};
+use strata_views::engine::{Engine, EngineConfig};
+use strata_views::streaming::StreamingConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

@@ -25,10 +25,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use strata_engine::engine::{Engine, Outcome};
+use strata_engine::json_lines;
 use strata_engine::plan::{Statement, WindowSpec};
-use strata_engine::streaming::{ViewStats, changelog_topic, json_lines, late_topic};
 use strata_log::{ReadLimits, Topic};
+use strata_views::engine::{Engine, Outcome};
+use strata_views::streaming::{ViewStats, changelog_topic, late_topic};
 use tokio::sync::watch;
 
 use crate::catalog::{APPEND_POLL, Catalog, TopicEntry};
@@ -452,7 +453,7 @@ fn summary(engine: &Engine, name: &str) -> Option<Value> {
 
 fn unknown_view(name: &str) -> Error {
     Error::Engine(strata_engine::Error::Unknown {
-        kind: "view",
+        kind: strata_engine::NameKind::View,
         name: name.to_owned(),
     })
 }

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use arrow::array::RecordBatch;
 use strata_batch::BatchEpoch;
 use strata_engine::decode::source_schema;
-use strata_engine::engine::Engine;
 use strata_engine::generations::{Coverage, Generation, Horizon};
 use strata_engine::operator::{GroupFilter, GroupState, Lateness, ViewOperator};
 use strata_engine::plan::ViewPlan;
-use strata_engine::streaming::{BatchHandle, SpeedPartials};
+use strata_views::engine::Engine;
+use strata_views::streaming::{BatchHandle, SpeedPartials};
 
 use crate::error::{Error, Result};
 

@@ -27,7 +27,7 @@ const DAY: i64 = 24 * HOUR;
 
 /// A compiled `DATE_FORMAT` pattern.
 #[derive(Debug, Clone)]
-pub(crate) struct DatePattern {
+pub struct DatePattern {
     items: Vec<Item<'static>>,
     /// The length in ms of the pattern's finest field: two times in the same such interval
     /// (aligned to the epoch, UTC) format the same.
@@ -46,7 +46,7 @@ impl DatePattern {
     ///
     /// # Errors
     /// [`Error::Plan`] naming the unsupported letter run, or an unclosed quote.
-    pub(crate) fn parse(pattern: &str) -> Result<Self> {
+    pub fn parse(pattern: &str) -> Result<Self> {
         let mut items = Vec::new();
         let mut literal = String::new();
         let mut granularity = DAY;
@@ -138,21 +138,23 @@ impl DatePattern {
 
     /// Formats one time (epoch ms, UTC) into `out`; false when the time is outside chrono's
     /// calendar (±262 000 years).
-    fn format_into(&self, ms: i64, out: &mut String) -> Result<bool> {
+    fn format_into(&self, ms: i64, out: &mut String) -> std::result::Result<bool, std::fmt::Error> {
         out.clear();
         let Some(t) = DateTime::<Utc>::from_timestamp_millis(ms) else {
             return Ok(false);
         };
-        write!(out, "{}", t.format_with_items(self.items.iter()))
-            .map_err(|_| Error::Eval(format!("DATE_FORMAT(): cannot format time {ms} ms")))?;
+        write!(out, "{}", t.format_with_items(self.items.iter()))?;
         Ok(true)
     }
 
     /// Formats every time of `times`; NULL stays NULL, as does a time outside the calendar.
     ///
     /// # Errors
-    /// [`Error::Eval`] if chrono cannot format a time (not expected for a valid pattern).
-    pub(crate) fn format(&self, times: &TimestampMillisecondArray) -> Result<StringArray> {
+    /// `fmt::Error` if chrono cannot format a time (not expected for a valid pattern).
+    pub fn format(
+        &self,
+        times: &TimestampMillisecondArray,
+    ) -> std::result::Result<StringArray, std::fmt::Error> {
         let mut b = StringBuilder::with_capacity(times.len(), times.len() * 10);
         let mut text = String::new();
         // The interval (ms / granularity) `text` holds, and whether it was in the calendar.

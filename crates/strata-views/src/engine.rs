@@ -12,10 +12,12 @@ use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 use strata_log::{Log, TopicConfig};
 
-use crate::error::{Error, Result};
-use crate::plan::{SourceDef, Statement, ViewPlan};
-use crate::sql::{self, Catalog};
-use crate::streaming::{StreamingConfig, StreamingView, ViewStats, changelog_topic, late_topic};
+use crate::streaming::{StreamingConfig, StreamingView, ViewStats};
+use strata_engine::error::{Error, NameKind, Result};
+use strata_engine::sql::view_as_source;
+use strata_engine::sql::{self, Catalog};
+use strata_sql::plan::{SourceDef, Statement, ViewPlan};
+use strata_sql::plan::{changelog_topic, late_topic};
 
 const CATALOG_FILE: &str = "catalog.json";
 
@@ -51,56 +53,6 @@ impl Catalog for Engine {
             .unwrap_or_else(|e| e.into_inner())
             .source(name)
     }
-}
-
-/// A view read by another view (`FROM other_view`): its changelog topic, with the view's
-/// output columns. An aggregating view (but a window Top-N) is a table keyed by its changelog's record key (the
-/// group key), whose updates and tombstones upsert; a filter/projection view is a stream.
-/// `None` when the view's output cannot be typed (it would not have started either).
-pub(crate) fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
-    use crate::plan::{ColumnDef, SourceKind, ValueFormat};
-    let mut input = crate::decode::source_schema(&plan.source);
-    if let Some(join) = &plan.join {
-        input = crate::join::joined_schema(&input, join);
-    }
-    let lateness = crate::operator::Lateness::Ignore;
-    let schema = match crate::topn::TopNPlan::from_view(plan) {
-        Some(topn) => Arc::clone(
-            crate::topn::TopNOperator::new(topn, input, lateness)
-                .ok()?
-                .output_schema(),
-        ),
-        None => crate::operator::ViewOperator::new(plan.clone(), input, lateness)
-            .ok()?
-            .output_schema()
-            .ok()?,
-    };
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            Some(ColumnDef {
-                name: f.name().clone(),
-                data_type: crate::expr::sql_type(f.data_type())?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some(SourceDef {
-        name: plan.name.clone(),
-        topic: changelog_topic(&plan.name),
-        // A window Top-N appends each window's ranked rows once: a stream.
-        kind: if plan.is_aggregating() && !plan.is_ranked() {
-            SourceKind::Table
-        } else {
-            SourceKind::Stream
-        },
-        columns,
-        format: ValueFormat::Json,
-        timestamp_column: None,
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: vec![("kafka_topic".into(), changelog_topic(&plan.name))],
-    })
 }
 
 /// What one statement did.
@@ -301,7 +253,7 @@ impl Engine {
                     .get(&name)
                     .cloned()
                     .ok_or_else(|| Error::Unknown {
-                        kind: "stream, table or view",
+                        kind: NameKind::Relation,
                         name: name.clone(),
                     })?;
                 drop(catalog);
@@ -410,7 +362,7 @@ impl Engine {
         let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
         if !catalog.sources.contains_key(&name) {
             return Err(Error::Unknown {
-                kind: "stream, table or view",
+                kind: NameKind::Relation,
                 name,
             });
         }
@@ -483,7 +435,10 @@ impl Engine {
             .remove(&name)
             .is_some();
         if view.is_none() && !known && !failed {
-            return Err(Error::Unknown { kind: "view", name });
+            return Err(Error::Unknown {
+                kind: NameKind::View,
+                name,
+            });
         }
         if let Some(v) = view {
             v.stop();
@@ -507,7 +462,7 @@ impl Engine {
         let view = running
             .get(&name.to_lowercase())
             .ok_or_else(|| Error::Unknown {
-                kind: "view",
+                kind: NameKind::View,
                 name: name.to_owned(),
             })?;
         view.snapshot()
@@ -523,7 +478,7 @@ impl Engine {
             .get(&name.to_lowercase())
             .map(StreamingView::stats)
             .ok_or_else(|| Error::Unknown {
-                kind: "view",
+                kind: NameKind::View,
                 name: name.to_owned(),
             })
     }
@@ -555,7 +510,7 @@ impl Engine {
         let view = running
             .get(&name.to_lowercase())
             .ok_or_else(|| Error::Unknown {
-                kind: "view",
+                kind: NameKind::View,
                 name: name.to_owned(),
             })?;
         view.with_operator(|op| op.snapshot_with_keys())
@@ -577,7 +532,7 @@ impl Engine {
             .get(&name.to_lowercase())
             .map(StreamingView::partials)
             .ok_or_else(|| Error::Unknown {
-                kind: "view",
+                kind: NameKind::View,
                 name: name.to_owned(),
             })
     }

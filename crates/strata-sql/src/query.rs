@@ -18,21 +18,22 @@ use sqlparser::ast::{
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
-use super::window::{self, Extracted};
-use super::{Catalog, dialect, plan_err, sql_err, sql_type_named};
-use crate::error::{Error, Result};
-use crate::expr::{arrow_type, data_type};
+use crate::catalog::Catalog;
+use crate::error::{Error, NameKind, Result};
 use crate::plan::{
     AggregateDef, AggregateFunction, BinaryOp, EmitMode, Expr, JoinDef, Literal, SourceDef,
     SourceKind, SqlType, ViewPlan, WindowSpec,
 };
+use crate::tokens::{TYPE_HINT, dialect, plan_err, sql_err, sql_type_named};
+use crate::types::{arrow_type, data_type};
+use crate::window::{self, Extracted};
 
 const PH: char = '\0';
 const WINDOW_START: &str = "window_start";
 const WINDOW_END: &str = "window_end";
 
 /// Plans the query in `toks` (a whole SELECT, streaming clauses included) as view `name`.
-pub(super) fn plan_query(
+pub(crate) fn plan_query(
     toks: &[TokenWithSpan],
     end: Location,
     name: &str,
@@ -331,7 +332,7 @@ fn cast_type(t: &ast::DataType, loc: Location) -> Result<SqlType> {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
-    sql_type_named(&base).ok_or_else(|| unsupported(loc, &format!("type {text}"), super::TYPE_HINT))
+    sql_type_named(&base).ok_or_else(|| unsupported(loc, &format!("type {text}"), TYPE_HINT))
 }
 
 fn number(n: &str, loc: Location) -> Result<Literal> {
@@ -825,9 +826,7 @@ impl Conv<'_> {
             }
         };
         let clause = self.clause;
-        if self.scope.stream.kind == SourceKind::Table
-            && !crate::aggregate::Accumulator::retracts(function)
-        {
+        if self.scope.stream.kind == SourceKind::Table && !function.retracts() {
             let shown = if function == AggregateFunction::CountDistinct {
                 "COUNT(DISTINCT …)".to_string()
             } else {
@@ -974,7 +973,8 @@ impl Conv<'_> {
 }
 
 fn type_label(t: &DataType) -> String {
-    crate::expr::sql_type(t).map_or_else(|| "NULL".to_string(), |s| format!("{s:?}").to_uppercase())
+    crate::types::sql_type(t)
+        .map_or_else(|| "NULL".to_string(), |s| format!("{s:?}").to_uppercase())
 }
 
 /// Type-checks `e`, with the location in the message.
@@ -1504,7 +1504,7 @@ impl<'a> Planner<'a> {
                 // The latest row per key: GROUP BY the record key, each output column the
                 // key's latest value of its expression (NULLs kept: an update replaces the
                 // whole row); a deleted key's group disappears.
-                let key = crate::upsert::KEY_COLUMN.to_string();
+                let key = crate::plan::KEY_COLUMN.to_string();
                 plan.group_by = vec![(key.clone(), Expr::Column(key))];
                 for (i, (name, e)) in out.into_iter().enumerate() {
                     let agg = format!("agg{i}");
@@ -1723,7 +1723,7 @@ impl<'a> Planner<'a> {
                 let n = name.0.last().map(|p| p.to_string()).unwrap_or_default();
                 let n = n.trim_matches(|c| c == '"' || c == '`').to_lowercase();
                 let source = self.catalog.source(&n).ok_or(Error::Unknown {
-                    kind: "stream",
+                    kind: NameKind::Stream,
                     name: n,
                 })?;
                 if let Some(a) = alias

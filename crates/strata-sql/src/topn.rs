@@ -15,11 +15,12 @@
 
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Word};
 
-use super::query::plan_query;
-use super::{Catalog, is_kw, sql_err, tokenize};
+use crate::catalog::Catalog;
 use crate::error::Result;
+use crate::plan::TopNPlan;
 use crate::plan::{EmitMode, RankKind, RankSpec, ServingMode, WindowSpec};
-use crate::topn::TopNPlan;
+use crate::query::plan_query;
+use crate::tokens::{is_kw, sql_err, tokenize};
 
 /// True when `sql` looks like a window Top-N — it ranks with `OVER (…)` and selects from a
 /// subquery (`SELECT … FROM (`): what [`parse_window_topn`] plans.
@@ -28,7 +29,7 @@ pub fn is_window_topn(sql: &str) -> bool {
 }
 
 /// [`is_window_topn`] of a statement's tokens.
-pub(super) fn tokens_are_window_topn(toks: &[TokenWithSpan]) -> bool {
+pub(crate) fn tokens_are_window_topn(toks: &[TokenWithSpan]) -> bool {
     let ranks = toks
         .windows(2)
         .any(|w| is_kw(&w[0].token, "OVER") && w[1].token == Token::LParen);
@@ -70,7 +71,7 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
 ///
 /// # Errors
 /// As [`parse_window_topn`].
-pub(super) fn plan_window_topn(
+pub(crate) fn plan_window_topn(
     toks: &[TokenWithSpan],
     end: Location,
     name: &str,

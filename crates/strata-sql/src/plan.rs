@@ -441,3 +441,54 @@ pub enum Statement {
     /// `DESCRIBE name`.
     Describe(String),
 }
+
+/// A compiled window Top-N: the plan of what is ranked, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopNPlan {
+    /// What is ranked: a windowed aggregation, or a filter/projection of a stream.
+    pub inner: ViewPlan,
+    /// The ranking.
+    pub rank: RankSpec,
+}
+
+impl TopNPlan {
+    /// The Top-N of a view plan that carries a ranking (`None` for other views).
+    pub fn from_view(plan: &ViewPlan) -> Option<TopNPlan> {
+        let rank = plan.rank.clone()?;
+        let mut inner = plan.clone();
+        inner.rank = None;
+        Some(TopNPlan { inner, rank })
+    }
+
+    /// The view plan the catalog stores: the inner plan carrying the ranking.
+    pub fn into_view(self) -> ViewPlan {
+        let mut plan = self.inner;
+        plan.rank = Some(self.rank);
+        plan
+    }
+}
+
+/// The record-key column of a table source: a view of a table is keyed by it (ksqlDB's rule:
+/// a table's primary key is its record key).
+pub const KEY_COLUMN: &str = "_key";
+
+impl AggregateFunction {
+    /// True when the aggregate can take a row back: what aggregating a table needs, where an
+    /// update retracts the key's previous row.
+    pub fn retracts(self) -> bool {
+        matches!(
+            self,
+            AggregateFunction::Count | AggregateFunction::Sum | AggregateFunction::Avg
+        )
+    }
+}
+
+/// The name of a view's changelog topic (its output rows, keyed by group).
+pub fn changelog_topic(view: &str) -> String {
+    format!("{view}-changelog")
+}
+
+/// Name of a view's late-record topic.
+pub fn late_topic(view: &str) -> String {
+    format!("{view}-late")
+}

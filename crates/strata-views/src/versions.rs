@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
 use crate::replay::{ReplayRecord, ReplayStatus};
 use crate::start::StartAt;
+use strata_engine::error::{Error, NameKind, Result};
 
 /// The versions part of the engine's catalog.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ impl VersionCatalog {
     /// [`Error::Unknown`] when the alias or the version does not exist.
     pub fn version(&self, alias: &str, spec: &str) -> Result<&Version> {
         let entry = self.aliases.get(alias).ok_or_else(|| Error::Unknown {
-            kind: "view",
+            kind: NameKind::View,
             name: alias.to_owned(),
         })?;
         let spec = spec.to_lowercase();
@@ -129,7 +129,7 @@ impl VersionCatalog {
     pub fn promote(&mut self, alias: &str, spec: &str) -> Result<Promotion> {
         let to = self.version(alias, spec)?.view.clone();
         let entry = self.aliases.get_mut(alias).ok_or_else(|| Error::Unknown {
-            kind: "view",
+            kind: NameKind::View,
             name: alias.to_owned(),
         })?;
         let from = std::mem::replace(&mut entry.current, to.clone());
@@ -244,7 +244,12 @@ impl Engine {
                         }],
                     });
                 }
-                None => return Err(Error::Unknown { kind: "view", name }),
+                None => {
+                    return Err(Error::Unknown {
+                        kind: NameKind::View,
+                        name,
+                    });
+                }
             },
         };
         let entry = &catalog.versions.aliases[&alias];
@@ -333,7 +338,7 @@ impl Engine {
             ))
         } else {
             Error::Unknown {
-                kind: "view",
+                kind: NameKind::View,
                 name: name.to_owned(),
             }
         }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use strata_log::Topic;
 
-use crate::error::Result;
+use strata_engine::error::Result;
 
 /// A start position in a source topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,10 +11,10 @@ use arrow::array::RecordBatch;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use strata_engine::decode::{SourceDecoder, source_schema};
+use strata_engine::json_lines;
 use strata_engine::operator::{Lateness, Processed, ViewOperator};
 use strata_engine::plan::{SourceDef, Statement, ViewPlan};
 use strata_engine::sql;
-use strata_engine::streaming::json_lines;
 use strata_log::{BatchView, EncodedBatch, Record, RecordView};
 
 const USERS: &str =
@@ -419,7 +419,7 @@ mod through_the_engine {
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
-    use strata_engine::engine::Engine;
+    use strata_views::engine::Engine;
 
     use strata_log::{EncodedBatch, Log, ReadLimits, Record};
 
@@ -673,7 +673,7 @@ mod through_the_engine {
     /// read, the others can.
     #[test]
     fn a_view_over_an_alias_reads_its_current_version() {
-        use strata_engine::replay::{ReplayStatus, ViewReplayRequest};
+        use strata_views::replay::{ReplayStatus, ViewReplayRequest};
         let dir = tempfile::tempdir().expect("tempdir");
         let (log, engine) = open(dir.path(), None);
         engine

@@ -11,10 +11,10 @@ use common::open;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use strata_engine::engine::{Engine, Outcome};
-use strata_engine::replay::{ReplayStatus, ViewReplayRequest};
-use strata_engine::streaming::json_lines;
+use strata_engine::json_lines;
 use strata_log::{EncodedBatch, Log, ReadLimits, Record};
+use strata_views::engine::{Engine, Outcome};
+use strata_views::replay::{ReplayStatus, ViewReplayRequest};
 
 /// Bids as (auction, bidder, price, event time ms).
 fn produce(log: &Log, bids: &[(i64, i64, i64, i64)]) {

@@ -10,11 +10,11 @@ use common::open;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use strata_engine::engine::Engine;
-use strata_engine::replay::{ReplayStatus, TopicReplayRequest, ViewReplayRequest};
-use strata_engine::start::StartAt;
-use strata_engine::streaming::json_lines;
+use strata_engine::json_lines;
 use strata_log::{EncodedBatch, Log, Record};
+use strata_views::engine::Engine;
+use strata_views::replay::{ReplayStatus, TopicReplayRequest, ViewReplayRequest};
+use strata_views::start::StartAt;
 
 /// Event `i`: user `u{i % 7}`, amount `i % 10`, one event per 100 ms of event time.
 fn event(i: u64) -> (u32, Record) {

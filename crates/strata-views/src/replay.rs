@@ -30,15 +30,15 @@ use arrow::array::{Array, Int64Array};
 use serde::{Deserialize, Serialize};
 use strata_log::{BatchBuilder, ReadLimits, RecordView, Topic};
 
-use crate::codec;
-use crate::decode::SourceDecoder;
 use crate::engine::Engine;
-use crate::error::{Error, Result};
-use crate::expr::evaluate_predicate;
-use crate::plan::Expr;
-use crate::plan::{SourceDef, Statement, ViewPlan};
 use crate::start::StartAt;
-use crate::streaming::changelog_topic;
+use strata_engine::codec;
+use strata_engine::decode::SourceDecoder;
+use strata_engine::error::{Error, NameKind, Result};
+use strata_engine::expr::evaluate_predicate;
+use strata_sql::plan::Expr;
+use strata_sql::plan::changelog_topic;
+use strata_sql::plan::{SourceDef, Statement, ViewPlan};
 
 /// The header naming a copied record's origin: `<replay id>:<topic>/<partition>/<offset>`.
 pub const ORIGIN_HEADER: &str = "strata.replay";
@@ -374,14 +374,17 @@ impl Engine {
             } else if catalog.views.contains_key(&name) && !name.starts_with("_query_") {
                 (name.clone(), name.clone())
             } else {
-                return Err(Error::Unknown { kind: "view", name });
+                return Err(Error::Unknown {
+                    kind: NameKind::View,
+                    name,
+                });
             };
             let base_plan = catalog
                 .views
                 .get(&base)
                 .cloned()
                 .ok_or_else(|| Error::Unknown {
-                    kind: "view",
+                    kind: NameKind::View,
                     name: base.clone(),
                 })?;
             let version = match &req.name {
@@ -625,7 +628,7 @@ impl Engine {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::Unknown {
-                kind: "replay",
+                kind: NameKind::Replay,
                 name: id.to_string(),
             })
     }
@@ -877,8 +880,8 @@ impl Engine {
 }
 
 /// A replay's definition: one `SELECT` (or `CREATE TABLE … AS SELECT`) statement.
-fn definition(text: &str, catalog: &dyn crate::sql::Catalog) -> Result<ViewPlan> {
-    let mut statements = crate::sql::parse(text, catalog)?;
+fn definition(text: &str, catalog: &dyn strata_engine::sql::Catalog) -> Result<ViewPlan> {
+    let mut statements = strata_engine::sql::parse(text, catalog)?;
     match (statements.pop(), statements.is_empty()) {
         (Some(Statement::Query(plan) | Statement::CreateView { plan, .. }), true) => Ok(plan),
         _ => Err(Error::plan(
@@ -919,7 +922,7 @@ fn compile_predicate(
             ))
         })?;
     struct One<'a>(&'a SourceDef);
-    impl crate::sql::Catalog for One<'_> {
+    impl strata_engine::sql::Catalog for One<'_> {
         fn source(&self, name: &str) -> Option<SourceDef> {
             (name == self.0.name).then(|| self.0.clone())
         }
@@ -1162,7 +1165,7 @@ impl Copier {
             .enumerate()
             .map(|(i, (_, r))| (r.offset, i))
             .collect();
-        for chunk in records.chunks(crate::decode::MAX_BATCH_ROWS) {
+        for chunk in records.chunks(strata_engine::decode::MAX_BATCH_ROWS) {
             let decoded = decoder.decode(chunk)?;
             for bad in &decoded.invalid {
                 if let Some(&i) = index.get(&bad.offset)

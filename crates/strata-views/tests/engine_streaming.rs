@@ -13,8 +13,8 @@ use strata_engine::plan::{
     AggregateFunction, ColumnDef, EmitMode, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan,
     WindowSpec,
 };
-use strata_engine::streaming::{StreamingConfig, StreamingView, changelog_topic, late_topic};
 use strata_log::{Durability, EncodedBatch, Log, LogOptions, ReadLimits, Record, TopicConfig};
+use strata_views::streaming::{StreamingConfig, StreamingView, changelog_topic, late_topic};
 
 const CHILD_ENV: &str = "STRATA_VIEW_CRASH_CHILD";
 const EVENTS: u64 = 30_000;

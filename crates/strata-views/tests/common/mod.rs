@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_engine::engine::{Engine, EngineConfig};
-use strata_engine::streaming::StreamingConfig;
 use strata_log::{Log, LogOptions};
+use strata_views::engine::{Engine, EngineConfig};
+use strata_views::streaming::StreamingConfig;
 
 /// A log in `dir/log` (no background maintenance) and an engine over it in `dir/engine` that
 /// checkpoints every 50 ms and polls every 5 ms, so tests see results and restarts quickly.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use strata_engine::engine::{Engine, EngineConfig, Outcome};
-use strata_engine::streaming::json_lines;
+use strata_engine::json_lines;
 use strata_log::{EncodedBatch, Log, Record};
+use strata_views::engine::{Engine, EngineConfig, Outcome};
 
 fn produce(log: &Log, topic: &str, records: &[(Option<&str>, String, i64)]) {
     let records: Vec<Record> = records

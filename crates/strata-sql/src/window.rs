@@ -14,12 +14,12 @@
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Word};
 
-use super::{Cursor, is_kw, split_commas, sql_err};
 use crate::error::Result;
 use crate::plan::{EmitMode, WindowSpec};
+use crate::tokens::{Cursor, is_kw, split_commas, sql_err};
 
 /// A Flink windowing table function in FROM.
-pub(super) struct Tvf {
+pub(crate) struct Tvf {
     /// Where `TABLE(` starts.
     pub loc: Location,
     /// The source it windows.
@@ -29,7 +29,7 @@ pub(super) struct Tvf {
 }
 
 /// What the pre-pass found, and the tokens left for sqlparser.
-pub(super) struct Extracted {
+pub(crate) struct Extracted {
     pub window: Option<(Location, WindowSpec)>,
     pub grace_ms: Option<i64>,
     pub emit: Option<(Location, EmitMode)>,
@@ -37,7 +37,7 @@ pub(super) struct Extracted {
     pub tokens: Vec<TokenWithSpan>,
 }
 
-pub(super) fn prepass(toks: &[TokenWithSpan], end: Location) -> Result<Extracted> {
+pub(crate) fn prepass(toks: &[TokenWithSpan], end: Location) -> Result<Extracted> {
     let mut out = Extracted {
         window: None,
         grace_ms: None,
@@ -358,7 +358,7 @@ fn usage(func: &str) -> &'static str {
 }
 
 /// Milliseconds in one `unit`, or `None` for units of no fixed length.
-pub(super) fn unit_ms(unit: &str) -> Option<i64> {
+pub(crate) fn unit_ms(unit: &str) -> Option<i64> {
     Some(match unit.to_ascii_lowercase().as_str() {
         "millisecond" | "milliseconds" | "ms" => 1,
         "second" | "seconds" | "s" | "sec" | "secs" => 1_000,
@@ -371,7 +371,7 @@ pub(super) fn unit_ms(unit: &str) -> Option<i64> {
 }
 
 /// `n * unit` in whole milliseconds, checked.
-pub(super) fn scaled(n: &str, unit: &str, loc: Location, what: &str) -> Result<i64> {
+pub(crate) fn scaled(n: &str, unit: &str, loc: Location, what: &str) -> Result<i64> {
     let ms = unit_ms(unit).ok_or_else(|| {
         sql_err(loc, format!("{what}: unit {} is not supported (months and years have no fixed length); use MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS", unit.to_uppercase()))
     })?;
@@ -387,7 +387,7 @@ pub(super) fn scaled(n: &str, unit: &str, loc: Location, what: &str) -> Result<i
 }
 
 /// An interval at token level: `INTERVAL '5' SECOND`, `INTERVAL '5 SECONDS'`, `5 SECONDS`.
-pub(super) fn interval_ms(c: &mut Cursor<'_>, what: &str) -> Result<i64> {
+pub(crate) fn interval_ms(c: &mut Cursor<'_>, what: &str) -> Result<i64> {
     let loc = c.loc();
     c.eat_kw("INTERVAL");
     let value = match c.next().map(|t| &t.token) {
@@ -436,7 +436,7 @@ pub(super) fn interval_ms(c: &mut Cursor<'_>, what: &str) -> Result<i64> {
 }
 
 /// `WATERMARK FOR col AS <this>`: `col` or `col - INTERVAL …`; the bound in milliseconds.
-pub(super) fn watermark_delay(toks: &[TokenWithSpan], col: &str, loc: Location) -> Result<u64> {
+pub(crate) fn watermark_delay(toks: &[TokenWithSpan], col: &str, loc: Location) -> Result<u64> {
     let end = toks.last().map_or(loc, |t| t.span.end);
     let mut c = Cursor::new(toks, end);
     let hint = format!(

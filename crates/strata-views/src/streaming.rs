@@ -4,7 +4,7 @@
 //! Outputs, all topics of the same log:
 //! - `<view>-changelog`: every emitted row (each update under EMIT CHANGES, one final row per
 //!   window under EMIT FINAL), keyed by group key and window;
-//!   A window Top-N view ([`crate::topn`]) appends the ranked rows of each window, unkeyed,
+//!   A window Top-N view ([`strata_engine::topn`]) appends the ranked rows of each window, unkeyed,
 //!   when the watermark closes it;
 //! - `<view>-late`: source records set aside — later than the grace period, or not matching
 //!   the schema — with a `strata.reason` header.
@@ -20,24 +20,25 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
-use arrow_json::LineDelimitedWriter;
+use arrow::array::{Array as _, RecordBatch};
 use serde::{Deserialize, Serialize};
+use strata_engine::json_lines;
 use strata_log::{
     BatchBuilder, Durability, Fetch, Log, ReadLimits, RecordView, Topic, TopicConfig,
 };
+pub use strata_sql::plan::{changelog_topic, late_topic};
 
-use crate::codec;
-use crate::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
-use crate::error::{Error, Result};
-use crate::generations::{Generation, Ledger};
-use crate::join::{TableFollower, TableState, joined_schema};
-use crate::operator::{GroupState, Lateness, ViewOperator};
-use crate::plan::{EmitMode, ViewPlan};
 use crate::start::StartAt;
-use crate::topn::{TopNOperator, TopNPlan, TopNState};
-use crate::upsert::TableInputState;
-use crate::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
+use strata_engine::codec;
+use strata_engine::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
+use strata_engine::error::{Error, Result};
+use strata_engine::generations::{Generation, Ledger};
+use strata_engine::join::{TableFollower, TableState, joined_schema};
+use strata_engine::operator::{GroupState, Lateness, ViewOperator};
+use strata_engine::topn::{TopNOperator, TopNPlan, TopNState};
+use strata_engine::upsert::TableInputState;
+use strata_engine::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
+use strata_sql::plan::{EmitMode, ViewPlan};
 
 /// A batch view as the speed layer holds it: opaque here (it is the batch layer's type).
 pub type BatchHandle = Arc<dyn std::any::Any + Send + Sync>;
@@ -158,16 +159,6 @@ impl std::fmt::Debug for StreamingView {
             .field("name", &self.name)
             .finish()
     }
-}
-
-/// Names of a view's output topics.
-pub fn changelog_topic(view: &str) -> String {
-    format!("{view}-changelog")
-}
-
-/// Name of a view's late-record topic.
-pub fn late_topic(view: &str) -> String {
-    format!("{view}-late")
 }
 
 struct Driver {
@@ -718,7 +709,7 @@ impl Driver {
         &mut self,
         chunk: &[(u32, RecordView<'_>)],
         batch: &RecordBatch,
-        late: &[crate::operator::LateRow],
+        late: &[strata_engine::operator::LateRow],
     ) -> Result<()> {
         if late.is_empty() {
             return Ok(());
@@ -1005,7 +996,7 @@ fn event_time_by_partition(
         .source
         .timestamp_column
         .as_deref()
-        .unwrap_or(crate::operator::ROWTIME);
+        .unwrap_or(strata_engine::operator::ROWTIME);
     let Some(times) = batch.column_by_name(column) else {
         return Ok(out);
     };
@@ -1041,58 +1032,4 @@ fn offsets_of(batch: &RecordBatch) -> Vec<(u32, u64)> {
             .collect(),
         _ => vec![(0, 0); batch.num_rows()],
     }
-}
-
-use arrow::array::Array as _;
-
-/// Each row of `batch` as compact JSON. Timestamps are written as epoch milliseconds, the
-/// form every JSON reader (and strata's own decoder) takes without a format string.
-///
-/// # Errors
-/// Arrow errors from the JSON writer.
-pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
-    let batch = timestamps_as_millis(batch)?;
-    let mut buf = Vec::new();
-    {
-        let mut writer = LineDelimitedWriter::new(&mut buf);
-        writer.write(&batch)?;
-        writer.finish()?;
-    }
-    Ok(buf
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect())
-}
-
-/// `batch` with every timestamp column cast to Int64 epoch milliseconds.
-fn timestamps_as_millis(batch: &RecordBatch) -> Result<RecordBatch> {
-    use arrow::datatypes::{DataType, Field, Schema};
-    let schema = batch.schema();
-    if !schema
-        .fields()
-        .iter()
-        .any(|f| matches!(f.data_type(), DataType::Timestamp(..)))
-    {
-        return Ok(batch.clone());
-    }
-    let mut fields = Vec::new();
-    let mut columns = Vec::new();
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        if matches!(field.data_type(), DataType::Timestamp(..)) {
-            fields.push(Field::new(
-                field.name(),
-                DataType::Int64,
-                field.is_nullable(),
-            ));
-            columns.push(arrow::compute::cast(column, &DataType::Int64)?);
-        } else {
-            fields.push(field.as_ref().clone());
-            columns.push(Arc::clone(column));
-        }
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
 }

@@ -9,50 +9,48 @@
 //! locations, so its errors still point at the user's text. [`query`] resolves names against
 //! the catalog and plans the SELECT. The dialect is documented in `docs/sql.md`.
 
-mod query;
-mod topn;
-mod window;
-
-pub use topn::{is_window_topn, parse_window_topn};
-
 use std::collections::HashMap;
 
-use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
-use crate::error::{Error, Result};
-use crate::plan::{ColumnDef, ServingMode, SourceDef, SourceKind, SqlType, Statement, ValueFormat};
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::plan::{
+    ColumnDef, ServingMode, SourceDef, SourceKind, SqlType, Statement, ValueFormat, ViewPlan,
+};
+use crate::tokens::{
+    Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
+    tokenize,
+};
+use crate::{query, topn, window};
 
-/// Where the SQL front end finds the streams and tables a statement refers to.
-pub trait Catalog {
-    /// The source called `name` (lower-cased), if there is one.
-    fn source(&self, name: &str) -> Option<SourceDef>;
-}
+/// How a view declared earlier in the same text is read by the statements after it
+/// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
+/// The engine knows this (it depends on the operators' output schemas), so it is passed in.
+pub type ViewAsSource<'a> = &'a dyn Fn(&ViewPlan) -> Option<SourceDef>;
 
-/// A catalog with nothing in it (every statement must declare what it reads).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EmptyCatalog;
-
-impl Catalog for EmptyCatalog {
-    fn source(&self, _name: &str) -> Option<SourceDef> {
-        None
-    }
-}
-
-impl Catalog for HashMap<String, SourceDef> {
-    fn source(&self, name: &str) -> Option<SourceDef> {
-        self.get(name).cloned()
-    }
+/// Parses and plans `sql`, one or more `;`-separated statements, where a view declared in the
+/// text is not a source of the statements after it (use [`parse_with`] for that).
+///
+/// # Errors
+/// As [`parse_with`].
+pub fn parse(sql: &str, catalog: &dyn Catalog) -> Result<Vec<Statement>> {
+    parse_with(sql, catalog, &|_| None)
 }
 
 /// Parses and plans `sql`, one or more `;`-separated statements. A source declared by an
-/// earlier statement of the same text (a `CREATE STREAM`/`TABLE`, or a view) is visible to the later ones.
+/// earlier statement of the same text (a `CREATE STREAM`/`TABLE`, or a view, as
+/// `view_as_source` reads it) is visible to the later ones.
 ///
 /// # Errors
 /// [`Error::Sql`] (line, column, what to write instead) for text that does not parse or uses
 /// an unsupported construct; [`Error::Plan`] for unknown columns and type errors;
 /// [`Error::Unknown`] for a stream or table neither in `catalog` nor declared earlier.
-pub fn parse(sql: &str, catalog: &dyn Catalog) -> Result<Vec<Statement>> {
+pub fn parse_with(
+    sql: &str,
+    catalog: &dyn Catalog,
+    view_as_source: ViewAsSource<'_>,
+) -> Result<Vec<Statement>> {
     let tokens = tokenize(sql)?;
     let mut declared: HashMap<String, SourceDef> = HashMap::new();
     let mut out = Vec::new();
@@ -67,7 +65,7 @@ pub fn parse(sql: &str, catalog: &dyn Catalog) -> Result<Vec<Statement>> {
         }
         // A view is a source of the statements after it (`FROM other_view`).
         if let Statement::CreateView { plan, .. } = &statement
-            && let Some(source) = crate::engine::view_as_source(plan)
+            && let Some(source) = view_as_source(plan)
         {
             declared.insert(source.name.clone(), source);
         }
@@ -90,256 +88,6 @@ impl Catalog for Layered<'_> {
             .or_else(|| self.base.source(name))
     }
 }
-
-fn dialect() -> GenericDialect {
-    GenericDialect {}
-}
-
-fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
-    let d = dialect();
-    let tokens = Tokenizer::new(&d, sql)
-        .tokenize_with_location()
-        .map_err(|e| Error::Sql {
-            line: e.location.line,
-            column: e.location.column,
-            message: e.message,
-        })?;
-    Ok(tokens
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect())
-}
-
-/// One statement's tokens (no `;`, no whitespace), and where it ends.
-struct Stmt {
-    tokens: Vec<TokenWithSpan>,
-    end: Location,
-}
-
-fn split_statements(tokens: Vec<TokenWithSpan>) -> Vec<Stmt> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    for t in tokens {
-        match t.token {
-            Token::SemiColon => {
-                if !cur.is_empty() {
-                    out.push(Stmt {
-                        tokens: std::mem::take(&mut cur),
-                        end: t.span.start,
-                    });
-                }
-            }
-            Token::EOF => {}
-            _ => cur.push(t),
-        }
-    }
-    if let Some(last) = cur.last() {
-        let end = last.span.end;
-        out.push(Stmt { tokens: cur, end });
-    }
-    out
-}
-
-/// An [`Error::Sql`] at `loc`.
-fn sql_err(loc: Location, message: impl Into<String>) -> Error {
-    Error::Sql {
-        line: loc.line,
-        column: loc.column,
-        message: message.into(),
-    }
-}
-
-/// An [`Error::Plan`] whose message starts with the location, when there is one.
-fn plan_err(loc: Location, message: impl std::fmt::Display) -> Error {
-    if loc.line == 0 {
-        Error::Plan(message.to_string())
-    } else {
-        Error::Plan(format!(
-            "line {}, column {}: {message}",
-            loc.line, loc.column
-        ))
-    }
-}
-
-/// True for an unquoted word equal (ignoring case) to `kw`.
-fn is_kw(t: &Token, kw: &str) -> bool {
-    matches!(t, Token::Word(Word { value, quote_style: None, .. }) if value.eq_ignore_ascii_case(kw))
-}
-
-/// A cursor over one statement's tokens.
-struct Cursor<'a> {
-    toks: &'a [TokenWithSpan],
-    pos: usize,
-    end: Location,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(toks: &'a [TokenWithSpan], end: Location) -> Self {
-        Cursor { toks, pos: 0, end }
-    }
-
-    fn peek(&self) -> Option<&'a TokenWithSpan> {
-        self.toks.get(self.pos)
-    }
-
-    fn peek_at(&self, n: usize) -> Option<&'a TokenWithSpan> {
-        self.toks.get(self.pos + n)
-    }
-
-    fn next(&mut self) -> Option<&'a TokenWithSpan> {
-        let t = self.toks.get(self.pos);
-        if t.is_some() {
-            self.pos += 1;
-        }
-        t
-    }
-
-    fn at_end(&self) -> bool {
-        self.pos >= self.toks.len()
-    }
-
-    /// Where the next token is (or the end of the statement).
-    fn loc(&self) -> Location {
-        self.peek().map_or(self.end, |t| t.span.start)
-    }
-
-    fn peek_kw(&self, kw: &str) -> bool {
-        self.peek().is_some_and(|t| is_kw(&t.token, kw))
-    }
-
-    fn eat_kw(&mut self, kw: &str) -> bool {
-        if self.peek_kw(kw) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_kws(&mut self, kws: &[&str]) -> bool {
-        let all = kws
-            .iter()
-            .enumerate()
-            .all(|(i, kw)| self.peek_at(i).is_some_and(|t| is_kw(&t.token, kw)));
-        if all {
-            self.pos += kws.len();
-        }
-        all
-    }
-
-    fn eat(&mut self, tok: &Token) -> bool {
-        if self.peek().is_some_and(|t| t.token == *tok) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn found(&self) -> String {
-        match self.peek() {
-            Some(t) => format!("found `{}`", t.token),
-            None => "found the end of the statement".to_string(),
-        }
-    }
-
-    fn expect_kw(&mut self, kw: &str, hint: &str) -> Result<()> {
-        if self.eat_kw(kw) {
-            Ok(())
-        } else {
-            Err(sql_err(
-                self.loc(),
-                format!("expected {kw}, {}{hint}", self.found()),
-            ))
-        }
-    }
-
-    fn expect(&mut self, tok: &Token, hint: &str) -> Result<()> {
-        if self.eat(tok) {
-            Ok(())
-        } else {
-            Err(sql_err(
-                self.loc(),
-                format!("expected `{tok}`, {}{hint}", self.found()),
-            ))
-        }
-    }
-
-    /// An identifier (quoted or not), lower-cased.
-    fn ident(&mut self, what: &str) -> Result<String> {
-        match self.peek().map(|t| &t.token) {
-            Some(Token::Word(w)) => {
-                self.pos += 1;
-                Ok(w.value.to_lowercase())
-            }
-            _ => Err(sql_err(
-                self.loc(),
-                format!("expected {what}, {}", self.found()),
-            )),
-        }
-    }
-
-    /// A possibly qualified name (`db.schema.name`); strata has one namespace, so the last part.
-    fn object_name(&mut self, what: &str) -> Result<String> {
-        let mut name = self.ident(what)?;
-        while self.peek().is_some_and(|t| t.token == Token::Period) {
-            self.pos += 1;
-            name = self.ident(what)?;
-        }
-        Ok(name)
-    }
-
-    fn expect_end(&mut self, what: &str) -> Result<()> {
-        match self.peek() {
-            None => Ok(()),
-            Some(t) => Err(sql_err(
-                t.span.start,
-                format!(
-                    "unexpected `{}` after {what}; end the statement with `;`",
-                    t.token
-                ),
-            )),
-        }
-    }
-
-    /// The tokens up to the `)` that closes an already consumed `(`; the cursor moves past it.
-    fn until_close(&mut self, open: Location) -> Result<&'a [TokenWithSpan]> {
-        let start = self.pos;
-        let mut depth = 0usize;
-        while let Some(t) = self.next() {
-            match t.token {
-                Token::LParen => depth += 1,
-                Token::RParen if depth == 0 => return Ok(&self.toks[start..self.pos - 1]),
-                Token::RParen => depth -= 1,
-                _ => {}
-            }
-        }
-        Err(sql_err(open, "this `(` is never closed"))
-    }
-}
-
-/// Splits tokens at top-level commas.
-fn split_commas(toks: &[TokenWithSpan]) -> Vec<&[TokenWithSpan]> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, t) in toks.iter().enumerate() {
-        match t.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth = depth.saturating_sub(1),
-            Token::Comma if depth == 0 => {
-                out.push(&toks[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if start < toks.len() || !out.is_empty() {
-        out.push(&toks[start..]);
-    }
-    out
-}
-
 fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     let toks = &stmt.tokens;
     let mut c = Cursor::new(toks, stmt.end);
@@ -533,7 +281,7 @@ fn plan_view(
     end: Location,
     name: &str,
     catalog: &dyn Catalog,
-) -> Result<crate::plan::ViewPlan> {
+) -> Result<ViewPlan> {
     if topn::tokens_are_window_topn(toks) {
         return Ok(topn::plan_window_topn(toks, end, name, catalog)?.into_view());
     }
@@ -582,22 +330,6 @@ fn parse_properties(toks: &[TokenWithSpan], open: Location) -> Result<Vec<(Strin
     }
     Ok(out)
 }
-
-/// Maps a type name (`BIGINT`, `VARCHAR`, `TIMESTAMP_LTZ`, …) to strata's type.
-fn sql_type_named(name: &str) -> Option<SqlType> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "BOOLEAN" | "BOOL" => SqlType::Boolean,
-        "BIGINT" | "INT" | "INTEGER" | "SMALLINT" | "TINYINT" | "INT64" | "INT8" | "INT4"
-        | "INT2" | "LONG" => SqlType::BigInt,
-        "DOUBLE" | "FLOAT" | "REAL" | "DECIMAL" | "NUMERIC" | "FLOAT64" | "FLOAT8" | "FLOAT4"
-        | "DEC" => SqlType::Double,
-        "VARCHAR" | "STRING" | "TEXT" | "CHAR" | "CHARACTER" | "NVARCHAR" => SqlType::Varchar,
-        "TIMESTAMP" | "TIMESTAMP_LTZ" | "DATETIME" | "TIMESTAMPTZ" => SqlType::Timestamp,
-        _ => return None,
-    })
-}
-
-const TYPE_HINT: &str = "strata's types are BOOLEAN, BIGINT (and INT…), DOUBLE (and FLOAT, DECIMAL), VARCHAR (and STRING), TIMESTAMP";
 
 /// Reads a column type: a name, optional `(n[, m])`, and the modifiers that do not change it.
 fn column_type(c: &mut Cursor<'_>) -> Result<SqlType> {
@@ -914,6 +646,3 @@ fn set_key(slot: &mut Option<(Location, String)>, loc: Location, key: String) ->
     *slot = Some((loc, key));
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,32 @@
+//! `strata-sql`: SQL text (ksqlDB and Flink dialects) in, serializable [`ViewPlan`]s out.
+//!
+//! The crate knows nothing of running views: [`parse`] reads statements against a
+//! [`Catalog`] of what exists, types every expression ([`types`]) so that mistakes surface at
+//! `CREATE` time with a line and column, and returns [`plan::Statement`]s. The engine runs the
+//! plans; the view manager stores them. The dialect is documented in `docs/sql.md`.
+//!
+//! Modules, from the bottom up: [`plan`] (the plan as data), [`error`], [`date_format`]
+//! (`DATE_FORMAT` patterns), [`types`] (the type of every expression), `tokens` (sqlparser's
+//! tokens, statements and errors with locations), [`catalog`], `window` (the streaming clauses
+//! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `parser`
+//! (statements).
+
+pub mod catalog;
+pub mod date_format;
+pub mod error;
+mod parser;
+pub mod plan;
+mod query;
+mod tokens;
+mod topn;
+pub mod types;
+mod window;
+
+pub use catalog::{Catalog, EmptyCatalog};
+pub use error::{Error, NameKind, Result};
+pub use parser::{ViewAsSource, parse, parse_with};
+pub use plan::ViewPlan;
+pub use topn::{is_window_topn, parse_window_topn};
+
+#[cfg(test)]
+mod tests;

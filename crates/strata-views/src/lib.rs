@@ -1,0 +1,18 @@
+//! `strata-views`: the view manager — the node's catalog of sources and views, their versions
+//! and aliases, Kappa replay, and the streaming driver that keeps each view running.
+//!
+//! [`engine::Engine`] owns the catalog (`catalog.json`) and the running views; SQL goes in
+//! through [`engine::Engine::execute`]. Each view runs in a [`streaming::StreamingView`]: a
+//! thread that tails the source topic, drives the engine's operators, and checkpoints state
+//! with source offsets and output positions. [`versions`] keeps aliases and view versions;
+//! [`replay`] rebuilds a view into a new version (or copies a topic) and promotes it;
+//! [`start`] says where a new view starts reading.
+
+pub mod engine;
+pub mod replay;
+pub mod start;
+pub mod streaming;
+pub mod versions;
+
+pub use engine::{Engine, EngineConfig, Outcome};
+pub use strata_engine::{Error, NameKind, Result};
