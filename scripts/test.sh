@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "test dependencies (scripts/deps.sh)"
+scripts/deps.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
