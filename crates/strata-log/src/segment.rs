@@ -14,7 +14,6 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::batch::{BatchView, EncodedBatch, FrameError, peek_header};
 use crate::error::{Error, IoContext, Result};
-use crate::files::{ActiveFile, SealedFiles};
 use crate::index::{self, IndexEntry, SealEntry};
 use crate::loom::{Arc, AtomicBool, AtomicU64, Ordering, RwLock};
 use crate::publish::Watermark;
@@ -639,6 +638,47 @@ impl SegmentWriter {
     /// True when the segment has records and is older than `max_age_ms`.
     pub fn is_older_than(&self, max_age_ms: u64) -> bool {
         self.position > 0 && self.created.elapsed().as_millis() >= u128::from(max_age_ms)
+    }
+}
+
+/// The open files of a sealed segment that waits for its fsync (queued by [`crate::files`]).
+#[derive(Debug)]
+pub(crate) struct SealedFiles {
+    pub segment: Arc<Segment>,
+    pub log: std::sync::Arc<File>,
+    pub index: File,
+    pub timeindex: File,
+    pub paths: SegmentPaths,
+    /// Offset after the segment's last record.
+    pub next_offset: u64,
+}
+
+impl SealedFiles {
+    /// fsyncs the log and both indexes.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn sync(&self) -> Result<()> {
+        self.log.sync_data().at(&self.paths.log)?;
+        self.index.sync_data().at(&self.paths.index)?;
+        self.timeindex.sync_data().at(&self.paths.timeindex)
+    }
+}
+
+/// The active segment's log file, shared with the fsyncs of [`crate::files`].
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveFile {
+    pub file: std::sync::Arc<File>,
+    pub path: PathBuf,
+}
+
+impl ActiveFile {
+    /// fsyncs the file's data.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().at(&self.path)
     }
 }
 
