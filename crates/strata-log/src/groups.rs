@@ -28,9 +28,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::sync_dir;
-use crate::log::now_ms;
 use crate::names::validate_name;
 
 /// The group file format this build writes and reads.

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::now_ms;
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{sync_dir, write_atomically};
@@ -316,13 +317,6 @@ impl Drop for Log {
             m.stop();
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

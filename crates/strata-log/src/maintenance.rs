@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::clock::now_ms;
 use crate::config::{Durability, TopicConfig};
 use crate::error::Result;
-use crate::log::{Log, now_ms};
+use crate::log::Log;
 use crate::partition::Partition;
 
 /// Handle on the running background thread.
