@@ -19,7 +19,7 @@ use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{sync_dir, write_atomically};
 use crate::groups::GroupStore;
-use crate::maintenance::Maintenance;
+use crate::maintenance::{Maintenance, tend};
 use crate::names::validate_name;
 use crate::topic::{TOPIC_FILE, Topic};
 use std::sync::Arc;
@@ -126,8 +126,15 @@ impl Log {
             on_create: CreateHooks::default(),
         });
         if let Some(tick) = options.maintenance_tick {
+            // Weak: the thread must not keep the log alive (dropping the log stops it).
             let weak: Weak<Log> = Arc::downgrade(&log);
-            let m = Maintenance::start(weak, tick, options.retention_check);
+            let m = Maintenance::start(tick, options.retention_check, move |now_ms, retention| {
+                let Some(log) = weak.upgrade() else {
+                    return false;
+                };
+                log.run_maintenance(now_ms, retention);
+                true
+            });
             *log.maintenance.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
         }
         Ok(log)
@@ -272,7 +279,7 @@ impl Log {
     pub fn run_maintenance(&self, now_ms: i64, retention: bool) {
         for topic in self.topics() {
             for p in topic.partitions() {
-                if let Err(e) = crate::maintenance::tend(p, topic.config(), now_ms, retention) {
+                if let Err(e) = tend(p, topic.config(), now_ms, retention) {
                     tracing::error!(topic = topic.name(), partition = p.id(), error = %e, "log maintenance failed");
                 }
             }
