@@ -21,13 +21,13 @@ pub mod fsutil;
 pub mod groups;
 mod index;
 mod log;
-mod loom;
 mod maintenance;
 pub mod names;
 mod partition;
 pub mod partitioner;
 pub mod publish;
 mod segment;
+pub mod sync;
 mod topic;
 
 pub use batch::{BatchBuilder, BatchView, EncodedBatch, Header, Record, RecordView};

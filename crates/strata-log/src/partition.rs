@@ -12,7 +12,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use crate::batch::{BatchView, EncodedBatch, RecordIter, RecordView};
@@ -21,9 +20,13 @@ use crate::config::{Durability, TopicConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::files::{PartitionFiles, read_recovery_point, write_recovery_point};
 use crate::fsutil::sync_dir;
-use crate::loom::{Arc, AtomicU64, Mutex, Ordering};
 use crate::publish::{SegmentSet, Watermark};
 use crate::segment::{RecoveryMode, Segment, SegmentPaths, SegmentWriter, parse_log_name};
+use crate::sync::atomic::{AtomicU64, Ordering};
+// std's always for the flush clock and the long poll: outside every loom model, and the long
+// poll's timed wait needs real time (a loom wait never times out).
+use crate::sync::unmodelled::{Condvar, Mutex as StdMutex};
+use crate::sync::{Arc, Mutex};
 
 /// Sealed segments that may wait for their fsync at once; past this the appender that rolled
 /// waits for them (back-pressure when the disk cannot keep up, or no flusher could start).
@@ -373,7 +376,7 @@ impl Partition {
         }
         let mut sealed_waiting = 0;
         let info = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.writer.lock();
             if w.closed {
                 return Err(Error::Closed);
             }
@@ -454,7 +457,7 @@ impl Partition {
     /// # Errors
     /// I/O errors naming the file.
     pub fn roll_if_aged(&self) -> Result<bool> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed || !w.active.is_older_than(self.config.segment_ms) {
             return Ok(false);
         }
@@ -471,7 +474,7 @@ impl Partition {
     pub fn sync_through(&self, target: u64) -> Result<()> {
         let target = target.min(self.end_offset());
         self.commit.wait_durable(target)?;
-        *self.last_flush.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *self.last_flush.lock() = Instant::now();
         Ok(())
     }
 
@@ -490,7 +493,7 @@ impl Partition {
 
     /// True when records are waiting for an fsync and the last one is `interval_ms` old.
     pub fn flush_due(&self, interval_ms: u64) -> bool {
-        let last = *self.last_flush.lock().unwrap_or_else(|e| e.into_inner());
+        let last = *self.last_flush.lock();
         self.commit.durable() < self.end_offset()
             && last.elapsed() >= Duration::from_millis(interval_ms)
     }
@@ -610,24 +613,21 @@ impl Partition {
     pub fn wait_for_data(&self, offset: u64, timeout: Duration) -> u64 {
         let deadline = Instant::now() + timeout;
         let (lock, cond) = &self.appended;
-        let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock.lock();
         loop {
             let end = self.end_offset();
             let now = Instant::now();
             if end > offset || now >= deadline {
                 return end;
             }
-            guard = cond
-                .wait_timeout(guard, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            guard = cond.wait_timeout(guard, deadline - now).0;
         }
     }
 
     fn notify_appended(&self) {
         let (lock, cond) = &self.appended;
         // Taking the lock orders this wake-up after a waiter's check of the end offset.
-        drop(lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lock.lock());
         cond.notify_all();
     }
 
@@ -652,7 +652,7 @@ impl Partition {
         // (outside the writer lock, so appends go on meanwhile).
         self.commit.finish_background_work()?;
         // The writer lock orders retention with rolls, so the list cannot change under us.
-        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = self.writer.lock();
         let segments = self.segments.snapshot();
         let floor = self.retention_floor.load(Ordering::Acquire);
         let mut total: u64 = segments.iter().map(|s| s.size()).sum();
@@ -695,7 +695,7 @@ impl Partition {
     /// [`Error::OffsetOutOfRange`] outside `start..=end`, [`Error::NotBatchBoundary`] inside a
     /// batch, I/O errors naming the file.
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed {
             return Err(Error::Closed);
         }
@@ -781,7 +781,7 @@ impl Partition {
     /// I/O errors naming the file.
     pub fn roll_now(&self) -> Result<bool> {
         let rolled = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.writer.lock();
             if w.closed {
                 return Ok(false);
             }
@@ -823,7 +823,7 @@ impl Partition {
     pub fn close(&self) -> Result<()> {
         self.flush()?;
         self.commit.finish_background_work()?;
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed {
             return Ok(());
         }
