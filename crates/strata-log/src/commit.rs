@@ -277,7 +277,7 @@ impl<W: SyncWork> GroupCommit<W> {
     }
 
     /// The flusher thread's body: fsyncs while durability is asked for or background work
-    /// waits, and returns after [`FLUSHER_IDLE`] without work, after [`Self::close`], or after
+    /// waits, and returns after `FLUSHER_IDLE` without work, after [`Self::close`], or after
     /// a failed fsync. Start it only when [`Self::request`] or [`Self::update`] says so.
     pub fn run_flusher(&self) {
         let mut st = self.state.lock();
