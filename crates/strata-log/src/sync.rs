@@ -225,3 +225,50 @@ pub mod unmodelled {
 mod modelled {
     poison_free_locks!(loom::sync);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // The std backend: unit tests are not run inside a loom model.
+    use super::unmodelled::{Condvar, Mutex, RwLock};
+
+    #[test]
+    fn a_panic_under_a_lock_does_not_poison_later_callers() {
+        let mutex = Arc::new(Mutex::new(1));
+        let rwlock = Arc::new(RwLock::new(1));
+        let (m, rw) = (Arc::clone(&mutex), Arc::clone(&rwlock));
+        let holder = std::thread::spawn(move || {
+            let _m = m.lock();
+            let _w = rw.write();
+            panic!("a holder panics (expected by this test)");
+        });
+        assert!(holder.join().is_err());
+
+        *mutex.lock() += 1;
+        assert_eq!(*mutex.try_lock().expect("free"), 2);
+        *rwlock.write() += 1;
+        assert_eq!(*rwlock.read(), 2);
+        assert!(rwlock.try_write().is_some());
+        let (guard, waited) = Condvar::new().wait_timeout(mutex.lock(), Duration::from_millis(1));
+        assert!(waited.timed_out());
+        assert_eq!(*guard, 2);
+    }
+
+    #[test]
+    fn try_calls_say_none_only_while_the_lock_is_held() {
+        let mutex = Mutex::new(());
+        let held = mutex.lock();
+        assert!(mutex.try_lock().is_none());
+        drop(held);
+        assert!(mutex.try_lock().is_some());
+
+        let rwlock = RwLock::new(());
+        let reading = rwlock.read();
+        assert!(rwlock.try_read().is_some(), "readers share");
+        assert!(rwlock.try_write().is_none());
+        drop(reading);
+        assert!(rwlock.try_write().is_some());
+    }
+}
