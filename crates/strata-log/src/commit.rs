@@ -24,8 +24,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::loom::{Condvar, Mutex, MutexGuard};
 use crate::publish::Watermark;
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// A flusher thread with nothing to do for this long exits; the next request starts another.
 const FLUSHER_IDLE: Duration = Duration::from_secs(1);
@@ -132,10 +132,6 @@ impl<W: SyncWork> GroupCommit<W> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<W>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Every record below this offset is durable.
     pub fn durable(&self) -> u64 {
         self.durable.load()
@@ -144,7 +140,7 @@ impl<W: SyncWork> GroupCommit<W> {
     /// Changes the sync work (a segment roll). Returns `f`'s result and whether the caller
     /// must start a flusher thread ([`Self::run_flusher`]) for background work `f` created.
     pub fn update<R>(&self, f: impl FnOnce(&mut W) -> R) -> (R, bool) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         let r = f(&mut st.work);
         let spawn = self.wake_flusher(&mut st);
         (r, spawn)
@@ -156,7 +152,7 @@ impl<W: SyncWork> GroupCommit<W> {
         if self.durable() >= target {
             return false;
         }
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         st.wanted = st.wanted.max(target);
         self.wake_flusher(&mut st)
     }
@@ -179,7 +175,7 @@ impl<W: SyncWork> GroupCommit<W> {
     /// Says that a flusher thread the caller was told to start could not be started: waiters
     /// then run the fsyncs themselves.
     pub fn flusher_not_started(&self) {
-        self.lock().flusher = false;
+        self.state.lock().flusher = false;
     }
 
     /// Blocks until every record below `target` is durable, running the fsync itself when
@@ -192,7 +188,7 @@ impl<W: SyncWork> GroupCommit<W> {
         if self.durable() >= target {
             return Ok(());
         }
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         let generation = st.generation;
         let written = st.work.written();
         if target > written {
@@ -211,14 +207,14 @@ impl<W: SyncWork> GroupCommit<W> {
             }
             st.wanted = st.wanted.max(target);
             st = if st.syncing {
-                self.changed.wait(st).unwrap_or_else(|e| e.into_inner())
+                self.changed.wait(st)
             } else {
                 let before = st.durable;
                 let st = self.sync_once(st, true)?;
                 if st.durable == before && st.generation == generation {
                     // Nothing below `target` was left to cover: the end moved back under us
                     // (a truncation about to reset). Wait for it instead of spinning.
-                    self.changed.wait(st).unwrap_or_else(|e| e.into_inner())
+                    self.changed.wait(st)
                 } else {
                     st
                 }
@@ -232,7 +228,7 @@ impl<W: SyncWork> GroupCommit<W> {
     /// # Errors
     /// As [`Self::wait_durable`].
     pub fn finish_background_work(&self) -> Result<()> {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         loop {
             if let Some(f) = &st.failed {
                 return Err(f.error());
@@ -241,7 +237,7 @@ impl<W: SyncWork> GroupCommit<W> {
                 return Ok(());
             }
             st = if st.syncing {
-                self.changed.wait(st).unwrap_or_else(|e| e.into_inner())
+                self.changed.wait(st)
             } else {
                 self.sync_once(st, false)?
             };
@@ -259,7 +255,7 @@ impl<W: SyncWork> GroupCommit<W> {
         let (job, covers) = st.work.take(through_end);
         drop(st);
         let outcome = W::run(job);
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         st.syncing = false;
         let mut result = Ok(());
         if st.generation == generation {
@@ -281,10 +277,10 @@ impl<W: SyncWork> GroupCommit<W> {
     }
 
     /// The flusher thread's body: fsyncs while durability is asked for or background work
-    /// waits, and returns after [`FLUSHER_IDLE`] without work, after [`Self::close`], or after
+    /// waits, and returns after `FLUSHER_IDLE` without work, after [`Self::close`], or after
     /// a failed fsync. Start it only when [`Self::request`] or [`Self::update`] says so.
     pub fn run_flusher(&self) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         // (durable, wanted) after a job that could not move the durable offset to `wanted`
         // (the end moved back: a truncation): do not retry until either changes.
         let mut stuck = None;
@@ -298,15 +294,12 @@ impl<W: SyncWork> GroupCommit<W> {
                 st = match self.sync_once(st, wanted) {
                     Ok(st) => st,
                     // Logged and remembered by `sync_once`; waiters get it.
-                    Err(_) => self.lock(),
+                    Err(_) => self.state.lock(),
                 };
                 stuck = (wanted && st.durable == before.0).then_some((st.durable, st.wanted));
                 continue;
             }
-            let (guard, timeout) = self
-                .changed
-                .wait_timeout(st, FLUSHER_IDLE)
-                .unwrap_or_else(|e| e.into_inner());
+            let (guard, timeout) = self.changed.wait_timeout(st, FLUSHER_IDLE);
             st = guard;
             let idle = !st.syncing && st.wanted <= st.durable && !st.work.has_background_work();
             if timeout.timed_out() && idle {
@@ -321,9 +314,9 @@ impl<W: SyncWork> GroupCommit<W> {
     /// Waits for a running job first; a job taken before the reset cannot move the durable
     /// offset afterwards.
     pub fn reset(&self, durable: u64, f: impl FnOnce(&mut W)) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         while st.syncing {
-            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.changed.wait(st);
         }
         st.generation += 1;
         f(&mut st.work);
@@ -338,11 +331,11 @@ impl<W: SyncWork> GroupCommit<W> {
     /// still queued stays undone (closing callers finish it first; a dropped partition
     /// leaves it to recovery, as a crash would).
     pub fn close(&self) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         st.closed = true;
         self.changed.notify_all();
         while st.flusher || st.syncing {
-            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.changed.wait(st);
         }
     }
 }

@@ -4,17 +4,17 @@
 //! A roll no longer fsyncs on the append path: the sealed segment's files join a queue, and
 //! the next job (the flusher's, or that of whoever waits for durability first) fsyncs them,
 //! oldest first, then moves the recovery point past them. Only then does the segment count
-//! as sealed for the batch layer and for retention ([`Segment::is_durable`]).
+//! as sealed for the batch layer and for retention
+//! ([`Segment::is_durable`](crate::segment::Segment::is_durable)).
 
 use std::collections::VecDeque;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::commit::SyncWork;
 use crate::error::{Error, IoContext, Result};
-use crate::loom::Arc;
 use crate::publish::Watermark;
-use crate::segment::{Segment, SegmentPaths};
+use crate::segment::{ActiveFile, SealedFiles};
 
 /// File holding the offset below which every segment is sealed and fsynced.
 const RECOVERY_POINT_FILE: &str = "recovery-point";
@@ -48,33 +48,6 @@ pub(crate) fn write_recovery_point(dir: &Path, offset: u64) -> Result<()> {
         &dir.join(RECOVERY_POINT_FILE),
         offset.to_string().as_bytes(),
     )
-}
-
-/// The open files of a sealed segment that waits for its fsync.
-#[derive(Debug)]
-pub(crate) struct SealedFiles {
-    pub segment: Arc<Segment>,
-    pub log: std::sync::Arc<File>,
-    pub index: File,
-    pub timeindex: File,
-    pub paths: SegmentPaths,
-    /// Offset after the segment's last record.
-    pub next_offset: u64,
-}
-
-impl SealedFiles {
-    fn sync(&self) -> Result<()> {
-        self.log.sync_data().at(&self.paths.log)?;
-        self.index.sync_data().at(&self.paths.index)?;
-        self.timeindex.sync_data().at(&self.paths.timeindex)
-    }
-}
-
-/// The active segment's log file.
-#[derive(Debug, Clone)]
-pub(crate) struct ActiveFile {
-    pub file: std::sync::Arc<File>,
-    pub path: PathBuf,
 }
 
 /// A partition's sync work: see the module docs.
@@ -167,7 +140,7 @@ impl SyncWork for PartitionFiles {
             }
         }
         if let Some(active) = &job.active {
-            active.file.sync_data().at(&active.path)?;
+            active.sync()?;
         }
         Ok(())
     }

@@ -21,17 +21,17 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-// Plain std, not the `crate::loom` shim: this lock only guards file I/O and a map, which is
-// outside the publication protocol loom checks, and a loom `Mutex` panics when used outside
-// `loom::model`, which would break every test that opens a log under `--cfg loom`.
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::sync_dir;
-use crate::log::now_ms;
 use crate::names::validate_name;
+// Always std's, never loom's: this lock only guards file I/O and a map, which is outside the
+// publication protocol loom checks, and a loom `Mutex` panics when used outside
+// `loom::model`, which would break every test that opens a log under `--cfg loom`.
+use crate::sync::unmodelled::Mutex;
 
 /// The group file format this build writes and reads.
 const FORMAT_VERSION: u32 = 1;
@@ -55,6 +55,10 @@ pub struct GroupStore {
     /// The directory holding one `<group>.json` per group.
     dir: PathBuf,
     /// Every group's offsets, always equal to what the group files hold.
+    ///
+    /// The map is only ever changed by single inserts or removals after the I/O they depend
+    /// on has finished, so a panic while the lock was held cannot have left it half-updated:
+    /// the lock's recovery from poisoning ([`crate::sync`]) is safe.
     groups: Mutex<BTreeMap<String, GroupOffsets>>,
 }
 
@@ -169,7 +173,7 @@ impl GroupStore {
 
         // The lock is held across the file I/O: two commits to the same group must not share
         // the temp file, and must reach the disk in the order they reach memory.
-        let mut groups = self.lock();
+        let mut groups = self.groups.lock();
         let mut updated = groups.get(group).cloned().unwrap_or_default();
         for &(topic, partition, offset) in offsets {
             updated.insert(
@@ -186,7 +190,8 @@ impl GroupStore {
     /// The offset `group` last committed for `partition` of `topic`, if any.
     #[must_use]
     pub fn committed(&self, group: &str, topic: &str, partition: u32) -> Option<CommittedOffset> {
-        self.lock()
+        self.groups
+            .lock()
             .get(group)?
             .get(&(topic.to_owned(), partition))
             .copied()
@@ -195,7 +200,7 @@ impl GroupStore {
     /// The names of all groups, sorted.
     #[must_use]
     pub fn groups(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.groups.lock().keys().cloned().collect()
     }
 
     /// Every offset `group` has committed, as `(topic, partition, offset)`, sorted by topic
@@ -205,7 +210,7 @@ impl GroupStore {
     ///
     /// [`Error::UnknownGroup`] if the group has never committed (or was deleted).
     pub fn offsets(&self, group: &str) -> Result<Vec<(String, u32, CommittedOffset)>> {
-        let groups = self.lock();
+        let groups = self.groups.lock();
         let offsets = groups
             .get(group)
             .ok_or_else(|| Error::UnknownGroup(group.to_owned()))?;
@@ -224,7 +229,7 @@ impl GroupStore {
     ///   cannot be synced afterwards (the group is then gone, but could reappear after a
     ///   crash).
     pub fn delete_group(&self, group: &str) -> Result<()> {
-        let mut groups = self.lock();
+        let mut groups = self.groups.lock();
         if !groups.contains_key(group) {
             return Err(Error::UnknownGroup(group.to_owned()));
         }
@@ -246,7 +251,7 @@ impl GroupStore {
     ///
     /// [`Error::Io`] if rewriting a group file fails; that group keeps its offsets of `topic`.
     pub fn forget_topic(&self, topic: &str) -> Result<()> {
-        let mut groups = self.lock();
+        let mut groups = self.groups.lock();
         let affected: Vec<String> = groups
             .iter()
             .filter(|(_, offsets)| offsets.keys().any(|(t, _)| t == topic))
@@ -304,13 +309,6 @@ impl GroupStore {
 
     fn group_path(&self, group: &str) -> PathBuf {
         self.dir.join(format!("{group}{GROUP_SUFFIX}"))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, GroupOffsets>> {
-        // The map is only ever changed by single inserts or removals after the I/O they
-        // depend on has finished, so a panic while the lock was held cannot have left it
-        // half-updated: recovering from poisoning is safe.
-        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -12,6 +12,7 @@
 //! acknowledged) in [`commit`]; both are model-checked with loom (`tests/loom_*.rs`).
 
 pub mod batch;
+pub mod clock;
 pub mod commit;
 pub mod config;
 mod error;
@@ -20,16 +21,17 @@ pub mod fsutil;
 pub mod groups;
 mod index;
 mod log;
-mod loom;
 mod maintenance;
 pub mod names;
 mod partition;
 pub mod partitioner;
 pub mod publish;
 mod segment;
+pub mod sync;
 mod topic;
 
 pub use batch::{BatchBuilder, BatchView, EncodedBatch, Header, Record, RecordView};
+pub use clock::now_ms;
 pub use config::{Durability, TopicConfig};
 pub use error::{Error, Result};
 pub use groups::{CommittedOffset, GroupStore};

@@ -11,15 +11,19 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Weak;
+use std::time::Duration;
 
+use crate::clock::now_ms;
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{sync_dir, write_atomically};
 use crate::groups::GroupStore;
-use crate::maintenance::Maintenance;
+use crate::maintenance::{Maintenance, tend};
 use crate::names::validate_name;
+// Always std's, never loom's: the log's bookkeeping is outside every loom model, and a loom
+// lock panics outside `loom::model` (opening a log under `--cfg loom` must still work).
+use crate::sync::unmodelled::{Mutex, RwLock};
 use crate::topic::{TOPIC_FILE, Topic};
 use std::sync::Arc;
 
@@ -66,7 +70,7 @@ pub struct Log {
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     groups: GroupStore,
     options: LogOptions,
-    maintenance: std::sync::Mutex<Option<Maintenance>>,
+    maintenance: Mutex<Option<Maintenance>>,
     was_clean: bool,
     on_create: CreateHooks,
 }
@@ -80,7 +84,7 @@ struct CreateHooks(RwLock<Vec<(&'static str, CreateHook)>>);
 
 impl std::fmt::Debug for CreateHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.read().map_or(0, |h| h.len());
+        let n = self.0.read().len();
         write!(f, "{n} topic-creation hooks")
     }
 }
@@ -120,14 +124,21 @@ impl Log {
             topics: RwLock::new(topics),
             groups,
             options: options.clone(),
-            maintenance: std::sync::Mutex::new(None),
+            maintenance: Mutex::new(None),
             was_clean: clean,
             on_create: CreateHooks::default(),
         });
         if let Some(tick) = options.maintenance_tick {
+            // Weak: the thread must not keep the log alive (dropping the log stops it).
             let weak: Weak<Log> = Arc::downgrade(&log);
-            let m = Maintenance::start(weak, tick, options.retention_check);
-            *log.maintenance.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
+            let m = Maintenance::start(tick, options.retention_check, move |now_ms, retention| {
+                let Some(log) = weak.upgrade() else {
+                    return false;
+                };
+                log.run_maintenance(now_ms, retention);
+                true
+            });
+            *log.maintenance.lock() = Some(m);
         }
         Ok(log)
     }
@@ -153,7 +164,7 @@ impl Log {
         config: TopicConfig,
     ) -> Result<Arc<Topic>> {
         validate_name("topic", name)?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self.topics.write();
         if topics.contains_key(name) {
             return Err(Error::TopicExists(name.to_owned()));
         }
@@ -169,13 +180,7 @@ impl Log {
             }
         };
         sync_dir(&self.dir.join("topics"))?;
-        for (_, hook) in self
-            .on_create
-            .0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for (_, hook) in self.on_create.0.read().iter() {
             hook(&topic);
         }
         topics.insert(name.to_owned(), Arc::clone(&topic));
@@ -191,7 +196,7 @@ impl Log {
         name: &'static str,
         hook: impl Fn(&Topic) + Send + Sync + 'static,
     ) {
-        let mut hooks = self.on_create.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut hooks = self.on_create.0.write();
         hooks.retain(|(n, _)| *n != name);
         hooks.push((name, Box::new(hook)));
     }
@@ -201,7 +206,7 @@ impl Log {
     /// # Errors
     /// [`Error::UnknownTopic`].
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let topics = self.topics.read();
         topics
             .get(name)
             .cloned()
@@ -210,7 +215,7 @@ impl Log {
 
     /// All topics, by name.
     pub fn topics(&self) -> Vec<Arc<Topic>> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let topics = self.topics.read();
         topics.values().cloned().collect()
     }
 
@@ -221,7 +226,7 @@ impl Log {
     /// [`Error::UnknownTopic`], I/O errors.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         let topic = {
-            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+            let mut topics = self.topics.write();
             topics
                 .remove(name)
                 .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?
@@ -271,7 +276,7 @@ impl Log {
     pub fn run_maintenance(&self, now_ms: i64, retention: bool) {
         for topic in self.topics() {
             for p in topic.partitions() {
-                if let Err(e) = crate::maintenance::tend(p, topic.config(), now_ms, retention) {
+                if let Err(e) = tend(p, topic.config(), now_ms, retention) {
                     tracing::error!(topic = topic.name(), partition = p.id(), error = %e, "log maintenance failed");
                 }
             }
@@ -284,12 +289,7 @@ impl Log {
     /// # Errors
     /// I/O errors; the marker is written only if every partition closed cleanly.
     pub fn close(&self) -> Result<()> {
-        if let Some(m) = self
-            .maintenance
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(m) = self.maintenance.lock().take() {
             m.stop();
         }
         for topic in self.topics() {
@@ -307,22 +307,10 @@ impl Log {
 
 impl Drop for Log {
     fn drop(&mut self) {
-        if let Some(m) = self
-            .maintenance
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(m) = self.maintenance.lock().take() {
             m.stop();
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -346,7 +334,7 @@ mod tests {
                 assert_eq!(t.partition_count(), 3);
                 // Not findable yet (the hook runs before the topic is published).
                 let log = weak.upgrade().expect("log");
-                assert!(log.topics.try_read().is_err(), "runs under the topic lock");
+                assert!(log.topics.try_read().is_none(), "runs under the topic lock");
                 seen.fetch_add(1, Ordering::SeqCst);
             });
         }

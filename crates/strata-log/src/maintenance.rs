@@ -2,14 +2,13 @@
 //!
 //! It is a plain thread, not an async task, because all of its work is blocking file I/O.
 
-use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::clock::now_ms;
 use crate::config::{Durability, TopicConfig};
 use crate::error::Result;
-use crate::log::{Log, now_ms};
 use crate::partition::Partition;
 
 /// Handle on the running background thread.
@@ -20,8 +19,15 @@ pub(crate) struct Maintenance {
 }
 
 impl Maintenance {
-    /// Starts the thread; it ends when stopped or when the log is dropped.
-    pub fn start(log: Weak<Log>, tick: Duration, retention_every: Duration) -> Self {
+    /// Starts the thread: every `tick` it calls `round(now_ms, retention)`, with `retention`
+    /// true once per `retention_every`. It ends when stopped or when `round` returns false
+    /// (the log it tends was dropped). The log passes its round in (rather than this module
+    /// knowing the log), so that the thread sits below the log it serves.
+    pub fn start(
+        tick: Duration,
+        retention_every: Duration,
+        mut round: impl FnMut(i64, bool) -> bool + Send + 'static,
+    ) -> Self {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let flag = std::sync::Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -30,12 +36,13 @@ impl Maintenance {
                 let mut last_retention = Instant::now();
                 while !flag.load(Ordering::Acquire) {
                     std::thread::sleep(tick);
-                    let Some(log) = log.upgrade() else { break };
                     let retention = last_retention.elapsed() >= retention_every;
                     if retention {
                         last_retention = Instant::now();
                     }
-                    log.run_maintenance(now_ms(), retention);
+                    if !round(now_ms(), retention) {
+                        break;
+                    }
                 }
             })
             .ok();

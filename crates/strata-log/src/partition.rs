@@ -12,7 +12,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use crate::batch::{BatchView, EncodedBatch, RecordIter, RecordView};
@@ -21,9 +20,13 @@ use crate::config::{Durability, TopicConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::files::{PartitionFiles, read_recovery_point, write_recovery_point};
 use crate::fsutil::sync_dir;
-use crate::loom::{Arc, AtomicU64, Mutex, Ordering};
 use crate::publish::{SegmentSet, Watermark};
 use crate::segment::{RecoveryMode, Segment, SegmentPaths, SegmentWriter, parse_log_name};
+use crate::sync::atomic::{AtomicU64, Ordering};
+// std's always for the flush clock and the long poll: outside every loom model, and the long
+// poll's timed wait needs real time (a loom wait never times out).
+use crate::sync::unmodelled::{Condvar, Mutex as StdMutex};
+use crate::sync::{Arc, Mutex};
 
 /// Sealed segments that may wait for their fsync at once; past this the appender that rolled
 /// waits for them (back-pressure when the disk cannot keep up, or no flusher could start).
@@ -131,122 +134,13 @@ impl Partition {
         config: TopicConfig,
         clean: bool,
     ) -> Result<Self> {
-        fs::create_dir_all(dir).at(dir)?;
-        let mut bases = Vec::new();
-        for entry in fs::read_dir(dir).at(dir)? {
-            let entry = entry.at(dir)?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(base) = parse_log_name(&name) {
-                bases.push(base);
-            } else if name.ends_with(".tmp") || name.ends_with(".truncating") {
-                // A half-written file from a crash: the old one is still in place.
-                match fs::remove_file(entry.path()) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).at(entry.path()),
-                }
-            }
-        }
-        bases.sort_unstable();
+        let bases = list_segments(dir)?;
         let recovery_point = read_recovery_point(dir)?;
-        let capacity = config.segment_bytes;
-        let interval = config.index_interval_bytes;
-
-        let mut segments = Vec::with_capacity(bases.len().max(1));
-        let mut active = None;
-        // Sealed segments above the recovery point: their fsync may not have run.
-        let mut unsynced = Vec::new();
-        let mut i = 0;
-        while i < bases.len() {
-            let base = bases[i];
-            let mut is_last = i + 1 == bases.len();
-            let next_base = bases.get(i + 1).copied().unwrap_or(u64::MAX);
-            let mode = if clean || next_base <= recovery_point.unwrap_or(0) {
-                RecoveryMode::Trusted
-            } else {
-                RecoveryMode::Scan
-            };
-            // The active segment may always be torn; a sealed one only if its fsync may not
-            // have run, i.e. it is above a recovery point that exists. (With the file missing
-            // nothing is known, and damage in a sealed segment is reported, not cut away.)
-            let may_be_torn = is_last || recovery_point.is_some();
-            let mut recovered =
-                Segment::recover(dir, base, mode, may_be_torn, is_last, capacity, interval)?;
-            let ends_at = recovered.segment.next_offset.load();
-            if !is_last && ends_at != next_base {
-                if mode == RecoveryMode::Trusted || !may_be_torn {
-                    return Err(Error::Corrupt {
-                        path: recovered.segment.paths.log.clone(),
-                        position: recovered.segment.size(),
-                        reason: format!(
-                            "segment ends at offset {ends_at} but the next segment starts at {next_base}"
-                        ),
-                    });
-                }
-                // A crash came before this sealed segment's fsync: its tail never reached the
-                // disk, so the log ends here and later segments (after the gap) go. Nothing in
-                // them was acknowledged as durable or handed to the batch layer: both wait for
-                // this segment's fsync.
-                tracing::warn!(
-                    path = %recovered.segment.paths.log.display(),
-                    ends_at,
-                    next_base,
-                    removed_segments = bases.len() - i - 1,
-                    "a sealed segment lost its tail in a crash; the log is cut there"
-                );
-                for &later in &bases[i + 1..] {
-                    remove_segment_files(&SegmentPaths::new(dir, later))?;
-                }
-                sync_dir(dir)?;
-                bases.truncate(i + 1);
-                is_last = true;
-                recovered = Segment::recover(
-                    dir,
-                    base,
-                    RecoveryMode::Scan,
-                    true,
-                    true,
-                    capacity,
-                    interval,
-                )?;
-            }
-            if !is_last {
-                if mode == RecoveryMode::Trusted {
-                    recovered.segment.mark_durable();
-                } else {
-                    unsynced.push(recovered.segment.paths.clone());
-                }
-            }
-            if is_last {
-                let writer = SegmentWriter::resume(
-                    &recovered.segment,
-                    recovered.entries_len,
-                    capacity.max(recovered.segment.size()),
-                )?;
-                active = Some(writer);
-            }
-            segments.push(Arc::new(recovered.segment));
-            i += 1;
-        }
-        if !unsynced.is_empty() {
-            // What survived the crash may still sit in the page cache only: make it durable
-            // before anything counts on it.
-            for paths in &unsynced {
-                for path in [&paths.log, &paths.index, &paths.timeindex] {
-                    fs::File::open(path).and_then(|f| f.sync_all()).at(path)?;
-                }
-            }
-            let sealed_end = segments[segments.len() - 2].next_offset.load();
-            write_recovery_point(dir, sealed_end)?;
-            for segment in &segments[..segments.len() - 1] {
-                segment.mark_durable();
-            }
-        }
+        let (mut segments, active) = recover_segments(dir, bases, recovery_point, clean, &config)?;
         let active = match active {
             Some(writer) => writer,
             None => {
-                let (writer, segment) = SegmentWriter::create(dir, 0, capacity)?;
+                let (writer, segment) = SegmentWriter::create(dir, 0, config.segment_bytes)?;
                 // Also fsyncs the directory. From now on the recovery point exists, so a
                 // crash before a sealed segment's fsync is told from lost metadata.
                 write_recovery_point(dir, 0)?;
@@ -373,7 +267,7 @@ impl Partition {
         }
         let mut sealed_waiting = 0;
         let info = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.writer.lock();
             if w.closed {
                 return Err(Error::Closed);
             }
@@ -454,7 +348,7 @@ impl Partition {
     /// # Errors
     /// I/O errors naming the file.
     pub fn roll_if_aged(&self) -> Result<bool> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed || !w.active.is_older_than(self.config.segment_ms) {
             return Ok(false);
         }
@@ -471,7 +365,7 @@ impl Partition {
     pub fn sync_through(&self, target: u64) -> Result<()> {
         let target = target.min(self.end_offset());
         self.commit.wait_durable(target)?;
-        *self.last_flush.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *self.last_flush.lock() = Instant::now();
         Ok(())
     }
 
@@ -490,7 +384,7 @@ impl Partition {
 
     /// True when records are waiting for an fsync and the last one is `interval_ms` old.
     pub fn flush_due(&self, interval_ms: u64) -> bool {
-        let last = *self.last_flush.lock().unwrap_or_else(|e| e.into_inner());
+        let last = *self.last_flush.lock();
         self.commit.durable() < self.end_offset()
             && last.elapsed() >= Duration::from_millis(interval_ms)
     }
@@ -610,24 +504,21 @@ impl Partition {
     pub fn wait_for_data(&self, offset: u64, timeout: Duration) -> u64 {
         let deadline = Instant::now() + timeout;
         let (lock, cond) = &self.appended;
-        let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock.lock();
         loop {
             let end = self.end_offset();
             let now = Instant::now();
             if end > offset || now >= deadline {
                 return end;
             }
-            guard = cond
-                .wait_timeout(guard, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            guard = cond.wait_timeout(guard, deadline - now).0;
         }
     }
 
     fn notify_appended(&self) {
         let (lock, cond) = &self.appended;
         // Taking the lock orders this wake-up after a waiter's check of the end offset.
-        drop(lock.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(lock.lock());
         cond.notify_all();
     }
 
@@ -652,7 +543,7 @@ impl Partition {
         // (outside the writer lock, so appends go on meanwhile).
         self.commit.finish_background_work()?;
         // The writer lock orders retention with rolls, so the list cannot change under us.
-        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = self.writer.lock();
         let segments = self.segments.snapshot();
         let floor = self.retention_floor.load(Ordering::Acquire);
         let mut total: u64 = segments.iter().map(|s| s.size()).sum();
@@ -695,7 +586,7 @@ impl Partition {
     /// [`Error::OffsetOutOfRange`] outside `start..=end`, [`Error::NotBatchBoundary`] inside a
     /// batch, I/O errors naming the file.
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed {
             return Err(Error::Closed);
         }
@@ -781,7 +672,7 @@ impl Partition {
     /// I/O errors naming the file.
     pub fn roll_now(&self) -> Result<bool> {
         let rolled = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.writer.lock();
             if w.closed {
                 return Ok(false);
             }
@@ -823,7 +714,7 @@ impl Partition {
     pub fn close(&self) -> Result<()> {
         self.flush()?;
         self.commit.finish_background_work()?;
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.writer.lock();
         if w.closed {
             return Ok(());
         }
@@ -850,6 +741,148 @@ fn remove_segment_files(paths: &SegmentPaths) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).at(path),
         }
+    }
+    Ok(())
+}
+
+/// The base offsets of the segments in `dir` (created if missing), sorted; removes the
+/// half-written files a crash left behind.
+fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    fs::create_dir_all(dir).at(dir)?;
+    let mut bases = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(base) = parse_log_name(&name) {
+            bases.push(base);
+        } else if name.ends_with(".tmp") || name.ends_with(".truncating") {
+            // A half-written file from a crash: the old one is still in place.
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(entry.path()),
+            }
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Recovers the segments at `bases`, oldest first: checks each (trusting the indexes of
+/// those below the recovery point, or all of them after a clean shutdown), cuts the log
+/// where a sealed segment lost its tail, and makes the sealed segments durable. Returns the
+/// segments and the writer of the last one (`None` when there are no segments).
+///
+/// # Errors
+/// I/O errors and [`Error::Corrupt`] for damage that recovery must not cut away.
+fn recover_segments(
+    dir: &Path,
+    mut bases: Vec<u64>,
+    recovery_point: Option<u64>,
+    clean: bool,
+    config: &TopicConfig,
+) -> Result<(Vec<Arc<Segment>>, Option<SegmentWriter>)> {
+    let capacity = config.segment_bytes;
+    let interval = config.index_interval_bytes;
+    let mut segments = Vec::with_capacity(bases.len().max(1));
+    let mut active = None;
+    // Sealed segments above the recovery point: their fsync may not have run.
+    let mut unsynced = Vec::new();
+    let mut i = 0;
+    while i < bases.len() {
+        let base = bases[i];
+        let mut is_last = i + 1 == bases.len();
+        let next_base = bases.get(i + 1).copied().unwrap_or(u64::MAX);
+        let mode = if clean || next_base <= recovery_point.unwrap_or(0) {
+            RecoveryMode::Trusted
+        } else {
+            RecoveryMode::Scan
+        };
+        // The active segment may always be torn; a sealed one only if its fsync may not
+        // have run, i.e. it is above a recovery point that exists. (With the file missing
+        // nothing is known, and damage in a sealed segment is reported, not cut away.)
+        let may_be_torn = is_last || recovery_point.is_some();
+        let mut recovered =
+            Segment::recover(dir, base, mode, may_be_torn, is_last, capacity, interval)?;
+        let ends_at = recovered.segment.next_offset.load();
+        if !is_last && ends_at != next_base {
+            if mode == RecoveryMode::Trusted || !may_be_torn {
+                return Err(Error::Corrupt {
+                    path: recovered.segment.paths.log.clone(),
+                    position: recovered.segment.size(),
+                    reason: format!(
+                        "segment ends at offset {ends_at} but the next segment starts at {next_base}"
+                    ),
+                });
+            }
+            // A crash came before this sealed segment's fsync: its tail never reached the
+            // disk, so the log ends here and later segments (after the gap) go. Nothing in
+            // them was acknowledged as durable or handed to the batch layer: both wait for
+            // this segment's fsync.
+            tracing::warn!(
+                path = %recovered.segment.paths.log.display(),
+                ends_at,
+                next_base,
+                removed_segments = bases.len() - i - 1,
+                "a sealed segment lost its tail in a crash; the log is cut there"
+            );
+            for &later in &bases[i + 1..] {
+                remove_segment_files(&SegmentPaths::new(dir, later))?;
+            }
+            sync_dir(dir)?;
+            bases.truncate(i + 1);
+            is_last = true;
+            recovered = Segment::recover(
+                dir,
+                base,
+                RecoveryMode::Scan,
+                true,
+                true,
+                capacity,
+                interval,
+            )?;
+        }
+        if !is_last {
+            if mode == RecoveryMode::Trusted {
+                recovered.segment.mark_durable();
+            } else {
+                unsynced.push(recovered.segment.paths.clone());
+            }
+        }
+        if is_last {
+            let writer = SegmentWriter::resume(
+                &recovered.segment,
+                recovered.entries_len,
+                capacity.max(recovered.segment.size()),
+            )?;
+            active = Some(writer);
+        }
+        segments.push(Arc::new(recovered.segment));
+        i += 1;
+    }
+    if !unsynced.is_empty() {
+        sync_survivors(dir, &segments, &unsynced)?;
+    }
+    Ok((segments, active))
+}
+
+/// Makes the sealed segments that survived a crash above the recovery point (`unsynced`)
+/// durable, then moves the recovery point past every sealed segment: what survived may
+/// still sit in the page cache only, and nothing may count on it before that.
+///
+/// # Errors
+/// I/O errors naming the file.
+fn sync_survivors(dir: &Path, segments: &[Arc<Segment>], unsynced: &[SegmentPaths]) -> Result<()> {
+    for paths in unsynced {
+        for path in [&paths.log, &paths.index, &paths.timeindex] {
+            fs::File::open(path).and_then(|f| f.sync_all()).at(path)?;
+        }
+    }
+    let sealed_end = segments[segments.len() - 2].next_offset.load();
+    write_recovery_point(dir, sealed_end)?;
+    for segment in &segments[..segments.len() - 1] {
+        segment.mark_durable();
     }
     Ok(())
 }

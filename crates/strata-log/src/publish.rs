@@ -12,7 +12,8 @@
 //! These types are used by the real partition and, under `--cfg loom`, model-checked in
 //! `tests/loom_*.rs`.
 
-use crate::loom::{Arc, AtomicU64, Ordering, RwLock};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Arc, RwLock};
 
 /// A monotonically growing published position.
 #[derive(Debug, Default)]
@@ -52,13 +53,13 @@ impl<S> SegmentSet<S> {
 
     /// The current list; it stays valid (and its segments mapped) while held.
     pub fn snapshot(&self) -> Arc<Vec<Arc<S>>> {
-        let guard = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let guard = self.inner.read();
         Arc::clone(&guard)
     }
 
     /// Appends a new (active) item. Only the writer calls this.
     pub fn push(&self, item: Arc<S>) {
-        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.inner.write();
         let mut next: Vec<Arc<S>> = guard.iter().cloned().collect();
         next.push(item);
         *guard = Arc::new(next);
@@ -66,7 +67,7 @@ impl<S> SegmentSet<S> {
 
     /// Removes the `n` oldest items and returns them. Only the writer calls this.
     pub fn remove_oldest(&self, n: usize) -> Vec<Arc<S>> {
-        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.inner.write();
         let n = n.min(guard.len());
         let removed = guard[..n].to_vec();
         *guard = Arc::new(guard[n..].to_vec());
@@ -76,7 +77,7 @@ impl<S> SegmentSet<S> {
     /// Keeps the `keep` oldest items and appends `item` after them (truncation replaces the
     /// tail of the list). Writer only.
     pub fn truncate_and_push(&self, keep: usize, item: Arc<S>) {
-        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.inner.write();
         let mut next: Vec<Arc<S>> = guard.iter().take(keep).cloned().collect();
         next.push(item);
         *guard = Arc::new(next);

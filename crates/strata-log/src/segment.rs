@@ -14,10 +14,10 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::batch::{BatchView, EncodedBatch, FrameError, peek_header};
 use crate::error::{Error, IoContext, Result};
-use crate::files::{ActiveFile, SealedFiles};
 use crate::index::{self, IndexEntry, SealEntry};
-use crate::loom::{Arc, AtomicBool, AtomicU64, Ordering, RwLock};
 use crate::publish::Watermark;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::{Arc, RwLock};
 
 /// The file names of a segment, derived from its base offset.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ impl Segment {
     pub fn position_of(&self, offset: u64) -> Result<u64> {
         let rel = u32::try_from(offset - self.base_offset).unwrap_or(u32::MAX);
         let start = {
-            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            let index = self.index.read();
             index::floor_by_offset(&index, rel).map_or(0, |e| e.position)
         };
         let bytes = self.bytes();
@@ -216,7 +216,7 @@ impl Segment {
 
     /// Where a scan for the first record with timestamp ≥ `timestamp` may start.
     pub fn position_for_time(&self, timestamp: i64) -> u64 {
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let index = self.index.read();
         index::floor_by_time(&index, timestamp).map_or(0, |e| u64::from(e.position))
     }
 
@@ -514,7 +514,7 @@ impl SegmentWriter {
         let index_file = open(&paths.index)?;
         let timeindex_file = open(&paths.timeindex)?;
         let last_indexed = {
-            let index = segment.index.read().unwrap_or_else(|e| e.into_inner());
+            let index = segment.index.read();
             index.last().map_or(0, |e| u64::from(e.position))
         };
         let position = segment.len.load();
@@ -570,11 +570,7 @@ impl SegmentWriter {
             )?;
             self.entries += 1;
             self.since_index = 0;
-            segment
-                .index
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(entry);
+            segment.index.write().push(entry);
         }
         self.since_index += bytes.len() as u64;
         self.position += bytes.len() as u64;
@@ -639,6 +635,47 @@ impl SegmentWriter {
     /// True when the segment has records and is older than `max_age_ms`.
     pub fn is_older_than(&self, max_age_ms: u64) -> bool {
         self.position > 0 && self.created.elapsed().as_millis() >= u128::from(max_age_ms)
+    }
+}
+
+/// The open files of a sealed segment that waits for its fsync (queued by [`crate::files`]).
+#[derive(Debug)]
+pub(crate) struct SealedFiles {
+    pub segment: Arc<Segment>,
+    pub log: std::sync::Arc<File>,
+    pub index: File,
+    pub timeindex: File,
+    pub paths: SegmentPaths,
+    /// Offset after the segment's last record.
+    pub next_offset: u64,
+}
+
+impl SealedFiles {
+    /// fsyncs the log and both indexes.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn sync(&self) -> Result<()> {
+        self.log.sync_data().at(&self.paths.log)?;
+        self.index.sync_data().at(&self.paths.index)?;
+        self.timeindex.sync_data().at(&self.paths.timeindex)
+    }
+}
+
+/// The active segment's log file, shared with the fsyncs of [`crate::files`].
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveFile {
+    pub file: std::sync::Arc<File>,
+    pub path: PathBuf,
+}
+
+impl ActiveFile {
+    /// fsyncs the file's data.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().at(&self.path)
     }
 }
 
