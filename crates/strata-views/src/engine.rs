@@ -9,41 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use strata_log::{Log, TopicConfig};
 
+use crate::catalog::{self, CatalogFile};
+use crate::replay_jobs::Jobs;
 use crate::streaming::{StreamingConfig, StreamingView, ViewStats};
 use strata_engine::error::{Error, NameKind, Result};
-use strata_engine::sql::view_as_source;
-use strata_engine::sql::{self, Catalog};
+use strata_engine::sql::{self, Catalog, view_as_source};
 use strata_sql::plan::{SourceDef, Statement, ViewPlan};
 use strata_sql::plan::{changelog_topic, late_topic};
-
-const CATALOG_FILE: &str = "catalog.json";
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub(crate) struct CatalogFile {
-    version: u32,
-    pub(crate) sources: BTreeMap<String, SourceDef>,
-    pub(crate) views: BTreeMap<String, ViewPlan>,
-    /// Aliases with their versions, and replays (absent from catalogs written before them).
-    #[serde(default)]
-    pub(crate) versions: crate::versions::VersionCatalog,
-}
-
-impl Catalog for CatalogFile {
-    fn source(&self, name: &str) -> Option<SourceDef> {
-        let name = name.to_lowercase();
-        if let Some(source) = self.sources.get(&name) {
-            return Some(source.clone());
-        }
-        // A view, or an alias: its current version (the reader keeps reading that version).
-        let view = self.versions.resolve(&name, &self.views)?;
-        let mut source = self.views.get(&view).and_then(view_as_source)?;
-        source.name = name;
-        Some(source)
-    }
-}
 
 /// The names a statement can read: declared sources, and views (as [`view_as_source`]).
 impl Catalog for Engine {
@@ -130,7 +105,7 @@ pub struct Engine {
     not_running: Mutex<BTreeMap<String, String>>,
     query_seq: std::sync::atomic::AtomicU64,
     /// Replays in progress: their monitor and topic-copy threads.
-    pub(crate) replays: crate::replay::Jobs,
+    pub(crate) replays: Jobs,
 }
 
 impl std::fmt::Debug for Engine {
@@ -140,24 +115,13 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Opens the engine's catalog in `dir` and resumes every view.
+    /// Loads the catalog in `dir` and resumes every view (replays are resumed by
+    /// [`Engine::open`], which calls this first).
     ///
     /// # Errors
     /// An unreadable catalog; a view that cannot resume is logged and left stopped.
-    pub fn open(log: Arc<Log>, dir: &Path, config: EngineConfig) -> Result<Arc<Engine>> {
-        std::fs::create_dir_all(dir).map_err(|e| catalog_error(dir, e))?;
-        let path = dir.join(CATALOG_FILE);
-        let catalog = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Checkpoint {
-                path: path.clone(),
-                message: format!("unreadable catalog: {e}"),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CatalogFile {
-                version: 1,
-                ..CatalogFile::default()
-            },
-            Err(e) => return Err(catalog_error(&path, e)),
-        };
+    pub(crate) fn load(log: Arc<Log>, dir: &Path, config: EngineConfig) -> Result<Arc<Engine>> {
+        let catalog = catalog::load(dir)?;
         let engine = Arc::new(Engine {
             log,
             dir: dir.to_owned(),
@@ -166,7 +130,7 @@ impl Engine {
             running: Mutex::new(BTreeMap::new()),
             not_running: Mutex::new(BTreeMap::new()),
             query_seq: std::sync::atomic::AtomicU64::new(0),
-            replays: crate::replay::Jobs::default(),
+            replays: Jobs::default(),
         });
         for (name, plan) in catalog.views {
             if name.starts_with("_query_") {
@@ -183,7 +147,6 @@ impl Engine {
                     .insert(name, format!("could not resume: {e}"));
             }
         }
-        crate::replay::resume(&engine);
         Ok(engine)
     }
 
@@ -334,7 +297,12 @@ impl Engine {
         let name = plan.name.clone();
         // Versions made by a replay start where the replay said; every other view at the
         // beginning. Either way a view with a checkpoint resumes from it.
-        let from = self.start_of(&name);
+        let from = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .versions
+            .start_of(&name);
         let view = StreamingView::start_from(
             Arc::clone(&self.log),
             plan,
@@ -386,12 +354,21 @@ impl Engine {
     /// another view reads it (`FROM this_view`); log errors.
     pub fn drop_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
-        let targets = self.versions_to_drop(&name)?;
+        let targets = self
+            .catalog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .versions
+            .drop_targets(&name)?;
         self.refuse_if_read(&targets)?;
         for view in targets {
             self.drop_one_view(&view)?;
         }
-        self.forget_dropped(&name)
+        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        if catalog.versions.forget_dropped(&name) {
+            self.save(&catalog)?;
+        }
+        Ok(())
     }
 
     /// Refuses to drop `targets` while a view outside them reads one (`FROM other_view`
@@ -584,18 +561,6 @@ impl Engine {
     }
 
     pub(crate) fn save(&self, catalog: &CatalogFile) -> Result<()> {
-        let path = self.dir.join(CATALOG_FILE);
-        let bytes = serde_json::to_vec_pretty(catalog).map_err(|e| Error::Checkpoint {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(strata_log::fsutil::write_atomically(&path, &bytes)?)
-    }
-}
-
-fn catalog_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Checkpoint {
-        path: path.to_owned(),
-        message: e.to_string(),
+        catalog::save(&self.dir, catalog)
     }
 }

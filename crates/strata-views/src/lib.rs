@@ -8,10 +8,15 @@
 //! [`replay`] rebuilds a view into a new version (or copies a topic) and promotes it;
 //! [`start`] says where a new view starts reading.
 
+mod catalog;
 pub mod engine;
+mod open;
 pub mod replay;
+mod replay_jobs;
 pub mod start;
 pub mod streaming;
+mod topic_copy;
+mod version_ops;
 pub mod versions;
 
 pub use engine::{Engine, EngineConfig, Outcome};

@@ -1,6 +1,6 @@
 //! View versions and aliases (Kappa): the name a user gave a view is its alias; a replay adds
 //! versions, each a view of its own (`<alias>_v2`, … or a name of the user's choosing), and
-//! the alias names one of them, its current version. Readers ask [`Engine::resolve`] which
+//! the alias names one of them, its current version. Readers ask `Engine::resolve` which
 //! view answers for a name; promoting switches that answer in one step under the catalog lock,
 //! and promoting an older version back is an instant rollback, because old versions keep
 //! running until they are dropped.
@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
-use crate::replay::{ReplayRecord, ReplayStatus};
+use crate::replay_jobs::{ReplayRecord, ReplayStatus};
 use crate::start::StartAt;
 use strata_engine::error::{Error, NameKind, Result};
 
@@ -209,182 +208,37 @@ impl VersionCatalog {
             }
         }
     }
-}
-
-impl Engine {
-    /// The view that answers for `name`: an alias's current version, a plain view itself;
-    /// `None` for a name that is neither. Resolve once per answer, then read that view only,
-    /// so that one answer never mixes two versions.
-    pub fn resolve(&self, name: &str) -> Option<String> {
-        let name = name.to_lowercase();
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        catalog.versions.resolve(&name, &catalog.views)
-    }
-
-    /// The versions of a view or alias (one version for a view that was never replayed).
-    ///
-    /// # Errors
-    /// [`Error::Unknown`] for a name that is neither.
-    pub fn versions(&self, name: &str) -> Result<VersionsInfo> {
-        let name = name.to_lowercase();
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        let alias = match catalog.versions.aliases.get(&name) {
-            Some(_) => name,
-            None => match catalog.versions.alias_of(&name) {
-                Some(a) => a.to_owned(),
-                None if catalog.views.contains_key(&name) => {
-                    return Ok(VersionsInfo {
-                        alias: name.clone(),
-                        current: name.clone(),
-                        versions: vec![Version {
-                            number: 1,
-                            view: name,
-                            created_ms: 0,
-                            start: StartAt::Beginning,
-                        }],
-                    });
-                }
-                None => {
-                    return Err(Error::Unknown {
-                        kind: NameKind::View,
-                        name,
-                    });
-                }
-            },
-        };
-        let entry = &catalog.versions.aliases[&alias];
-        Ok(VersionsInfo {
-            alias: alias.clone(),
-            current: entry.current.clone(),
-            versions: entry.versions.clone(),
-        })
-    }
-
-    /// Makes `version` (a view name, a number or `vN`) the one answering for `alias`, in one
-    /// step: a reader resolves either the old or the new version, never half of each.
-    ///
-    /// # Errors
-    /// [`Error::Unknown`] for an unknown alias or version; [`Error::Conflict`] when the
-    /// version is not running (it failed or could not resume); catalog write errors.
-    pub fn promote(&self, alias: &str, version: &str) -> Result<Promotion> {
-        let alias = alias.to_lowercase();
-        let view = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-            if !catalog.versions.aliases.contains_key(&alias) {
-                return Err(self.no_alias(&catalog, &alias));
-            }
-            catalog.versions.version(&alias, version)?.view.clone()
-        };
-        if let Some(why) = self.failure(&view) {
-            return Err(Error::Conflict(format!(
-                "version {view:?} is not running ({why}); drop it, or replay {alias:?} again"
-            )));
-        }
-        self.stats(&view)?;
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = catalog.versions.clone();
-        let promotion = next.promote(&alias, version)?;
-        // A replay still waiting to promote this version has nothing left to do.
-        for r in next.replays.values_mut() {
-            if r.version() == Some(promotion.to.as_str()) && r.status.is_active() {
-                r.status = ReplayStatus::Promoted;
-                r.finished_ms = Some(crate::replay::now_ms());
-            }
-        }
-        let previous = std::mem::replace(&mut catalog.versions, next);
-        if let Err(e) = self.save(&catalog) {
-            catalog.versions = previous;
-            return Err(e);
-        }
-        tracing::info!(alias = %promotion.alias, from = %promotion.from, to = %promotion.to, "alias switched");
-        Ok(promotion)
-    }
-
-    /// Stops and deletes one version of `alias` (not its current one), with its state and
-    /// output topics. An unfinished replay into it is cancelled.
-    ///
-    /// # Errors
-    /// [`Error::Unknown`] for an unknown alias or version; [`Error::Conflict`] for the current
-    /// version; log errors.
-    pub fn drop_version(&self, alias: &str, version: &str) -> Result<String> {
-        let alias = alias.to_lowercase();
-        let view = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-            if !catalog.versions.aliases.contains_key(&alias) {
-                return Err(self.no_alias(&catalog, &alias));
-            }
-            let view = catalog.versions.version(&alias, version)?.view.clone();
-            if catalog.versions.aliases[&alias].current == view {
-                return Err(Error::Conflict(format!(
-                    "{view:?} is the current version of {alias:?}: queries on {alias:?} read it, so it cannot be dropped; promote another version first (strata view promote {alias} VERSION)"
-                )));
-            }
-            view
-        };
-        self.refuse_if_read(std::slice::from_ref(&view))?;
-        self.drop_one_view(&view)?;
-        self.forget_version(&alias, &view)?;
-        Ok(view)
-    }
-
-    fn no_alias(&self, catalog: &crate::engine::CatalogFile, name: &str) -> Error {
-        if catalog.views.contains_key(name) {
-            Error::Conflict(format!(
-                "{name:?} has a single version (it was never replayed); make another with strata replay view {name}"
-            ))
-        } else if let Some(alias) = catalog.versions.alias_of(name) {
-            Error::plan(format!(
-                "{name:?} is a version of {alias:?}: name the alias, e.g. strata view promote {alias} {name}"
-            ))
-        } else {
-            Error::Unknown {
-                kind: NameKind::View,
-                name: name.to_owned(),
-            }
-        }
-    }
 
     /// Removes `view` from `alias`'s versions and cancels an unfinished replay into it.
-    pub(crate) fn forget_version(&self, alias: &str, view: &str) -> Result<()> {
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = catalog.versions.aliases.get_mut(alias) {
+    pub fn forget_version(&mut self, alias: &str, view: &str) {
+        if let Some(entry) = self.aliases.get_mut(alias) {
             entry.versions.retain(|v| v.view != view);
             if entry.versions.len() == 1 && entry.versions[0].view == alias {
-                catalog.versions.aliases.remove(alias);
+                self.aliases.remove(alias);
             }
         }
-        cancel_replays_of(&mut catalog.versions, |r| r.version() == Some(view));
-        self.save(&catalog)
+        cancel_replays_of(self, |r| r.version() == Some(view));
     }
 
-    /// The views dropping `name` deletes (see [`VersionCatalog::drop_targets`]).
-    pub(crate) fn versions_to_drop(&self, name: &str) -> Result<Vec<String>> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        catalog.versions.drop_targets(name)
-    }
-
-    /// Forgets `name` (an alias or a version) after its views were dropped.
-    pub(crate) fn forget_dropped(&self, name: &str) -> Result<()> {
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        let was_alias = catalog.versions.aliases.contains_key(name);
-        let known = was_alias || catalog.versions.alias_of(name).is_some();
+    /// Forgets `name` (an alias or a version) after its views were dropped, cancelling the
+    /// unfinished replays into them; false when `name` was neither (nothing changed).
+    pub fn forget_dropped(&mut self, name: &str) -> bool {
+        let was_alias = self.aliases.contains_key(name);
+        let known = was_alias || self.alias_of(name).is_some();
         if !known {
-            return Ok(());
+            return false;
         }
-        catalog.versions.forget(name);
-        cancel_replays_of(&mut catalog.versions, |r| {
+        self.forget(name);
+        cancel_replays_of(self, |r| {
             r.version() == Some(name) || (was_alias && r.alias() == Some(name))
         });
-        self.save(&catalog)
+        true
     }
 
     /// Where `view` starts reading when it has no checkpoint: where its replay said, or the
     /// beginning.
-    pub(crate) fn start_of(&self, view: &str) -> StartAt {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
-        catalog
-            .versions
-            .aliases
+    pub fn start_of(&self, view: &str) -> StartAt {
+        self.aliases
             .values()
             .flat_map(|a| a.versions.iter())
             .find(|v| v.view == view)
@@ -398,7 +252,7 @@ fn cancel_replays_of(versions: &mut VersionCatalog, which: impl Fn(&ReplayRecord
     for r in versions.replays.values_mut() {
         if r.status.is_active() && which(r) {
             r.status = ReplayStatus::Cancelled;
-            r.finished_ms = Some(crate::replay::now_ms());
+            r.finished_ms = Some(strata_log::now_ms());
             r.message = Some("its version was dropped".into());
         }
     }
