@@ -151,6 +151,20 @@ impl BatchEpoch {
     }
 }
 
+impl strata_engine::generations::BatchView for BatchEpoch {
+    fn epoch(&self) -> u64 {
+        self.horizon.epoch
+    }
+
+    fn created_at_ms(&self) -> i64 {
+        self.horizon.created_at_ms
+    }
+
+    fn state(&self) -> Option<&ViewOperator> {
+        self.state.as_ref()
+    }
+}
+
 impl Drop for BatchEpoch {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {

@@ -16,6 +16,18 @@ use std::collections::BTreeMap;
 
 use crate::loom::{Arc, Mutex};
 
+/// A published batch view as the serving layer merges it: its epoch, when it was made, and the
+/// aggregation state its rows were computed from (implemented by the batch layer's epochs).
+pub trait BatchView: Send + Sync + std::fmt::Debug {
+    /// The epoch number.
+    fn epoch(&self) -> u64;
+    /// When the epoch was published (ms since the epoch).
+    fn created_at_ms(&self) -> i64;
+    /// The groups with their mergeable accumulators, for an exact merge with the speed layer's
+    /// partials; `None` for a view the batch layer does not keep state for.
+    fn state(&self) -> Option<&crate::operator::ViewOperator>;
+}
+
 /// `(partition, base offset of the segment)`.
 pub type Generation = (u32, u64);
 

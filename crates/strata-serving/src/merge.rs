@@ -312,16 +312,15 @@ fn merge_keyed(
         batch: None,
         generations,
     };
-    if let Some(coverage) = coverage
-        && let Some(epoch) = coverage.batch.downcast_ref::<BatchEpoch>()
-    {
-        if let Some(state) = epoch.state() {
+    if let Some(coverage) = coverage {
+        let batch = &coverage.batch;
+        if let Some(state) = batch.state() {
             merged.absorb(state, &filter)?;
         }
         provenance.batch = Some(BatchSource {
-            epoch: epoch.epoch(),
+            epoch: batch.epoch(),
             horizon: coverage.horizon.clone(),
-            created_at_ms: epoch.horizon().created_at_ms,
+            created_at_ms: batch.created_at_ms(),
         });
     }
     Ok(provenance)

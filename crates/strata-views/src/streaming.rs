@@ -32,7 +32,7 @@ use crate::start::StartAt;
 use strata_engine::codec;
 use strata_engine::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
 use strata_engine::error::{Error, Result};
-use strata_engine::generations::{Generation, Ledger};
+use strata_engine::generations::{BatchView, Generation, Ledger};
 use strata_engine::join::{TableFollower, TableState, joined_schema};
 use strata_engine::operator::{GroupState, Lateness, ViewOperator};
 use strata_engine::topn::{TopNOperator, TopNPlan, TopNState};
@@ -40,8 +40,8 @@ use strata_engine::upsert::TableInputState;
 use strata_engine::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
 use strata_sql::plan::{EmitMode, ViewPlan};
 
-/// A batch view as the speed layer holds it: opaque here (it is the batch layer's type).
-pub type BatchHandle = Arc<dyn std::any::Any + Send + Sync>;
+/// A batch view as the speed layer holds it (the batch layer's epoch, behind its trait).
+pub type BatchHandle = Arc<dyn BatchView>;
 
 /// A view's speed-layer partials per generation, and the batch view they complement.
 pub type SpeedPartials = Ledger<ViewOperator, BatchHandle>;
