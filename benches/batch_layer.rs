@@ -23,9 +23,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_batch::{ArchiveConfig, Archiver, BatchMetrics, run_bounded};
 use strata_engine::builder::{ViewBuilder, col};
-use strata_engine::plan::{
-    AggregateFunction, ColumnDef, SourceDef, SourceKind, SqlType, ValueFormat, WindowSpec,
-};
+use strata_engine::plan::{AggregateFunction, SourceDef, SqlType, WindowSpec};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, TopicConfig};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
@@ -44,26 +42,12 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn source() -> SourceDef {
-    let column = |name: &str, data_type| ColumnDef {
-        name: name.into(),
-        data_type,
-    };
-    SourceDef {
-        name: "orders".into(),
-        topic: "orders".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            column("product", SqlType::Varchar),
-            column("amount", SqlType::Double),
-            column("qty", SqlType::BigInt),
-            column("order_time", SqlType::Timestamp),
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("order_time".into()),
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("orders")
+        .column("product", SqlType::Varchar)
+        .column("amount", SqlType::Double)
+        .column("qty", SqlType::BigInt)
+        .column("order_time", SqlType::Timestamp)
+        .event_time("order_time")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -26,10 +26,7 @@ use rand::{Rng, SeedableRng};
 use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::{SourceDecoder, source_schema};
 use strata_engine::operator::{Lateness, ViewOperator};
-use strata_engine::plan::{
-    AggregateFunction, ColumnDef, EmitMode, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan,
-    WindowSpec,
-};
+use strata_engine::plan::{AggregateFunction, EmitMode, SourceDef, SqlType, ViewPlan, WindowSpec};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, RecordView, TopicConfig};
 
 const BATCH_ROWS: usize = 64 * 1024;
@@ -42,30 +39,11 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn source() -> SourceDef {
-    SourceDef {
-        name: "events".into(),
-        topic: "events".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            ColumnDef {
-                name: "k".into(),
-                data_type: SqlType::BigInt,
-            },
-            ColumnDef {
-                name: "v".into(),
-                data_type: SqlType::BigInt,
-            },
-            ColumnDef {
-                name: "ts".into(),
-                data_type: SqlType::Timestamp,
-            },
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("ts".into()),
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("events")
+        .column("k", SqlType::BigInt)
+        .column("v", SqlType::BigInt)
+        .column("ts", SqlType::Timestamp)
+        .event_time("ts")
 }
 
 fn plan(window: WindowSpec) -> ViewPlan {
@@ -125,21 +103,10 @@ fn batches(events: &[(i64, i64, i64)]) -> Vec<RecordBatch> {
 
 /// A ksqlDB table `users(k BIGINT PRIMARY KEY, g BIGINT, v BIGINT)`, keyed by `k`.
 fn table_source() -> SourceDef {
-    let column = |name: &str| ColumnDef {
-        name: name.into(),
-        data_type: SqlType::BigInt,
-    };
-    SourceDef {
-        name: "users".into(),
-        topic: "users".into(),
-        kind: SourceKind::Table,
-        columns: vec![column("k"), column("g"), column("v")],
-        format: ValueFormat::Json,
-        timestamp_column: None,
-        watermark_delay_ms: None,
-        primary_key: Some("k".into()),
-        properties: Vec::new(),
-    }
+    SourceDef::table("users", "k")
+        .column("k", SqlType::BigInt)
+        .column("g", SqlType::BigInt)
+        .column("v", SqlType::BigInt)
 }
 
 /// Table records as decoded batches: key `k` (10 000 keys) upserting rows whose `g` takes

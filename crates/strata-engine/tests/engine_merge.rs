@@ -12,30 +12,14 @@ use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::source_schema;
 use strata_engine::json_lines;
 use strata_engine::operator::{GroupFilter, Lateness, ViewOperator};
-use strata_engine::plan::{
-    AggregateFunction, ColumnDef, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan, WindowSpec,
-};
+use strata_engine::plan::{AggregateFunction, SourceDef, SqlType, ViewPlan, WindowSpec};
 
 fn source() -> SourceDef {
-    let column = |name: &str, data_type| ColumnDef {
-        name: name.into(),
-        data_type,
-    };
-    SourceDef {
-        name: "events".into(),
-        topic: "events".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            column("k", SqlType::Varchar),
-            column("v", SqlType::BigInt),
-            column("ts", SqlType::Timestamp),
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("ts".into()),
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("events")
+        .column("k", SqlType::Varchar)
+        .column("v", SqlType::BigInt)
+        .column("ts", SqlType::Timestamp)
+        .event_time("ts")
 }
 
 /// Rows (key, value, event time) at offsets `first_offset..`.

@@ -10,36 +10,14 @@ use strata_engine::builder::{ViewBuilder, col};
 use strata_engine::decode::source_schema;
 use strata_engine::json_lines;
 use strata_engine::operator::{Lateness, ViewOperator};
-use strata_engine::plan::{
-    AggregateFunction, ColumnDef, EmitMode, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan,
-    WindowSpec,
-};
+use strata_engine::plan::{AggregateFunction, EmitMode, SourceDef, SqlType, ViewPlan, WindowSpec};
 
 fn source() -> SourceDef {
-    SourceDef {
-        name: "events".into(),
-        topic: "events".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            ColumnDef {
-                name: "k".into(),
-                data_type: SqlType::Varchar,
-            },
-            ColumnDef {
-                name: "v".into(),
-                data_type: SqlType::BigInt,
-            },
-            ColumnDef {
-                name: "ts".into(),
-                data_type: SqlType::Timestamp,
-            },
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("ts".into()),
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("events")
+        .column("k", SqlType::Varchar)
+        .column("v", SqlType::BigInt)
+        .column("ts", SqlType::Timestamp)
+        .event_time("ts")
 }
 
 /// Rows (key, value, event time); offsets number the rows in order.

@@ -74,6 +74,61 @@ pub struct SourceDef {
     pub properties: Vec<(String, String)>,
 }
 
+/// A builder's way to declare a source in Rust (tests, benchmarks, the Rust view builder):
+/// `SourceDef::stream("clicks").column("page", SqlType::Varchar).event_time("ts")`.
+impl SourceDef {
+    /// A JSON stream named `name` over the topic of the same name, with no columns yet.
+    pub fn stream(name: &str) -> SourceDef {
+        SourceDef {
+            name: name.to_lowercase(),
+            topic: name.to_owned(),
+            kind: SourceKind::Stream,
+            columns: Vec::new(),
+            format: ValueFormat::Json,
+            timestamp_column: None,
+            watermark_delay_ms: None,
+            primary_key: None,
+            properties: Vec::new(),
+        }
+    }
+
+    /// A JSON table named `name` over the topic of the same name, keyed by `primary_key`.
+    pub fn table(name: &str, primary_key: &str) -> SourceDef {
+        SourceDef {
+            kind: SourceKind::Table,
+            primary_key: Some(primary_key.to_lowercase()),
+            ..SourceDef::stream(name)
+        }
+    }
+
+    /// Reads topic `topic` instead.
+    pub fn topic(mut self, topic: &str) -> SourceDef {
+        self.topic = topic.to_owned();
+        self
+    }
+
+    /// Adds a column.
+    pub fn column(mut self, name: &str, data_type: SqlType) -> SourceDef {
+        self.columns.push(ColumnDef {
+            name: name.to_lowercase(),
+            data_type,
+        });
+        self
+    }
+
+    /// Takes event time from `column` (a TIMESTAMP or epoch-millisecond BIGINT column).
+    pub fn event_time(mut self, column: &str) -> SourceDef {
+        self.timestamp_column = Some(column.to_lowercase());
+        self
+    }
+
+    /// Bounds the watermark's out-of-orderness to `delay_ms`.
+    pub fn watermark_delay_ms(mut self, delay_ms: u64) -> SourceDef {
+        self.watermark_delay_ms = Some(delay_ms);
+        self
+    }
+}
+
 /// A literal value in an expression.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

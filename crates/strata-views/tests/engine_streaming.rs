@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use strata_engine::builder::{ViewBuilder, col};
-use strata_engine::plan::{
-    AggregateFunction, ColumnDef, EmitMode, SourceDef, SourceKind, SqlType, ValueFormat, ViewPlan,
-    WindowSpec,
-};
+use strata_engine::plan::{AggregateFunction, EmitMode, SourceDef, SqlType, ViewPlan, WindowSpec};
 use strata_log::{Durability, EncodedBatch, Log, LogOptions, ReadLimits, Record, TopicConfig};
 use strata_views::streaming::{StreamingConfig, StreamingView, changelog_topic, late_topic};
 
@@ -20,30 +17,12 @@ const CHILD_ENV: &str = "STRATA_VIEW_CRASH_CHILD";
 const EVENTS: u64 = 30_000;
 
 fn source() -> SourceDef {
-    SourceDef {
-        name: "clicks".into(),
-        topic: "clicks".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            ColumnDef {
-                name: "user".into(),
-                data_type: SqlType::Varchar,
-            },
-            ColumnDef {
-                name: "ms".into(),
-                data_type: SqlType::BigInt,
-            },
-            ColumnDef {
-                name: "ts".into(),
-                data_type: SqlType::Timestamp,
-            },
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("ts".into()),
-        watermark_delay_ms: Some(1_000),
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("clicks")
+        .column("user", SqlType::Varchar)
+        .column("ms", SqlType::BigInt)
+        .column("ts", SqlType::Timestamp)
+        .event_time("ts")
+        .watermark_delay_ms(1_000)
 }
 
 fn plan() -> ViewPlan {

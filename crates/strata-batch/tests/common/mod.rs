@@ -8,39 +8,17 @@ use std::process::Command;
 use std::sync::Arc;
 
 use strata_batch::{ArchiveConfig, ArchiveReport, Archiver, BatchMetrics};
-use strata_engine::plan::{ColumnDef, SourceDef, SourceKind, SqlType, ValueFormat};
+use strata_engine::plan::{SourceDef, SqlType};
 use strata_log::{EncodedBatch, Log, LogOptions, Record, TopicConfig};
 
 /// The `orders` source: product, amount, qty, order_time (event time).
 pub fn orders_source() -> SourceDef {
-    SourceDef {
-        name: "orders".into(),
-        topic: "orders".into(),
-        kind: SourceKind::Stream,
-        columns: vec![
-            ColumnDef {
-                name: "product".into(),
-                data_type: SqlType::Varchar,
-            },
-            ColumnDef {
-                name: "amount".into(),
-                data_type: SqlType::Double,
-            },
-            ColumnDef {
-                name: "qty".into(),
-                data_type: SqlType::BigInt,
-            },
-            ColumnDef {
-                name: "order_time".into(),
-                data_type: SqlType::Timestamp,
-            },
-        ],
-        format: ValueFormat::Json,
-        timestamp_column: Some("order_time".into()),
-        watermark_delay_ms: None,
-        primary_key: None,
-        properties: Vec::new(),
-    }
+    SourceDef::stream("orders")
+        .column("product", SqlType::Varchar)
+        .column("amount", SqlType::Double)
+        .column("qty", SqlType::BigInt)
+        .column("order_time", SqlType::Timestamp)
+        .event_time("order_time")
 }
 
 /// A log without background maintenance.
