@@ -20,7 +20,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use strata_log::sync::unmodelled::Mutex;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, Int64Array, ListBuilder, RecordBatch, StringBuilder,
@@ -214,7 +216,7 @@ impl Archiver {
     }
 
     fn topic_lock(&self, topic: &str) -> Arc<Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut locks = self.locks.lock();
         Arc::clone(locks.entry(topic.to_owned()).or_default())
     }
 
@@ -225,7 +227,7 @@ impl Archiver {
         source: Option<&SourceDef>,
     ) -> Result<ArchiveReport> {
         let lock = self.topic_lock(topic_name);
-        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lock.lock();
         let topic = log.topic(topic_name)?;
         let lake = &self.config.lake_dir;
         let layout = Layout::for_source(source);

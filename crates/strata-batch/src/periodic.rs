@@ -1,9 +1,11 @@
 //! A background thread that runs a job every interval until dropped: the node's continuous
 //! archiver and its scheduled batch-view runs.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
 use std::thread::JoinHandle;
 use std::time::Duration;
+use strata_log::sync::unmodelled::{Condvar, Mutex};
 
 /// A job running on its own thread every `interval`; dropping it (or [`Periodic::stop`])
 /// stops the thread after the current run.
@@ -27,10 +29,8 @@ impl Periodic {
                 loop {
                     job();
                     let (lock, cond) = &*flag;
-                    let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let (stopped, _) = cond
-                        .wait_timeout_while(stopped, interval, |s| !*s)
-                        .unwrap_or_else(|e| e.into_inner());
+                    let stopped = lock.lock();
+                    let (stopped, _) = cond.wait_timeout_while(stopped, interval, |s| !*s);
                     if *stopped {
                         break;
                     }
@@ -50,7 +50,7 @@ impl Periodic {
 
     fn shutdown(&mut self) {
         let (lock, cond) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *lock.lock() = true;
         cond.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

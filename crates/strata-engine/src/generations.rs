@@ -117,7 +117,7 @@ pub struct Partials<'a, P, B> {
 
 impl<P, B> Ledger<P, B> {
     fn lock(&self) -> crate::loom::MutexGuard<'_, Inner<P, B>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 
     /// Folds into the partial of `generation` (created by `create` when new) with `f`, unless

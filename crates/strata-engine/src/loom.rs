@@ -1,7 +1,4 @@
-//! Sync primitives through one door, so `--cfg loom` swaps in loom's model-checked versions.
+//! Sync primitives through one door: strata-log's, which are std's (poison-free) or, under
+//! `--cfg loom`, loom's model-checked ones (`tests/loom_generations.rs`).
 
-#[cfg(loom)]
-pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
-
-#[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use strata_log::sync::{Arc, Mutex, MutexGuard};

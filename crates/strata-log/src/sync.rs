@@ -196,6 +196,26 @@ macro_rules! poison_free_locks {
                 unpoisoned(self.0.wait_timeout(guard, timeout))
             }
 
+            /// Sleeps while `condition` holds, for at most `timeout` in all; the second value
+            /// is true when it returned because the time ran out (the condition still held).
+            #[track_caller]
+            pub fn wait_timeout_while<'a, T>(
+                &self,
+                mut guard: MutexGuard<'a, T>,
+                timeout: Duration,
+                mut condition: impl FnMut(&mut T) -> bool,
+            ) -> (MutexGuard<'a, T>, bool) {
+                let deadline = std::time::Instant::now() + timeout;
+                while condition(&mut *guard) {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return (guard, true);
+                    }
+                    guard = self.wait_timeout(guard, deadline - now).0;
+                }
+                (guard, false)
+            }
+
             /// Wakes one waiter.
             #[track_caller]
             pub fn notify_one(&self) {

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use strata_log::sync::unmodelled::Mutex;
 
 use arrow::array::RecordBatch;
 use serde::Serialize;
@@ -23,10 +25,7 @@ use strata_sql::plan::{changelog_topic, late_topic};
 /// The names a statement can read: declared sources, and views (as [`view_as_source`]).
 impl Catalog for Engine {
     fn source(&self, name: &str) -> Option<SourceDef> {
-        self.catalog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .source(name)
+        self.catalog.lock().source(name)
     }
 }
 
@@ -143,7 +142,6 @@ impl Engine {
                 engine
                     .not_running
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner())
                     .insert(name, format!("could not resume: {e}"));
             }
         }
@@ -156,7 +154,7 @@ impl Engine {
     /// SQL and planning errors (with line and column), name clashes, log errors.
     pub fn execute(&self, sql_text: &str) -> Result<Vec<Outcome>> {
         let statements = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             sql::parse(sql_text, &*catalog)?
         };
         statements
@@ -192,7 +190,7 @@ impl Engine {
                 other => other,
             },
             Statement::Show => {
-                let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                let catalog = self.catalog.lock();
                 Ok(Outcome::Listing {
                     sources: catalog.sources.values().cloned().collect(),
                     views: catalog
@@ -205,7 +203,7 @@ impl Engine {
             }
             Statement::Describe(name) => {
                 let name = name.to_lowercase();
-                let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                let catalog = self.catalog.lock();
                 if let Some(source) = catalog.sources.get(&name) {
                     return Ok(Outcome::SourceDescription {
                         source: source.clone(),
@@ -229,7 +227,7 @@ impl Engine {
     }
 
     fn create_source(&self, source: SourceDef, if_not_exists: bool) -> Result<Outcome> {
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         if catalog.sources.contains_key(&source.name) || catalog.views.contains_key(&source.name) {
             return if if_not_exists {
                 Ok(Outcome::AlreadyExists { name: source.name })
@@ -267,7 +265,7 @@ impl Engine {
     pub(crate) fn create_view(&self, plan: ViewPlan, if_not_exists: bool) -> Result<Outcome> {
         let name = plan.name.clone();
         {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             if catalog.views.contains_key(&name)
                 || catalog.sources.contains_key(&name)
                 || catalog.versions.aliases.contains_key(&name)
@@ -284,7 +282,7 @@ impl Engine {
         // Start first: a plan that cannot run never enters the catalog.
         let _ = std::fs::remove_dir_all(self.view_dir(&name));
         self.start_view(plan.clone())?;
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         catalog.views.insert(name.clone(), plan);
         self.save(&catalog)?;
         Ok(Outcome::ViewCreated {
@@ -297,12 +295,7 @@ impl Engine {
         let name = plan.name.clone();
         // Versions made by a replay start where the replay said; every other view at the
         // beginning. Either way a view with a checkpoint resumes from it.
-        let from = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .versions
-            .start_of(&name);
+        let from = self.catalog.lock().versions.start_of(&name);
         let view = StreamingView::start_from(
             Arc::clone(&self.log),
             plan,
@@ -310,24 +303,21 @@ impl Engine {
             self.config.streaming.clone(),
             &from,
         )?;
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, view);
+        self.running.lock().insert(name, view);
         Ok(())
     }
 
     fn drop_any(&self, name: &str) -> Result<Outcome> {
         let name = name.to_lowercase();
         let is_view = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             catalog.views.contains_key(&name) || catalog.versions.aliases.contains_key(&name)
         };
         if is_view {
             self.drop_view(&name)?;
             return Ok(Outcome::Dropped { name });
         }
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         if !catalog.sources.contains_key(&name) {
             return Err(Error::Unknown {
                 kind: NameKind::Relation,
@@ -354,17 +344,12 @@ impl Engine {
     /// another view reads it (`FROM this_view`); log errors.
     pub fn drop_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
-        let targets = self
-            .catalog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .versions
-            .drop_targets(&name)?;
+        let targets = self.catalog.lock().versions.drop_targets(&name)?;
         self.refuse_if_read(&targets)?;
         for view in targets {
             self.drop_one_view(&view)?;
         }
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         if catalog.versions.forget_dropped(&name) {
             self.save(&catalog)?;
         }
@@ -374,7 +359,7 @@ impl Engine {
     /// Refuses to drop `targets` while a view outside them reads one (`FROM other_view`
     /// reads its changelog, which dropping deletes).
     pub(crate) fn refuse_if_read(&self, targets: &[String]) -> Result<()> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         for target in targets {
             let topic = changelog_topic(target);
             if let Some(user) = catalog
@@ -394,23 +379,14 @@ impl Engine {
     /// Stops one view and deletes it, its state and its output topics.
     pub(crate) fn drop_one_view(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
-        let view = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&name);
+        let view = self.running.lock().remove(&name);
         let known = {
-            let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut catalog = self.catalog.lock();
             let known = catalog.views.remove(&name).is_some();
             self.save(&catalog)?;
             known
         };
-        let failed = self
-            .not_running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&name)
-            .is_some();
+        let failed = self.not_running.lock().remove(&name).is_some();
         if view.is_none() && !known && !failed {
             return Err(Error::Unknown {
                 kind: NameKind::View,
@@ -435,7 +411,7 @@ impl Engine {
     /// # Errors
     /// [`Error::Unknown`] for an unknown view.
     pub fn snapshot(&self, name: &str) -> Result<RecordBatch> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         let view = running
             .get(&name.to_lowercase())
             .ok_or_else(|| Error::Unknown {
@@ -450,7 +426,7 @@ impl Engine {
     /// # Errors
     /// [`Error::Unknown`] for an unknown view.
     pub fn stats(&self, name: &str) -> Result<ViewStats> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         running
             .get(&name.to_lowercase())
             .map(StreamingView::stats)
@@ -463,15 +439,10 @@ impl Engine {
     /// Why a view is not running, if it failed or could not resume.
     pub fn failure(&self, name: &str) -> Option<String> {
         let name = name.to_lowercase();
-        if let Some(why) = self
-            .not_running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-        {
+        if let Some(why) = self.not_running.lock().get(&name) {
             return Some(why.clone());
         }
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         running.get(&name).and_then(StreamingView::failure)
     }
 
@@ -483,7 +454,7 @@ impl Engine {
     /// [`Error::Unknown`] for an unknown view; [`Error::Plan`] for a window Top-N view;
     /// evaluation errors.
     pub fn snapshot_with_keys(&self, name: &str) -> Result<(RecordBatch, RecordBatch)> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         let view = running
             .get(&name.to_lowercase())
             .ok_or_else(|| Error::Unknown {
@@ -504,7 +475,7 @@ impl Engine {
     /// # Errors
     /// [`Error::Unknown`] when no view of that name is running.
     pub fn partials(&self, name: &str) -> Result<Option<Arc<crate::streaming::SpeedPartials>>> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         running
             .get(&name.to_lowercase())
             .map(StreamingView::partials)
@@ -516,7 +487,7 @@ impl Engine {
 
     /// A view's plan.
     pub fn plan(&self, name: &str) -> Option<ViewPlan> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         catalog.views.get(&name.to_lowercase()).cloned()
     }
 
@@ -532,7 +503,7 @@ impl Engine {
 
     /// Names of the views (continuous queries left out).
     pub fn views(&self) -> Vec<String> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         catalog
             .views
             .keys()
@@ -543,14 +514,14 @@ impl Engine {
 
     /// The declared sources.
     pub fn sources(&self) -> Vec<SourceDef> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         catalog.sources.values().cloned().collect()
     }
 
     /// Stops every view after a final checkpoint.
     pub fn shutdown(&self) {
         self.replays.stop();
-        let views = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        let views = std::mem::take(&mut *self.running.lock());
         for (_, view) in views {
             view.stop();
         }

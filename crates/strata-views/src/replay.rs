@@ -47,7 +47,7 @@ pub(crate) fn resume(engine: &Arc<Engine>) {
         tracing::error!(error = %e, "replays will not be promoted automatically");
     }
     let unfinished: Vec<ReplayRecord> = {
-        let catalog = engine.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = engine.catalog.lock();
         catalog
             .versions
             .replays
@@ -84,7 +84,7 @@ impl Engine {
     pub fn replay_view(&self, req: ViewReplayRequest) -> Result<ReplayProgress> {
         let now = now_ms();
         let (record, plan) = {
-            let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut catalog = self.catalog.lock();
             let name = req.view.to_lowercase();
             let versions = &catalog.versions;
             let (alias, base) = if let Some(a) = versions.aliases.get(&name) {
@@ -166,7 +166,7 @@ impl Engine {
             (record, plan)
         };
         if let Err(e) = self.create_view(plan, false) {
-            let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut catalog = self.catalog.lock();
             catalog.versions.replays.remove(&record.id);
             if let (Some(alias), Some(version)) = (record.alias(), record.version()) {
                 if let Some(entry) = catalog.versions.aliases.get_mut(alias) {
@@ -189,7 +189,7 @@ impl Engine {
     /// or an empty time range; log errors.
     pub fn replay_topic(&self, req: TopicReplayRequest) -> Result<ReplayProgress> {
         let record = {
-            let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut catalog = self.catalog.lock();
             let source_topic = catalog
                 .sources
                 .get(&req.source.to_lowercase())
@@ -271,7 +271,7 @@ impl Engine {
     /// Every replay, newest last, with its live figures.
     pub fn replays(&self) -> Vec<ReplayProgress> {
         let records: Vec<ReplayRecord> = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             catalog.versions.replays.values().cloned().collect()
         };
         records.iter().map(|r| self.progress_of(r)).collect()
@@ -316,18 +316,12 @@ impl Engine {
                     None,
                 );
                 self.drop_one_view(version)?;
-                let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                let mut catalog = self.catalog.lock();
                 catalog.versions.forget_version(alias, version);
                 self.save(&catalog)?;
             }
             ReplaySpec::Topic { .. } => {
-                let state = self
-                    .replays
-                    .copies
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&id)
-                    .cloned();
+                let state = self.replays.copies.lock().get(&id).cloned();
                 if let Some(s) = &state {
                     s.cancel.store(true, Ordering::Release);
                 }
@@ -343,7 +337,7 @@ impl Engine {
     }
 
     fn replay_record(&self, id: u64) -> Result<ReplayRecord> {
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         catalog
             .versions
             .replays
@@ -362,13 +356,7 @@ impl Engine {
                 Err(_) => (0, None, None),
             },
             ReplaySpec::Topic { .. } => {
-                let live = self
-                    .replays
-                    .copies
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&r.id)
-                    .map(|s| s.counts());
+                let live = self.replays.copies.lock().get(&r.id).map(|s| s.counts());
                 let counts = if r.status.is_active() {
                     live.or(r.counts)
                 } else {
@@ -439,7 +427,7 @@ impl Engine {
         counts: Option<CopyCounts>,
         finished: bool,
     ) {
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         let Some(r) = catalog.versions.replays.get_mut(&id) else {
             return;
         };
@@ -460,7 +448,7 @@ impl Engine {
     /// One look at every active view replay: catch-up, failure, automatic promotion.
     fn tick(&self) {
         let active: Vec<ReplayRecord> = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             catalog
                 .versions
                 .replays
@@ -477,22 +465,12 @@ impl Engine {
                 ..
             } = &r.spec
             else {
-                let state = self
-                    .replays
-                    .copies
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&r.id)
-                    .cloned();
+                let state = self.replays.copies.lock().get(&r.id).cloned();
                 let Some(state) = state else {
                     continue;
                 };
                 self.replays.rate(r.id, state.read.load(Ordering::Relaxed));
-                let outcome = state
-                    .outcome
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take();
+                let outcome = state.outcome.lock().take();
                 match outcome {
                     Some(Ok(counts)) => {
                         tracing::info!(replay = r.id, ?counts, "topic replay done");
@@ -547,7 +525,7 @@ impl Engine {
         };
         let filter = match predicate {
             Some(p) => {
-                let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+                let catalog = self.catalog.lock();
                 Some(compile_predicate(&catalog.sources, source, p)?)
             }
             None => None,
@@ -571,11 +549,7 @@ impl Engine {
             state: Arc::clone(&state),
         };
         copier.restore()?;
-        self.replays
-            .copies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(r.id, state);
+        self.replays.copies.lock().insert(r.id, state);
         let stop = Arc::clone(&self.replays.stop);
         let id = r.id;
         self.replays.spawn(format!("replay-{id}"), move || {
@@ -588,11 +562,7 @@ impl Engine {
                     Err(e.to_string())
                 }
             };
-            *copier
-                .state
-                .outcome
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+            *copier.state.outcome.lock() = Some(outcome);
         })
     }
 

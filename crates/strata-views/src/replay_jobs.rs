@@ -2,10 +2,12 @@
 //! the requests that start one, the live figures a caller sees, and the threads that run them.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use strata_log::sync::unmodelled::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -234,7 +236,7 @@ impl Jobs {
     /// Stops the monitor and the topic replays (each after its current step) and waits.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();
         }
@@ -245,7 +247,7 @@ impl Jobs {
             .name(name)
             .spawn(f)
             .map_err(|e| Error::plan(format!("cannot start a replay thread: {e}")))?;
-        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut threads = self.threads.lock();
         threads.retain(|t| !t.is_finished());
         threads.push(handle);
         Ok(())
@@ -253,7 +255,7 @@ impl Jobs {
 
     /// Records a sample and returns the recent rate (records/s).
     pub(crate) fn rate(&self, id: u64, processed: u64) -> f64 {
-        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples = self.samples.lock();
         let s = samples.entry(id).or_default();
         let now = Instant::now();
         if s.back()

@@ -14,7 +14,7 @@ impl Engine {
     /// so that one answer never mixes two versions.
     pub fn resolve(&self, name: &str) -> Option<String> {
         let name = name.to_lowercase();
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         catalog.versions.resolve(&name, &catalog.views)
     }
 
@@ -24,7 +24,7 @@ impl Engine {
     /// [`Error::Unknown`] for a name that is neither.
     pub fn versions(&self, name: &str) -> Result<VersionsInfo> {
         let name = name.to_lowercase();
-        let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.catalog.lock();
         let alias = match catalog.versions.aliases.get(&name) {
             Some(_) => name,
             None => match catalog.versions.alias_of(&name) {
@@ -66,7 +66,7 @@ impl Engine {
     pub fn promote(&self, alias: &str, version: &str) -> Result<Promotion> {
         let alias = alias.to_lowercase();
         let view = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             if !catalog.versions.aliases.contains_key(&alias) {
                 return Err(self.no_alias(&catalog, &alias));
             }
@@ -78,7 +78,7 @@ impl Engine {
             )));
         }
         self.stats(&view)?;
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         let mut next = catalog.versions.clone();
         let promotion = next.promote(&alias, version)?;
         // A replay still waiting to promote this version has nothing left to do.
@@ -106,7 +106,7 @@ impl Engine {
     pub fn drop_version(&self, alias: &str, version: &str) -> Result<String> {
         let alias = alias.to_lowercase();
         let view = {
-            let catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let catalog = self.catalog.lock();
             if !catalog.versions.aliases.contains_key(&alias) {
                 return Err(self.no_alias(&catalog, &alias));
             }
@@ -120,7 +120,7 @@ impl Engine {
         };
         self.refuse_if_read(std::slice::from_ref(&view))?;
         self.drop_one_view(&view)?;
-        let mut catalog = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
+        let mut catalog = self.catalog.lock();
         catalog.versions.forget_version(&alias, &view);
         self.save(&catalog)?;
         Ok(view)
