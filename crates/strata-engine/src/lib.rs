@@ -1,8 +1,8 @@
 //! `strata-engine`: the dataflow — view plans run as Arrow operators over record batches.
 //!
 //! Log records are decoded with the source's schema ([`decode`]); expressions are evaluated
-//! column-wise ([`expr`]); records are assigned to event-time windows ([`window`]) and
-//! aggregated by key into mergeable accumulators ([`aggregate`]) by the view operator
+//! column-wise ([`expr`]); records are assigned to event-time windows (`window`) and
+//! aggregated by key into mergeable accumulators (`aggregate`, `groups`) by the view operator
 //! ([`operator`]); tables upsert and retract ([`upsert`]), streams join tables ([`join`]),
 //! window Top-N ranks ([`topn`]); watermarks ([`watermark`]) say when windows close; operator
 //! state is checkpointed with one codec ([`codec`]); the speed layer's per-generation
@@ -10,25 +10,25 @@
 //! (re-exported as [`plan`] and, with views typed by these operators, [`sql`]); the view
 //! manager (`strata-views`) and the batch layer (`strata-batch`) drive the operators.
 
-pub mod aggregate;
+mod aggregate;
 pub mod builder;
 pub mod codec;
 pub mod decode;
 pub mod error;
 pub mod expr;
 pub mod generations;
-pub mod groups;
+mod groups;
 pub mod join;
 mod json_rows;
 mod keys;
 mod loom;
 pub mod operator;
-pub mod scalar;
+mod scalar;
 pub mod sql;
 pub mod topn;
 pub mod upsert;
 pub mod watermark;
-pub mod window;
+mod window;
 
 pub use error::{Error, NameKind, Result};
 pub use json_rows::json_lines;

@@ -53,7 +53,7 @@ pub struct Version {
     pub start: StartAt,
 }
 
-/// The versions of a view, as [`Engine::versions`] reports them.
+/// The versions of a view, as [`Engine::versions`](crate::engine::Engine::versions) reports them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionsInfo {
     /// The alias (or the view's own name when it was never replayed).
