@@ -2,6 +2,7 @@
 
 mod batch;
 mod bench;
+mod bench_nexmark;
 mod consume;
 mod demo;
 mod r#gen;
@@ -72,7 +73,7 @@ pub async fn run(cli: Cli) -> Result {
         Command::Batch(BatchCommand::Archive(a)) => batch::archive(a).await,
         Command::Batch(BatchCommand::Run(a)) => batch::run(a).await,
         Command::Bench(BenchCommand::Http(a)) => bench::http(a).await,
-        Command::Bench(BenchCommand::Nexmark(a)) => bench::nexmark(a),
+        Command::Bench(BenchCommand::Nexmark(a)) => bench_nexmark::run(a),
         Command::Gen(a) => r#gen::run(a).await,
         Command::Demo(a) => demo::run(a).await,
     }

@@ -125,6 +125,14 @@ impl Error {
         }
     }
 
+    /// A 404 naming a view (or alias) that does not exist.
+    pub(crate) fn unknown_view(name: &str) -> Self {
+        Error::Engine(strata_engine::Error::Unknown {
+            kind: strata_engine::NameKind::View,
+            name: name.to_owned(),
+        })
+    }
+
     /// The HTTP status, the stable code and extra details of this error.
     pub fn classify(&self) -> (StatusCode, &'static str, Option<Value>) {
         match self {
@@ -149,6 +157,21 @@ impl Error {
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "config", None),
             Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io", None),
+        }
+    }
+}
+
+/// The serving layer's errors are the node's: its bad requests keep their codes, engine and
+/// log errors their kinds.
+impl From<strata_serving::Error> for Error {
+    fn from(e: strata_serving::Error) -> Self {
+        use strata_serving::Error as S;
+        match e {
+            S::BadRequest { code, message } => Error::bad_request(code, message),
+            S::Engine(e) => Error::Engine(e),
+            S::Log(e) => Error::Log(e),
+            S::Unavailable(message) => Error::Unavailable(message),
+            other => Error::Unavailable(other.to_string()),
         }
     }
 }

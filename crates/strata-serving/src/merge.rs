@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// What a query selects before merging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// One group key: a value per group key column, as text.
     pub key: Option<Vec<String>>,
     /// Windows starting at or after this (ms).
@@ -29,7 +29,7 @@ pub struct Selection {
 
 /// The batch view an answer includes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchSource {
+pub(crate) struct BatchSource {
     /// Its epoch.
     pub epoch: u64,
     /// Per partition, the offset below which it counts every record.
@@ -40,7 +40,7 @@ pub struct BatchSource {
 
 /// Where an answer's numbers come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// The batch view merged in, if any.
     pub batch: Option<BatchSource>,
     /// The speed layer's generations merged in (partition, segment base offset).
@@ -50,7 +50,7 @@ pub struct Provenance {
 impl Provenance {
     /// The layers that contributed: `batch` when a batch view was merged in, `speed` when
     /// speed-layer partials were (or no batch view exists yet).
-    pub fn layers(&self) -> Vec<&'static str> {
+    pub(crate) fn layers(&self) -> Vec<&'static str> {
         let mut layers = Vec::new();
         if self.batch.is_some() {
             layers.push("batch");
@@ -64,7 +64,7 @@ impl Provenance {
 
 /// A merged answer.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The view's rows (HAVING applied after the merge), ordered by window then key.
     pub rows: RecordBatch,
     /// Where they come from.
@@ -120,7 +120,7 @@ pub fn attach(engine: &Engine, epoch: &Arc<BatchEpoch>) -> Result<bool> {
 /// [`Error::Unavailable`] right after a restart, until the batch view the speed layer had
 /// handed over is attached again; [`Error::Engine`] for an unknown or stopped view and
 /// evaluation errors.
-pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<Answer> {
+pub(crate) fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<Answer> {
     let partials = speed_partials(engine, plan)?;
     let mut merged = fresh_operator(plan)?;
     let provenance = merge_into(&mut merged, plan, &partials, selection)?;
@@ -133,7 +133,7 @@ pub fn query(engine: &Engine, plan: &ViewPlan, selection: &Selection) -> Result<
 /// A view's compiled scratch operators, kept for its next answers: compiling one (plan
 /// checks, key converter, schemas) and dropping it cost more than a point lookup's merge.
 /// An operator is emptied before each use, so an answer never sees another's groups.
-pub struct Scratch {
+pub(crate) struct Scratch {
     plan: Arc<ViewPlan>,
     empty: GroupState,
     pool: Mutex<Vec<ViewOperator>>,
@@ -162,7 +162,7 @@ impl Scratch {
     ///
     /// # Errors
     /// [`Error::Engine`] when the plan does not compile.
-    pub fn new(plan: Arc<ViewPlan>) -> Result<Self> {
+    pub(crate) fn new(plan: Arc<ViewPlan>) -> Result<Self> {
         let first = fresh_operator(&plan)?;
         Ok(Scratch {
             empty: first.state().clone(),
@@ -173,7 +173,7 @@ impl Scratch {
     }
 
     /// The plan the operators were compiled from.
-    pub fn plan(&self) -> &Arc<ViewPlan> {
+    pub(crate) fn plan(&self) -> &Arc<ViewPlan> {
         &self.plan
     }
 
@@ -182,7 +182,7 @@ impl Scratch {
     ///
     /// # Errors
     /// As [`query`], and what `f` returns.
-    pub fn query<T>(
+    pub(crate) fn query<T>(
         &self,
         engine: &Engine,
         selection: &Selection,

@@ -1,6 +1,5 @@
-//! Picking rows out of a view: the `key`, `from`/`to`, `order_by`/`desc` and `limit` of
-//! `GET /v1/views/{v}`, applied to the view's current rows as an Arrow batch, so only the
-//! rows a client asked for are turned into JSON.
+//! Row selection: the `key`, `from`/`to`, `order_by`/`desc` and `limit` of a view query,
+//! applied to the view's current rows as an Arrow batch, so only the rows asked for become JSON.
 //!
 //! - `key` matches the view's group key column(s): the text of the value for one key
 //!   column; a JSON array (`["home", 3]`) or comma-separated values for several.
@@ -22,7 +21,7 @@ use strata_engine::ViewPlan;
 use crate::error::{Error, Result};
 
 /// Names a windowed view's start column may have (Flink's and ksqlDB's spelling).
-pub const WINDOW_START_COLUMNS: [&str; 2] = ["window_start", "windowstart"];
+pub(crate) const WINDOW_START_COLUMNS: [&str; 2] = ["window_start", "windowstart"];
 
 /// What a client asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,7 +49,7 @@ pub struct RowQuery {
 /// 400 for a key on a view without key columns among its output, a time range on a view
 /// without a window start column, `from >= to`, or an unknown `order_by` column, each naming
 /// what is available.
-pub fn select(batch: &RecordBatch, plan: &ViewPlan, q: &RowQuery) -> Result<RecordBatch> {
+pub(crate) fn select(batch: &RecordBatch, plan: &ViewPlan, q: &RowQuery) -> Result<RecordBatch> {
     if let (Some(from), Some(to)) = (q.from, q.to)
         && from >= to
     {
@@ -140,7 +139,7 @@ pub fn select(batch: &RecordBatch, plan: &ViewPlan, q: &RowQuery) -> Result<Reco
 }
 
 /// The view's group key columns that are among its output columns, in key order.
-pub fn key_columns(plan: &ViewPlan) -> Vec<String> {
+pub(crate) fn key_columns(plan: &ViewPlan) -> Vec<String> {
     plan.group_by
         .iter()
         .map(|(name, _)| name.clone())
@@ -149,7 +148,7 @@ pub fn key_columns(plan: &ViewPlan) -> Vec<String> {
 }
 
 /// The window start column of a view's rows, if it has one.
-pub fn window_start(batch: &RecordBatch) -> Option<&ArrayRef> {
+pub(crate) fn window_start(batch: &RecordBatch) -> Option<&ArrayRef> {
     WINDOW_START_COLUMNS
         .iter()
         .find_map(|name| batch.column_by_name(name))
@@ -168,7 +167,7 @@ pub fn columns_json(batch: &RecordBatch) -> Value {
 }
 
 /// The SQL name of an Arrow type, as `docs/sql.md` lists them.
-pub fn sql_type(t: &DataType) -> String {
+pub(crate) fn sql_type(t: &DataType) -> String {
     match t {
         DataType::Boolean => "boolean".into(),
         DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => "bigint".into(),
@@ -233,7 +232,7 @@ fn as_text(values: &ArrayRef) -> Result<ArrayRef> {
 
 /// The values of a `key` parameter, one per key column of the view's output (`None` when
 /// the count does not fit).
-pub fn key_values(plan: &ViewPlan, key: &str) -> Option<Vec<String>> {
+pub(crate) fn key_values(plan: &ViewPlan, key: &str) -> Option<Vec<String>> {
     split_key(key, key_columns(plan).len().max(1))
 }
 

@@ -13,21 +13,130 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strata_views::replay::{DEFAULT_PROMOTE_LAG, TopicReplayRequest, ViewReplayRequest};
 use strata_views::start::StartAt;
 
+use super::extract::{RawBody, blocking, body_bytes, parse_json_body};
+use super::state::AppState;
 use crate::error::{Error, Result};
-use crate::http::{AppState, blocking, body_bytes, parse_json_body};
 use crate::time::{now_ms, parse_time};
 
+/// The routes of replays and view versions.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/replays", get(list).post(start))
+        .route("/v1/replays/{id}", get(get_replay).delete(cancel))
+        .route("/v1/views/{view}/versions", get(versions))
+        .route("/v1/views/{view}/versions/{version}", delete(drop_version))
+        .route("/v1/views/{view}/promote", post(promote))
+}
+
+/// `POST /v1/replays`: starts a replay; 201 with its progress.
+async fn start(State(state): State<AppState>, body: RawBody) -> Result<Response> {
+    let body = body_bytes(body, state.config.max_body_bytes)?;
+    let kind = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["kind"].as_str().map(str::to_owned));
+    let example = if kind.as_deref() == Some("topic") {
+        TOPIC_EXAMPLE
+    } else {
+        VIEW_EXAMPLE
+    };
+    let request = engine_request(parse_json_body::<ReplayRequest>(&body, example)?)?;
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let progress = blocking(move || {
+        let started = match request {
+            Ok(view) => engine.replay_view(view),
+            Err(topic) => engine.replay_topic(topic),
+        };
+        catalog.sync();
+        Ok(started?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(progress)).into_response())
+}
+
+/// `GET /v1/replays`.
+async fn list(State(state): State<AppState>) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let replays = blocking(move || Ok(engine.replays())).await?;
+    Ok(axum::Json(json!({ "replays": replays })).into_response())
+}
+
+/// `GET /v1/replays/{id}`.
+async fn get_replay(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let id = replay_id(&id)?;
+    let engine = Arc::clone(&state.engine);
+    let progress = blocking(move || Ok(engine.replay(id)?)).await?;
+    Ok(axum::Json(progress).into_response())
+}
+
+/// `DELETE /v1/replays/{id}`: cancels; a view replay's unpromoted version is dropped.
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let id = replay_id(&id)?;
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let progress = blocking(move || {
+        let cancelled = engine.cancel_replay(id);
+        catalog.sync();
+        Ok(cancelled?)
+    })
+    .await?;
+    Ok(axum::Json(progress).into_response())
+}
+
+/// `GET /v1/views/{v}/versions`.
+async fn versions(State(state): State<AppState>, Path(view): Path<String>) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let info = blocking(move || Ok(engine.versions(&view)?)).await?;
+    Ok(axum::Json(info).into_response())
+}
+
+/// `POST /v1/views/{v}/promote` `{"version": "..."}`: switches the alias.
+async fn promote(
+    State(state): State<AppState>,
+    Path(view): Path<String>,
+    body: RawBody,
+) -> Result<Response> {
+    let body = body_bytes(body, state.config.max_body_bytes)?;
+    let req: PromoteRequest = parse_json_body(&body, r#"{"version": "totals_v2"} (or "2", "v2")"#)?;
+    let engine = Arc::clone(&state.engine);
+    let promotion = blocking(move || Ok(engine.promote(&view, &req.version)?)).await?;
+    Ok(axum::Json(promotion).into_response())
+}
+
+/// `DELETE /v1/views/{v}/versions/{version}`: stops and deletes a version that is not the
+/// current one.
+async fn drop_version(
+    State(state): State<AppState>,
+    Path((view, version)): Path<(String, String)>,
+) -> Result<Response> {
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let batch = Arc::clone(&state.batch);
+    let alias = view.to_lowercase();
+    let dropped = blocking(move || {
+        let dropped = engine.drop_version(&view, &version);
+        catalog.sync();
+        let dropped = dropped?;
+        // Its batch views go with it, as with a dropped view.
+        batch.store.drop_view(&dropped)?;
+        Ok(dropped)
+    })
+    .await?;
+    Ok(axum::Json(json!({ "alias": alias, "dropped": dropped })).into_response())
+}
+
 const VIEW_EXAMPLE: &str = r#"{"kind": "view", "view": "totals", "from_time": "-1h", "sql": "SELECT ...", "as": "totals_fixed", "promote_when_lag_under": 1000}"#;
+
 const TOPIC_EXAMPLE: &str = r#"{"kind": "topic", "source": "orders", "to": "orders_2024", "from_time": "2024-01-01T00:00:00Z", "to_time": "2025-01-01T00:00:00Z", "where": "amount > 100"}"#;
 
 /// A partition's start offset in a request.
@@ -157,42 +266,6 @@ fn engine_request(
     }
 }
 
-/// `POST /v1/replays`: starts a replay; 201 with its progress.
-pub(crate) async fn start(
-    State(state): State<AppState>,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Result<Response> {
-    let body = body_bytes(body, state.config.max_body_bytes)?;
-    let kind = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["kind"].as_str().map(str::to_owned));
-    let example = if kind.as_deref() == Some("topic") {
-        TOPIC_EXAMPLE
-    } else {
-        VIEW_EXAMPLE
-    };
-    let request = engine_request(parse_json_body::<ReplayRequest>(&body, example)?)?;
-    let engine = Arc::clone(&state.engine);
-    let catalog = Arc::clone(&state.catalog);
-    let progress = blocking(move || {
-        let started = match request {
-            Ok(view) => engine.replay_view(view),
-            Err(topic) => engine.replay_topic(topic),
-        };
-        catalog.sync();
-        Ok(started?)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, axum::Json(progress)).into_response())
-}
-
-/// `GET /v1/replays`.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Response> {
-    let engine = Arc::clone(&state.engine);
-    let replays = blocking(move || Ok(engine.replays())).await?;
-    Ok(axum::Json(json!({ "replays": replays })).into_response())
-}
-
 fn replay_id(id: &str) -> Result<u64> {
     id.parse().map_err(|_| Error::NotFound {
         code: "unknown_replay",
@@ -202,80 +275,10 @@ fn replay_id(id: &str) -> Result<u64> {
     })
 }
 
-/// `GET /v1/replays/{id}`.
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let id = replay_id(&id)?;
-    let engine = Arc::clone(&state.engine);
-    let progress = blocking(move || Ok(engine.replay(id)?)).await?;
-    Ok(axum::Json(progress).into_response())
-}
-
-/// `DELETE /v1/replays/{id}`: cancels; a view replay's unpromoted version is dropped.
-pub(crate) async fn cancel(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let id = replay_id(&id)?;
-    let engine = Arc::clone(&state.engine);
-    let catalog = Arc::clone(&state.catalog);
-    let progress = blocking(move || {
-        let cancelled = engine.cancel_replay(id);
-        catalog.sync();
-        Ok(cancelled?)
-    })
-    .await?;
-    Ok(axum::Json(progress).into_response())
-}
-
-/// `GET /v1/views/{v}/versions`.
-pub(crate) async fn versions(
-    State(state): State<AppState>,
-    Path(view): Path<String>,
-) -> Result<Response> {
-    let engine = Arc::clone(&state.engine);
-    let info = blocking(move || Ok(engine.versions(&view)?)).await?;
-    Ok(axum::Json(info).into_response())
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PromoteRequest {
     version: String,
-}
-
-/// `POST /v1/views/{v}/promote` `{"version": "..."}`: switches the alias.
-pub(crate) async fn promote(
-    State(state): State<AppState>,
-    Path(view): Path<String>,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Result<Response> {
-    let body = body_bytes(body, state.config.max_body_bytes)?;
-    let req: PromoteRequest = parse_json_body(&body, r#"{"version": "totals_v2"} (or "2", "v2")"#)?;
-    let engine = Arc::clone(&state.engine);
-    let promotion = blocking(move || Ok(engine.promote(&view, &req.version)?)).await?;
-    Ok(axum::Json(promotion).into_response())
-}
-
-/// `DELETE /v1/views/{v}/versions/{version}`: stops and deletes a version that is not the
-/// current one.
-pub(crate) async fn drop_version(
-    State(state): State<AppState>,
-    Path((view, version)): Path<(String, String)>,
-) -> Result<Response> {
-    let engine = Arc::clone(&state.engine);
-    let catalog = Arc::clone(&state.catalog);
-    let batch = Arc::clone(&state.batch);
-    let alias = view.to_lowercase();
-    let dropped = blocking(move || {
-        let dropped = engine.drop_version(&view, &version);
-        catalog.sync();
-        let dropped = dropped?;
-        // Its batch views go with it, as with a dropped view.
-        batch.store.drop_view(&dropped)?;
-        Ok(dropped)
-    })
-    .await?;
-    Ok(axum::Json(json!({ "alias": alias, "dropped": dropped })).into_response())
 }
 
 #[cfg(test)]

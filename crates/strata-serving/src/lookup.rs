@@ -1,8 +1,8 @@
-//! The point lookup of a Lambda view, on the async worker that received it: what the
-//! general answer ([`crate::views`]) does, minus what a lookup of one key's few rows cannot
-//! afford per request — compiling a scratch operator (kept per view in [`Lookups`]),
-//! cloning the view's plan, Arrow filter kernels and the JSON writer (the rows go straight
-//! to JSON, [`crate::row_json`]), a `serde_json::Value` tree for the provenance.
+//! Point lookups of a Lambda view on the async worker that received them: what the general
+//! answer ([`crate::answer`]) does, minus what a lookup of one key's few rows cannot afford
+//! per request — compiling a scratch operator (kept per view in [`Lookups`]), cloning the
+//! view's plan, Arrow filter kernels and the JSON writer (the rows go straight to JSON,
+//! [`crate::row_json`]), a `serde_json::Value` tree for the provenance.
 //!
 //! A view's kept state is tied to its running instance: the speed layer's partials. A view
 //! dropped and created again (or restarted) has new partials, so its entry is rebuilt from
@@ -15,12 +15,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use strata_serving::{Scratch, Selection};
 use strata_views::engine::Engine;
 use strata_views::streaming::SpeedPartials;
 
+use crate::body::{Provenance, write_head, write_tail};
+use crate::merge::{Scratch, Selection};
 use crate::rows::{self, RowQuery};
-use crate::views::{Provenance, write_body_head};
 
 /// A view's kept lookup state.
 struct Prepared {
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Lookups {
 impl Lookups {
     /// The JSON body answering the point lookup `q` on view (or alias) `asked`, as the
     /// general path would write it; `None` when this path does not cover it.
-    pub(crate) fn answer(&self, engine: &Engine, asked: &str, q: &RowQuery) -> Option<Vec<u8>> {
+    pub fn answer(&self, engine: &Engine, asked: &str, q: &RowQuery) -> Option<Vec<u8>> {
         let key = q.key.as_deref()?;
         if q.order_by.is_some() || q.desc || q.limit.is_some() || q.top_by.is_some() {
             return None;
@@ -74,16 +74,13 @@ impl Lookups {
                     .columns
                     .get_or_init(|| rows::columns_json(&rows).to_string().into_bytes());
                 let mut body = Vec::with_capacity(1024);
-                write_body_head(&mut body, asked, &plan.name, columns);
+                write_head(&mut body, asked, &plan.name, columns);
                 let Some(count) = crate::row_json::write_selected(&rows, plan, q, &mut body) else {
                     return Ok(None);
                 };
-                body.extend_from_slice(b"],\"count\":");
-                body.extend_from_slice(count.to_string().as_bytes());
-                body.extend_from_slice(b",\"provenance\":");
                 let failure = engine.failure(&view);
-                Provenance::new(plan, Some(&served), &stats, failure).write(&mut body);
-                body.push(b'}');
+                let provenance = Provenance::new(plan, Some(&served), &stats, failure);
+                write_tail(&mut body, count, &provenance);
                 Ok(Some(body))
             });
         answered.ok().flatten()
@@ -168,7 +165,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(6);
         // Recent event times: windows the speed layer's idle watermark does not move past
         // retention while the test compares answers.
-        let now = crate::time::now_ms();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
         let base = now - now.rem_euclid(60_000) - 20 * 60_000;
         let names = ["a", "b", "c\"q", "d"];
         let records: Vec<Record> = (0..600)
@@ -219,7 +219,7 @@ mod tests {
                 },
                 ..RowQuery::default()
             };
-            let general = crate::views::answer(&engine, "V", &q);
+            let general = crate::answer::answer(&engine, "V", &q);
             match lookups.answer(&engine, "V", &q) {
                 Some(fast) => {
                     answered += 1;
@@ -247,7 +247,7 @@ mod tests {
             ..RowQuery::default()
         };
         let fast = lookups.answer(&engine, "v", &q).unwrap();
-        let general = crate::views::answer(&engine, "v", &q).unwrap();
+        let general = crate::answer::answer(&engine, "v", &q).unwrap();
         assert_eq!(stable(&fast), stable(&general));
         assert!(!String::from_utf8_lossy(&fast).contains("total"));
         engine.shutdown();

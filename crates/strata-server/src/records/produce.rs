@@ -1,5 +1,5 @@
-//! Records on the wire: parsing and validating a produce body, and writing fetched records
-//! as JSON.
+//! Produce bodies: parsing and validating the records of a request, and encoding them into
+//! one batch per partition.
 //!
 //! A produce body is a JSON array of record objects or NDJSON (a sequence of record objects).
 //! Each object has `value` (any JSON, stored as its JSON text; `null` is a tombstone, an empty
@@ -17,11 +17,12 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use strata_log::{BatchBuilder, EncodedBatch, RecordView, Topic};
+use strata_log::{BatchBuilder, EncodedBatch, Topic};
 
+use super::json::minify;
 use crate::error::{Error, Result};
 use crate::time::{TIME_FORMS, parse_time};
 
@@ -315,31 +316,6 @@ fn json_value_bytes(raw: &RawValue) -> Cow<'_, [u8]> {
     }
 }
 
-/// Removes insignificant whitespace from valid JSON text.
-fn minify(json: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !b.is_ascii_whitespace() {
-            out.push(b);
-        }
-    }
-    out
-}
-
 type Headers<'a> = Vec<(Cow<'a, str>, Cow<'a, [u8]>)>;
 
 /// Headers as an object of string values (`{"source": "web"}`) or, to repeat a name or send
@@ -492,144 +468,6 @@ pub fn encode(records: &[ProduceRecord<'_>], topic: &Topic) -> Result<PreparedPr
     })
 }
 
-/// How fetched values are written out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueFormat {
-    /// `value` when the bytes are JSON, else `value_text` when UTF-8 text (no control
-    /// characters but tab and line breaks), else `value_b64`.
-    Auto,
-    /// Always `value_b64`.
-    Base64,
-    /// `value_text` when UTF-8, else `value_b64`.
-    Text,
-}
-
-/// Writes one record as a JSON object (no trailing newline).
-pub fn write_record(out: &mut Vec<u8>, partition: u32, r: &RecordView<'_>, format: ValueFormat) {
-    out.extend_from_slice(b"{\"partition\":");
-    push_u64(out, u64::from(partition));
-    out.extend_from_slice(b",\"offset\":");
-    push_u64(out, r.offset);
-    out.extend_from_slice(b",\"timestamp\":");
-    if r.timestamp < 0 {
-        out.push(b'-');
-    }
-    push_u64(out, r.timestamp.unsigned_abs());
-    out.push(b',');
-    match r.key {
-        None => out.extend_from_slice(b"\"key\":null,"),
-        Some(k) => match std::str::from_utf8(k) {
-            Ok(s) => {
-                out.extend_from_slice(b"\"key\":");
-                write_str(out, s);
-                out.push(b',');
-            }
-            Err(_) => {
-                out.extend_from_slice(b"\"key_b64\":\"");
-                out.extend_from_slice(B64.encode(k).as_bytes());
-                out.extend_from_slice(b"\",");
-            }
-        },
-    }
-    write_value(out, r.value, format);
-    out.extend_from_slice(b",\"headers\":[");
-    for (i, h) in r.headers().enumerate() {
-        let Ok((k, v)) = h else { break };
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"key\":");
-        write_str(out, k);
-        out.push(b',');
-        match std::str::from_utf8(v) {
-            Ok(s) => {
-                out.extend_from_slice(b"\"value\":");
-                write_str(out, s);
-            }
-            Err(_) => {
-                out.extend_from_slice(b"\"value_b64\":\"");
-                out.extend_from_slice(B64.encode(v).as_bytes());
-                out.push(b'"');
-            }
-        }
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"]}");
-}
-
-/// Writes `"value": <json>` / `"value_text": ".."` / `"value_b64": ".."` (no separator).
-fn write_value(out: &mut Vec<u8>, v: &[u8], format: ValueFormat) {
-    // A tombstone reads back as it is produced: `"value": null`.
-    if format == ValueFormat::Auto && v.is_empty() {
-        out.extend_from_slice(b"\"value\":null");
-        return;
-    }
-    if format == ValueFormat::Auto && is_json(v) {
-        out.extend_from_slice(b"\"value\":");
-        if v.contains(&b'\n') || v.contains(&b'\r') {
-            out.extend_from_slice(&minify(v));
-        } else {
-            out.extend_from_slice(v);
-        }
-        return;
-    }
-    let text = match format {
-        ValueFormat::Base64 => None,
-        ValueFormat::Text => std::str::from_utf8(v).ok(),
-        // Control characters other than line breaks and tabs mean bytes, not text.
-        ValueFormat::Auto => std::str::from_utf8(v).ok().filter(|s| {
-            s.bytes()
-                .all(|b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
-        }),
-    };
-    if let Some(s) = text {
-        out.extend_from_slice(b"\"value_text\":");
-        write_str(out, s);
-        return;
-    }
-    out.extend_from_slice(b"\"value_b64\":\"");
-    out.extend_from_slice(B64.encode(v).as_bytes());
-    out.push(b'"');
-}
-
-/// Appends the decimal digits of `n` (`write!` costs a formatter call per number, which
-/// shows in profiles of large fetches and produce responses).
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// True when `v` is one complete JSON value.
-pub fn is_json(v: &[u8]) -> bool {
-    match v.first() {
-        // Fast reject: most non-JSON text starts with a letter other than t/f/n.
-        None => false,
-        Some(b) if b.is_ascii_alphabetic() && !matches!(b, b't' | b'f' | b'n') => false,
-        _ => serde_json::from_slice::<IgnoredAny>(v).is_ok(),
-    }
-}
-
-/// Writes a JSON string literal.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let needs_escape = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-    if needs_escape {
-        let _ = serde_json::to_writer(&mut *out, s);
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,27 +587,5 @@ mod tests {
         let prepared = encode(&recs, &t).unwrap();
         assert_eq!(prepared.batches.len(), 1);
         assert_eq!(prepared.slots, [(0, 0), (0, 1), (0, 2)]);
-    }
-
-    #[test]
-    fn output_picks_json_text_or_base64() {
-        let write = |v: &[u8]| {
-            let mut out = Vec::new();
-            write_value(&mut out, v, ValueFormat::Auto);
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(write(b"{\"a\":1}"), r#""value":{"a":1}"#);
-        assert_eq!(write(b"{\n\"a\": 1\n}"), r#""value":{"a":1}"#);
-        assert_eq!(write(b"hello \"you\""), r#""value_text":"hello \"you\"""#);
-        assert_eq!(write(b"\x00\x01"), r#""value_b64":"AAE=""#);
-        assert_eq!(write(b"\xff"), r#""value_b64":"/w==""#);
-        assert_eq!(write(b""), r#""value":null"#, "a tombstone");
-        let mut n = Vec::new();
-        for x in [0, 7, 10, 1_234_567_890, u64::MAX] {
-            n.clear();
-            push_u64(&mut n, x);
-            assert_eq!(n, x.to_string().as_bytes());
-        }
-        assert!(is_json(b"true") && is_json(b" 12 ") && !is_json(b"hello") && !is_json(b"{"));
     }
 }

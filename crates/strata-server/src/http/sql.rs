@@ -1,0 +1,303 @@
+//! SQL: `POST /v1/sql` runs statements; a text ending in a bare `SELECT` streams its rows
+//! back as NDJSON.
+//!
+//! Engine calls block (locks held by view threads, file I/O for catalog changes): they run on
+//! the blocking pool. The engine creates and deletes topics in the log itself, so after each
+//! call that may have done so the node's topic index is brought up to date
+//! ([`Catalog::sync`]).
+//!
+//! A continuous query is a temporary view owned by its HTTP response: when the response
+//! ends — the client went away, `limit` rows were sent, the node shuts down — a guard drops
+//! the view with its topics.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::json;
+use strata_engine::plan::Statement;
+use strata_log::Topic;
+use strata_views::engine::{Engine, Outcome};
+use tokio::sync::watch;
+
+use super::extract::{
+    MAX_LIMIT, Params, RawBody, RawQuery, blocking, body_bytes, json_response, parse_json_body,
+};
+use super::state::AppState;
+use crate::catalog::{APPEND_POLL, Catalog};
+use crate::error::{Error, Result};
+
+/// The route of SQL.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/sql", post(sql))
+}
+
+/// `POST /v1/sql`: runs the statements of a text. A text ending in a bare `SELECT` answers
+/// with its rows as NDJSON until the client disconnects (or `limit` rows); otherwise with
+/// `{"outcomes": [...]}`, one per statement.
+async fn sql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+    body: RawBody,
+) -> Result<Response> {
+    let params = Params::new(query, &["limit"])?;
+    let limit = params.u64_in("limit", MAX_LIMIT)?;
+    let body = body_bytes(body, state.config.max_body_bytes)?;
+    let text = sql_text(&headers, &body)?;
+    let engine = Arc::clone(&state.engine);
+    let catalog = Arc::clone(&state.catalog);
+    let outcomes = blocking(move || {
+        check_statements(&engine, &text)?;
+        let outcomes = engine.execute(&text);
+        // Even a failed text may have run (and created topics for) earlier statements.
+        catalog.sync();
+        Ok(outcomes?)
+    })
+    .await?;
+    if let Some(Outcome::QueryStarted { name, changelog }) = outcomes.last() {
+        let (name, changelog) = (name.clone(), changelog.clone());
+        let earlier = &outcomes[..outcomes.len() - 1];
+        return query_response(&state, name, &changelog, limit, earlier);
+    }
+    let body = serde_json::to_vec(&json!({ "outcomes": outcomes }))
+        .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlRequest {
+    sql: String,
+}
+
+/// The SQL of a request: `{"sql": "..."}` when the body is JSON, else the body as text.
+fn sql_text(headers: &HeaderMap, body: &[u8]) -> Result<String> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    // SQL never starts with `{`, so a JSON object is recognised without a content type.
+    let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let text = if json_type || looks_json {
+        parse_json_body::<SqlRequest>(
+            body,
+            r#"{"sql": "SELECT * FROM page_views;"} (or send the SQL itself as text/plain)"#,
+        )?
+        .sql
+    } else {
+        String::from_utf8(body.to_vec()).map_err(|_| {
+            Error::bad_request("bad_body", "the SQL text is not UTF-8; send it as UTF-8")
+        })?
+    };
+    if text.trim().is_empty() {
+        return Err(Error::bad_request(
+            "bad_body",
+            r#"no SQL in the request: send {"sql": "..."} or the SQL text itself"#,
+        ));
+    }
+    Ok(text)
+}
+
+/// Rejects, before anything runs, a text whose continuous query is not its last statement:
+/// its rows are the response, so nothing may come after it.
+fn check_statements(engine: &Engine, text: &str) -> Result<()> {
+    // The engine resolves views too (a view may read another view).
+    let statements = strata_engine::sql::parse(text, engine)?;
+    let queries = statements
+        .iter()
+        .filter(|s| matches!(s, Statement::Query(_)))
+        .count();
+    let last_is_query = matches!(statements.last(), Some(Statement::Query(_)));
+    if queries > 1 || (queries == 1 && !last_is_query) {
+        return Err(Error::bad_request(
+            "one_query",
+            "a request may run one bare SELECT, as its last statement (its rows stream back as the response); send the other SELECTs in requests of their own, or make them views with CREATE TABLE v AS SELECT …",
+        ));
+    }
+    Ok(())
+}
+
+/// Streams a continuous query's rows (its changelog's values, one JSON object per line).
+/// Headers name the temporary view (`strata-query`) and the statements that ran before it
+/// (`strata-outcomes`, JSON).
+fn query_response(
+    state: &AppState,
+    name: String,
+    changelog: &str,
+    limit: Option<u64>,
+    earlier: &[Outcome],
+) -> Result<Response> {
+    let guard = QueryGuard {
+        engine: Arc::clone(&state.engine),
+        catalog: Arc::clone(&state.catalog),
+        name: name.clone(),
+    };
+    let topic = state.catalog.log().topic(changelog)?;
+    let st = QueryStream {
+        guard,
+        topic,
+        next: 0,
+        remaining: limit,
+        shutdown: state.shutdown.clone(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.done || st.remaining == Some(0) || *st.shutdown.borrow() {
+                return None;
+            }
+            let (topic, next) = (Arc::clone(&st.topic), st.next);
+            let max = st
+                .remaining
+                .unwrap_or(u64::MAX)
+                .min(strata_serving::TAIL_BATCH);
+            let engine = Arc::clone(&st.guard.engine);
+            let view = st.guard.name.clone();
+            let read = blocking(move || {
+                let rows = strata_serving::read_rows(&topic, next, max)?;
+                if rows.is_empty()
+                    && let Some(failure) = engine.failure(&view)
+                {
+                    return Err(Error::Unavailable(format!("the query stopped: {failure}")));
+                }
+                Ok(rows)
+            })
+            .await;
+            match read {
+                Ok(rows) if !rows.is_empty() => {
+                    let mut out = Vec::with_capacity(rows.iter().map(|r| r.1.len() + 1).sum());
+                    for (offset, value) in &rows {
+                        out.extend_from_slice(value);
+                        out.push(b'\n');
+                        st.next = offset + 1;
+                    }
+                    st.remaining = st.remaining.map(|r| r.saturating_sub(rows.len() as u64));
+                    return Some((Ok::<_, Infallible>(Bytes::from(out)), st));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    st.done = true;
+                    let (_, code, _) = e.classify();
+                    let line = json!({ "error": { "code": code, "message": e.to_string() } });
+                    return Some((Ok(Bytes::from(format!("{line}\n"))), st));
+                }
+            }
+            // The view thread appends to the log directly: look again shortly.
+            tokio::select! {
+                _ = st.shutdown.changed() => return None,
+                () = tokio::time::sleep(APPEND_POLL) => {},
+            }
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert("strata-query", v);
+    }
+    if !earlier.is_empty()
+        && let Ok(text) = serde_json::to_string(earlier)
+        && let Ok(v) = HeaderValue::from_str(&ascii_json(&text))
+    {
+        h.insert("strata-outcomes", v);
+    }
+    Ok(r)
+}
+
+struct QueryStream {
+    guard: QueryGuard,
+    topic: Arc<Topic>,
+    next: u64,
+    remaining: Option<u64>,
+    shutdown: watch::Receiver<bool>,
+    done: bool,
+}
+
+/// Drops a continuous query's temporary view when its response ends, however it ends.
+struct QueryGuard {
+    engine: Arc<Engine>,
+    catalog: Arc<Catalog>,
+    name: String,
+}
+
+impl Drop for QueryGuard {
+    fn drop(&mut self) {
+        let engine = Arc::clone(&self.engine);
+        let catalog = Arc::clone(&self.catalog);
+        let name = std::mem::take(&mut self.name);
+        let drop_view = move || {
+            match engine.drop_view(&name) {
+                Ok(()) | Err(strata_engine::Error::Unknown { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(query = %name, error = %e, "cannot drop a finished continuous query; the next start drops it")
+                }
+            }
+            catalog.sync();
+        };
+        // Stopping the view joins its thread: not on an async worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(drop_view);
+            }
+            Err(_) => drop_view(),
+        }
+    }
+}
+
+/// JSON text with every non-ASCII character escaped, so it fits in a header.
+fn ascii_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    #[test]
+    fn outcomes_fit_in_a_header() {
+        let text = ascii_json(r#"{"name":"vüe","x":"😀"}"#);
+        assert!(text.is_ascii());
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["name"], "vüe");
+        assert_eq!(back["x"], "😀");
+    }
+
+    #[test]
+    fn sql_comes_as_json_or_text() {
+        let mut h = HeaderMap::new();
+        assert_eq!(sql_text(&h, b"SELECT 1").unwrap(), "SELECT 1");
+        assert_eq!(
+            sql_text(&h, br#" {"sql": "SHOW VIEWS"}"#).unwrap(),
+            "SHOW VIEWS"
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(sql_text(&h, br#"{"sql": "x", "extra": 1}"#).is_err());
+        assert!(sql_text(&HeaderMap::new(), b"  ").is_err());
+    }
+}
