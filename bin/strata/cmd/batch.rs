@@ -6,11 +6,13 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
+use strata_server::api::PartitionOffset;
+use strata_server::api::batch::{Archived, BatchProgress, BatchRunLine};
 use strata_server::client::{api_error, encode_path};
 use strata_server::time::format_ms;
 
-use super::{Failure, Result, cell, client, fail, human_bytes, print_json, print_table};
+use super::ndjson::Lines;
+use super::{Failure, Result, client, fail, human_bytes, print_json, print_table};
 use crate::args::{BatchArchiveArgs, BatchRunArgs, Output};
 
 /// `strata batch archive [TOPIC]`.
@@ -23,27 +25,22 @@ pub async fn archive(a: BatchArchiveArgs) -> Result {
     let v = client(&a.server)?.call(Method::POST, &path, None).await;
     spinner.finish_and_clear();
     let v = v?;
-    let errors = v["errors"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let archived: Archived = super::read(&v)?;
     if a.output == Output::Json {
         print_json(&v)?;
     } else {
-        let rows: Vec<Vec<String>> = v["reports"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        let rows: Vec<Vec<String>> = archived
+            .reports
             .iter()
             .map(|r| {
                 vec![
-                    cell(&r["topic"]),
-                    cell(&r["segments"]),
-                    cell(&r["rows"]),
-                    cell(&r["invalid"]),
-                    cell(&r["files"]),
-                    human_bytes(r["bytes"].as_u64().unwrap_or(0)),
-                    horizon_text(&r["horizon"]),
+                    r.topic.clone(),
+                    r.segments.to_string(),
+                    r.rows.to_string(),
+                    r.invalid.to_string(),
+                    r.files.to_string(),
+                    human_bytes(r.bytes),
+                    horizon_text(&r.horizon),
                 ]
             })
             .collect();
@@ -53,26 +50,19 @@ pub async fn archive(a: BatchArchiveArgs) -> Result {
             ],
             &rows,
         )?;
-        for r in v["reports"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            for p in r["problems"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                eprintln!("warning: {}: {}", cell(&r["topic"]), cell(p));
+        for r in &archived.reports {
+            for p in &r.problems {
+                eprintln!("warning: {}: {p}", r.topic);
             }
         }
     }
+    let errors = &archived.errors;
     if errors.is_empty() {
         return Ok(());
     }
     let each: Vec<String> = errors
         .iter()
-        .map(|e| format!("{}: {}", cell(&e["topic"]), cell(&e["message"])))
+        .map(|e| format!("{}: {}", e.topic, e.message))
         .collect();
     fail(format!(
         "archiving failed for {} topic(s):\n  {}",
@@ -82,13 +72,10 @@ pub async fn archive(a: BatchArchiveArgs) -> Result {
 }
 
 /// Per-partition horizon for people: `0:4711 1:4800`.
-fn horizon_text(h: &Value) -> String {
+fn horizon_text(h: &[PartitionOffset]) -> String {
     let parts: Vec<String> = h
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
         .iter()
-        .map(|p| format!("{}:{}", cell(&p["partition"]), cell(&p["offset"])))
+        .map(|p| format!("{}:{}", p.partition, p.offset))
         .collect();
     if parts.is_empty() {
         "-".into()
@@ -130,54 +117,36 @@ pub async fn run(a: BatchRunArgs) -> Result {
     );
     bar.set_message(format!("batch view {}", a.view));
     bar.enable_steady_tick(Duration::from_millis(100));
-    let mut body = response.into_body();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Lines::new(response.into_body());
     let result = loop {
-        let Some(frame) = body.frame().await else {
+        let Some(line) = lines.next().await? else {
             bar.finish_and_clear();
             return fail("the node ended the batch run without a result; see the node's log");
         };
-        let frame =
-            frame.map_err(|e| Failure(format!("the stream from the node broke off: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        let mut done = None;
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            let v: Value = serde_json::from_slice(&line)
-                .map_err(|e| Failure(format!("the node sent a line that is not JSON: {e}")))?;
-            if let Some(p) = v.get("progress") {
-                show_progress(&bar, p);
-            } else if let Some(e) = v.get("error") {
+        let line: BatchRunLine = serde_json::from_slice(&line)
+            .map_err(|e| Failure(format!("the node sent a line that is not JSON: {e}")))?;
+        match line {
+            BatchRunLine::Progress(p) => show_progress(&bar, &p),
+            BatchRunLine::Error(e) => {
                 bar.finish_and_clear();
-                return fail(format!("the batch run failed: {}", cell(&e["message"])));
-            } else if let Some(r) = v.get("result") {
-                done = Some(r.clone());
+                return fail(format!("the batch run failed: {}", e.message));
             }
-        }
-        if let Some(r) = done {
-            break r;
+            BatchRunLine::Result(r) => break r,
         }
     };
     bar.finish_and_clear();
     if a.output == Output::Json {
-        return print_json(&result);
+        let v = serde_json::to_value(&result).map_err(|e| Failure(e.to_string()))?;
+        return print_json(&v);
     }
     let lines = [
-        ("view", cell(&result["view"])),
-        ("epoch", cell(&result["epoch"])),
-        ("topic", cell(&result["topic"])),
-        ("horizon", horizon_text(&result["horizon"])),
-        ("rows", cell(&result["rows"])),
-        ("input rows", cell(&result["input_rows"])),
-        (
-            "created",
-            result["created_at_ms"]
-                .as_i64()
-                .map_or_else(|| "-".into(), format_ms),
-        ),
+        ("view", result.view.clone()),
+        ("epoch", result.epoch.to_string()),
+        ("topic", result.topic.clone()),
+        ("horizon", horizon_text(&result.horizon)),
+        ("rows", result.rows.to_string()),
+        ("input rows", result.input_rows.to_string()),
+        ("created", format_ms(result.created_at_ms)),
     ];
     for (k, val) in lines {
         println!("{k:<11} {val}");
@@ -186,8 +155,8 @@ pub async fn run(a: BatchRunArgs) -> Result {
 }
 
 /// Turns the spinner into a bar over the input rows once the node says how many there are.
-fn show_progress(bar: &ProgressBar, p: &Value) {
-    let total = p["rows_total"].as_u64().unwrap_or(0);
+fn show_progress(bar: &ProgressBar, p: &BatchProgress) {
+    let total = p.rows_total;
     if total > 0 && bar.length().is_none() {
         bar.set_length(total);
         bar.set_style(
@@ -197,10 +166,6 @@ fn show_progress(bar: &ProgressBar, p: &Value) {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     }
-    bar.set_position(p["rows_read"].as_u64().unwrap_or(0));
-    bar.set_message(format!(
-        "({}/{} files)",
-        cell(&p["files_done"]),
-        cell(&p["files_total"])
-    ));
+    bar.set_position(p.rows_read);
+    bar.set_message(format!("({}/{} files)", p.files_done, p.files_total));
 }

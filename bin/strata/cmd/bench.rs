@@ -20,6 +20,7 @@ use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, TopicConfig};
+use strata_server::api::topics::CreateTopic;
 use strata_server::client::Client;
 
 use super::{Failure, Result, fail, print_json};
@@ -64,6 +65,14 @@ fn start_server(dir: &Path) -> Result<Server> {
         .ok_or_else(|| Failure(format!("the node did not say where it listens: {line:?}")))?
         .to_owned();
     Ok(Server { child, url })
+}
+
+/// A topic config of text settings.
+fn config(settings: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+    settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -127,13 +136,15 @@ async fn run_all(a: &BenchHttpArgs, tmp: &Path) -> Result<Value> {
     let mut direct_consume = Vec::new();
     for run in 0..a.runs {
         let topic = format!("bench-{run}");
-        admin
-            .call(
-                Method::POST,
-                "/v1/topics",
-                Some(json!({ "name": topic, "partitions": partitions, "config": { "durability": "never", "segment_bytes": "1GiB" } })),
-            )
-            .await?;
+        let create = CreateTopic {
+            name: topic.clone(),
+            partitions,
+            config: Some(config(&[
+                ("durability", "never"),
+                ("segment_bytes", "1GiB"),
+            ])),
+        };
+        admin.send_json(Method::POST, "/v1/topics", &create).await?;
         let (records, secs) =
             produce_http(&server.url, &topic, a.clients, &body, a.batch, window).await?;
         http_produce.push(records as f64 / secs);
@@ -150,13 +161,12 @@ async fn run_all(a: &BenchHttpArgs, tmp: &Path) -> Result<Value> {
     }
 
     // Latency: single-record produce vs. GET /health, at the same rate.
-    admin
-        .call(
-            Method::POST,
-            "/v1/topics",
-            Some(json!({ "name": "bench-latency", "partitions": 1, "config": { "durability": "never" } })),
-        )
-        .await?;
+    let create = CreateTopic {
+        name: "bench-latency".into(),
+        partitions: 1,
+        config: Some(config(&[("durability", "never")])),
+    };
+    admin.send_json(Method::POST, "/v1/topics", &create).await?;
     let one = Bytes::from(format!("[{{\"value\":{}}}]", value_json(a.record_bytes, 0)));
     let mut produce_lat = Vec::new();
     let mut health_lat = Vec::new();
@@ -306,14 +316,13 @@ async fn consume_http(
                 };
                 let mut tail = b"{".to_vec();
                 tail.extend_from_slice(&body[at + 2..]);
-                let tail: Value = serde_json::from_slice(&tail)
+                let tail: FetchTail = serde_json::from_slice(&tail)
                     .map_err(|e| strata_server::client::ClientError::Protocol(e.to_string()))?;
-                let count = tail["count"].as_u64().unwrap_or(0);
-                if count == 0 {
+                if tail.count == 0 {
                     break;
                 }
-                n += count;
-                offset = tail["next_offsets"][0]["offset"].as_u64().unwrap_or(offset);
+                n += tail.count;
+                offset = tail.next_offsets.first().map_or(offset, |p| p.offset);
             }
             Ok::<_, strata_server::client::ClientError>(n)
         }));
@@ -323,6 +332,13 @@ async fn consume_http(
         total += t.await.map_err(|e| Failure(e.to_string()))??;
     }
     Ok((total, started.elapsed().as_secs_f64()))
+}
+
+/// The end of a fetch answer ([`strata_server::api::records::Fetched`] without its records).
+#[derive(serde::Deserialize)]
+struct FetchTail {
+    count: u64,
+    next_offsets: Vec<strata_server::api::PartitionOffset>,
 }
 
 fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {

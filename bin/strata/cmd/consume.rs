@@ -5,13 +5,16 @@ use std::io::Write;
 
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
+use strata_server::api::groups::CommitOffsets;
+use strata_server::api::records::{Fetched, Record};
+use strata_server::api::topics::Topic;
+use strata_server::api::{ErrorBody, PartitionOffset};
 use strata_server::client::{Client, api_error, encode_path};
 use strata_server::time::{now_ms, parse_time};
 
-use super::{Failure, Result, client, fail};
+use super::ndjson::Lines;
+use super::{Failure, Result, client, fail, read};
 use crate::args::{ConsumeArgs, RecordOutput};
 
 /// Records per request.
@@ -27,7 +30,7 @@ pub async fn run(a: ConsumeArgs) -> Result {
             None,
         )
         .await?;
-    let partitions = topic["partition_count"].as_u64().unwrap_or(1) as u32;
+    let partitions = read::<Topic>(&topic)?.partition_count;
     if let Some(p) = a.partition.filter(|p| *p >= partitions) {
         return fail(format!(
             "--partition {p}: topic {} has partitions 0..={}",
@@ -55,29 +58,6 @@ pub async fn run(a: ConsumeArgs) -> Result {
     }
 }
 
-/// The value fields of a fetched record.
-#[derive(Deserialize)]
-struct WireValue<'a> {
-    #[serde(borrow)]
-    value: Option<&'a RawValue>,
-    value_text: Option<String>,
-    value_b64: Option<String>,
-}
-
-/// A fetch response, records kept as the node wrote them.
-#[derive(Deserialize)]
-struct FetchReply<'a> {
-    #[serde(borrow)]
-    records: Vec<&'a RawValue>,
-    next_offsets: Vec<NextOffset>,
-}
-
-#[derive(Deserialize)]
-struct NextOffset {
-    partition: u32,
-    offset: u64,
-}
-
 struct Printer<W: Write> {
     output: RecordOutput,
     out: W,
@@ -91,7 +71,7 @@ impl<W: Write> Printer<W> {
         let written = match self.output {
             RecordOutput::Json => writeln!(self.out, "{}", r.get()),
             RecordOutput::Value => {
-                let v: WireValue<'_> = serde_json::from_str(r.get())
+                let v: Record = serde_json::from_str(r.get())
                     .map_err(|e| Failure(format!("the node sent a record without a value: {e}")))?;
                 match (v.value, v.value_text, v.value_b64) {
                     (Some(v), _, _) => writeln!(self.out, "{}", v.get()),
@@ -197,42 +177,30 @@ async fn follow<W: Write>(client: &Client, a: &ConsumeArgs, printer: &mut Printe
             .unwrap_or_default();
         return Err(api_error(status, &body).into());
     }
-    let mut body = response.into_body();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Lines::new(response.into_body());
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
-        let frame = tokio::select! {
-            f = body.frame() => f,
+        let line = tokio::select! {
+            l = lines.next() => l?,
             _ = &mut ctrl_c => return Ok(()),
         };
-        let Some(frame) = frame else {
+        let Some(line) = line else {
             return Ok(());
         };
-        let frame =
-            frame.map_err(|e| Failure(format!("the stream from the node broke off: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            let text = std::str::from_utf8(trim_line(&line))
-                .map_err(|e| Failure(format!("the node sent a line that is not UTF-8: {e}")))?;
-            if text.starts_with("{\"error\"") {
-                let v: Value = serde_json::from_str(text).unwrap_or_default();
-                return fail(format!(
-                    "the node ended the stream: {}",
-                    v["error"]["message"].as_str().unwrap_or(text)
-                ));
-            }
-            let r: &RawValue = serde_json::from_str(text)
-                .map_err(|e| Failure(format!("the node sent a line that is not JSON: {e}")))?;
-            if !printer.print(r)? {
-                return Ok(());
-            }
-            printer.out.flush().ok();
+        let text = std::str::from_utf8(&line)
+            .map_err(|e| Failure(format!("the node sent a line that is not UTF-8: {e}")))?;
+        if text.starts_with("{\"error\"") {
+            let message = serde_json::from_str::<ErrorBody>(text)
+                .map_or_else(|_| text.to_owned(), |e| e.error.message);
+            return fail(format!("the node ended the stream: {message}"));
         }
+        let r: &RawValue = serde_json::from_str(text)
+            .map_err(|e| Failure(format!("the node sent a line that is not JSON: {e}")))?;
+        if !printer.print(r)? {
+            return Ok(());
+        }
+        printer.out.flush().ok();
     }
 }
 
@@ -280,27 +248,21 @@ async fn consume_group<W: Write>(
                 stopped = true;
                 break;
             }
-            #[derive(Deserialize)]
-            struct Position {
-                partition: u32,
-                offset: u64,
-            }
-            if let Ok(pos) = serde_json::from_str::<Position>(r.get()) {
+            if let Ok(pos) = serde_json::from_str::<Record>(r.get()) {
                 next.insert(pos.partition, pos.offset + 1);
             }
         }
         printer.out.flush().ok();
         if !next.is_empty() {
-            let offsets: Vec<Value> = next
-                .iter()
-                .map(|(p, o)| json!({ "partition": p, "offset": o }))
-                .collect();
+            let commit = CommitOffsets {
+                topic: a.topic.clone(),
+                offsets: next
+                    .iter()
+                    .map(|(&partition, &offset)| PartitionOffset { partition, offset })
+                    .collect(),
+            };
             client
-                .call(
-                    Method::POST,
-                    &commit_path,
-                    Some(json!({ "topic": a.topic, "offsets": offsets })),
-                )
+                .send_json(Method::POST, &commit_path, &commit)
                 .await?;
         }
         if stopped || (records.is_empty() && !a.follow) {
@@ -309,12 +271,7 @@ async fn consume_group<W: Write>(
     }
 }
 
-fn parse_fetch(body: &[u8]) -> Result<FetchReply<'_>> {
+fn parse_fetch(body: &[u8]) -> Result<Fetched<'_>> {
     serde_json::from_slice(body)
         .map_err(|e| Failure(format!("unexpected answer from the node: {e}")))
-}
-
-fn trim_line(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::json;
 use strata_gen::{Config, Dataset, Generator};
+use strata_server::api::sql::{SqlRequest, SqlResponse};
 use strata_server::client::Client;
 use strata_server::time::now_ms;
 use strata_server::{ConfigLayer, Node, shutdown_signal};
@@ -78,13 +78,15 @@ pub async fn run(a: DemoArgs) -> Result {
     let running = tokio::spawn(node.run(signal));
 
     let reply = client
-        .call(
+        .send_json(
             hyper::Method::POST,
             "/v1/sql",
-            Some(json!({ "sql": DEMO_SQL })),
+            &SqlRequest {
+                sql: DEMO_SQL.to_owned(),
+            },
         )
         .await?;
-    let created = reply["outcomes"].as_array().map_or(0, Vec::len);
+    let created = super::read::<SqlResponse>(&reply)?.outcomes.len();
     // Live data from now on: clicks and payments at --rate each, slightly out of order,
     // 1% of payments up to minutes late (they land in sales_by_category-late).
     for (dataset, topic, keys, late) in [

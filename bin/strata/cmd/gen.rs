@@ -6,8 +6,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::json;
 use strata_gen::{Config, Dataset, Event, Generator};
+use strata_server::api::topics::CreateTopic;
 use strata_server::client::{Client, ClientError, encode_path};
 use strata_server::time::{now_ms, parse_time};
 
@@ -134,12 +134,13 @@ pub(super) async fn ensure_topic(client: &Client, topic: &str, partitions: u32) 
     match client.call(hyper::Method::GET, &path, None).await {
         Ok(_) => Ok(()),
         Err(ClientError::Api { status, .. }) if status == hyper::StatusCode::NOT_FOUND => {
+            let create = CreateTopic {
+                name: topic.to_owned(),
+                partitions,
+                config: None,
+            };
             client
-                .call(
-                    hyper::Method::POST,
-                    "/v1/topics",
-                    Some(json!({"name": topic, "partitions": partitions})),
-                )
+                .send_json(hyper::Method::POST, "/v1/topics", &create)
                 .await?;
             eprintln!("created topic {topic} ({partitions} partition(s))");
             Ok(())

@@ -1,11 +1,12 @@
 //! `strata group list|describe|reset|delete`.
 
 use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
+use strata_server::api::groups::{Committed, Group, GroupPartition, Groups, ResetGroup};
 use strata_server::client::encode_path;
 use strata_server::time::{format_ms, now_ms, parse_time};
 
-use super::{Failure, Result, cell, client, items, list_command, print_json, print_table};
+use super::{Failure, Result, client, list_command, print_json, print_table, read};
 use crate::args::{GroupNameArgs, GroupResetArgs, ListArgs, Output};
 
 /// `strata group list`.
@@ -14,11 +15,12 @@ pub async fn list(a: ListArgs) -> Result {
         &a.server,
         a.output,
         "/v1/groups",
-        "groups",
         &["GROUP", "LAG", "TOPICS"],
-        |g| {
-            let topics: Vec<String> = items(&g["topics"]).iter().map(cell).collect();
-            vec![cell(&g["group"]), cell(&g["lag"]), topics.join(",")]
+        |g: Groups| {
+            g.groups
+                .into_iter()
+                .map(|g| vec![g.group, g.lag.to_string(), g.topics.join(",")])
+                .collect()
         },
     )
     .await
@@ -31,28 +33,24 @@ pub async fn describe(a: GroupNameArgs) -> Result {
     match a.output {
         Output::Json => print_json(&v),
         Output::Table => {
-            println!("group {} (total lag {})", a.group, cell(&v["lag"]));
-            print_partitions(&v["partitions"])
+            let g: Group = read(&v)?;
+            println!("group {} (total lag {})", a.group, g.lag);
+            print_partitions(&g.partitions)
         }
     }
 }
 
-fn print_partitions(partitions: &Value) -> Result {
+fn print_partitions(partitions: &[GroupPartition]) -> Result {
     let rows: Vec<Vec<String>> = partitions
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
         .iter()
         .map(|p| {
             vec![
-                cell(&p["topic"]),
-                cell(&p["partition"]),
-                cell(&p["committed"]),
-                cell(&p["end_offset"]),
-                cell(&p["lag"]),
-                p["committed_at_ms"]
-                    .as_i64()
-                    .map_or_else(|| "-".into(), format_ms),
+                p.topic.clone(),
+                p.partition.to_string(),
+                p.committed.to_string(),
+                p.end_offset.to_string(),
+                p.lag.to_string(),
+                p.committed_at_ms.map_or_else(|| "-".into(), format_ms),
             ]
         })
         .collect();
@@ -71,35 +69,37 @@ fn print_partitions(partitions: &Value) -> Result {
 
 /// `strata group reset`.
 pub async fn reset(a: GroupResetArgs) -> Result {
-    let mut body = json!({ "topic": a.topic });
+    let mut body = ResetGroup {
+        topic: a.topic.clone(),
+        to: String::new(),
+        offset: None,
+        timestamp: None,
+        partitions: a.partition.map(|p| vec![p]),
+    };
     if a.to_earliest {
-        body["to"] = "earliest".into();
+        body.to = "earliest".into();
     } else if a.to_latest {
-        body["to"] = "latest".into();
+        body.to = "latest".into();
     } else if let Some(o) = a.to_offset {
-        body["to"] = "offset".into();
-        body["offset"] = o.into();
+        body.to = "offset".into();
+        body.offset = Some(o);
     } else if let Some(t) = &a.to_time {
         let ms = parse_time(t, now_ms()).map_err(|e| Failure(format!("--to-time: {e}")))?;
-        body["to"] = "timestamp".into();
-        body["timestamp"] = ms.into();
-    }
-    if let Some(p) = a.partition {
-        body["partitions"] = json!([p]);
+        body.to = "timestamp".into();
+        body.timestamp = Some(Value::from(ms));
     }
     let path = format!("/v1/groups/{}/reset", encode_path(&a.group));
     let v = client(&a.server)?
-        .call(Method::POST, &path, Some(body))
+        .send_json(Method::POST, &path, &body)
         .await?;
     match a.output {
         Output::Json => print_json(&v),
         Output::Table => {
-            let moved: Vec<String> = v["committed"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            let c: Committed = read(&v)?;
+            let moved: Vec<String> = c
+                .committed
                 .iter()
-                .map(|c| format!("{}:{}", cell(&c["partition"]), cell(&c["offset"])))
+                .map(|c| format!("{}:{}", c.partition, c.offset))
                 .collect();
             println!(
                 "group {} on topic {} now at (partition:offset) {}",

@@ -8,6 +8,7 @@ mod demo;
 mod r#gen;
 mod gen_nexmark;
 mod group;
+mod ndjson;
 mod produce;
 mod replay;
 mod serve;
@@ -17,6 +18,7 @@ mod view;
 
 use std::io::Write;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use strata_server::client::Client;
 
@@ -84,29 +86,25 @@ fn client(server: &ServerArgs) -> Result<Client> {
     Ok(Client::new(&server.server, server.auth_token.clone())?)
 }
 
-/// The `list` commands: fetch `path` and print it as JSON, or as a table with one row per
-/// element of the array under `field`.
-async fn list_command(
+/// The `list` commands: fetch `path` and print it as JSON (as the node wrote it), or read it
+/// as the API type `T` and print `rows` of it as a table.
+async fn list_command<T: DeserializeOwned>(
     server: &ServerArgs,
     output: crate::args::Output,
     path: &str,
-    field: &str,
     header: &[&str],
-    row: impl Fn(&Value) -> Vec<String>,
+    rows: impl Fn(T) -> Vec<Vec<String>>,
 ) -> Result {
     let v = client(server)?.call(hyper::Method::GET, path, None).await?;
     match output {
         crate::args::Output::Json => print_json(&v),
-        crate::args::Output::Table => {
-            let rows: Vec<Vec<String>> = items(&v[field]).iter().map(row).collect();
-            print_table(header, &rows)
-        }
+        crate::args::Output::Table => print_table(header, &rows(read(&v)?)),
     }
 }
 
-/// The elements of a JSON array (none for anything else).
-fn items(v: &Value) -> &[Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
+/// A node's JSON answer read as one of the API's types (`strata_server::api`).
+fn read<T: DeserializeOwned>(answer: &Value) -> Result<T> {
+    Ok(strata_server::client::read(answer)?)
 }
 
 /// Prints JSON, pretty, to stdout.
@@ -148,13 +146,18 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) -> Result {
     Ok(())
 }
 
-/// A JSON field as text for a table cell.
+/// A JSON value as text for a table cell (`-` for null, strings without quotes).
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// An optional field as text for a table cell (`-` when absent).
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 /// Human-readable byte count.

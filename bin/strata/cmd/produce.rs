@@ -13,6 +13,7 @@ use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use strata_server::api::records::Produced;
 use strata_server::client::{Client, encode_path};
 use strata_server::records::write_str;
 use strata_server::time::parse_duration_ms;
@@ -439,17 +440,14 @@ async fn flush(
     batch.clear();
     totals.records += sent;
     totals.requests += 1;
-    for o in reply["offsets"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        let (Some(p), Some(off)) = (o["partition"].as_u64(), o["offset"].as_u64()) else {
-            continue;
-        };
-        let range = totals.ranges.entry(p).or_insert((off, off));
-        range.0 = range.0.min(off);
-        range.1 = range.1.max(off);
+    let produced: Produced = super::read(&reply)?;
+    for o in produced.offsets {
+        let range = totals
+            .ranges
+            .entry(u64::from(o.partition))
+            .or_insert((o.offset, o.offset));
+        range.0 = range.0.min(o.offset);
+        range.1 = range.1.max(o.offset);
     }
     Ok(())
 }

@@ -5,11 +5,16 @@ use std::time::Duration;
 
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
+use serde_json::Value;
+use strata_server::api::PartitionOffset;
+use strata_server::api::replays::{
+    DroppedVersion, PromoteRequest, Promotion, ReplayProgress, ReplayRequest, ReplaySpec,
+    ReplayStatus, Replays, Versions,
+};
 use strata_server::client::{Client, encode_path};
 use strata_server::time::{format_ms, now_ms, parse_time};
 
-use super::{Failure, Result, cell, client, fail, list_command, print_json, print_table};
+use super::{Failure, Result, client, fail, list_command, opt, print_json, print_table, read};
 use crate::args::{
     ListArgs, Output, PromoteMode, ReplayIdArgs, ReplayTopicArgs, ReplayViewArgs, ViewNameArgs,
     ViewVersionArgs,
@@ -18,8 +23,8 @@ use crate::args::{
 /// How often the progress bar asks the node.
 const POLL: Duration = Duration::from_millis(200);
 
-/// `--from-offset 0:120,1:98` as JSON offsets.
-fn offsets(text: &str) -> Result<Value> {
+/// `--from-offset 0:120,1:98` as offsets.
+fn offsets(text: &str) -> Result<Vec<PartitionOffset>> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once(':').and_then(|(p, o)| {
@@ -30,12 +35,12 @@ fn offsets(text: &str) -> Result<Value> {
                 "--from-offset: {part:?} is not PARTITION:OFFSET (e.g. --from-offset 0:120,1:98)"
             ));
         };
-        out.push(json!({ "partition": partition, "offset": offset }));
+        out.push(PartitionOffset { partition, offset });
     }
     if out.is_empty() {
         return fail("--from-offset: give PARTITION:OFFSET pairs, e.g. 0:120,1:98");
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 fn time_arg(name: &str, t: Option<&String>) -> Result<Option<i64>> {
@@ -45,34 +50,27 @@ fn time_arg(name: &str, t: Option<&String>) -> Result<Option<i64>> {
 
 /// `strata replay view`.
 pub async fn view(a: ReplayViewArgs) -> Result {
-    let mut body = json!({ "kind": "view", "view": a.view });
-    if a.from_beginning {
-        body["from_beginning"] = json!(true);
-    }
-    if let Some(o) = &a.from_offset {
-        body["from_offsets"] = offsets(o)?;
-    }
-    if let Some(t) = time_arg("from-time", a.from_time.as_ref())? {
-        body["from_time"] = json!(t);
-    }
-    if let Some(sql) = &a.sql {
-        body["sql"] = json!(sql);
-    }
-    if let Some(n) = &a.name {
-        body["as"] = json!(n);
-    }
-    match a.promote {
-        PromoteMode::Auto => body["promote_when_lag_under"] = json!(a.promote_when_lag_under),
-        PromoteMode::Manual => body["promote"] = json!("manual"),
-    }
-    let c = client(&a.server)?;
-    let started = c.call(Method::POST, "/v1/replays", Some(body)).await?;
     let manual = a.promote == PromoteMode::Manual;
+    let body = ReplayRequest::View {
+        view: a.view.clone(),
+        from_beginning: a.from_beginning,
+        from_offsets: a.from_offset.as_deref().map(offsets).transpose()?,
+        from_time: time_arg("from-time", a.from_time.as_ref())?.map(Value::from),
+        sql: a.sql.clone(),
+        name: a.name.clone(),
+        promote: manual.then(|| "manual".to_owned()),
+        promote_when_lag_under: (!manual).then_some(a.promote_when_lag_under),
+    };
+    let c = client(&a.server)?;
+    let started = c.send_json(Method::POST, "/v1/replays", &body).await?;
     let end = if a.detach {
         started
     } else {
         follow(&c, &started, |s| {
-            matches!(s, "promoted" | "failed" | "cancelled") || (manual && s == "caught_up")
+            matches!(
+                s,
+                ReplayStatus::Promoted | ReplayStatus::Failed | ReplayStatus::Cancelled
+            ) || (manual && s == ReplayStatus::CaughtUp)
         })
         .await?
     };
@@ -81,56 +79,57 @@ pub async fn view(a: ReplayViewArgs) -> Result {
 
 /// `strata replay topic`.
 pub async fn topic(a: ReplayTopicArgs) -> Result {
-    let mut body = json!({ "kind": "topic", "source": a.source, "to": a.to });
-    if let Some(t) = time_arg("from-time", a.from_time.as_ref())? {
-        body["from_time"] = json!(t);
-    }
-    if let Some(t) = time_arg("to-time", a.to_time.as_ref())? {
-        body["to_time"] = json!(t);
-    }
-    if let Some(w) = &a.predicate {
-        body["where"] = json!(w);
-    }
+    let body = ReplayRequest::Topic {
+        source: a.source.clone(),
+        to: a.to.clone(),
+        from_time: time_arg("from-time", a.from_time.as_ref())?.map(Value::from),
+        to_time: time_arg("to-time", a.to_time.as_ref())?.map(Value::from),
+        predicate: a.predicate.clone(),
+    };
     let c = client(&a.server)?;
-    let started = c.call(Method::POST, "/v1/replays", Some(body)).await?;
+    let started = c.send_json(Method::POST, "/v1/replays", &body).await?;
     let end = if a.detach {
         started
     } else {
         follow(&c, &started, |s| {
-            matches!(s, "done" | "failed" | "cancelled")
+            matches!(
+                s,
+                ReplayStatus::Done | ReplayStatus::Failed | ReplayStatus::Cancelled
+            )
         })
         .await?
     };
     finish(&end, a.output)
 }
 
-/// Shows a progress bar until `ended(status)`; returns the last progress.
-async fn follow(c: &Client, started: &Value, ended: impl Fn(&str) -> bool) -> Result<Value> {
-    let id = started["id"]
-        .as_u64()
-        .ok_or_else(|| Failure("the node sent no replay id".into()))?;
-    let bar = ProgressBar::with_draw_target(
-        Some(started["total"].as_u64().unwrap_or(0)),
-        ProgressDrawTarget::stderr(),
-    );
+/// Shows a progress bar until `ended(status)`; returns the last progress as the node wrote
+/// it.
+async fn follow(
+    c: &Client,
+    started: &Value,
+    ended: impl Fn(ReplayStatus) -> bool,
+) -> Result<Value> {
+    let first: ReplayProgress = read(started)?;
+    let id = first.id;
+    let bar = ProgressBar::with_draw_target(Some(first.total), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {human_pos}/{human_len} records {percent}% {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut p = started.clone();
+    let (mut raw, mut p) = (started.clone(), first);
     loop {
-        bar.set_position(p["processed"].as_u64().unwrap_or(0));
+        bar.set_position(p.processed);
         bar.set_message(progress_text(&p));
-        if ended(p["status"].as_str().unwrap_or("")) {
+        if ended(p.status) {
             bar.finish_and_clear();
-            return Ok(p);
+            return Ok(raw);
         }
         tokio::time::sleep(POLL).await;
-        p = match c
+        raw = match c
             .call(Method::GET, &format!("/v1/replays/{id}"), None)
             .await
         {
-            Ok(p) => p,
+            Ok(v) => v,
             Err(e) => {
                 bar.finish_and_clear();
                 return fail(format!(
@@ -138,21 +137,33 @@ async fn follow(c: &Client, started: &Value, ended: impl Fn(&str) -> bool) -> Re
                 ));
             }
         };
+        p = read(&raw)?;
     }
 }
 
 /// `1.2 M rec/s eta 12s lag 40 running`.
-fn progress_text(p: &Value) -> String {
-    let rate = p["records_per_s"].as_f64().unwrap_or(0.0);
-    let mut parts = vec![format!("{} rec/s", human_count(rate))];
-    if let Some(eta) = p["eta_s"].as_f64() {
+fn progress_text(p: &ReplayProgress) -> String {
+    let mut parts = vec![format!("{} rec/s", human_count(p.records_per_s))];
+    if let Some(eta) = p.eta_s {
         parts.push(format!("eta {}", human_seconds(eta)));
     }
-    if let Some(lag) = p["lag"].as_u64() {
+    if let Some(lag) = p.lag {
         parts.push(format!("lag {lag}"));
     }
-    parts.push(cell(&p["status"]));
+    parts.push(status_text(p.status).to_owned());
     parts.join(" ")
+}
+
+/// A status as the API writes it.
+fn status_text(s: ReplayStatus) -> &'static str {
+    match s {
+        ReplayStatus::Running => "running",
+        ReplayStatus::CaughtUp => "caught_up",
+        ReplayStatus::Promoted => "promoted",
+        ReplayStatus::Done => "done",
+        ReplayStatus::Cancelled => "cancelled",
+        ReplayStatus::Failed => "failed",
+    }
 }
 
 fn human_count(v: f64) -> String {
@@ -176,33 +187,39 @@ fn human_seconds(s: f64) -> String {
 }
 
 /// Prints a replay's last state; failed and cancelled replays exit non-zero.
-fn finish(p: &Value, output: Output) -> Result {
+fn finish(raw: &Value, output: Output) -> Result {
+    let p: ReplayProgress = read(raw)?;
     if output == Output::Json {
-        print_json(p)?;
+        print_json(raw)?;
     } else {
-        describe(p);
+        describe(&p);
     }
-    match p["status"].as_str() {
-        Some("failed") => fail(format!(
+    match p.status {
+        ReplayStatus::Failed => fail(format!(
             "replay {} failed: {}",
-            cell(&p["id"]),
-            cell(&p["message"])
+            p.id,
+            opt(p.message.as_ref())
         )),
-        Some("cancelled") => fail(format!(
+        ReplayStatus::Cancelled => fail(format!(
             "replay {} was cancelled: {}",
-            cell(&p["id"]),
-            cell(&p["message"])
+            p.id,
+            opt(p.message.as_ref())
         )),
         _ => Ok(()),
     }
 }
 
-fn what(p: &Value) -> String {
-    match p["kind"].as_str() {
-        Some("view") => format!("view {} → {}", cell(&p["alias"]), cell(&p["version"])),
-        _ => {
-            let mut s = format!("topic {} → {}", cell(&p["source"]), cell(&p["dest"]));
-            if let Some(w) = p["predicate"].as_str() {
+fn what(p: &ReplayProgress) -> String {
+    match &p.spec {
+        ReplaySpec::View { alias, version, .. } => format!("view {alias} → {version}"),
+        ReplaySpec::Topic {
+            source,
+            dest,
+            predicate,
+            ..
+        } => {
+            let mut s = format!("topic {source} → {dest}");
+            if let Some(w) = predicate {
                 s.push_str(&format!(" where {w}"));
             }
             s
@@ -210,52 +227,43 @@ fn what(p: &Value) -> String {
     }
 }
 
-fn describe(p: &Value) {
+fn describe(p: &ReplayProgress) {
     let mut lines = vec![
-        ("replay", cell(&p["id"])),
+        ("replay", p.id.to_string()),
         ("what", what(p)),
-        ("status", cell(&p["status"])),
+        ("status", status_text(p.status).to_owned()),
         (
             "progress",
-            format!(
-                "{}/{} records ({:.1}%)",
-                cell(&p["processed"]),
-                cell(&p["total"]),
-                p["percent"].as_f64().unwrap_or(0.0)
-            ),
+            format!("{}/{} records ({:.1}%)", p.processed, p.total, p.percent),
         ),
         ("rate", progress_text(p)),
-        (
-            "started",
-            p["created_ms"]
-                .as_i64()
-                .map_or_else(|| "-".into(), format_ms),
-        ),
+        ("started", format_ms(p.created_ms)),
     ];
-    if let Some(ms) = p["finished_ms"].as_i64() {
+    if let Some(ms) = p.finished_ms {
         lines.push(("finished", format_ms(ms)));
     }
-    if p["kind"] == "view" {
-        let promote = p["promote_when_lag_under"].as_u64().map_or_else(
+    if let ReplaySpec::View {
+        promote_when_lag_under,
+        ..
+    } = &p.spec
+    {
+        let promote = promote_when_lag_under.map_or_else(
             || "manual (strata view promote)".into(),
             |n| format!("when lag < {n}"),
         );
         lines.push(("promote", promote));
     }
-    if let Some(c) = p["counts"].as_object() {
+    if let Some(c) = &p.counts {
         lines.push((
             "counts",
             format!(
                 "read {}, copied {}, filtered out {}, invalid {}",
-                cell(&c["read"]),
-                cell(&c["copied"]),
-                cell(&c["filtered_out"]),
-                cell(&c["invalid"])
+                c.read, c.copied, c.filtered_out, c.invalid
             ),
         ));
     }
-    if !p["message"].is_null() {
-        lines.push(("message", cell(&p["message"])));
+    if let Some(m) = &p.message {
+        lines.push(("message", m.clone()));
     }
     for (k, v) in lines {
         println!("{k:<9} {v}");
@@ -274,27 +282,23 @@ pub async fn list(a: ListArgs) -> Result {
         "REC/S",
         "ETA",
     ];
-    list_command(
-        &a.server,
-        a.output,
-        "/v1/replays",
-        "replays",
-        &header,
-        |p| {
-            vec![
-                cell(&p["id"]),
-                what(p),
-                cell(&p["status"]),
-                cell(&p["processed"]),
-                cell(&p["total"]),
-                format!("{:.1}", p["percent"].as_f64().unwrap_or(0.0)),
-                human_count(p["records_per_s"].as_f64().unwrap_or(0.0)),
-                p["eta_s"]
-                    .as_f64()
-                    .map_or_else(|| "-".into(), human_seconds),
-            ]
-        },
-    )
+    list_command(&a.server, a.output, "/v1/replays", &header, |r: Replays| {
+        r.replays
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    what(p),
+                    status_text(p.status).to_owned(),
+                    p.processed.to_string(),
+                    p.total.to_string(),
+                    format!("{:.1}", p.percent),
+                    human_count(p.records_per_s),
+                    p.eta_s.map_or_else(|| "-".into(), human_seconds),
+                ]
+            })
+            .collect()
+    })
     .await
 }
 
@@ -306,7 +310,7 @@ pub async fn status(a: ReplayIdArgs) -> Result {
     if a.output == Output::Json {
         return print_json(&p);
     }
-    describe(&p);
+    describe(&read(&p)?);
     Ok(())
 }
 
@@ -318,7 +322,7 @@ pub async fn cancel(a: ReplayIdArgs) -> Result {
     if a.output == Output::Json {
         return print_json(&p);
     }
-    describe(&p);
+    describe(&read(&p)?);
     Ok(())
 }
 
@@ -334,23 +338,20 @@ pub async fn versions(a: ViewNameArgs) -> Result {
     if a.output == Output::Json {
         return print_json(&v);
     }
-    let current = v["current"].as_str().unwrap_or_default();
-    let rows: Vec<Vec<String>> = v["versions"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let v: Versions = read(&v)?;
+    let rows: Vec<Vec<String>> = v
+        .versions
         .iter()
         .map(|x| {
             vec![
-                format!("v{}", cell(&x["number"])),
-                cell(&x["view"]),
-                if x["view"] == current {
+                format!("v{}", x.number),
+                x.view.clone(),
+                if x.view == v.current {
                     "*".into()
                 } else {
                     String::new()
                 },
-                x["created_ms"]
-                    .as_i64()
+                Some(x.created_ms)
                     .filter(|ms| *ms > 0)
                     .map_or_else(|| "-".into(), format_ms),
             ]
@@ -362,22 +363,21 @@ pub async fn versions(a: ViewNameArgs) -> Result {
 /// `strata view promote`.
 pub async fn promote(a: ViewVersionArgs) -> Result {
     let v = client(&a.server)?
-        .call(
+        .send_json(
             Method::POST,
             &format!("/v1/views/{}/promote", encode_path(&a.view)),
-            Some(json!({ "version": a.which })),
+            &PromoteRequest {
+                version: a.which.clone(),
+            },
         )
         .await?;
     match a.output {
         Output::Json => print_json(&v),
         Output::Table => {
+            let p: Promotion = read(&v)?;
             println!(
                 "{} now answers with {} (was {}); roll back with: strata view promote {} {}",
-                cell(&v["alias"]),
-                cell(&v["to"]),
-                cell(&v["from"]),
-                cell(&v["alias"]),
-                cell(&v["from"])
+                p.alias, p.to, p.from, p.alias, p.from
             );
             Ok(())
         }
@@ -400,10 +400,10 @@ pub async fn drop_version(a: ViewVersionArgs) -> Result {
     match a.output {
         Output::Json => print_json(&v),
         Output::Table => {
+            let d: DroppedVersion = read(&v)?;
             println!(
                 "dropped version {} of {} with its state and output topics",
-                cell(&v["dropped"]),
-                cell(&v["alias"])
+                d.dropped, d.alias
             );
             Ok(())
         }
@@ -418,7 +418,16 @@ mod tests {
     fn offsets_parse_or_say_how() {
         assert_eq!(
             offsets("0:120, 1:98").unwrap(),
-            json!([{"partition": 0, "offset": 120}, {"partition": 1, "offset": 98}])
+            [
+                PartitionOffset {
+                    partition: 0,
+                    offset: 120
+                },
+                PartitionOffset {
+                    partition: 1,
+                    offset: 98
+                }
+            ]
         );
         for bad in ["", "0", "a:1", "0:-1", "0:1,x"] {
             assert!(

@@ -6,10 +6,14 @@ use std::io::{Read, Write};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::Method;
+use serde::Deserialize;
 use serde_json::Value;
+use strata_server::api::ErrorBody;
+use strata_server::api::sql::{Outcome, Source, SqlResponse};
 use strata_server::client::api_error;
 
-use super::{Failure, Result, cell, client, fail, print_json, print_table};
+use super::ndjson::Lines;
+use super::{Failure, Result, client, fail, opt, print_json, print_table, read};
 use crate::args::{Output, SqlArgs};
 
 /// `strata sql`.
@@ -57,61 +61,53 @@ pub async fn run(a: SqlArgs) -> Result {
         }
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| Failure(format!("the node's answer is not JSON: {e}")))?;
-        return print_outcomes(&v["outcomes"], a.output);
+        let answer: SqlResponse = read(&v)?;
+        return print_outcomes(&answer.outcomes, a.output);
     }
     // A continuous query: the statements before it are in a header; its rows are the body.
     if let Some(earlier) = response
         .headers()
         .get("strata-outcomes")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| serde_json::from_str::<Value>(v).ok())
+        .and_then(|v| serde_json::from_str::<Vec<Outcome>>(v).ok())
     {
         // To stderr, so that stdout holds only rows.
-        for line in outcome_lines(&earlier) {
-            eprintln!("{line}");
+        for o in &earlier {
+            eprintln!("{}", outcome_line(o));
         }
     }
-    let mut body = response.into_body();
+    let mut lines = Lines::new(response.into_body());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut pending: Vec<u8> = Vec::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         // Returning drops the response, which closes the connection: the node then drops
         // the query's temporary view.
-        let frame = tokio::select! {
-            f = body.frame() => f,
+        let line = tokio::select! {
+            l = lines.next() => l?,
             _ = &mut ctrl_c => return Ok(()),
         };
-        let Some(frame) = frame else {
+        let Some(line) = line else {
             out.flush().ok();
             return Ok(());
         };
-        let frame =
-            frame.map_err(|e| Failure(format!("the stream from the node broke off: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            let line = &line[..line.len() - 1];
-            if line.starts_with(b"{\"error\"") {
-                let v: Value = serde_json::from_slice(line).unwrap_or_default();
-                return fail(format!(
-                    "the node ended the query: {}",
-                    v["error"]["message"]
-                        .as_str()
-                        .unwrap_or(&String::from_utf8_lossy(line))
-                ));
-            }
-            match out.write_all(line).and_then(|()| out.write_all(b"\n")) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
+        if line.starts_with(b"{\"error\"") {
+            let message = serde_json::from_slice::<ErrorBody>(&line).map_or_else(
+                |_| String::from_utf8_lossy(&line).into_owned(),
+                |e| e.error.message,
+            );
+            return fail(format!("the node ended the query: {message}"));
         }
-        match out.flush() {
+        // Flushed once the lines that arrived together are written.
+        let written = out.write_all(&line).and_then(|()| out.write_all(b"\n"));
+        let written = written.and_then(|()| {
+            if lines.has_line() {
+                Ok(())
+            } else {
+                out.flush()
+            }
+        });
+        match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -119,95 +115,79 @@ pub async fn run(a: SqlArgs) -> Result {
     }
 }
 
-fn print_outcomes(outcomes: &Value, output: Output) -> Result {
+fn print_outcomes(outcomes: &[Outcome], output: Output) -> Result {
     if output == Output::Json {
-        return print_json(outcomes);
+        let v = serde_json::to_value(outcomes).map_err(|e| Failure(e.to_string()))?;
+        return print_json(&v);
     }
-    for o in outcomes.as_array().map(Vec::as_slice).unwrap_or_default() {
-        match o["kind"].as_str() {
-            Some("listing") => {
-                let sources: Vec<Vec<String>> = o["sources"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
+    for o in outcomes {
+        match o {
+            Outcome::Listing { sources, views } => {
+                let sources: Vec<Vec<String>> = sources
                     .iter()
-                    .map(|s| vec![cell(&s["name"]), cell(&s["kind"]), cell(&s["topic"])])
+                    .map(|s| vec![s.name.clone(), s.kind.clone(), s.topic.clone()])
                     .collect();
                 print_table(&["SOURCE", "KIND", "TOPIC"], &sources)?;
-                let views: Vec<Vec<String>> = o["views"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|v| vec![cell(v)])
-                    .collect();
+                let views: Vec<Vec<String>> = views.iter().map(|v| vec![v.clone()]).collect();
                 println!();
                 print_table(&["VIEW"], &views)?;
             }
-            Some("source_description") => {
-                let s = &o["source"];
-                println!(
-                    "{} {} on topic {}",
-                    cell(&s["kind"]),
-                    cell(&s["name"]),
-                    cell(&s["topic"])
-                );
-                let event_time = match &s["timestamp_column"] {
-                    Value::Null => "the record timestamp (ROWTIME)".to_owned(),
-                    c => cell(c),
-                };
-                println!("event time: {event_time}");
-                if let Some(k) = s["primary_key"].as_str() {
-                    println!("primary key: {k}");
-                }
-                let columns: Vec<Vec<String>> = s["columns"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| vec![cell(&c["name"]), cell(&c["data_type"]).to_uppercase()])
-                    .collect();
-                print_table(&["COLUMN", "TYPE"], &columns)?;
-            }
-            _ => {
-                for line in outcome_lines(&Value::Array(vec![o.clone()])) {
-                    println!("{line}");
-                }
-            }
+            Outcome::SourceDescription { source } => print_source(source)?,
+            other => println!("{}", outcome_line(other)),
         }
     }
     Ok(())
 }
 
-/// One line per outcome, for people.
-fn outcome_lines(outcomes: &Value) -> Vec<String> {
-    outcomes
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+/// `DESCRIBE` of a stream or table.
+fn print_source(s: &Source) -> Result {
+    println!("{} {} on topic {}", s.kind, s.name, s.topic);
+    let event_time = match &s.timestamp_column {
+        None => "the record timestamp (ROWTIME)".to_owned(),
+        Some(c) => c.clone(),
+    };
+    println!("event time: {event_time}");
+    if let Some(k) = &s.primary_key {
+        println!("primary key: {k}");
+    }
+    let columns: Vec<Vec<String>> = s
+        .columns
         .iter()
-        .map(|o| {
-            let name = cell(&o["name"]);
-            match o["kind"].as_str().unwrap_or_default() {
-                "source_created" => format!("created {name} on topic {}", cell(&o["topic"])),
-                "view_created" => format!(
-                    "created view {name}: `strata query {name}` reads it, its changes go to topic {}",
-                    cell(&o["changelog"])
-                ),
-                "already_exists" => format!("{name} already exists: nothing done"),
-                "dropped" => format!("dropped {name}"),
-                "query_started" => format!("started query {name}"),
-                "view_description" => {
-                    let plan = &o["plan"];
-                    format!(
-                        "view {} reads {}; stats {}",
-                        cell(&plan["name"]),
-                        cell(&plan["source"]["name"]),
-                        o["stats"]
-                    )
-                }
-                _ => o.to_string(),
+        .map(|c| vec![c.name.clone(), c.data_type.to_uppercase()])
+        .collect();
+    print_table(&["COLUMN", "TYPE"], &columns)
+}
+
+/// One line for people about an outcome.
+fn outcome_line(o: &Outcome) -> String {
+    match o {
+        Outcome::SourceCreated { name, topic } => format!("created {name} on topic {topic}"),
+        Outcome::ViewCreated { name, changelog } => format!(
+            "created view {name}: `strata query {name}` reads it, its changes go to topic {changelog}"
+        ),
+        Outcome::AlreadyExists { name } => format!("{name} already exists: nothing done"),
+        Outcome::Dropped { name } => format!("dropped {name}"),
+        Outcome::QueryStarted { name, .. } => format!("started query {name}"),
+        Outcome::ViewDescription { plan, stats } => {
+            /// The names in a plan this line shows.
+            #[derive(Deserialize)]
+            struct Names {
+                name: Option<String>,
+                source: Option<SourceName>,
             }
-        })
-        .collect()
+            #[derive(Deserialize)]
+            struct SourceName {
+                name: Option<String>,
+            }
+            let names = serde_json::from_str::<Names>(plan.get()).ok();
+            let view = names.as_ref().and_then(|n| n.name.clone());
+            let source = names.and_then(|n| n.source).and_then(|s| s.name);
+            let stats = serde_json::from_str::<Value>(stats.get()).unwrap_or_default();
+            format!("view {} reads {}; stats {stats}", opt(view), opt(source))
+        }
+        // Printed whole elsewhere (`print_outcomes`); here, before a query's rows, as JSON.
+        Outcome::Listing { .. } | Outcome::SourceDescription { .. } => serde_json::to_value(o)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    }
 }

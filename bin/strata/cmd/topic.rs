@@ -1,10 +1,11 @@
 //! `strata topic create|list|describe|delete`.
 
 use hyper::Method;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use strata_server::api::topics::{CreateTopic, Topic, Topics};
 use strata_server::client::encode_path;
 
-use super::{Result, cell, client, human_bytes, list_command, print_json, print_table};
+use super::{Result, cell, client, human_bytes, list_command, print_json, print_table, read};
 use crate::args::{ListArgs, Output, TopicCreateArgs, TopicNameArgs};
 
 /// `strata topic create`.
@@ -22,18 +23,23 @@ pub async fn create(a: TopicCreateArgs) -> Result {
     set("segment_bytes", a.segment_bytes);
     set("segment_ms", a.segment_age);
     set("max_record_bytes", a.max_record_bytes);
-    let body = json!({ "name": a.name, "partitions": a.partitions, "config": config });
-    let topic = client(&a.server)?
-        .call(Method::POST, "/v1/topics", Some(body))
+    let body = CreateTopic {
+        name: a.name.clone(),
+        partitions: a.partitions,
+        config: Some(config),
+    };
+    let v = client(&a.server)?
+        .send_json(Method::POST, "/v1/topics", &body)
         .await?;
     match a.output {
-        Output::Json => print_json(&topic),
+        Output::Json => print_json(&v),
         Output::Table => {
+            let topic: Topic = read(&v)?;
             println!(
                 "created topic {} with {} partition(s), durability {}",
                 a.name,
                 a.partitions,
-                cell(&topic["config"]["durability"])
+                durability(&topic)
             );
             Ok(())
         }
@@ -43,14 +49,19 @@ pub async fn create(a: TopicCreateArgs) -> Result {
 /// `strata topic list`.
 pub async fn list(a: ListArgs) -> Result {
     let header = ["TOPIC", "PARTITIONS", "RECORDS", "SIZE", "DURABILITY"];
-    list_command(&a.server, a.output, "/v1/topics", "topics", &header, |t| {
-        vec![
-            cell(&t["name"]),
-            cell(&t["partition_count"]),
-            cell(&t["records"]),
-            human_bytes(t["size_bytes"].as_u64().unwrap_or(0)),
-            cell(&t["config"]["durability"]),
-        ]
+    list_command(&a.server, a.output, "/v1/topics", &header, |t: Topics| {
+        t.topics
+            .iter()
+            .map(|t| {
+                vec![
+                    t.name.clone(),
+                    t.partition_count.to_string(),
+                    t.records.to_string(),
+                    human_bytes(t.size_bytes),
+                    durability(t),
+                ]
+            })
+            .collect()
     })
     .await
 }
@@ -58,51 +69,44 @@ pub async fn list(a: ListArgs) -> Result {
 /// `strata topic describe`.
 pub async fn describe(a: TopicNameArgs) -> Result {
     let path = format!("/v1/topics/{}", encode_path(&a.name));
-    let t = client(&a.server)?.call(Method::GET, &path, None).await?;
-    match a.output {
-        Output::Json => print_json(&t),
-        Output::Table => {
-            println!("topic:       {}", cell(&t["name"]));
-            println!("partitions:  {}", cell(&t["partition_count"]));
-            println!("records:     {}", cell(&t["records"]));
-            println!(
-                "size:        {}",
-                human_bytes(t["size_bytes"].as_u64().unwrap_or(0))
-            );
-            println!(
-                "created:     {}",
-                strata_server::time::format_ms(t["created_at_ms"].as_i64().unwrap_or(0))
-            );
-            if let Some(config) = t["config"].as_object() {
-                let text: Vec<String> = config
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", cell(v)))
-                    .collect();
-                println!("config:      {}", text.join(" "));
-            }
-            println!();
-            let rows: Vec<Vec<String>> = t["partitions"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|p| {
-                    vec![
-                        cell(&p["partition"]),
-                        cell(&p["start_offset"]),
-                        cell(&p["end_offset"]),
-                        cell(&p["records"]),
-                        human_bytes(p["size_bytes"].as_u64().unwrap_or(0)),
-                        cell(&p["segments"]),
-                    ]
-                })
-                .collect();
-            print_table(
-                &["PARTITION", "START", "END", "RECORDS", "SIZE", "SEGMENTS"],
-                &rows,
-            )
-        }
+    let v = client(&a.server)?.call(Method::GET, &path, None).await?;
+    if a.output == Output::Json {
+        return print_json(&v);
     }
+    let t: Topic = read(&v)?;
+    println!("topic:       {}", t.name);
+    println!("partitions:  {}", t.partition_count);
+    println!("records:     {}", t.records);
+    println!("size:        {}", human_bytes(t.size_bytes));
+    println!(
+        "created:     {}",
+        strata_server::time::format_ms(t.created_at_ms)
+    );
+    let config: Vec<String> = t
+        .config
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cell(v)))
+        .collect();
+    println!("config:      {}", config.join(" "));
+    println!();
+    let rows: Vec<Vec<String>> = t
+        .partitions
+        .iter()
+        .map(|p| {
+            vec![
+                p.partition.to_string(),
+                p.start_offset.to_string(),
+                p.end_offset.to_string(),
+                p.records.to_string(),
+                human_bytes(p.size_bytes),
+                p.segments.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["PARTITION", "START", "END", "RECORDS", "SIZE", "SEGMENTS"],
+        &rows,
+    )
 }
 
 /// `strata topic delete`.
@@ -116,4 +120,9 @@ pub async fn delete(a: TopicNameArgs) -> Result {
             Ok(())
         }
     }
+}
+
+/// A topic's durability for people.
+fn durability(t: &Topic) -> String {
+    t.config.get("durability").map_or_else(|| "-".into(), cell)
 }

@@ -2,10 +2,11 @@
 
 use hyper::Method;
 use serde_json::Value;
+use strata_server::api::views::{Answer, Dropped, ViewDefinition, Views, Window};
 use strata_server::client::encode_path;
 use strata_server::time::{format_ms, now_ms, parse_time};
 
-use super::{Failure, Result, cell, client, list_command, print_json, print_table};
+use super::{Failure, Result, cell, client, list_command, opt, print_json, print_table, read};
 use crate::args::{ListArgs, Output, QueryArgs, ViewNameArgs};
 
 /// `strata view list`.
@@ -22,34 +23,41 @@ pub async fn list(a: ListArgs) -> Result {
         "LAG",
         "WATERMARK",
     ];
-    list_command(&a.server, a.output, "/v1/views", "views", &header, |v| {
-        let s = &v["stats"];
-        vec![
-            cell(&v["name"]),
-            cell(&v["source"]),
-            window_text(&v["window"]),
-            cell(&v["emit"]),
-            cell(&v["status"]),
-            cell(&s["records_in"]),
-            cell(&s["emitted"]),
-            cell(&s["late"]),
-            cell(&s["lag"]),
-            s["watermark"]
-                .as_i64()
-                .map_or_else(|| "-".into(), format_ms),
-        ]
+    list_command(&a.server, a.output, "/v1/views", &header, |v: Views| {
+        v.views
+            .into_iter()
+            .map(|v| {
+                let s = v.stats.as_ref();
+                vec![
+                    v.name,
+                    v.source,
+                    window_text(v.window),
+                    v.emit,
+                    v.status,
+                    opt(s.map(|s| s.records_in)),
+                    opt(s.map(|s| s.emitted)),
+                    opt(s.map(|s| s.late)),
+                    opt(s.map(|s| s.lag)),
+                    s.and_then(|s| s.watermark)
+                        .map_or_else(|| "-".into(), format_ms),
+                ]
+            })
+            .collect()
     })
     .await
 }
 
 /// A window for people: `tumbling 1m`, `hopping 1m every 10s`, `session gap 30m`.
-fn window_text(w: &Value) -> String {
-    let d = |f: &str| w[f].as_u64().map_or_else(|| "?".into(), duration_text);
-    match w["kind"].as_str() {
-        Some("tumbling") => format!("tumbling {}", d("size_ms")),
-        Some("hopping") => format!("hopping {} every {}", d("size_ms"), d("advance_ms")),
-        Some("session") => format!("session gap {}", d("gap_ms")),
-        _ => "-".into(),
+fn window_text(w: Option<Window>) -> String {
+    let d = |ms: i64| u64::try_from(ms).map_or_else(|_| "?".into(), duration_text);
+    match w {
+        Some(Window::Tumbling { size_ms }) => format!("tumbling {}", d(size_ms)),
+        Some(Window::Hopping {
+            size_ms,
+            advance_ms,
+        }) => format!("hopping {} every {}", d(size_ms), d(advance_ms)),
+        Some(Window::Session { gap_ms }) => format!("session gap {}", d(gap_ms)),
+        None => "-".into(),
     }
 }
 
@@ -77,53 +85,37 @@ pub async fn describe(a: ViewNameArgs) -> Result {
     if a.output == Output::Json {
         return print_json(&v);
     }
-    let list = |f: &str| {
-        v[f].as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(cell)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let s = &v["stats"];
+    let v: ViewDefinition = read(&v)?;
+    let v = v.summary;
+    let s = v.stats.as_ref();
     let lines = [
-        ("view", cell(&v["name"])),
-        (
-            "source",
-            format!(
-                "{} (topic {})",
-                cell(&v["source"]),
-                cell(&v["source_topic"])
-            ),
-        ),
-        ("window", window_text(&v["window"])),
-        ("grace", format!("{} ms", cell(&v["grace_ms"]))),
-        ("emit", cell(&v["emit"])),
-        ("keys", list("keys")),
-        ("columns", list("columns")),
-        ("status", cell(&v["status"])),
-        ("failure", cell(&v["failure"])),
+        ("view", v.name.clone()),
+        ("source", format!("{} (topic {})", v.source, v.source_topic)),
+        ("window", window_text(v.window)),
+        ("grace", format!("{} ms", v.grace_ms)),
+        ("emit", v.emit.clone()),
+        ("keys", v.keys.join(", ")),
+        ("columns", v.columns.join(", ")),
+        ("status", v.status.clone()),
+        ("failure", opt(v.failure.as_ref())),
         (
             "changelog",
             format!(
                 "topic {} (late records: topic {})",
-                cell(&v["changelog_topic"]),
-                cell(&v["late_topic"])
+                v.changelog_topic, v.late_topic
             ),
         ),
-        ("records in", cell(&s["records_in"])),
-        ("emitted", cell(&s["emitted"])),
-        ("late", cell(&s["late"])),
-        ("invalid", cell(&s["invalid"])),
-        ("lag", cell(&s["lag"])),
+        ("records in", opt(s.map(|s| s.records_in))),
+        ("emitted", opt(s.map(|s| s.emitted))),
+        ("late", opt(s.map(|s| s.late))),
+        ("invalid", opt(s.map(|s| s.invalid))),
+        ("lag", opt(s.map(|s| s.lag))),
         (
             "watermark",
-            s["watermark"]
-                .as_i64()
+            s.and_then(|s| s.watermark)
                 .map_or_else(|| "-".into(), format_ms),
         ),
-        ("checkpoints", cell(&s["checkpoints"])),
+        ("checkpoints", opt(s.map(|s| s.checkpoints))),
     ];
     for (k, val) in lines {
         println!("{k:<12} {val}");
@@ -138,7 +130,8 @@ pub async fn drop(a: ViewNameArgs) -> Result {
     match a.output {
         Output::Json => print_json(&v),
         Output::Table => {
-            println!("dropped view {} and its output topics", cell(&v["dropped"]));
+            let d: Dropped = read(&v)?;
+            println!("dropped view {} and its output topics", d.dropped);
             Ok(())
         }
     }
@@ -179,49 +172,38 @@ pub async fn query(a: QueryArgs) -> Result {
     if a.output == Output::Json {
         return print_json(&v);
     }
-    let columns: Vec<(String, String)> = v["columns"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|c| (cell(&c["name"]), cell(&c["type"])))
-        .collect();
-    let rows: Vec<Vec<String>> = v["rows"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let answer: Answer = read(&v)?;
+    let rows: Vec<Vec<String>> = answer
+        .rows
         .iter()
         .map(|r| {
-            columns
+            answer
+                .columns
                 .iter()
-                .map(|(name, ty)| match (&r[name], ty.as_str()) {
-                    (Value::Number(n), "timestamp") => {
+                .map(|c| match (r.get(&c.name), c.data_type.as_str()) {
+                    (Some(Value::Number(n)), "timestamp") => {
                         n.as_i64().map_or_else(|| n.to_string(), format_ms)
                     }
-                    (other, _) => cell(other),
+                    (Some(other), _) => cell(other),
+                    (None, _) => "-".into(),
                 })
                 .collect()
         })
         .collect();
-    let header: Vec<String> = columns.iter().map(|(n, _)| n.to_uppercase()).collect();
+    let header: Vec<String> = answer
+        .columns
+        .iter()
+        .map(|c| c.name.to_uppercase())
+        .collect();
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     print_table(&header, &rows)?;
-    let p = &v["provenance"];
-    let layers: Vec<String> = p["layers"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(cell)
-        .collect();
+    let p = &answer.provenance;
     eprintln!(
         "({} rows; layers: {}; watermark {}; lag {})",
-        cell(&v["count"]),
-        layers.join("+"),
-        p["watermark"]
-            .as_i64()
-            .map_or_else(|| "-".into(), format_ms),
-        cell(&p["lag"])
+        answer.count,
+        p.layers.join("+"),
+        p.watermark.map_or_else(|| "-".into(), format_ms),
+        p.lag
     );
     Ok(())
 }

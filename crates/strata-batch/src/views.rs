@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use strata_log::sync::unmodelled::Mutex;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
@@ -293,10 +295,10 @@ impl BatchViewStore {
 
     fn run_inner(&self, plan: &ViewPlan, mut options: RunOptions<'_>) -> Result<Arc<BatchEpoch>> {
         let run_lock = {
-            let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+            let mut views = self.views.lock();
             Arc::clone(&views.entry(plan.name.clone()).or_default().run_lock)
         };
-        let _running = run_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _running = run_lock.lock();
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -348,7 +350,7 @@ impl BatchViewStore {
             state: result.operator,
             obsolete: AtomicBool::new(false),
         });
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let mut views = self.views.lock();
         let entry = views.entry(plan.name.clone()).or_default();
         entry.latest = Some(Arc::clone(&published));
         entry.handed_out.insert(epoch, Arc::downgrade(&published));
@@ -370,7 +372,7 @@ impl BatchViewStore {
     /// Unreadable epoch files (named).
     pub fn latest(&self, view: &str) -> Result<Option<Arc<BatchEpoch>>> {
         let view = view.to_lowercase();
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let mut views = self.views.lock();
         let entry = views.entry(view.clone()).or_default();
         if let Some(latest) = &entry.latest {
             return Ok(Some(Arc::clone(latest)));
@@ -394,7 +396,7 @@ impl BatchViewStore {
     /// I/O errors.
     pub fn drop_view(&self, view: &str) -> Result<()> {
         let view = view.to_lowercase();
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let mut views = self.views.lock();
         let mut held = Vec::new();
         if let Some(entry) = views.remove(&view) {
             for (epoch, handle) in &entry.handed_out {

@@ -8,8 +8,10 @@
 //! every archive run.
 
 use std::path::Path as FsPath;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
 use std::time::Duration;
+use strata_log::sync::unmodelled::Mutex;
 
 use strata_batch::{
     ArchiveConfig, ArchiveReport, Archiver, BatchEpoch, BatchMetrics, BatchViewStore, Manifest,
@@ -68,7 +70,7 @@ impl BatchLayer {
         archive_every: Duration,
         batch_every: Option<Duration>,
     ) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut jobs = self.jobs.lock();
         let (archiver, cat, eng) = (
             Arc::clone(&self.archiver),
             Arc::clone(catalog),
@@ -144,7 +146,7 @@ impl BatchLayer {
 
     /// Stops the background jobs, waiting for runs in progress (blocking).
     pub fn stop_jobs(&self) {
-        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
+        let jobs = std::mem::take(&mut *self.jobs.lock());
         for job in jobs {
             job.stop();
         }

@@ -10,9 +10,11 @@
 //! All methods here that touch the log block on file I/O: call them from `spawn_blocking`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+
 use std::time::{Duration, Instant};
+use strata_log::sync::unmodelled::{Mutex, RwLock};
 
 use strata_log::{Log, Topic, TopicConfig};
 use tokio::sync::watch;
@@ -127,7 +129,7 @@ impl Catalog {
     /// [`strata_log::Error::UnknownTopic`] as [`Error::Log`].
     pub fn topic(&self, name: &str) -> Result<Arc<TopicEntry>> {
         {
-            let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+            let topics = self.topics.read();
             if let Some(entry) = topics.get(name) {
                 return Ok(Arc::clone(entry));
             }
@@ -138,7 +140,7 @@ impl Catalog {
             .log
             .topic(name)
             .map_err(|_| Error::Log(strata_log::Error::UnknownTopic(name.to_owned())))?;
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self.topics.write();
         Ok(Arc::clone(
             topics
                 .entry(name.to_owned())
@@ -159,7 +161,7 @@ impl Catalog {
             .collect();
         let mut gone = Vec::new();
         {
-            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+            let mut topics = self.topics.write();
             topics.retain(|name, entry| {
                 let keep = live.get(name).is_some_and(|t| Arc::ptr_eq(t, &entry.topic));
                 if !keep {
@@ -183,7 +185,7 @@ impl Catalog {
 
     /// All topics, by name.
     pub fn topics(&self) -> Vec<Arc<TopicEntry>> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let topics = self.topics.read();
         topics.values().cloned().collect()
     }
 
@@ -199,7 +201,7 @@ impl Catalog {
     ) -> Result<Arc<TopicEntry>> {
         let topic = self.log.create_topic(name, partitions, config)?;
         let entry = Arc::new(TopicEntry::new(topic));
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self.topics.write();
         topics.insert(name.to_owned(), Arc::clone(&entry));
         Ok(entry)
     }
@@ -211,7 +213,7 @@ impl Catalog {
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         // The index stays locked until the log has deleted the topic, so that a lookup that
         // misses the index cannot find the half-deleted topic in the log and index it again.
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self.topics.write();
         let Some(entry) = topics.remove(name) else {
             return Err(Error::Log(strata_log::Error::UnknownTopic(name.to_owned())));
         };
@@ -313,6 +315,6 @@ impl Catalog {
     }
 
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), SessionHandle>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+        self.sessions.lock()
     }
 }

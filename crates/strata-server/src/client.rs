@@ -14,7 +14,11 @@ use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::api::ErrorBody;
 
 /// What can go wrong talking to a node.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +186,25 @@ impl Client {
         reply.json()
     }
 
+    /// Sends one of the API's request bodies ([`crate::api`]) and parses a successful JSON
+    /// answer.
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn send_json<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<Value, ClientError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ClientError::Protocol(format!("cannot write the request: {e}")))?;
+        let reply = self
+            .raw(method, path, Some((Bytes::from(body), "application/json")))
+            .await?;
+        reply.json()
+    }
+
     /// Posts a produce body (JSON array or NDJSON) to a topic.
     ///
     /// # Errors
@@ -208,23 +231,28 @@ impl Reply {
     }
 }
 
+/// Reads a node's JSON answer as one of the API's types ([`crate::api`]).
+///
+/// # Errors
+/// [`ClientError::Protocol`] when the answer is not of that type.
+pub fn read<T: DeserializeOwned>(answer: &Value) -> Result<T, ClientError> {
+    T::deserialize(answer)
+        .map_err(|e| ClientError::Protocol(format!("the answer is not what the API says: {e}")))
+}
+
 /// Turns an error response into [`ClientError::Api`].
 pub fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let err = parsed.as_ref().and_then(|v| v.get("error"));
-    let code = err
-        .and_then(|e| e.get("code"))
-        .and_then(Value::as_str)
-        .unwrap_or("http_error")
-        .to_owned();
-    let message = err
-        .and_then(|e| e.get("message"))
-        .and_then(Value::as_str)
-        .map_or_else(|| String::from_utf8_lossy(body).into_owned(), str::to_owned);
-    ClientError::Api {
-        status,
-        code,
-        message,
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => ClientError::Api {
+            status,
+            code: error.code,
+            message: error.message,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            code: "http_error".into(),
+            message: String::from_utf8_lossy(body).into_owned(),
+        },
     }
 }
 

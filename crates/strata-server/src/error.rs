@@ -133,6 +133,14 @@ impl Error {
         })
     }
 
+    /// The line that ends a stream (NDJSON, Server-Sent Events) this error broke off: its
+    /// code and message.
+    pub(crate) fn stream_line(&self) -> String {
+        let (_, code, _) = self.classify();
+        serde_json::to_string(&crate::api::ErrorBody::new(code, self.to_string()))
+            .unwrap_or_default()
+    }
+
     /// The HTTP status, the stable code and extra details of this error.
     pub fn classify(&self) -> (StatusCode, &'static str, Option<Value>) {
         match self {

@@ -4,6 +4,8 @@
 //!   [`NodeConfig`].
 //! - [`catalog`]: the node's index of topics and groups and the one place that appends.
 //! - [`records`] and [`fetch`]: records on the wire (produce bodies in, JSON out).
+//! - [`api`]: the request and response bodies of the API, shared with the CLI; they and the
+//!   routes generate `/v1/openapi.json`.
 //! - [`http`]: the axum router, one file per resource (`/v1/...`, `/health`, `/metrics`);
 //!   view answers come from the serving layer (`strata-serving`).
 //! - [`batch`]: the batch layer in the node — the lake, the continuous archiver, scheduled
@@ -13,6 +15,7 @@
 //! - [`client`]: a small HTTP client of the API, used by the CLI, tests and benchmarks.
 //! - [`time`]: points in time, durations and sizes as users write them.
 
+pub mod api;
 pub mod batch;
 pub mod catalog;
 pub mod client;

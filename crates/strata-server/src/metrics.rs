@@ -4,9 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+
 use std::time::Duration;
+use strata_log::sync::unmodelled::{Mutex, RwLock};
 
 use strata_views::engine::Engine;
 
@@ -36,22 +38,17 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let key = (method.to_owned(), route.to_owned());
         let stats = {
-            let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+            let routes = self.routes.read();
             routes.get(&key).cloned()
         };
         let stats = match stats {
             Some(s) => s,
             None => {
-                let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+                let mut routes = self.routes.write();
                 Arc::clone(routes.entry(key).or_default())
             }
         };
-        *stats
-            .by_status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(status)
-            .or_default() += 1;
+        *stats.by_status.lock().entry(status).or_default() += 1;
         let secs = elapsed.as_secs_f64();
         for (i, le) in BUCKETS.iter().enumerate() {
             if secs <= *le {
@@ -75,12 +72,12 @@ impl Metrics {
     }
 
     fn render_requests(&self, out: &mut String) {
-        let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        let routes = self.routes.read();
         let mut sorted: Vec<_> = routes.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         out.push_str("# HELP strata_http_requests_total HTTP requests served, by route, method and status.\n# TYPE strata_http_requests_total counter\n");
         for ((method, route), s) in &sorted {
-            let by_status = s.by_status.lock().unwrap_or_else(|e| e.into_inner());
+            let by_status = s.by_status.lock();
             for (status, n) in by_status.iter() {
                 let _ = writeln!(
                     out,

@@ -1,7 +1,7 @@
 //! Points in time as users write them: milliseconds since the epoch, RFC 3339, or relative
 //! to now (`-1h`, `-30m`, `now`). Shared by the HTTP API and the CLI so both accept the same.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -9,12 +9,7 @@ use time::format_description::well_known::Rfc3339;
 /// What the accepted forms are, for error messages.
 pub const TIME_FORMS: &str = "milliseconds since the Unix epoch (1700000000000), RFC 3339 (2024-05-01T12:00:00Z or with an offset like +02:00), or relative to now (-1h, -15m, -2d, now)";
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use strata_log::now_ms;
 
 /// Parses a point in time into milliseconds since the epoch; `now_ms` anchors relative forms.
 ///

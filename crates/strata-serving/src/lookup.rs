@@ -13,7 +13,9 @@
 //! (with its error messages).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+
+use strata_log::sync::unmodelled::Mutex;
 
 use strata_views::engine::Engine;
 use strata_views::streaming::SpeedPartials;
@@ -40,7 +42,7 @@ pub struct Lookups {
 
 impl std::fmt::Debug for Lookups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let views = self.views.lock().map(|v| v.len()).unwrap_or_default();
+        let views = self.views.lock().len();
         f.debug_struct("Lookups").field("views", &views).finish()
     }
 }
@@ -90,7 +92,7 @@ impl Lookups {
     /// for its running instance; `None` for views not served as Lambda views.
     fn prepared(&self, engine: &Engine, view: &str) -> Option<Arc<Prepared>> {
         let partials = engine.partials(view).ok()??;
-        let views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let views = self.views.lock();
         if let Some(p) = views.get(view)
             && std::ptr::eq(p.partials.as_ptr(), Arc::as_ptr(&partials))
         {
@@ -109,7 +111,7 @@ impl Lookups {
             scratch: Scratch::new(Arc::new(plan)).ok()?,
             columns: OnceLock::new(),
         });
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let mut views = self.views.lock();
         // Entries of dropped views go when their instance is gone.
         views.retain(|_, p| p.partials.strong_count() > 0);
         views.insert(view.to_owned(), Arc::clone(&prepared));

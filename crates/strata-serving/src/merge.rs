@@ -3,7 +3,9 @@
 //! point lookup touches only that key's groups in each layer.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use strata_log::sync::unmodelled::Mutex;
 
 use arrow::array::RecordBatch;
 use strata_batch::BatchEpoch;
@@ -189,7 +191,7 @@ impl Scratch {
         f: impl FnOnce(&ViewOperator, Provenance) -> Result<T>,
     ) -> Result<T> {
         let partials = speed_partials(engine, &self.plan)?;
-        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let taken = self.pool.lock().pop();
         let mut merged = match taken {
             Some(mut op) => {
                 op.restore(self.empty.clone())?;
@@ -199,17 +201,12 @@ impl Scratch {
         };
         let key = match &selection.key {
             Some(values) if values.len() == self.plan.group_by.len() => {
-                let known = self
-                    .keys
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(values)
-                    .cloned();
+                let known = self.keys.lock().get(values).cloned();
                 let row = match known {
                     Some(row) => row,
                     None => {
                         let row = merged.key_row_from_text(values)?;
-                        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut keys = self.keys.lock();
                         if keys.len() >= KEYS {
                             keys.clear();
                         }
@@ -223,7 +220,7 @@ impl Scratch {
         };
         let provenance = merge_keyed(&mut merged, &self.plan, &partials, selection, key)?;
         let out = f(&merged, provenance);
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.pool.lock();
         if pool.len() < POOL {
             pool.push(merged);
         }

@@ -7,53 +7,47 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde_json::{Value, json};
-use strata_batch::{ArchiveReport, Archiver, BatchEpoch, Manifest, Progress, RunOptions};
+use axum::response::Response;
+use strata_batch::{Archiver, Manifest, Progress, RunOptions};
 use strata_engine::json_lines;
 use strata_engine::plan::ViewPlan;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::extract::{Params, RawQuery, blocking, json_response};
+use super::extract::{Params, RawQuery, blocking, json_response, json_sorted};
 use super::state::AppState;
+use crate::api::batch::{
+    ArchiveFailure, ArchiveReport, Archived, BatchEpoch, BatchProgress, BatchRows, BatchRunLine,
+};
+use crate::api::{ApiError, ErrorBody, PartitionOffset};
 use crate::batch::{archive, serve};
 use crate::error::{Error, Result};
 
 /// The routes of the batch layer.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/views/{view}/batch", get(latest).post(run_now))
-        .route("/v1/batch/archive", post(archive_now))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(latest, run_now))
+        .routes(routes!(archive_now))
 }
 
-fn report_json(r: &ArchiveReport) -> Value {
-    json!({
-        "topic": r.topic,
-        "segments": r.segments,
-        "rows": r.rows,
-        "invalid": r.invalid,
-        "files": r.files,
-        "bytes": r.bytes,
-        "missed": r.missed,
-        "leftovers_removed": r.leftovers_removed,
-        "problems": r.problems,
-        "horizon": horizon_json(r.horizon.iter().copied()),
-    })
-}
-
-fn horizon_json(h: impl Iterator<Item = (u32, u64)>) -> Value {
-    Value::Array(
-        h.map(|(partition, offset)| json!({ "partition": partition, "offset": offset }))
-            .collect(),
-    )
-}
-
-/// `POST /v1/batch/archive?topic=`: archives one topic (its errors are the response's), or
-/// every topic (each topic's error is listed beside the others' reports).
+/// Archive the sealed segments of one topic (or of every topic but views' changelogs) into
+/// the Parquet lake now. Archiving one topic, its error is the answer's; archiving every
+/// topic, each topic's error is listed beside the others' reports.
+#[utoipa::path(post, path = "/v1/batch/archive", tag = "batch",
+    params(("topic" = Option<String>, Query, description = "The topic (default: every topic).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What each topic's run wrote.", body = Archived),
+        (status = 400, description = "Unknown query parameter (`bad_query`), or a view's changelog (`not_archived`).", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such topic (`unknown_topic`).", body = ErrorBody),
+        (status = 409, description = "The topic's schema differs from the lake's (`schema_changed`).", body = ErrorBody),
+        (status = 500, description = "I/O or Parquet failure, naming the file (`batch_failed`, `corrupt_metadata`).", body = ErrorBody),
+        (status = 507, description = "Disk full (`disk_full`); the manifest is untouched.", body = ErrorBody),
+    ))]
 async fn archive_now(State(state): State<AppState>, query: RawQuery) -> Result<Response> {
     let params = Params::new(query, &["topic"])?;
     let topic = params.get("topic").map(str::to_owned);
@@ -79,70 +73,48 @@ async fn archive_now(State(state): State<AppState>, query: RawQuery) -> Result<R
         ))
     })
     .await?;
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
+    let mut archived = Archived {
+        reports: Vec::new(),
+        errors: Vec::new(),
+    };
     for (topic, r) in results {
         match r {
-            Ok(report) => reports.push(report_json(&report)),
+            Ok(report) => archived.reports.push(report_of(report)),
             Err(e) if one => return Err(e),
             Err(e) => {
                 let (_, code, _) = e.classify();
-                errors.push(json!({ "topic": topic, "code": code, "message": e.to_string() }));
+                archived.errors.push(ArchiveFailure {
+                    topic,
+                    code: code.to_owned(),
+                    message: e.to_string(),
+                });
             }
         }
     }
-    Ok(axum::Json(json!({ "reports": reports, "errors": errors })).into_response())
+    json_sorted(&archived)
 }
 
-/// The view's plan, checked runnable: known, and its topic archived at least once.
-fn runnable_plan(state: &AppState, view: &str) -> Result<ViewPlan> {
-    let plan = state
-        .engine
-        .plan(view)
-        .ok_or_else(|| Error::unknown_view(view))?;
-    let lake = &state.batch.archiver.config().lake_dir;
-    if Manifest::load(lake, &plan.source.topic)?.is_none() {
-        return Err(Error::Conflict {
-            code: "not_archived",
-            message: format!(
-                "topic {} of view {} has nothing in the lake yet: run `strata batch archive {}` (POST /v1/batch/archive?topic={}) or wait for the archiver, then run the batch view",
-                plan.source.topic, plan.name, plan.source.topic, plan.source.topic
-            ),
-        });
-    }
-    Ok(plan)
-}
-
-fn epoch_summary(e: &BatchEpoch) -> Value {
-    let h = e.horizon();
-    json!({
-        "view": h.view,
-        "epoch": e.epoch(),
-        "topic": h.topic,
-        "horizon": horizon_json(h.partitions.iter().map(|p| (p.partition, p.offset))),
-        "rows": h.rows,
-        "input_rows": h.input_rows,
-        "created_at_ms": h.created_at_ms,
-    })
-}
-
-fn progress_json(p: &Progress) -> Value {
-    json!({
-        "files_done": p.files_done,
-        "files_total": p.files_total,
-        "rows_read": p.rows_read,
-        "rows_total": p.rows_total,
-    })
-}
-
-fn error_json(e: &Error) -> Value {
-    let (_, code, _) = e.classify();
-    json!({ "error": { "code": code, "message": e.to_string() } })
-}
-
-/// `POST /v1/views/{v}/batch?progress=`: recomputes the view's batch view from the lake now
-/// and answers with the new epoch. With `progress=true` the answer is NDJSON: a
-/// `{"progress": …}` line after every file read, then `{"result": …}` or `{"error": …}`.
+/// Recompute the view's batch view from the lake now and publish it as the next epoch.
+/// With `progress=true` the answer is NDJSON: a `{"progress": …}` line after every file
+/// read, then `{"result": …}` or `{"error": …}`.
+#[utoipa::path(post, path = "/v1/views/{view}/batch", tag = "batch",
+    params(
+        ("view" = String, Path, description = "View name (case-insensitive)."),
+        ("progress" = Option<bool>, Query, description = "Stream the run's progress as NDJSON."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new epoch (or, with `progress=true`, the NDJSON stream).", content(
+            (BatchEpoch = "application/json"),
+            (BatchRunLine = "application/x-ndjson"),
+        )),
+        (status = 400, description = "A view the batch layer cannot compute, e.g. a stream-table join (`batch_unsupported`); a bad query (`bad_query`).", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+        (status = 409, description = "The view's topic has nothing in the lake yet (`not_archived`: archive it first), or the lake holds foreign files (`foreign_files`, with paths).", body = ErrorBody),
+        (status = 500, description = "A corrupt lake file or manifest, named (`corrupt_lake_file`, `corrupt_metadata`), or another failure (`batch_failed`).", body = ErrorBody),
+        (status = 507, description = "Disk full (`disk_full`); the previous epoch stays.", body = ErrorBody),
+    ))]
 async fn run_now(
     State(state): State<AppState>,
     Path(view): Path<String>,
@@ -168,14 +140,14 @@ async fn run_now(
             Ok(epoch)
         })
         .await?;
-        return Ok(axum::Json(epoch_summary(&epoch)).into_response());
+        return json_sorted(&epoch_of(&epoch));
     }
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<BatchRunLine>();
     let store = Arc::clone(&state.batch.store);
     let engine = Arc::clone(&state.engine);
     tokio::task::spawn_blocking(move || {
         let mut report = |p: Progress| {
-            let _ = tx.send(json!({ "progress": progress_json(&p) }));
+            let _ = tx.send(BatchRunLine::Progress(progress_of(&p)));
         };
         let result = store.run(
             &plan,
@@ -187,15 +159,27 @@ async fn run_now(
         let last = match result {
             Ok(epoch) => {
                 serve(&engine, &epoch);
-                json!({ "result": epoch_summary(&epoch) })
+                BatchRunLine::Result(epoch_of(&epoch))
             }
-            Err(e) => error_json(&Error::from(e)),
+            Err(e) => {
+                let e = Error::from(e);
+                let (_, code, _) = e.classify();
+                BatchRunLine::Error(ApiError {
+                    code: code.to_owned(),
+                    message: e.to_string(),
+                    details: serde_json::Map::new(),
+                })
+            }
         };
         let _ = tx.send(last);
     });
     let lines = futures_util::stream::unfold(rx, |mut rx| async move {
-        let v = rx.recv().await?;
-        Some((Ok::<_, Infallible>(Bytes::from(format!("{v}\n"))), rx))
+        let line = rx.recv().await?;
+        // Sorted keys, as the `Value` lines this replaced.
+        let text = serde_json::to_value(&line)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        Some((Ok::<_, Infallible>(Bytes::from(format!("{text}\n"))), rx))
     });
     let mut r = Response::new(Body::from_stream(lines));
     r.headers_mut().insert(
@@ -205,7 +189,14 @@ async fn run_now(
     Ok(r)
 }
 
-/// `GET /v1/views/{v}/batch`: the latest batch view's rows and horizon.
+/// The view's latest batch view: its rows (complete up to the horizon, late records
+/// included) and horizon.
+#[utoipa::path(get, path = "/v1/views/{view}/batch", tag = "batch",
+    params(("view" = String, Path, description = "View name (case-insensitive).")),
+    responses(
+        (status = 200, description = "Rows and horizon.", body = BatchRows),
+        (status = 404, description = "No such view (`unknown_view`), or no batch view yet (`no_batch_view`).", body = ErrorBody),
+    ))]
 async fn latest(State(state): State<AppState>, Path(view): Path<String>) -> Result<Response> {
     let st = Arc::clone(&state);
     let body = blocking(move || {
@@ -218,7 +209,8 @@ async fn latest(State(state): State<AppState>, Path(view): Path<String>) -> Resu
             ),
         })?;
         let lines = json_lines(epoch.rows())?;
-        let summary = epoch_summary(&epoch);
+        let summary = serde_json::to_value(epoch_of(&epoch))
+            .map_err(|e| Error::Unavailable(format!("cannot write the answer: {e}")))?;
         let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 512);
         body.extend_from_slice(b"{\"batch\":");
         body.extend_from_slice(summary.to_string().as_bytes());
@@ -236,4 +228,74 @@ async fn latest(State(state): State<AppState>, Path(view): Path<String>) -> Resu
     })
     .await?;
     Ok(json_response(StatusCode::OK, body))
+}
+
+/// The view's plan, checked runnable: known, and its topic archived at least once.
+fn runnable_plan(state: &AppState, view: &str) -> Result<ViewPlan> {
+    let plan = state
+        .engine
+        .plan(view)
+        .ok_or_else(|| Error::unknown_view(view))?;
+    let lake = &state.batch.archiver.config().lake_dir;
+    if Manifest::load(lake, &plan.source.topic)?.is_none() {
+        return Err(Error::Conflict {
+            code: "not_archived",
+            message: format!(
+                "topic {} of view {} has nothing in the lake yet: run `strata batch archive {}` (POST /v1/batch/archive?topic={}) or wait for the archiver, then run the batch view",
+                plan.source.topic, plan.name, plan.source.topic, plan.source.topic
+            ),
+        });
+    }
+    Ok(plan)
+}
+
+/// A report as the API writes it.
+fn report_of(r: strata_batch::ArchiveReport) -> ArchiveReport {
+    ArchiveReport {
+        topic: r.topic,
+        segments: r.segments,
+        rows: r.rows,
+        invalid: r.invalid,
+        files: r.files,
+        bytes: r.bytes,
+        missed: r.missed,
+        leftovers_removed: r.leftovers_removed,
+        problems: r.problems,
+        horizon: r
+            .horizon
+            .into_iter()
+            .map(|(partition, offset)| PartitionOffset { partition, offset })
+            .collect(),
+    }
+}
+
+/// An epoch as the API writes it.
+fn epoch_of(e: &strata_batch::BatchEpoch) -> BatchEpoch {
+    let h = e.horizon();
+    BatchEpoch {
+        view: h.view.clone(),
+        epoch: e.epoch(),
+        topic: h.topic.clone(),
+        horizon: h
+            .partitions
+            .iter()
+            .map(|p| PartitionOffset {
+                partition: p.partition,
+                offset: p.offset,
+            })
+            .collect(),
+        rows: h.rows,
+        input_rows: h.input_rows,
+        created_at_ms: h.created_at_ms,
+    }
+}
+
+/// A run's progress as the API writes it.
+fn progress_of(p: &Progress) -> BatchProgress {
+    BatchProgress {
+        files_done: p.files_done as u64,
+        files_total: p.files_total as u64,
+        rows_read: p.rows_read,
+        rows_total: p.rows_total,
+    }
 }

@@ -10,7 +10,7 @@ use axum::extract::Query;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::TopicEntry;
 use crate::error::{Error, Result};
@@ -64,6 +64,18 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// A 200 answer of one of the API's types, its object keys sorted at every level: those
+/// bodies used to be `serde_json` maps, which write keys sorted, and clients have seen that
+/// order (the intermediate `Value` is what those maps cost as well).
+pub(crate) fn json_sorted<T: Serialize>(body: &T) -> Result<Response> {
+    let value = serde_json::to_value(body)
+        .map_err(|e| Error::Unavailable(format!("cannot write the answer: {e}")))?;
+    Ok(json_response(
+        StatusCode::OK,
+        value.to_string().into_bytes(),
+    ))
 }
 
 /// A JSON request body; a 400 `bad_json` saying what it should look like (`example`).

@@ -7,41 +7,44 @@ use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use strata_log::names::validate_name;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{
-    DEFAULT_FETCH_RECORDS, Params, RawBody, RawQuery, blocking, body_bytes, parse_json_body,
+    DEFAULT_FETCH_RECORDS, Params, RawBody, RawQuery, blocking, body_bytes, json_sorted,
+    parse_json_body,
 };
 use super::reads::{fetch_response, read_waiting};
 use super::state::AppState;
+use crate::api::groups::{
+    CommitOffsets, Committed, Group, GroupPartition, GroupSummary, Groups, ResetGroup,
+};
+use crate::api::records::Fetched;
+use crate::api::topics::Deleted;
+use crate::api::{ErrorBody, PartitionOffset};
 use crate::catalog::{Catalog, TopicEntry};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Framing, Start};
 use crate::time::{TIME_FORMS, now_ms, parse_time};
 
 /// The routes of consumer groups.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/groups", get(list_groups))
-        .route(
-            "/v1/groups/{group}",
-            get(describe_group).delete(delete_group),
-        )
-        .route("/v1/groups/{group}/offsets", post(commit_offsets))
-        .route("/v1/groups/{group}/reset", post(reset_group))
-        .route(
-            "/v1/groups/{group}/topics/{topic}/records",
-            get(group_fetch),
-        )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_groups))
+        .routes(routes!(describe_group, delete_group))
+        .routes(routes!(commit_offsets))
+        .routes(routes!(reset_group))
+        .routes(routes!(group_fetch))
 }
 
-async fn list_groups(State(state): State<AppState>) -> Json<Value> {
+/// List consumer groups with the topics they read and their total lag.
+#[utoipa::path(get, path = "/v1/groups", tag = "groups",
+    responses((status = 200, description = "Every group.", body = Groups)))]
+async fn list_groups(State(state): State<AppState>) -> Result<Response> {
     let log = state.catalog.log();
-    let groups: Vec<Value> = log
+    let groups = log
         .groups()
         .groups()
         .into_iter()
@@ -49,68 +52,92 @@ async fn list_groups(State(state): State<AppState>) -> Json<Value> {
             let lags = log.group_lag(&g).unwrap_or_default();
             let topics: std::collections::BTreeSet<&str> =
                 lags.iter().map(|l| l.topic.as_str()).collect();
-            json!({
-                "group": g,
-                "topics": topics,
-                "lag": lags.iter().map(|l| l.lag).sum::<u64>(),
-            })
+            GroupSummary {
+                topics: topics.into_iter().map(str::to_owned).collect(),
+                lag: lags.iter().map(|l| l.lag).sum(),
+                group: g,
+            }
         })
         .collect();
-    Json(json!({ "groups": groups }))
+    json_sorted(&Groups { groups })
 }
 
+/// A group's committed offset and lag per partition.
+#[utoipa::path(get, path = "/v1/groups/{group}", tag = "groups",
+    params(("group" = String, Path, description = "Consumer group name.")),
+    responses(
+        (status = 200, description = "The group.", body = Group),
+        (status = 404, description = "No such group (`unknown_group`).", body = ErrorBody),
+    ))]
 async fn describe_group(
     State(state): State<AppState>,
     Path(group): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     check_group_name(&group)?;
     let log = state.catalog.log();
     let lags = log.group_lag(&group)?;
     let committed = log.groups().offsets(&group)?;
-    let partitions: Vec<Value> = lags
+    let partitions = lags
         .iter()
-        .map(|l| {
-            let at = committed
+        .map(|l| GroupPartition {
+            topic: l.topic.clone(),
+            partition: l.partition,
+            committed: l.committed,
+            end_offset: l.end_offset,
+            lag: l.lag,
+            committed_at_ms: committed
                 .iter()
                 .find(|(t, p, _)| *t == l.topic && *p == l.partition)
-                .map(|(_, _, c)| c.committed_at_ms);
-            json!({
-                "topic": l.topic,
-                "partition": l.partition,
-                "committed": l.committed,
-                "end_offset": l.end_offset,
-                "lag": l.lag,
-                "committed_at_ms": at,
-            })
+                .map(|(_, _, c)| c.committed_at_ms),
         })
         .collect();
-    Ok(Json(json!({
-        "group": group,
-        "lag": lags.iter().map(|l| l.lag).sum::<u64>(),
-        "partitions": partitions,
-    })))
+    json_sorted(&Group {
+        lag: lags.iter().map(|l| l.lag).sum(),
+        group,
+        partitions,
+    })
 }
 
+/// Delete a group and its committed offsets.
+#[utoipa::path(delete, path = "/v1/groups/{group}", tag = "groups",
+    params(("group" = String, Path, description = "Consumer group name.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted.", body = Deleted),
+        (status = 404, description = "No such group.", body = ErrorBody),
+    ))]
 async fn delete_group(
     State(state): State<AppState>,
     Path(group): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     check_group_name(&group)?;
     let catalog = Arc::clone(&state.catalog);
     let g = group.clone();
     blocking(move || Ok(catalog.log().groups().delete_group(&g)?)).await?;
     state.catalog.forget_sessions(&group, None);
-    Ok(Json(json!({ "deleted": group })))
+    json_sorted(&Deleted { deleted: group })
 }
 
+/// Commit offsets: per partition, the next offset the group reads.
+#[utoipa::path(post, path = "/v1/groups/{group}/offsets", tag = "groups",
+    params(("group" = String, Path, description = "Consumer group name.")),
+    request_body = CommitOffsets,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Committed.", body = Committed),
+        (status = 400, description = "Bad input: the message says what to fix.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such topic or partition.", body = ErrorBody),
+        (status = 416, description = "An offset past the end.", body = ErrorBody),
+    ))]
 async fn commit_offsets(
     State(state): State<AppState>,
     Path(group): Path<String>,
     body: RawBody,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     check_group_name(&group)?;
     let body = body_bytes(body, state.config.max_body_bytes)?;
-    let req: CommitRequest = parse_json_body(
+    let req: CommitOffsets = parse_json_body(
         &body,
         r#"{"topic": "orders", "offsets": [{"partition": 0, "offset": 42}]}"#,
     )?;
@@ -134,66 +161,47 @@ async fn commit_offsets(
     }
     let catalog = Arc::clone(&state.catalog);
     let g = group.clone();
-    let offsets: Vec<(u32, u64)> = req
-        .offsets
-        .iter()
-        .map(|o| (o.partition, o.offset))
-        .collect();
+    let offsets = req.offsets.clone();
     let topic = req.topic.clone();
-    let committed = offsets.clone();
     blocking(move || {
         let triples: Vec<(&str, u32, u64)> = offsets
             .iter()
-            .map(|(p, o)| (topic.as_str(), *p, *o))
+            .map(|o| (topic.as_str(), o.partition, o.offset))
             .collect();
         catalog.log().groups().commit(&g, &triples)?;
         Ok(())
     })
     .await?;
-    Ok(Json(json!({
-        "group": group,
-        "topic": req.topic,
-        "committed": committed.iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect::<Vec<_>>(),
-    })))
+    json_sorted(&Committed {
+        group,
+        topic: req.topic,
+        committed: req.offsets,
+    })
 }
 
+/// Move a group's offsets to `earliest`, `latest`, an offset or a time; its auto-commit
+/// position restarts from them.
+#[utoipa::path(post, path = "/v1/groups/{group}/reset", tag = "groups",
+    params(("group" = String, Path, description = "Consumer group name.")),
+    request_body = ResetGroup,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The offsets committed.", body = Committed),
+        (status = 400, description = "Bad input: the message says what to fix.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such topic or partition.", body = ErrorBody),
+        (status = 416, description = "Offset outside the range.", body = ErrorBody),
+    ))]
 async fn reset_group(
     State(state): State<AppState>,
     Path(group): Path<String>,
     body: RawBody,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     check_group_name(&group)?;
     let body = body_bytes(body, state.config.max_body_bytes)?;
-    let example = r#"{"topic": "orders", "to": "earliest"} (or "to": "latest", "to": "offset" with "offset": N, "to": "timestamp" with "timestamp": "2024-05-01T00:00:00Z"; optional "partitions": [0, 1])"#;
-    let req: ResetRequest = parse_json_body(&body, example)?;
+    let req: ResetGroup = parse_json_body(&body, RESET_EXAMPLE)?;
     let entry = state.catalog.topic(&req.topic)?;
-    let start = match (req.to.as_str(), req.offset, &req.timestamp) {
-        ("earliest", None, None) => Start::Earliest,
-        ("latest", None, None) => Start::Latest,
-        ("offset", Some(o), None) => Start::Offset(o),
-        ("timestamp", None, Some(t)) => {
-            let ms = match t {
-                Value::Number(n) => n.as_i64().ok_or_else(|| {
-                    Error::bad_request("bad_json", format!("timestamp must be {TIME_FORMS}"))
-                })?,
-                Value::String(s) => parse_time(s, now_ms())
-                    .map_err(|e| Error::bad_request("bad_json", format!("timestamp: {e}")))?,
-                _ => {
-                    return Err(Error::bad_request(
-                        "bad_json",
-                        format!("timestamp must be {TIME_FORMS}"),
-                    ));
-                }
-            };
-            Start::Timestamp(ms)
-        }
-        _ => {
-            return Err(Error::bad_request(
-                "bad_json",
-                format!("cannot tell where to reset to; the body should look like {example}"),
-            ));
-        }
-    };
+    let start = reset_start(&req)?;
     let partitions = match req.partitions {
         None => (0..entry.topic.partition_count()).collect(),
         Some(ps) => {
@@ -216,13 +224,37 @@ async fn reset_group(
     })
     .await?;
     state.catalog.forget_sessions(&group, Some(&req.topic));
-    Ok(Json(json!({
-        "group": group,
-        "topic": req.topic,
-        "committed": offsets.iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect::<Vec<_>>(),
-    })))
+    json_sorted(&Committed {
+        group,
+        topic: req.topic,
+        committed: offsets
+            .into_iter()
+            .map(|(partition, offset)| PartitionOffset { partition, offset })
+            .collect(),
+    })
 }
 
+/// Fetch as a consumer group. With `auto_commit` (the default) a fetch first commits what
+/// the group's earlier fetches delivered, like Kafka's auto-commit; without, it reads from
+/// the committed offsets and the client commits.
+#[utoipa::path(get, path = "/v1/groups/{group}/topics/{topic}/records", tag = "groups",
+    params(
+        ("group" = String, Path, description = "Consumer group name."),
+        ("topic" = String, Path, description = "Topic name."),
+        ("partition" = Option<u32>, Query, description = "Only this partition."),
+        ("max" = Option<u64>, Query, description = "Most records (default 500, at most 100000)."),
+        ("wait_ms" = Option<u64>, Query, description = "Long-poll up to this long (at most 60000)."),
+        ("auto_commit" = Option<bool>, Query, description = "Default true."),
+        ("reset" = Option<String>, Query, description = "Where to start without a usable commit: `earliest` (default) or `latest`."),
+        ("format" = Option<String>, Query, description = "`auto`, `text` or `base64`."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The records, with `group`.", body = Fetched),
+        (status = 400, description = "Bad input: the message says what to fix.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token (group fetches commit).", body = ErrorBody),
+        (status = 404, description = "No such topic or partition.", body = ErrorBody),
+    ))]
 async fn group_fetch(
     State(state): State<AppState>,
     Path((group, topic)): Path<(String, String)>,
@@ -291,38 +323,44 @@ async fn group_fetch(
     Ok(fetch_response(&entry, out, Some(&group)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommitRequest {
-    topic: String,
-    offsets: Vec<PartitionOffset>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartitionOffset {
-    partition: u32,
-    offset: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResetRequest {
-    topic: String,
-    to: String,
-    #[serde(default)]
-    offset: Option<u64>,
-    #[serde(default)]
-    timestamp: Option<Value>,
-    #[serde(default)]
-    partitions: Option<Vec<u32>>,
-}
-
 /// Where a group starts in a partition it has no usable commit for.
 #[derive(Debug, Clone, Copy)]
 enum Reset {
     Earliest,
     Latest,
+}
+
+const RESET_EXAMPLE: &str = r#"{"topic": "orders", "to": "earliest"} (or "to": "latest", "to": "offset" with "offset": N, "to": "timestamp" with "timestamp": "2024-05-01T00:00:00Z"; optional "partitions": [0, 1])"#;
+
+/// Where a reset moves the group to.
+fn reset_start(req: &ResetGroup) -> Result<Start> {
+    Ok(match (req.to.as_str(), req.offset, &req.timestamp) {
+        ("earliest", None, None) => Start::Earliest,
+        ("latest", None, None) => Start::Latest,
+        ("offset", Some(o), None) => Start::Offset(o),
+        ("timestamp", None, Some(t)) => {
+            let ms = match t {
+                Value::Number(n) => n.as_i64().ok_or_else(|| {
+                    Error::bad_request("bad_json", format!("timestamp must be {TIME_FORMS}"))
+                })?,
+                Value::String(s) => parse_time(s, now_ms())
+                    .map_err(|e| Error::bad_request("bad_json", format!("timestamp: {e}")))?,
+                _ => {
+                    return Err(Error::bad_request(
+                        "bad_json",
+                        format!("timestamp must be {TIME_FORMS}"),
+                    ));
+                }
+            };
+            Start::Timestamp(ms)
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "bad_json",
+                format!("cannot tell where to reset to; the body should look like {RESET_EXAMPLE}"),
+            ));
+        }
+    })
 }
 
 /// Where a group fetch starts in a partition without a usable commit (`reset`).

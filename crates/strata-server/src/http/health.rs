@@ -1,40 +1,42 @@
-//! The node itself: `GET /health`, `GET /metrics` (Prometheus text) and
-//! `GET /v1/openapi.json` (the API's description).
+//! The node itself: `GET /health` and `GET /metrics` (Prometheus text).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::extract::{blocking, json_response};
+use super::extract::{blocking, json_sorted};
 use super::state::AppState;
+use crate::api::health::Health;
 use crate::error::Result;
 
-/// The OpenAPI 3.1 description of this API.
-pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
-
 /// The routes of the node itself.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/v1/openapi.json", get(openapi))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "topics": state.catalog.topics().len(),
-        "uptime_ms": state.started.elapsed().as_millis() as u64,
-        "auth": state.config.auth_token.is_some(),
-    }))
+/// Liveness and basic facts.
+#[utoipa::path(get, path = "/health", tag = "node",
+    responses((status = 200, description = "The node is up.", body = Health)))]
+async fn health(State(state): State<AppState>) -> Result<Response> {
+    json_sorted(&Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        topics: state.catalog.topics().len(),
+        uptime_ms: state.started.elapsed().as_millis() as u64,
+        auth: state.config.auth_token.is_some(),
+    })
 }
 
+/// Prometheus metrics: topics, partitions, groups, views, the batch layer, HTTP requests.
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    responses((status = 200, description = "Text exposition format 0.0.4.",
+        content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Result<Response> {
     // The engine's counters sit behind locks its view threads hold while they work.
     let st = Arc::clone(&state);
@@ -50,8 +52,4 @@ async fn metrics(State(state): State<AppState>) -> Result<Response> {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(r)
-}
-
-async fn openapi() -> Response {
-    json_response(StatusCode::OK, OPENAPI_JSON.as_bytes().to_vec())
 }

@@ -5,20 +5,21 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::post;
-use serde_json::json;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{
     DEFAULT_FETCH_RECORDS, Params, RawBody, RawQuery, blocking, body_bytes, json_response,
 };
 use super::reads::{fetch_response, read_waiting};
 use super::state::AppState;
+use crate::api::ErrorBody;
+use crate::api::records::{Fetched, NewRecord, Produced, Record};
 use crate::catalog::{APPEND_POLL, TopicEntry};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Framing, Start};
@@ -26,10 +27,26 @@ use crate::records::ValueFormat;
 use crate::time::{now_ms, parse_time};
 
 /// The routes of records.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/topics/{topic}/records", post(produce).get(consume))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(produce, consume))
 }
 
+/// Produce records: a JSON array of record objects, or NDJSON. The whole body is parsed,
+/// validated and encoded before anything is appended; errors name the record.
+#[utoipa::path(post, path = "/v1/topics/{topic}/records", tag = "records",
+    params(("topic" = String, Path, description = "Topic name.")),
+    request_body(content(
+        (Vec<NewRecord> = "application/json"),
+        (NewRecord = "application/x-ndjson"),
+    )),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where each record landed, in request order (written by hand: `{\"partition\", \"offset\"}` each).", body = Produced),
+        (status = 400, description = "A bad record (`bad_record`, `bad_json`, `no_records`, `unknown_partition`), naming its index.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such topic.", body = ErrorBody),
+        (status = 413, description = "Body over the node's limit, or a record over the topic's `max_record_bytes`.", body = ErrorBody),
+    ))]
 async fn produce(
     State(state): State<AppState>,
     Path(topic): Path<String>,
@@ -57,6 +74,29 @@ async fn produce(
     Ok(json_response(StatusCode::OK, out))
 }
 
+/// Read records from an offset or a time (JSON), long-poll for them, or follow them (NDJSON
+/// until the client disconnects, `max` records, the topic is deleted or the node stops; an
+/// error ends the stream with a line `{"error": …}`).
+#[utoipa::path(get, path = "/v1/topics/{topic}/records", tag = "records",
+    params(
+        ("topic" = String, Path, description = "Topic name."),
+        ("partition" = Option<u32>, Query, description = "Read only this partition (default: all)."),
+        ("offset" = Option<String>, Query, description = "`earliest` (default), `latest`, or an offset (in every partition read)."),
+        ("timestamp" = Option<String>, Query, description = "Start at the first record at or after this time (ms, RFC 3339, or `-1h`); instead of `offset`."),
+        ("max" = Option<u64>, Query, description = "Most records (default 500, at most 100000; with `follow`: stop after this many)."),
+        ("wait_ms" = Option<u64>, Query, description = "Long-poll up to this long (at most 60000) when there is nothing to read."),
+        ("follow" = Option<bool>, Query, description = "Stream NDJSON records."),
+        ("format" = Option<String>, Query, description = "`auto` (default: `value` / `value_text` / `value_b64` by content), `text` or `base64`."),
+    ),
+    responses(
+        (status = 200, description = "The records and where to read on; with `follow`, one record per line.", content(
+            (Fetched = "application/json"),
+            (Record = "application/x-ndjson"),
+        )),
+        (status = 400, description = "A bad parameter (`bad_query`).", body = ErrorBody),
+        (status = 404, description = "No such topic or partition.", body = ErrorBody),
+        (status = 416, description = "Offset outside the partition's range (`valid_range` says which).", body = ErrorBody),
+    ))]
 async fn consume(
     State(state): State<AppState>,
     Path(topic): Path<String>,
@@ -164,8 +204,7 @@ fn follow_response(
                 Ok(_) => {}
                 Err(e) => {
                     st.done = true;
-                    let (_, code, _) = e.classify();
-                    let line = json!({ "error": { "code": code, "message": e.to_string() } });
+                    let line = e.stream_line();
                     return Some((Ok(Bytes::from(format!("{line}\n"))), st));
                 }
             }

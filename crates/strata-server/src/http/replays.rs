@@ -13,37 +13,49 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use strata_views::replay::{DEFAULT_PROMOTE_LAG, TopicReplayRequest, ViewReplayRequest};
 use strata_views::start::StartAt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::extract::{RawBody, blocking, body_bytes, parse_json_body};
+use super::extract::{RawBody, blocking, body_bytes, json_sorted, parse_json_body};
 use super::state::AppState;
+use crate::api::ErrorBody;
+use crate::api::replays::{
+    DroppedVersion, PromoteRequest, Promotion, ReplayProgress, ReplayRequest, Replays, Versions,
+};
 use crate::error::{Error, Result};
 use crate::time::{now_ms, parse_time};
 
 /// The routes of replays and view versions.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/replays", get(list).post(start))
-        .route("/v1/replays/{id}", get(get_replay).delete(cancel))
-        .route("/v1/views/{view}/versions", get(versions))
-        .route("/v1/views/{view}/versions/{version}", delete(drop_version))
-        .route("/v1/views/{view}/promote", post(promote))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, start))
+        .routes(routes!(get_replay, cancel))
+        .routes(routes!(versions))
+        .routes(routes!(drop_version))
+        .routes(routes!(promote))
 }
 
-/// `POST /v1/replays`: starts a replay; 201 with its progress.
+/// Start a replay: a view into a new version (`kind` `view`) or a topic's history into
+/// another topic (`kind` `topic`).
+#[utoipa::path(post, path = "/v1/replays", tag = "replays", request_body = ReplayRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Started: the replay and its progress.", body = ReplayProgress),
+        (status = 400, description = "A bad body, SQL, start position, time or name (`bad_json`, `sql_error`, `plan_error`, `bad_start`, `bad_time`, `bad_promote`).", body = ErrorBody),
+        (status = 404, description = "Unknown view or topic.", body = ErrorBody),
+    ))]
 async fn start(State(state): State<AppState>, body: RawBody) -> Result<Response> {
     let body = body_bytes(body, state.config.max_body_bytes)?;
     let kind = serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|v| v["kind"].as_str().map(str::to_owned));
+        .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_owned));
     let example = if kind.as_deref() == Some("topic") {
         TOPIC_EXAMPLE
     } else {
@@ -61,25 +73,44 @@ async fn start(State(state): State<AppState>, body: RawBody) -> Result<Response>
         Ok(started?)
     })
     .await?;
-    Ok((StatusCode::CREATED, axum::Json(progress)).into_response())
+    Ok((StatusCode::CREATED, Json(ReplayProgress::from(progress))).into_response())
 }
 
-/// `GET /v1/replays`.
+/// Every replay (finished ones too) with its progress.
+#[utoipa::path(get, path = "/v1/replays", tag = "replays",
+    responses((status = 200, description = "Every replay.", body = Replays)))]
 async fn list(State(state): State<AppState>) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let replays = blocking(move || Ok(engine.replays())).await?;
-    Ok(axum::Json(json!({ "replays": replays })).into_response())
+    json_sorted(&Replays {
+        replays: replays.into_iter().map(Into::into).collect(),
+    })
 }
 
-/// `GET /v1/replays/{id}`.
+/// One replay's progress: processed/total, percent, records/s, ETA, lag, counts.
+#[utoipa::path(get, path = "/v1/replays/{id}", tag = "replays",
+    params(("id" = u64, Path, description = "Replay id.")),
+    responses(
+        (status = 200, description = "The replay and its progress.", body = ReplayProgress),
+        (status = 404, description = "No such replay (`unknown_replay`).", body = ErrorBody),
+    ))]
 async fn get_replay(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let id = replay_id(&id)?;
     let engine = Arc::clone(&state.engine);
     let progress = blocking(move || Ok(engine.replay(id)?)).await?;
-    Ok(axum::Json(progress).into_response())
+    Ok(Json(ReplayProgress::from(progress)).into_response())
 }
 
-/// `DELETE /v1/replays/{id}`: cancels; a view replay's unpromoted version is dropped.
+/// Cancel a replay: a view replay's unpromoted version is dropped; a topic replay stops
+/// (what it copied stays).
+#[utoipa::path(delete, path = "/v1/replays/{id}", tag = "replays",
+    params(("id" = u64, Path, description = "Replay id.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The replay and its progress.", body = ReplayProgress),
+        (status = 404, description = "No such replay.", body = ErrorBody),
+        (status = 409, description = "The replay already ended (`conflict`).", body = ErrorBody),
+    ))]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let id = replay_id(&id)?;
     let engine = Arc::clone(&state.engine);
@@ -90,17 +121,34 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result
         Ok(cancelled?)
     })
     .await?;
-    Ok(axum::Json(progress).into_response())
+    Ok(Json(ReplayProgress::from(progress)).into_response())
 }
 
-/// `GET /v1/views/{v}/versions`.
+/// The versions of a view (alias) and which one answers for it.
+#[utoipa::path(get, path = "/v1/views/{view}/versions", tag = "replays",
+    params(("view" = String, Path, description = "View or alias name (case-insensitive).")),
+    responses(
+        (status = 200, description = "The versions.", body = Versions),
+        (status = 404, description = "No such view.", body = ErrorBody),
+    ))]
 async fn versions(State(state): State<AppState>, Path(view): Path<String>) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let info = blocking(move || Ok(engine.versions(&view)?)).await?;
-    Ok(axum::Json(info).into_response())
+    Ok(Json(Versions::from(info)).into_response())
 }
 
-/// `POST /v1/views/{v}/promote` `{"version": "..."}`: switches the alias.
+/// Make a version the one answering for the alias, at once (promoting an older one back is
+/// a rollback).
+#[utoipa::path(post, path = "/v1/views/{view}/promote", tag = "replays",
+    params(("view" = String, Path, description = "View or alias name (case-insensitive).")),
+    request_body = PromoteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the promotion switched.", body = Promotion),
+        (status = 400, description = "Unknown version.", body = ErrorBody),
+        (status = 404, description = "No such view.", body = ErrorBody),
+        (status = 409, description = "The view was never replayed, or the version is not running.", body = ErrorBody),
+    ))]
 async fn promote(
     State(state): State<AppState>,
     Path(view): Path<String>,
@@ -110,11 +158,22 @@ async fn promote(
     let req: PromoteRequest = parse_json_body(&body, r#"{"version": "totals_v2"} (or "2", "v2")"#)?;
     let engine = Arc::clone(&state.engine);
     let promotion = blocking(move || Ok(engine.promote(&view, &req.version)?)).await?;
-    Ok(axum::Json(promotion).into_response())
+    Ok(Json(Promotion::from(promotion)).into_response())
 }
 
-/// `DELETE /v1/views/{v}/versions/{version}`: stops and deletes a version that is not the
-/// current one.
+/// Stop and delete one version (not the current one) with its state, output topics and
+/// batch views.
+#[utoipa::path(delete, path = "/v1/views/{view}/versions/{version}", tag = "replays",
+    params(
+        ("view" = String, Path, description = "View or alias name (case-insensitive)."),
+        ("version" = String, Path, description = "Version: view name, number or `vN`."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Dropped.", body = DroppedVersion),
+        (status = 404, description = "No such view.", body = ErrorBody),
+        (status = 409, description = "The version is the alias's current one (`conflict`): promote another first.", body = ErrorBody),
+    ))]
 async fn drop_version(
     State(state): State<AppState>,
     Path((view, version)): Path<(String, String)>,
@@ -132,47 +191,12 @@ async fn drop_version(
         Ok(dropped)
     })
     .await?;
-    Ok(axum::Json(json!({ "alias": alias, "dropped": dropped })).into_response())
+    json_sorted(&DroppedVersion { alias, dropped })
 }
 
 const VIEW_EXAMPLE: &str = r#"{"kind": "view", "view": "totals", "from_time": "-1h", "sql": "SELECT ...", "as": "totals_fixed", "promote_when_lag_under": 1000}"#;
 
 const TOPIC_EXAMPLE: &str = r#"{"kind": "topic", "source": "orders", "to": "orders_2024", "from_time": "2024-01-01T00:00:00Z", "to_time": "2025-01-01T00:00:00Z", "where": "amount > 100"}"#;
-
-/// A partition's start offset in a request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OffsetJson {
-    partition: u32,
-    offset: u64,
-}
-
-/// `POST /v1/replays` bodies.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum ReplayRequest {
-    View {
-        view: String,
-        #[serde(default)]
-        from_beginning: bool,
-        from_offsets: Option<Vec<OffsetJson>>,
-        from_time: Option<Value>,
-        sql: Option<String>,
-        #[serde(rename = "as")]
-        name: Option<String>,
-        /// `auto` (default) or `manual`.
-        promote: Option<String>,
-        promote_when_lag_under: Option<u64>,
-    },
-    Topic {
-        source: String,
-        to: String,
-        from_time: Option<Value>,
-        to_time: Option<Value>,
-        #[serde(rename = "where")]
-        predicate: Option<String>,
-    },
-}
 
 /// A point in time given as ms or as text (RFC 3339, relative like `-1h`).
 fn time_of(field: &str, v: Option<&Value>) -> Result<Option<i64>> {
@@ -275,14 +299,10 @@ fn replay_id(id: &str) -> Result<u64> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PromoteRequest {
-    version: String,
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn parse(v: Value) -> Result<std::result::Result<ViewReplayRequest, TopicReplayRequest>> {

@@ -13,34 +13,52 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::post;
-use serde::Deserialize;
-use serde_json::json;
 use strata_engine::plan::Statement;
 use strata_log::Topic;
-use strata_views::engine::{Engine, Outcome};
+use strata_views::engine::Engine;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{
-    MAX_LIMIT, Params, RawBody, RawQuery, blocking, body_bytes, json_response, parse_json_body,
+    MAX_LIMIT, Params, RawBody, RawQuery, blocking, body_bytes, json_sorted, parse_json_body,
 };
 use super::state::AppState;
+use crate::api::ErrorBody;
+use crate::api::sql::{Outcome, SqlRequest, SqlResponse};
 use crate::catalog::{APPEND_POLL, Catalog};
 use crate::error::{Error, Result};
 
 /// The route of SQL.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/sql", post(sql))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sql))
 }
 
-/// `POST /v1/sql`: runs the statements of a text. A text ending in a bare `SELECT` answers
-/// with its rows as NDJSON until the client disconnects (or `limit` rows); otherwise with
-/// `{"outcomes": [...]}`, one per statement.
+/// Run SQL: one or more statements separated by `;` (docs/sql.md).
+///
+/// A text ending in a bare `SELECT` starts a continuous query and answers with its rows as
+/// NDJSON until the client disconnects or `limit` rows were sent; its temporary view is then
+/// dropped. Otherwise the answer is `{"outcomes": [...]}`, one per statement.
+#[utoipa::path(post, path = "/v1/sql", tag = "sql",
+    params(("limit" = Option<u64>, Query, description = "End a continuous query after this many rows.")),
+    request_body(content(
+        (SqlRequest = "application/json"),
+        (String = "text/plain"),
+    )),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The outcomes, or the rows of a continuous query, one JSON object per line (header `strata-query` names its temporary view; `strata-outcomes` holds the outcomes of the statements before it, as JSON). A query that fails while streaming ends with a line `{\"error\": …}`.", content(
+            (SqlResponse = "application/json"),
+            (Object = "application/x-ndjson"),
+        )),
+        (status = 400, description = "The SQL does not parse (`sql_error`, with `line` and `column`), cannot be planned (`plan_error`, `unknown_name`), or holds a SELECT that is not the last statement (`one_query`).", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "A statement names an unknown stream, table or view (`unknown_source`, `unknown_view`).", body = ErrorBody),
+    ))]
 async fn sql(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -61,20 +79,17 @@ async fn sql(
         Ok(outcomes?)
     })
     .await?;
+    let outcomes = outcomes
+        .into_iter()
+        .map(Outcome::try_from)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?;
     if let Some(Outcome::QueryStarted { name, changelog }) = outcomes.last() {
         let (name, changelog) = (name.clone(), changelog.clone());
         let earlier = &outcomes[..outcomes.len() - 1];
         return query_response(&state, name, &changelog, limit, earlier);
     }
-    let body = serde_json::to_vec(&json!({ "outcomes": outcomes }))
-        .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?;
-    Ok(json_response(StatusCode::OK, body))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SqlRequest {
-    sql: String,
+    json_sorted(&SqlResponse { outcomes })
 }
 
 /// The SQL of a request: `{"sql": "..."}` when the body is JSON, else the body as text.
@@ -184,8 +199,7 @@ fn query_response(
                 Ok(_) => {}
                 Err(e) => {
                     st.done = true;
-                    let (_, code, _) = e.classify();
-                    let line = json!({ "error": { "code": code, "message": e.to_string() } });
+                    let line = e.stream_line();
                     return Some((Ok(Bytes::from(format!("{line}\n"))), st));
                 }
             }

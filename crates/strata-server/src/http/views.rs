@@ -10,37 +10,40 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::{Value, json};
-use strata_engine::plan::WindowSpec;
+use strata_engine::plan::{EmitMode, WindowSpec};
 use strata_serving::{Change, RowQuery};
 use strata_views::engine::Engine;
-use strata_views::streaming::{ViewStats, changelog_topic, late_topic};
+use strata_views::streaming::{changelog_topic, late_topic};
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::extract::{MAX_LIMIT, Params, RawQuery, blocking, json_response};
+use super::extract::{MAX_LIMIT, Params, RawQuery, blocking, json_response, json_sorted};
 use super::state::AppState;
+use crate::api::ErrorBody;
+use crate::api::views::{Answer, Dropped, ViewDefinition, ViewStats, ViewSummary, Views, Window};
 use crate::catalog::{APPEND_POLL, TopicEntry};
 use crate::error::{Error, Result};
 use crate::time::{now_ms, parse_time};
 
-/// The routes of views (their batch views and versions are under [`super::batch`] and
-/// [`super::replays`]).
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/views", get(list))
-        .route("/v1/views/{view}", get(rows).delete(drop_view))
-        .route("/v1/views/{view}/definition", get(definition))
-        .route("/v1/views/{view}/keys/{key}", get(key_rows))
-        .route("/v1/views/{view}/changes", get(changes))
+/// The routes of views (their batch views and versions are in `batch` and `replays`).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(rows, drop_view))
+        .routes(routes!(definition))
+        .routes(routes!(key_rows))
+        .routes(routes!(changes))
 }
 
-/// `GET /v1/views`.
+/// List views (continuous queries left out) with their source, window, emission, status
+/// and counters.
+#[utoipa::path(get, path = "/v1/views", tag = "views",
+    responses((status = 200, description = "Every view.", body = Views)))]
 async fn list(State(state): State<AppState>) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let views = blocking(move || {
@@ -51,27 +54,39 @@ async fn list(State(state): State<AppState>) -> Result<Response> {
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(axum::Json(json!({ "views": views })).into_response())
+    json_sorted(&Views { views })
 }
 
-/// `GET /v1/views/{v}/definition`: the summary plus the compiled plan.
+/// The view as `GET /v1/views` lists it, plus its compiled plan.
+#[utoipa::path(get, path = "/v1/views/{view}/definition", tag = "views",
+    params(("view" = String, Path, description = "View name (case-insensitive).")),
+    responses(
+        (status = 200, description = "The view and its plan.", body = ViewDefinition),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+    ))]
 async fn definition(State(state): State<AppState>, Path(view): Path<String>) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let v = blocking(move || {
-        let mut s = summary(&engine, &view).ok_or_else(|| Error::unknown_view(&view))?;
-        if let (Some(plan), Some(obj)) = (engine.plan(&view), s.as_object_mut()) {
-            obj.insert(
-                "plan".into(),
-                serde_json::to_value(plan).unwrap_or(Value::Null),
-            );
-        }
-        Ok(s)
+        let summary = summary(&engine, &view).ok_or_else(|| Error::unknown_view(&view))?;
+        let plan = engine
+            .plan(&view)
+            .map(|plan| serde_json::to_value(plan).unwrap_or(serde_json::Value::Null));
+        Ok(ViewDefinition { summary, plan })
     })
     .await?;
-    Ok(axum::Json(v).into_response())
+    json_sorted(&v)
 }
 
-/// `DELETE /v1/views/{v}`: stops the view, deletes its state, output topics and batch views.
+/// Drop the view: stop it and delete its state, its output topics (`<view>-changelog`,
+/// `<view>-late`) and its batch views.
+#[utoipa::path(delete, path = "/v1/views/{view}", tag = "views",
+    params(("view" = String, Path, description = "View name (case-insensitive).")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Dropped.", body = Dropped),
+        (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+    ))]
 async fn drop_view(State(state): State<AppState>, Path(view): Path<String>) -> Result<Response> {
     let engine = Arc::clone(&state.engine);
     let catalog = Arc::clone(&state.catalog);
@@ -85,10 +100,31 @@ async fn drop_view(State(state): State<AppState>, Path(view): Path<String>) -> R
         Ok(batch.store.drop_view(&name)?)
     })
     .await?;
-    Ok(axum::Json(json!({ "dropped": view.to_lowercase() })).into_response())
+    json_sorted(&Dropped {
+        dropped: view.to_lowercase(),
+    })
 }
 
-/// `GET /v1/views/{v}?key=&from=&to=&limit=&order_by=&desc=`.
+/// The view's current rows, filtered, sorted and cut on the node, with their provenance
+/// (for a Lambda view, the merge of its batch view and the speed layer).
+#[utoipa::path(get, path = "/v1/views/{view}", tag = "views",
+    params(
+        ("view" = String, Path, description = "View name or alias (case-insensitive)."),
+        ("key" = Option<String>, Query, description = "Only the rows of this group key: its text for one key column; a JSON array or comma-separated values for several."),
+        ("from" = Option<String>, Query, description = "Only rows whose window_start is at or after this time: ms since the epoch, RFC 3339, or relative (`-1h`)."),
+        ("to" = Option<String>, Query, description = "Only rows whose window_start is before this time (same forms)."),
+        ("order_by" = Option<String>, Query, description = "Sort by this output column (NULLs last; ties keep the view's order)."),
+        ("desc" = Option<bool>, Query, description = "Sort descending (without order_by: the view's order reversed)."),
+        ("limit" = Option<u64>, Query, description = "Most rows returned, after sorting (default: all)."),
+        ("top" = Option<u64>, Query, description = "With `by`: the top N rows by that aggregate (`order_by=by&desc=true&limit=N`)."),
+        ("by" = Option<String>, Query, description = "The aggregate column `top` ranks by."),
+    ),
+    responses(
+        (status = 200, description = "Rows and provenance.", body = Answer),
+        (status = 400, description = "A bad filter: from not before to, an unknown order_by column, a key on a view without key columns, from/to on a view without windows (`bad_range`, `bad_order_by`, `bad_key`, `bad_top`, `bad_query`).", body = ErrorBody),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+        (status = 503, description = "The view is not running (it failed; the message says why).", body = ErrorBody),
+    ))]
 async fn rows(
     State(state): State<AppState>,
     Path(view): Path<String>,
@@ -105,7 +141,25 @@ async fn rows(
     answer_rows(&state, view, q).await
 }
 
-/// `GET /v1/views/{v}/keys/{key}?from=&to=&limit=&order_by=&desc=`: the rows of one key.
+/// The rows of one group key (every window), as `GET /v1/views/{view}?key=` answers them.
+#[utoipa::path(get, path = "/v1/views/{view}/keys/{key}", tag = "views",
+    params(
+        ("view" = String, Path, description = "View name or alias (case-insensitive)."),
+        ("key" = String, Path, description = "Group key (several key columns: a JSON array or comma-separated values)."),
+        ("from" = Option<String>, Query, description = "Only rows whose window_start is at or after this time."),
+        ("to" = Option<String>, Query, description = "Only rows whose window_start is before this time."),
+        ("order_by" = Option<String>, Query, description = "Sort by this output column."),
+        ("desc" = Option<bool>, Query, description = "Sort descending."),
+        ("limit" = Option<u64>, Query, description = "Most rows returned, after sorting."),
+        ("top" = Option<u64>, Query, description = "With `by`: the top N rows by that aggregate."),
+        ("by" = Option<String>, Query, description = "The aggregate column `top` ranks by."),
+    ),
+    responses(
+        (status = 200, description = "Rows and provenance.", body = Answer),
+        (status = 400, description = "A bad filter.", body = ErrorBody),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+        (status = 503, description = "The view is not running.", body = ErrorBody),
+    ))]
 async fn key_rows(
     State(state): State<AppState>,
     Path((view, key)): Path<(String, String)>,
@@ -120,10 +174,23 @@ async fn key_rows(
     answer_rows(&state, view, q).await
 }
 
-/// `GET /v1/views/{v}/changes?offset=`: Server-Sent Events, one per changelog row (`id` is
-/// the row's changelog offset, `data` the row), from the end (`offset=latest`, the default),
-/// the beginning (`earliest`) or an offset; a reconnecting client's `Last-Event-ID` resumes
-/// after the last row it saw. Ends when the view is dropped or the node shuts down.
+/// Server-Sent Events of the view's changelog rows as they are emitted: `id` is the row's
+/// changelog offset, `data` the row (for a Lambda view, its group as the serving layer answers
+/// it now); a row that is gone (a view reading a table) is a `delete` event whose data is its
+/// key. A reconnect's `Last-Event-ID` resumes after that row. Ends when the view is dropped or
+/// the node shuts down (an error ends it with an `error` event); a comment every 15 s keeps
+/// the connection alive.
+#[utoipa::path(get, path = "/v1/views/{view}/changes", tag = "views",
+    params(
+        ("view" = String, Path, description = "View name or alias (case-insensitive)."),
+        ("offset" = Option<String>, Query, description = "Where to start: `latest` (default; new rows only), `earliest`, or a changelog offset."),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this changelog offset."),
+    ),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad offset.", body = ErrorBody),
+        (status = 404, description = "No such view (`unknown_view`).", body = ErrorBody),
+    ))]
 async fn changes(
     State(state): State<AppState>,
     Path(view): Path<String>,
@@ -190,10 +257,8 @@ async fn changes(
                 Ok(_) => {}
                 Err(e) => {
                     st.done = true;
-                    let (_, code, _) = e.classify();
-                    let data = json!({ "error": { "code": code, "message": e.to_string() } });
                     return Some((
-                        Ok(Event::default().event("error").data(data.to_string())),
+                        Ok(Event::default().event("error").data(e.stream_line())),
                         st,
                     ));
                 }
@@ -269,7 +334,7 @@ async fn answer_rows(state: &AppState, view: String, q: RowQuery) -> Result<Resp
 }
 
 /// What `GET /v1/views` says about one view; `None` when it is gone.
-fn summary(engine: &Engine, name: &str) -> Option<Value> {
+fn summary(engine: &Engine, name: &str) -> Option<ViewSummary> {
     let plan = engine.plan(name)?;
     let stats = engine.stats(name).ok();
     let failure = engine.failure(name);
@@ -278,51 +343,55 @@ fn summary(engine: &Engine, name: &str) -> Option<Value> {
         (Some(_), None) => "running",
         (None, None) => "stopped",
     };
-    Some(json!({
-        "name": plan.name,
-        "source": plan.source.name,
-        "source_topic": plan.source.topic,
-        "window": window_json(plan.window.or(plan.rank.as_ref().map(|r| r.window))),
-        "grace_ms": plan.grace_ms,
-        "emit": plan.emit,
-        "keys": plan.group_by.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        "columns": match &plan.rank {
+    Some(ViewSummary {
+        name: plan.name.clone(),
+        source: plan.source.name.clone(),
+        source_topic: plan.source.topic.clone(),
+        window: window(plan.window.or(plan.rank.as_ref().map(|r| r.window))),
+        grace_ms: plan.grace_ms,
+        emit: match plan.emit {
+            EmitMode::Changes => "changes",
+            EmitMode::Final => "final",
+        }
+        .to_owned(),
+        keys: plan.group_by.iter().map(|(n, _)| n.clone()).collect(),
+        columns: match &plan.rank {
             // A window Top-N's columns are its outer SELECT's, not what it ranks.
             Some(_) => engine.columns(name).unwrap_or_default(),
             None => plan.output.iter().map(|(n, _)| n.clone()).collect(),
         },
-        "rank": plan.rank,
-        "changelog_topic": changelog_topic(&plan.name),
-        "late_topic": late_topic(&plan.name),
-        "status": status,
-        "failure": failure,
-        "stats": stats.as_ref().map(stats_json),
-    }))
+        rank: plan
+            .rank
+            .as_ref()
+            .and_then(|r| serde_json::to_value(r).ok()),
+        changelog_topic: changelog_topic(&plan.name),
+        late_topic: late_topic(&plan.name),
+        status: status.to_owned(),
+        failure,
+        stats: stats.as_ref().map(|s| ViewStats {
+            records_in: s.records_in,
+            late: s.late,
+            invalid: s.invalid,
+            emitted: s.emitted,
+            watermark: strata_serving::watermark(s),
+            lag: s.lag,
+            checkpoints: s.checkpoints,
+        }),
+    })
 }
 
-/// A window as JSON: `{"kind": "tumbling", "size_ms": 60000}`; `null` when not windowed.
-fn window_json(window: Option<WindowSpec>) -> Value {
-    match window {
-        None => Value::Null,
-        Some(WindowSpec::Tumbling { size_ms }) => json!({ "kind": "tumbling", "size_ms": size_ms }),
-        Some(WindowSpec::Hopping {
+/// A view's window; `None` when not windowed.
+fn window(window: Option<WindowSpec>) -> Option<Window> {
+    Some(match window? {
+        WindowSpec::Tumbling { size_ms } => Window::Tumbling { size_ms },
+        WindowSpec::Hopping {
             size_ms,
             advance_ms,
-        }) => json!({ "kind": "hopping", "size_ms": size_ms, "advance_ms": advance_ms }),
-        Some(WindowSpec::Session { gap_ms }) => json!({ "kind": "session", "gap_ms": gap_ms }),
-    }
-}
-
-/// A view's counters; the watermark is `null` before the first event.
-fn stats_json(s: &ViewStats) -> Value {
-    json!({
-        "records_in": s.records_in,
-        "late": s.late,
-        "invalid": s.invalid,
-        "emitted": s.emitted,
-        "watermark": strata_serving::watermark(s),
-        "lag": s.lag,
-        "checkpoints": s.checkpoints,
+        } => Window::Hopping {
+            size_ms,
+            advance_ms,
+        },
+        WindowSpec::Session { gap_ms } => Window::Session { gap_ms },
     })
 }
 
