@@ -1,5 +1,5 @@
-//! The bounded driver: a view's plan over the lake, up to the manifest's horizon, with the
-//! engine's own [`ViewOperator`] and no lateness cut.
+//! The bounded driver: a view's plan over the lake, up to the manifest's horizon, through the
+//! engine's own [`Pipeline`] (the one the streaming driver runs) with no lateness cut.
 //!
 //! Only the columns the plan refers to are read (Parquet projection). With more than one
 //! thread, each thread decodes files and aggregates them into its own operator, and the
@@ -21,7 +21,8 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use strata_engine::decode::source_schema;
-use strata_engine::operator::{GroupFilter, Lateness, ROWTIME, ViewOperator};
+use strata_engine::operator::{GroupFilter, ROWTIME, ViewOperator};
+use strata_engine::pipeline::{Pipeline, PipelineOptions};
 use strata_engine::plan::{AggregateFunction, Expr, ViewPlan};
 
 use crate::archive::{TIMESTAMP_COLUMN, rename_field};
@@ -133,13 +134,14 @@ pub fn run_bounded(
             .map(|f| f.as_ref().clone())
             .collect::<Vec<_>>(),
     ));
-    let new_operator = || -> Result<ViewOperator> {
-        let mut operator =
-            ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Ignore)?;
-        // Never advance the watermark: every window stays open, so late records still merge
-        // into their windows and sessions, and nothing expires.
-        operator.set_retention_ms(i64::MAX);
-        Ok(operator)
+    // Never advance the watermark: every window stays open, so late records still merge
+    // into their windows and sessions, and nothing expires (`PipelineOptions::bounded`).
+    let new_pipeline = || -> Result<Pipeline> {
+        Ok(Pipeline::over_batches(
+            plan.clone(),
+            Arc::clone(&input_schema),
+            PipelineOptions::bounded(),
+        )?)
     };
 
     let topic_dir = lake_dir.join(topic);
@@ -204,7 +206,7 @@ pub fn run_bounded(
     let threads = threads.max(1).min(files.len().max(1));
     let mut parts = Vec::with_capacity(threads);
     if threads == 1 {
-        parts.push(input.aggregate(new_operator()?, &mut |rows| {
+        parts.push(input.aggregate(new_pipeline()?, &mut |rows| {
             state.files_done += 1;
             state.rows_read += rows;
             progress(state);
@@ -215,18 +217,18 @@ pub fn run_bounded(
         // operators are merged at the end (`absorb`: the same key and window add up, touching
         // sessions merge), so the result does not depend on which thread read which file.
         let (tx, rx) = mpsc::channel::<u64>();
-        let operators = (0..threads)
-            .map(|_| new_operator())
+        let pipelines = (0..threads)
+            .map(|_| new_pipeline())
             .collect::<Result<Vec<_>>>()?;
         parts = std::thread::scope(|scope| -> Result<Vec<Part>> {
             let input = &input;
-            let workers: Vec<_> = operators
+            let workers: Vec<_> = pipelines
                 .into_iter()
-                .map(|operator| {
+                .map(|pipeline| {
                     let tx = tx.clone();
                     scope.spawn(move || {
                         let part = input
-                            .aggregate(operator, &mut |rows| tx.send(rows).map_err(|_| stopped()));
+                            .aggregate(pipeline, &mut |rows| tx.send(rows).map_err(|_| stopped()));
                         if part.is_err() {
                             // Stop the others too: the run fails anyway.
                             input.stop();
@@ -257,20 +259,21 @@ pub fn run_bounded(
     }
     let mut parts = parts.into_iter();
     let Part {
-        mut operator,
+        pipeline,
         mut passthrough,
     } = parts.next().map_or_else(
         || -> Result<Part> {
             Ok(Part {
-                operator: new_operator()?,
+                pipeline: new_pipeline()?,
                 passthrough: Vec::new(),
             })
         },
         Ok,
     )?;
+    let mut operator = view_operator(pipeline)?;
     for part in parts {
         if plan.is_aggregating() {
-            operator.absorb(&part.operator, &GroupFilter::default())?;
+            operator.absorb(&view_operator(part.pipeline)?, &GroupFilter::default())?;
         }
         passthrough.extend(part.passthrough);
     }
@@ -292,8 +295,18 @@ pub fn run_bounded(
 
 /// What one thread aggregated (or, for a filter/projection view, passed through).
 struct Part {
-    operator: ViewOperator,
+    pipeline: Pipeline,
     passthrough: Vec<RecordBatch>,
+}
+
+/// The view operator a finished run's pipeline holds (a bounded run has no Top-N, and no
+/// reader shares its operator).
+fn view_operator(pipeline: Pipeline) -> Result<ViewOperator> {
+    pipeline.into_view_operator().ok_or_else(|| {
+        Error::Engine(strata_engine::Error::plan(
+            "the bounded run's pipeline does not hold a view operator",
+        ))
+    })
 }
 
 /// The lake files of a run, handed out one at a time to the threads that read them.
@@ -305,11 +318,11 @@ struct Input<'a> {
 }
 
 impl Input<'_> {
-    /// Reads files until none are left into `operator`, calling `file_done` with the rows of
+    /// Reads files until none are left into `pipeline`, calling `file_done` with the rows of
     /// each file read.
     fn aggregate(
         &self,
-        mut operator: ViewOperator,
+        mut pipeline: Pipeline,
         file_done: &mut dyn FnMut(u64) -> Result<()>,
     ) -> Result<Part> {
         let mut passthrough = Vec::new();
@@ -321,15 +334,16 @@ impl Input<'_> {
             let mut rows = 0;
             read_file(path, self.lake_names, self.schema, &mut |batch| {
                 rows += batch.num_rows() as u64;
-                if let Some(out) = operator.process(&batch)?.passthrough {
-                    passthrough.push(out);
-                }
+                // Only a filter/projection view emits here: an aggregation's result is its
+                // state at the end.
+                let output = pipeline.process(&batch, &[])?;
+                passthrough.extend(output.into_rows().map(|(_, values)| values));
                 Ok(())
             })?;
             file_done(rows)?;
         }
         Ok(Part {
-            operator,
+            pipeline,
             passthrough,
         })
     }

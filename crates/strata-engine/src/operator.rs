@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::expr;
 use crate::groups::GroupTable;
 use crate::keys::BatchKeys;
+use crate::pipeline::{Operator, OperatorState, Output};
 use crate::plan::{AggregateFunction, EmitMode, SourceKind, ViewPlan, WindowSpec};
 use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
@@ -114,6 +115,8 @@ pub struct ViewOperator {
     merged_away: Vec<(u32, u32)>,
     /// The upsert stage and its state, for a view that reads a table.
     table: Option<(Upsert, TableInputState)>,
+    /// Whether [`Operator::process`] emits the rows of changed groups (EMIT CHANGES).
+    emit_updates: bool,
 }
 
 impl std::fmt::Debug for ViewOperator {
@@ -218,6 +221,7 @@ impl ViewOperator {
             dirty: Vec::new(),
             merged_away: Vec::new(),
             table,
+            emit_updates: true,
         })
     }
 
@@ -244,6 +248,12 @@ impl ViewOperator {
     /// Keeps closed windows queryable for `ms` after their end.
     pub fn set_retention_ms(&mut self, ms: i64) {
         self.retention_ms = ms;
+    }
+
+    /// Whether [`Operator::process`] emits the rows of the groups a batch changed (EMIT
+    /// CHANGES; on by default). A bounded run turns it off: its result is the state at the end.
+    pub fn set_emit_updates(&mut self, on: bool) {
+        self.emit_updates = on;
     }
 
     /// Processes one batch of input rows.
@@ -941,6 +951,84 @@ impl ViewOperator {
         self.state = state;
         self.state.table.rebuild_index();
         Ok(())
+    }
+}
+
+impl Operator for ViewOperator {
+    fn output_schema(&self) -> Result<SchemaRef> {
+        ViewOperator::output_schema(self)
+    }
+
+    fn watermark(&self) -> i64 {
+        ViewOperator::watermark(self)
+    }
+
+    fn process(
+        &mut self,
+        batch: &RecordBatch,
+        tombstones: &[usize],
+        out: &mut Output,
+    ) -> Result<()> {
+        let processed = self.process_with_tombstones(batch, tombstones)?;
+        if let Some(rows) = processed.passthrough {
+            out.push_rows(None, rows);
+        } else if self.emit_updates
+            && self.plan.emit != EmitMode::Final
+            && !processed.changed.is_empty()
+        {
+            if self.plan.reads_table() && self.plan.having.is_some() {
+                // A row of a table view that HAVING turns away is gone: a tombstone.
+                let (keys, values, hidden) =
+                    self.output_with_keys_and_hidden(&processed.changed)?;
+                out.push_rows(Some(keys), values);
+                out.push_removed(hidden);
+            } else {
+                let (keys, values) = self.output_with_keys(&processed.changed)?;
+                out.push_rows(Some(keys), values);
+            }
+        }
+        if let Some(removed) = processed.removed {
+            out.push_removed(removed);
+        }
+        out.late.extend(processed.late);
+        Ok(())
+    }
+
+    fn advance(&mut self, watermark: i64, out: &mut Output) -> Result<()> {
+        let closed = self.advance_watermark(watermark);
+        if self.plan.emit == EmitMode::Final && !closed.is_empty() {
+            let (keys, values) = self.output_with_keys(&closed)?;
+            out.push_rows(Some(keys), values);
+        }
+        Ok(())
+    }
+
+    fn current_rows(&self) -> Result<RecordBatch> {
+        self.snapshot()
+    }
+
+    fn snapshot_state(&self) -> Result<OperatorState> {
+        Ok(OperatorState {
+            groups: self.state.clone(),
+            table_input: self.table_state().cloned(),
+            topn: None,
+        })
+    }
+
+    fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        self.restore(state.groups)?;
+        if let Some(table_input) = state.table_input {
+            self.restore_table_state(table_input)?;
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
