@@ -77,63 +77,8 @@ pub fn run_bounded(
     threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BoundedResult> {
-    if plan.join.is_some() {
-        return Err(Error::Unsupported {
-            view: plan.name.clone(),
-            reason: "stream-table joins look tables up at processing time, which a batch recomputation cannot reproduce; serve this view from the speed layer only (Kappa)".into(),
-        });
-    }
-    if plan.is_ranked() {
-        return Err(Error::Unsupported {
-            view: plan.name.clone(),
-            reason: "a window Top-N ranks rows, which the batch layer does not (its merge adds partial aggregates); it is served from the speed layer only (Kappa)".into(),
-        });
-    }
-    if plan.reads_table() {
-        return Err(Error::Unsupported {
-            view: plan.name.clone(),
-            reason: format!(
-                "the view reads table {}, whose upserts and tombstones only the speed layer applies (the lake sets tombstones aside); serve it from the speed layer only (Kappa)",
-                plan.source.name
-            ),
-        });
-    }
-    let topic = &plan.source.topic;
-    let manifest = Manifest::load(lake_dir, topic)?;
-    if let Some(m) = &manifest
-        && m.layout == Layout::Raw
-    {
-        return Err(Error::Unsupported {
-            view: plan.name.clone(),
-            reason: format!(
-                "topic {topic:?} was archived without a schema; declare its schema before archiving"
-            ),
-        });
-    }
-    let scan = lake::scan(lake_dir, topic, manifest.as_ref())?;
-    let mut foreign = Vec::new();
-    for problem in scan.problems {
-        match problem {
-            Problem::Foreign(path) => foreign.push(path),
-            Problem::Corrupt { path, reason } => {
-                return Err(Error::CorruptFile { path, reason });
-            }
-        }
-    }
-    if !foreign.is_empty() {
-        return Err(Error::ForeignFiles { paths: foreign });
-    }
-
-    let full_schema = source_schema(&plan.source);
-    let needed = needed_columns(plan, &full_schema);
-    let input_schema: SchemaRef = Arc::new(Schema::new(
-        full_schema
-            .fields()
-            .iter()
-            .filter(|f| needed.contains(f.name().as_str()))
-            .map(|f| f.as_ref().clone())
-            .collect::<Vec<_>>(),
-    ));
+    let manifest = open_lake(plan, lake_dir)?;
+    let input_schema = input_schema(plan);
     // Never advance the watermark: every window stays open, so late records still merge
     // into their windows and sessions, and nothing expires (`PipelineOptions::bounded`).
     let new_pipeline = || -> Result<Pipeline> {
@@ -144,7 +89,7 @@ pub fn run_bounded(
         )?)
     };
 
-    let topic_dir = lake_dir.join(topic);
+    let topic_dir = lake_dir.join(&plan.source.topic);
     let files: Vec<(PathBuf, u64)> = manifest
         .as_ref()
         .map(|m| {
@@ -169,27 +114,7 @@ pub fn run_bounded(
             }
         })
         .collect();
-    // A string column that only serves as the group key is decoded as a dictionary: the
-    // operator then encodes and looks up each distinct key once per batch, not once per row.
-    let dictionary = dictionary_key(plan, &input_schema);
-    let read_schema: SchemaRef = Arc::new(Schema::new(
-        input_schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let field = f.as_ref().clone();
-                if dictionary.as_deref() == Some(f.name().as_str()) {
-                    let data_type = DataType::Dictionary(
-                        Box::new(DataType::Int32),
-                        Box::new(field.data_type().clone()),
-                    );
-                    field.with_data_type(data_type)
-                } else {
-                    field
-                }
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let read_schema = read_schema(plan, &input_schema);
     let input = Input {
         files: &files,
         next: AtomicUsize::new(0),
@@ -291,6 +216,99 @@ pub fn run_bounded(
         input_rows: state.rows_read,
         files: files.len(),
     })
+}
+
+/// The schema of the batches the view is given: the source's columns the plan refers to.
+fn input_schema(plan: &ViewPlan) -> SchemaRef {
+    let full_schema = source_schema(&plan.source);
+    let needed = needed_columns(plan, &full_schema);
+    Arc::new(Schema::new(
+        full_schema
+            .fields()
+            .iter()
+            .filter(|f| needed.contains(f.name().as_str()))
+            .map(|f| f.as_ref().clone())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The schema lake files are read with: `input_schema`, with the group key column of
+/// [`dictionary_key`] as a dictionary.
+fn read_schema(plan: &ViewPlan, input_schema: &SchemaRef) -> SchemaRef {
+    // A string column that only serves as the group key is decoded as a dictionary: the
+    // operator then encodes and looks up each distinct key once per batch, not once per row.
+    let dictionary = dictionary_key(plan, input_schema);
+    Arc::new(Schema::new(
+        input_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let field = f.as_ref().clone();
+                if dictionary.as_deref() == Some(f.name().as_str()) {
+                    let data_type = DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(field.data_type().clone()),
+                    );
+                    field.with_data_type(data_type)
+                } else {
+                    field
+                }
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The manifest of `plan`'s topic in the lake, once the view and the lake have been checked:
+/// a view the batch layer can compute, over a topic archived with its schema, in a directory
+/// holding only its own, undamaged files.
+fn open_lake(plan: &ViewPlan, lake_dir: &Path) -> Result<Option<Manifest>> {
+    if plan.join.is_some() {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: "stream-table joins look tables up at processing time, which a batch recomputation cannot reproduce; serve this view from the speed layer only (Kappa)".into(),
+        });
+    }
+    if plan.is_ranked() {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: "a window Top-N ranks rows, which the batch layer does not (its merge adds partial aggregates); it is served from the speed layer only (Kappa)".into(),
+        });
+    }
+    if plan.reads_table() {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: format!(
+                "the view reads table {}, whose upserts and tombstones only the speed layer applies (the lake sets tombstones aside); serve it from the speed layer only (Kappa)",
+                plan.source.name
+            ),
+        });
+    }
+    let topic = &plan.source.topic;
+    let manifest = Manifest::load(lake_dir, topic)?;
+    if let Some(m) = &manifest
+        && m.layout == Layout::Raw
+    {
+        return Err(Error::Unsupported {
+            view: plan.name.clone(),
+            reason: format!(
+                "topic {topic:?} was archived without a schema; declare its schema before archiving"
+            ),
+        });
+    }
+    let scan = lake::scan(lake_dir, topic, manifest.as_ref())?;
+    let mut foreign = Vec::new();
+    for problem in scan.problems {
+        match problem {
+            Problem::Foreign(path) => foreign.push(path),
+            Problem::Corrupt { path, reason } => {
+                return Err(Error::CorruptFile { path, reason });
+            }
+        }
+    }
+    if !foreign.is_empty() {
+        return Err(Error::ForeignFiles { paths: foreign });
+    }
+    Ok(manifest)
 }
 
 /// What one thread aggregated (or, for a filter/projection view, passed through).

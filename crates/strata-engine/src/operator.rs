@@ -337,8 +337,6 @@ impl ViewOperator {
             .collect::<Result<Vec<_>>>()?;
         // A view without GROUP BY has one group, of the empty key.
         let mut batch_keys = BatchKeys::new(&self.key_converter, &self.key_fields, &keys)?;
-        let partitions = column_i64(&filtered, "_partition");
-        let offsets = column_i64(&filtered, "_offset");
 
         // (input row, group) pairs to fold.
         let mut input_rows: Vec<u32> = Vec::with_capacity(filtered.num_rows());
@@ -416,12 +414,34 @@ impl ViewOperator {
             self.free_merged_away();
             return Ok(processed);
         }
-        let fold_signs: Option<Vec<i8>> = signs
-            .as_ref()
-            .map(|s| input_rows.iter().map(|&r| s[r as usize]).collect());
+        self.fold(
+            &filtered,
+            &input_rows,
+            &groups,
+            signs.as_deref(),
+            &mut processed,
+        )?;
+        Ok(processed)
+    }
+
+    /// Folds the rows `input_rows` of `filtered` into their `groups` (one pair per row and
+    /// window; `signs`, per row of `filtered`, for a table's changes), then lists in
+    /// `processed` the groups that disappeared and, under EMIT CHANGES, the groups changed.
+    fn fold(
+        &mut self,
+        filtered: &RecordBatch,
+        input_rows: &[u32],
+        groups: &[u32],
+        signs: Option<&[i8]>,
+        processed: &mut Processed,
+    ) -> Result<()> {
+        let partitions = column_i64(filtered, "_partition");
+        let offsets = column_i64(filtered, "_offset");
+        let fold_signs: Option<Vec<i8>> =
+            signs.map(|s| input_rows.iter().map(|&r| s[r as usize]).collect());
         let identity = input_rows.len() == filtered.num_rows()
             && input_rows.iter().enumerate().all(|(i, &r)| r as usize == i);
-        let indices = (!identity).then(|| UInt32Array::from(input_rows.clone()));
+        let indices = (!identity).then(|| UInt32Array::from(input_rows.to_vec()));
         let position = |r: usize| -> Position {
             let row = input_rows[r] as usize;
             // ksqlDB's EARLIEST/LATEST_BY_OFFSET: log order within the key's partition.
@@ -439,7 +459,7 @@ impl ViewOperator {
             let input = match &agg.arg {
                 None => None,
                 Some(arg) => {
-                    let values = expr::evaluate(arg, &filtered)?;
+                    let values = expr::evaluate(arg, filtered)?;
                     Some(match &indices {
                         Some(idx) => take(values.as_ref(), idx, None)?,
                         None => values,
@@ -447,8 +467,8 @@ impl ViewOperator {
                 }
             };
             match &fold_signs {
-                Some(signs) => acc.update_signed(&groups, input.as_ref(), &position, signs)?,
-                None => acc.update(&groups, input.as_ref(), &position)?,
+                Some(signs) => acc.update_signed(groups, input.as_ref(), &position, signs)?,
+                None => acc.update(groups, input.as_ref(), &position)?,
             }
         }
         self.free_merged_away();
@@ -458,7 +478,7 @@ impl ViewOperator {
                 state.add_to_group(g, s);
             }
             let mut seen = std::collections::HashSet::new();
-            for &g in &groups {
+            for &g in groups {
                 if state.group_rows(g) <= 0 && seen.insert(g) {
                     emptied.push(g);
                 }
@@ -477,14 +497,14 @@ impl ViewOperator {
         }
         if self.plan.emit == crate::plan::EmitMode::Final {
             // Nobody asks which groups changed: rows are emitted when windows close.
-            return Ok(processed);
+            return Ok(());
         }
         self.dirty.resize(self.state.table.capacity(), false);
         for &g in &emptied {
             // Gone, not changed: [`Processed::removed`] names it.
             self.dirty[g as usize] = true;
         }
-        for &g in &groups {
+        for &g in groups {
             if !self.dirty[g as usize] {
                 self.dirty[g as usize] = true;
                 processed.changed.push(g);
@@ -493,7 +513,7 @@ impl ViewOperator {
         for &g in processed.changed.iter().chain(&emptied) {
             self.dirty[g as usize] = false;
         }
-        Ok(processed)
+        Ok(())
     }
 
     /// Opens a group of key id `k` over `window`, indexed by its end when windowed.
