@@ -28,7 +28,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use strata_log::RecordView;
 
-use crate::decode::{InvalidRecord, SourceDecoder, source_schema};
+use crate::decode::{InvalidRecord, SourceDecoder};
 use crate::error::{Error, Result};
 use crate::join::{TableFollower, TableState, joined_schema};
 use crate::loom::{Arc, Mutex, MutexGuard};
@@ -497,15 +497,6 @@ impl Pipeline {
             .downcast::<ViewOperator>()
             .ok()
             .map(|b| *b)
-    }
-}
-
-/// The schema of the decoded batches a pipeline of `plan` built by [`Pipeline::new`] takes.
-pub fn input_schema_of(plan: &ViewPlan) -> SchemaRef {
-    let schema = source_schema(&plan.source);
-    match &plan.join {
-        Some(join) => joined_schema(&schema, join),
-        None => schema,
     }
 }
 
