@@ -1,6 +1,6 @@
-//! Speed-layer throughput, in-process, one core: the view operator over pre-decoded Arrow
-//! batches (tumbling COUNT/SUM by key, HOP, SESSION), and the whole path from JSON records in
-//! the log. Beside each figure, a baseline measured in the same run: a plain `HashMap`
+//! Speed-layer throughput, in-process, one core: the engine's pipeline (what every driver
+//! runs) over pre-decoded Arrow batches (tumbling COUNT/SUM by key, HOP, SESSION), and the
+//! whole path from JSON records in the log. Beside each figure, a baseline measured in the same run: a plain `HashMap`
 //! aggregation over the same columns (what a hand-written loop does with no engine at all).
 //!
 //! Event time advances 1 ms every 100 events (a 100 k events/s stream).
@@ -24,8 +24,8 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMill
 use arrow::datatypes::Schema;
 use rand::{Rng, SeedableRng};
 use strata_engine::builder::{ViewBuilder, col};
-use strata_engine::decode::{SourceDecoder, source_schema};
-use strata_engine::operator::{Lateness, ViewOperator};
+use strata_engine::decode::source_schema;
+use strata_engine::pipeline::{Output, Pipeline, PipelineOptions};
 use strata_engine::plan::{AggregateFunction, EmitMode, SourceDef, SqlType, ViewPlan, WindowSpec};
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, RecordView, TopicConfig};
 
@@ -166,35 +166,34 @@ fn run_table(input: &[(RecordBatch, Vec<usize>)]) -> usize {
         .aggregate("total", AggregateFunction::Sum, Some(col("v")))
         .emit(EmitMode::Changes)
         .build();
-    let mut op = ViewOperator::new(plan, source_schema(&table_source()), Lateness::Enforce)
-        .expect("operator");
+    let mut pipeline = Pipeline::new(plan, PipelineOptions::streaming()).expect("pipeline");
     let mut emitted = 0;
     for (batch, tombstones) in input {
-        let processed = op
-            .process_with_tombstones(batch, tombstones)
-            .expect("process");
-        emitted += op.output(&processed.changed).expect("output").num_rows();
+        emitted += pipeline
+            .process(batch, tombstones)
+            .expect("process")
+            .row_count();
     }
     emitted
 }
 
-/// Streams the batches through the operator, moving the watermark after each batch.
+/// Streams the batches through the pipeline, moving the watermark after each batch.
 fn run_operator(window: WindowSpec, input: &[RecordBatch]) -> usize {
-    let mut op = ViewOperator::new(plan(window), source_schema(&source()), Lateness::Enforce)
-        .expect("operator");
+    let mut pipeline = Pipeline::new(plan(window), PipelineOptions::streaming()).expect("pipeline");
     let mut emitted = 0;
     for batch in input {
-        op.process(batch).expect("process");
+        emitted += pipeline.process(batch, &[]).expect("process").row_count();
         let ts = batch
             .column(2)
             .as_any()
             .downcast_ref::<TimestampMillisecondArray>()
             .expect("ts");
-        let closed = op.advance_watermark(ts.value(ts.len() - 1) - 5_000);
-        emitted += op.output(&closed).expect("output").num_rows();
+        let closed = pipeline
+            .advance(ts.value(ts.len() - 1) - 5_000)
+            .expect("advance");
+        emitted += closed.row_count();
     }
-    let closed = op.advance_watermark(i64::MAX);
-    emitted + op.output(&closed).expect("output").num_rows()
+    emitted + pipeline.advance(i64::MAX).expect("finish").row_count()
 }
 
 /// The baseline: the same tumbling aggregation as a plain loop into a HashMap.
@@ -270,12 +269,12 @@ fn json_log(dir: &std::path::Path, events: &[(i64, i64, i64)]) -> Arc<Log> {
     log
 }
 
-/// The whole speed-layer path: read records from the log, decode JSON with `decode`,
-/// aggregate.
+/// The whole speed-layer path: read records from the log, decode JSON and aggregate them with
+/// `step` (the pipeline's own decoder, or another decoder's batch handed to the pipeline).
 fn run_from_log(
     log: &Log,
     window: WindowSpec,
-    mut decode: impl FnMut(&[(u32, RecordView<'_>)]) -> RecordBatch,
+    mut step: impl FnMut(&mut Pipeline, &[(u32, RecordView<'_>)]) -> Output,
 ) -> usize {
     let p = Arc::clone(
         log.topic("events")
@@ -283,8 +282,7 @@ fn run_from_log(
             .partition(0)
             .expect("p0"),
     );
-    let mut op = ViewOperator::new(plan(window), source_schema(&source()), Lateness::Enforce)
-        .expect("operator");
+    let mut pipeline = Pipeline::new(plan(window), PipelineOptions::streaming()).expect("pipeline");
     let mut offset = 0;
     let mut emitted = 0;
     while offset < p.end_offset() {
@@ -301,11 +299,9 @@ fn run_from_log(
             .records()
             .map(|r| (0u32, r.expect("record")))
             .collect();
-        let batch = decode(&records);
-        op.process(&batch).expect("process");
+        emitted += step(&mut pipeline, &records).row_count();
         let last = records.last().expect("non-empty").1.timestamp;
-        let closed = op.advance_watermark(last - 5_000);
-        emitted += op.output(&closed).expect("output").num_rows();
+        emitted += pipeline.advance(last - 5_000).expect("advance").row_count();
         offset = fetch.next_offset();
     }
     emitted
@@ -454,7 +450,7 @@ fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log_n = n.min(env("STRATA_BENCH_LOG_EVENTS", 5_000_000));
         let log = json_log(dir.path(), &events(log_n, 10_000, 3));
-        let mut decoder = SourceDecoder::new(&source()).expect("decoder");
+        let mut decoder = strata_engine::decode::SourceDecoder::new(&source()).expect("decoder");
         let mut before = ArrowJsonDecoder::new();
         // Runs alternate between the two decoders, so that both see the same load.
         let [new, old] = interleaved(
@@ -462,13 +458,18 @@ fn main() {
             log_n,
             [
                 &mut || {
-                    run_from_log(&log, tumbling, |records| {
-                        let decoded = decoder.decode(records).expect("decode");
-                        assert!(decoded.invalid.is_empty());
-                        decoded.batch
+                    run_from_log(&log, tumbling, |pipeline, records| {
+                        let step = pipeline.process_records(records).expect("process");
+                        assert!(step.invalid.is_empty());
+                        step.output
                     })
                 },
-                &mut || run_from_log(&log, tumbling, |records| before.decode(records)),
+                &mut || {
+                    run_from_log(&log, tumbling, |pipeline, records| {
+                        let batch = before.decode(records);
+                        pipeline.process(&batch, &[]).expect("process")
+                    })
+                },
             ],
         );
         assert_eq!(new.out, old.out, "both decoders give the same result");

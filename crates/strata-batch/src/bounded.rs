@@ -1,5 +1,5 @@
-//! The bounded driver: a view's plan over the lake, up to the manifest's horizon, with the
-//! engine's own [`ViewOperator`] and no lateness cut.
+//! The bounded driver: a view's plan over the lake, up to the manifest's horizon, through the
+//! engine's own [`Pipeline`] (the one the streaming driver runs) with no lateness cut.
 //!
 //! Only the columns the plan refers to are read (Parquet projection). With more than one
 //! thread, each thread decodes files and aggregates them into its own operator, and the
@@ -21,7 +21,8 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use strata_engine::decode::source_schema;
-use strata_engine::operator::{GroupFilter, Lateness, ROWTIME, ViewOperator};
+use strata_engine::operator::{GroupFilter, ROWTIME, ViewOperator};
+use strata_engine::pipeline::{Pipeline, PipelineOptions};
 use strata_engine::plan::{AggregateFunction, Expr, ViewPlan};
 
 use crate::archive::{TIMESTAMP_COLUMN, rename_field};
@@ -76,6 +77,191 @@ pub fn run_bounded(
     threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BoundedResult> {
+    let manifest = open_lake(plan, lake_dir)?;
+    let input_schema = input_schema(plan);
+    // Never advance the watermark: every window stays open, so late records still merge
+    // into their windows and sessions, and nothing expires (`PipelineOptions::bounded`).
+    let new_pipeline = || -> Result<Pipeline> {
+        Ok(Pipeline::over_batches(
+            plan.clone(),
+            Arc::clone(&input_schema),
+            PipelineOptions::bounded(),
+        )?)
+    };
+
+    let topic_dir = lake_dir.join(&plan.source.topic);
+    let files: Vec<(PathBuf, u64)> = manifest
+        .as_ref()
+        .map(|m| {
+            m.files()
+                .map(|(_, f)| (topic_dir.join(&f.path), f.rows))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Largest first: threads that take the next file when they are free then finish close
+    // together, instead of one thread reading a big file alone at the end.
+    let mut files = files;
+    files.sort_by_key(|(_, rows)| std::cmp::Reverse(*rows));
+    let rows_total: u64 = files.iter().map(|(_, r)| r).sum();
+    let lake_names: Vec<String> = input_schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == ROWTIME {
+                TIMESTAMP_COLUMN.to_owned()
+            } else {
+                f.name().clone()
+            }
+        })
+        .collect();
+    let read_schema = read_schema(plan, &input_schema);
+    let input = Input {
+        files: &files,
+        next: AtomicUsize::new(0),
+        lake_names: &lake_names,
+        schema: &read_schema,
+    };
+
+    let mut state = Progress {
+        files_done: 0,
+        files_total: files.len(),
+        rows_read: 0,
+        rows_total,
+    };
+    let threads = threads.max(1).min(files.len().max(1));
+    let mut parts = Vec::with_capacity(threads);
+    if threads == 1 {
+        parts.push(input.aggregate(new_pipeline()?, &mut |rows| {
+            state.files_done += 1;
+            state.rows_read += rows;
+            progress(state);
+            Ok(())
+        })?);
+    } else {
+        // Every thread decodes files and aggregates them into an operator of its own; the
+        // operators are merged at the end (`absorb`: the same key and window add up, touching
+        // sessions merge), so the result does not depend on which thread read which file.
+        let (tx, rx) = mpsc::channel::<u64>();
+        let pipelines = (0..threads)
+            .map(|_| new_pipeline())
+            .collect::<Result<Vec<_>>>()?;
+        parts = std::thread::scope(|scope| -> Result<Vec<Part>> {
+            let input = &input;
+            let workers: Vec<_> = pipelines
+                .into_iter()
+                .map(|pipeline| {
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let part = input
+                            .aggregate(pipeline, &mut |rows| tx.send(rows).map_err(|_| stopped()));
+                        if part.is_err() {
+                            // Stop the others too: the run fails anyway.
+                            input.stop();
+                        }
+                        part
+                    })
+                })
+                .collect();
+            drop(tx);
+            for rows in rx {
+                state.files_done += 1;
+                state.rows_read += rows;
+                progress(state);
+            }
+            let mut parts = Vec::with_capacity(workers.len());
+            let mut first_error = None;
+            for worker in workers {
+                match worker.join() {
+                    Ok(Ok(part)) => parts.push(part),
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            first_error.map_or(Ok(parts), Err)
+        })?;
+    }
+    let mut parts = parts.into_iter();
+    let Part {
+        pipeline,
+        mut passthrough,
+    } = parts.next().map_or_else(
+        || -> Result<Part> {
+            Ok(Part {
+                pipeline: new_pipeline()?,
+                passthrough: Vec::new(),
+            })
+        },
+        Ok,
+    )?;
+    let mut operator = view_operator(pipeline)?;
+    for part in parts {
+        if plan.is_aggregating() {
+            operator.absorb(&view_operator(part.pipeline)?, &GroupFilter::default())?;
+        }
+        passthrough.extend(part.passthrough);
+    }
+
+    let (rows, operator) = if plan.is_aggregating() {
+        (operator.snapshot()?, Some(operator))
+    } else {
+        let schema = operator.output_schema()?;
+        (concat_batches(&schema, &passthrough)?, None)
+    };
+    Ok(BoundedResult {
+        rows,
+        operator,
+        horizon: manifest.as_ref().map(Manifest::horizon).unwrap_or_default(),
+        input_rows: state.rows_read,
+        files: files.len(),
+    })
+}
+
+/// The schema of the batches the view is given: the source's columns the plan refers to.
+fn input_schema(plan: &ViewPlan) -> SchemaRef {
+    let full_schema = source_schema(&plan.source);
+    let needed = needed_columns(plan, &full_schema);
+    Arc::new(Schema::new(
+        full_schema
+            .fields()
+            .iter()
+            .filter(|f| needed.contains(f.name().as_str()))
+            .map(|f| f.as_ref().clone())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The schema lake files are read with: `input_schema`, with the group key column of
+/// [`dictionary_key`] as a dictionary.
+fn read_schema(plan: &ViewPlan, input_schema: &SchemaRef) -> SchemaRef {
+    // A string column that only serves as the group key is decoded as a dictionary: the
+    // operator then encodes and looks up each distinct key once per batch, not once per row.
+    let dictionary = dictionary_key(plan, input_schema);
+    Arc::new(Schema::new(
+        input_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let field = f.as_ref().clone();
+                if dictionary.as_deref() == Some(f.name().as_str()) {
+                    let data_type = DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(field.data_type().clone()),
+                    );
+                    field.with_data_type(data_type)
+                } else {
+                    field
+                }
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The manifest of `plan`'s topic in the lake, once the view and the lake have been checked:
+/// a view the batch layer can compute, over a topic archived with its schema, in a directory
+/// holding only its own, undamaged files.
+fn open_lake(plan: &ViewPlan, lake_dir: &Path) -> Result<Option<Manifest>> {
     if plan.join.is_some() {
         return Err(Error::Unsupported {
             view: plan.name.clone(),
@@ -122,178 +308,23 @@ pub fn run_bounded(
     if !foreign.is_empty() {
         return Err(Error::ForeignFiles { paths: foreign });
     }
-
-    let full_schema = source_schema(&plan.source);
-    let needed = needed_columns(plan, &full_schema);
-    let input_schema: SchemaRef = Arc::new(Schema::new(
-        full_schema
-            .fields()
-            .iter()
-            .filter(|f| needed.contains(f.name().as_str()))
-            .map(|f| f.as_ref().clone())
-            .collect::<Vec<_>>(),
-    ));
-    let new_operator = || -> Result<ViewOperator> {
-        let mut operator =
-            ViewOperator::new(plan.clone(), Arc::clone(&input_schema), Lateness::Ignore)?;
-        // Never advance the watermark: every window stays open, so late records still merge
-        // into their windows and sessions, and nothing expires.
-        operator.set_retention_ms(i64::MAX);
-        Ok(operator)
-    };
-
-    let topic_dir = lake_dir.join(topic);
-    let files: Vec<(PathBuf, u64)> = manifest
-        .as_ref()
-        .map(|m| {
-            m.files()
-                .map(|(_, f)| (topic_dir.join(&f.path), f.rows))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Largest first: threads that take the next file when they are free then finish close
-    // together, instead of one thread reading a big file alone at the end.
-    let mut files = files;
-    files.sort_by_key(|(_, rows)| std::cmp::Reverse(*rows));
-    let rows_total: u64 = files.iter().map(|(_, r)| r).sum();
-    let lake_names: Vec<String> = input_schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == ROWTIME {
-                TIMESTAMP_COLUMN.to_owned()
-            } else {
-                f.name().clone()
-            }
-        })
-        .collect();
-    // A string column that only serves as the group key is decoded as a dictionary: the
-    // operator then encodes and looks up each distinct key once per batch, not once per row.
-    let dictionary = dictionary_key(plan, &input_schema);
-    let read_schema: SchemaRef = Arc::new(Schema::new(
-        input_schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let field = f.as_ref().clone();
-                if dictionary.as_deref() == Some(f.name().as_str()) {
-                    let data_type = DataType::Dictionary(
-                        Box::new(DataType::Int32),
-                        Box::new(field.data_type().clone()),
-                    );
-                    field.with_data_type(data_type)
-                } else {
-                    field
-                }
-            })
-            .collect::<Vec<_>>(),
-    ));
-    let input = Input {
-        files: &files,
-        next: AtomicUsize::new(0),
-        lake_names: &lake_names,
-        schema: &read_schema,
-    };
-
-    let mut state = Progress {
-        files_done: 0,
-        files_total: files.len(),
-        rows_read: 0,
-        rows_total,
-    };
-    let threads = threads.max(1).min(files.len().max(1));
-    let mut parts = Vec::with_capacity(threads);
-    if threads == 1 {
-        parts.push(input.aggregate(new_operator()?, &mut |rows| {
-            state.files_done += 1;
-            state.rows_read += rows;
-            progress(state);
-            Ok(())
-        })?);
-    } else {
-        // Every thread decodes files and aggregates them into an operator of its own; the
-        // operators are merged at the end (`absorb`: the same key and window add up, touching
-        // sessions merge), so the result does not depend on which thread read which file.
-        let (tx, rx) = mpsc::channel::<u64>();
-        let operators = (0..threads)
-            .map(|_| new_operator())
-            .collect::<Result<Vec<_>>>()?;
-        parts = std::thread::scope(|scope| -> Result<Vec<Part>> {
-            let input = &input;
-            let workers: Vec<_> = operators
-                .into_iter()
-                .map(|operator| {
-                    let tx = tx.clone();
-                    scope.spawn(move || {
-                        let part = input
-                            .aggregate(operator, &mut |rows| tx.send(rows).map_err(|_| stopped()));
-                        if part.is_err() {
-                            // Stop the others too: the run fails anyway.
-                            input.stop();
-                        }
-                        part
-                    })
-                })
-                .collect();
-            drop(tx);
-            for rows in rx {
-                state.files_done += 1;
-                state.rows_read += rows;
-                progress(state);
-            }
-            let mut parts = Vec::with_capacity(workers.len());
-            let mut first_error = None;
-            for worker in workers {
-                match worker.join() {
-                    Ok(Ok(part)) => parts.push(part),
-                    Ok(Err(e)) => {
-                        first_error.get_or_insert(e);
-                    }
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            first_error.map_or(Ok(parts), Err)
-        })?;
-    }
-    let mut parts = parts.into_iter();
-    let Part {
-        mut operator,
-        mut passthrough,
-    } = parts.next().map_or_else(
-        || -> Result<Part> {
-            Ok(Part {
-                operator: new_operator()?,
-                passthrough: Vec::new(),
-            })
-        },
-        Ok,
-    )?;
-    for part in parts {
-        if plan.is_aggregating() {
-            operator.absorb(&part.operator, &GroupFilter::default())?;
-        }
-        passthrough.extend(part.passthrough);
-    }
-
-    let (rows, operator) = if plan.is_aggregating() {
-        (operator.snapshot()?, Some(operator))
-    } else {
-        let schema = operator.output_schema()?;
-        (concat_batches(&schema, &passthrough)?, None)
-    };
-    Ok(BoundedResult {
-        rows,
-        operator,
-        horizon: manifest.as_ref().map(Manifest::horizon).unwrap_or_default(),
-        input_rows: state.rows_read,
-        files: files.len(),
-    })
+    Ok(manifest)
 }
 
 /// What one thread aggregated (or, for a filter/projection view, passed through).
 struct Part {
-    operator: ViewOperator,
+    pipeline: Pipeline,
     passthrough: Vec<RecordBatch>,
+}
+
+/// The view operator a finished run's pipeline holds (a bounded run has no Top-N, and no
+/// reader shares its operator).
+fn view_operator(pipeline: Pipeline) -> Result<ViewOperator> {
+    pipeline.into_view_operator().ok_or_else(|| {
+        Error::Engine(strata_engine::Error::plan(
+            "the bounded run's pipeline does not hold a view operator",
+        ))
+    })
 }
 
 /// The lake files of a run, handed out one at a time to the threads that read them.
@@ -305,11 +336,11 @@ struct Input<'a> {
 }
 
 impl Input<'_> {
-    /// Reads files until none are left into `operator`, calling `file_done` with the rows of
+    /// Reads files until none are left into `pipeline`, calling `file_done` with the rows of
     /// each file read.
     fn aggregate(
         &self,
-        mut operator: ViewOperator,
+        mut pipeline: Pipeline,
         file_done: &mut dyn FnMut(u64) -> Result<()>,
     ) -> Result<Part> {
         let mut passthrough = Vec::new();
@@ -321,15 +352,16 @@ impl Input<'_> {
             let mut rows = 0;
             read_file(path, self.lake_names, self.schema, &mut |batch| {
                 rows += batch.num_rows() as u64;
-                if let Some(out) = operator.process(&batch)?.passthrough {
-                    passthrough.push(out);
-                }
+                // Only a filter/projection view emits here: an aggregation's result is its
+                // state at the end.
+                let output = pipeline.process(&batch, &[])?;
+                passthrough.extend(output.into_rows().map(|(_, values)| values));
                 Ok(())
             })?;
             file_done(rows)?;
         }
         Ok(Part {
-            operator,
+            pipeline,
             passthrough,
         })
     }

@@ -6,7 +6,9 @@
 //! ([`operator`]); tables upsert and retract ([`upsert`]), streams join tables ([`join`]),
 //! window Top-N ranks ([`topn`]); watermarks ([`watermark`]) say when windows close; operator
 //! state is checkpointed with one codec ([`codec`]); the speed layer's per-generation
-//! partials are handed to the serving layer ([`generations`]). Plans come from `strata-sql`
+//! partials are handed to the serving layer ([`generations`]). Every operator implements one
+//! trait, and every driver runs a view through one chain, decode → join → operator
+//! ([`pipeline`]). Plans come from `strata-sql`
 //! (re-exported as [`plan`] and, with views typed by these operators, [`sql`]); the view
 //! manager (`strata-views`) and the batch layer (`strata-batch`) drive the operators.
 
@@ -23,6 +25,7 @@ mod json_rows;
 mod keys;
 mod loom;
 pub mod operator;
+pub mod pipeline;
 mod scalar;
 pub mod sql;
 pub mod topn;

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::expr;
 use crate::groups::GroupTable;
 use crate::keys::BatchKeys;
+use crate::pipeline::{Operator, OperatorState, Output};
 use crate::plan::{AggregateFunction, EmitMode, SourceKind, ViewPlan, WindowSpec};
 use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
@@ -114,6 +115,8 @@ pub struct ViewOperator {
     merged_away: Vec<(u32, u32)>,
     /// The upsert stage and its state, for a view that reads a table.
     table: Option<(Upsert, TableInputState)>,
+    /// Whether [`Operator::process`] emits the rows of changed groups (EMIT CHANGES).
+    emit_updates: bool,
 }
 
 impl std::fmt::Debug for ViewOperator {
@@ -218,6 +221,7 @@ impl ViewOperator {
             dirty: Vec::new(),
             merged_away: Vec::new(),
             table,
+            emit_updates: true,
         })
     }
 
@@ -244,6 +248,12 @@ impl ViewOperator {
     /// Keeps closed windows queryable for `ms` after their end.
     pub fn set_retention_ms(&mut self, ms: i64) {
         self.retention_ms = ms;
+    }
+
+    /// Whether [`Operator::process`] emits the rows of the groups a batch changed (EMIT
+    /// CHANGES; on by default). A bounded run turns it off: its result is the state at the end.
+    pub fn set_emit_updates(&mut self, on: bool) {
+        self.emit_updates = on;
     }
 
     /// Processes one batch of input rows.
@@ -327,8 +337,6 @@ impl ViewOperator {
             .collect::<Result<Vec<_>>>()?;
         // A view without GROUP BY has one group, of the empty key.
         let mut batch_keys = BatchKeys::new(&self.key_converter, &self.key_fields, &keys)?;
-        let partitions = column_i64(&filtered, "_partition");
-        let offsets = column_i64(&filtered, "_offset");
 
         // (input row, group) pairs to fold.
         let mut input_rows: Vec<u32> = Vec::with_capacity(filtered.num_rows());
@@ -406,12 +414,34 @@ impl ViewOperator {
             self.free_merged_away();
             return Ok(processed);
         }
-        let fold_signs: Option<Vec<i8>> = signs
-            .as_ref()
-            .map(|s| input_rows.iter().map(|&r| s[r as usize]).collect());
+        self.fold(
+            &filtered,
+            &input_rows,
+            &groups,
+            signs.as_deref(),
+            &mut processed,
+        )?;
+        Ok(processed)
+    }
+
+    /// Folds the rows `input_rows` of `filtered` into their `groups` (one pair per row and
+    /// window; `signs`, per row of `filtered`, for a table's changes), then lists in
+    /// `processed` the groups that disappeared and, under EMIT CHANGES, the groups changed.
+    fn fold(
+        &mut self,
+        filtered: &RecordBatch,
+        input_rows: &[u32],
+        groups: &[u32],
+        signs: Option<&[i8]>,
+        processed: &mut Processed,
+    ) -> Result<()> {
+        let partitions = column_i64(filtered, "_partition");
+        let offsets = column_i64(filtered, "_offset");
+        let fold_signs: Option<Vec<i8>> =
+            signs.map(|s| input_rows.iter().map(|&r| s[r as usize]).collect());
         let identity = input_rows.len() == filtered.num_rows()
             && input_rows.iter().enumerate().all(|(i, &r)| r as usize == i);
-        let indices = (!identity).then(|| UInt32Array::from(input_rows.clone()));
+        let indices = (!identity).then(|| UInt32Array::from(input_rows.to_vec()));
         let position = |r: usize| -> Position {
             let row = input_rows[r] as usize;
             // ksqlDB's EARLIEST/LATEST_BY_OFFSET: log order within the key's partition.
@@ -429,7 +459,7 @@ impl ViewOperator {
             let input = match &agg.arg {
                 None => None,
                 Some(arg) => {
-                    let values = expr::evaluate(arg, &filtered)?;
+                    let values = expr::evaluate(arg, filtered)?;
                     Some(match &indices {
                         Some(idx) => take(values.as_ref(), idx, None)?,
                         None => values,
@@ -437,8 +467,8 @@ impl ViewOperator {
                 }
             };
             match &fold_signs {
-                Some(signs) => acc.update_signed(&groups, input.as_ref(), &position, signs)?,
-                None => acc.update(&groups, input.as_ref(), &position)?,
+                Some(signs) => acc.update_signed(groups, input.as_ref(), &position, signs)?,
+                None => acc.update(groups, input.as_ref(), &position)?,
             }
         }
         self.free_merged_away();
@@ -448,7 +478,7 @@ impl ViewOperator {
                 state.add_to_group(g, s);
             }
             let mut seen = std::collections::HashSet::new();
-            for &g in &groups {
+            for &g in groups {
                 if state.group_rows(g) <= 0 && seen.insert(g) {
                     emptied.push(g);
                 }
@@ -467,14 +497,14 @@ impl ViewOperator {
         }
         if self.plan.emit == crate::plan::EmitMode::Final {
             // Nobody asks which groups changed: rows are emitted when windows close.
-            return Ok(processed);
+            return Ok(());
         }
         self.dirty.resize(self.state.table.capacity(), false);
         for &g in &emptied {
             // Gone, not changed: [`Processed::removed`] names it.
             self.dirty[g as usize] = true;
         }
-        for &g in &groups {
+        for &g in groups {
             if !self.dirty[g as usize] {
                 self.dirty[g as usize] = true;
                 processed.changed.push(g);
@@ -483,7 +513,7 @@ impl ViewOperator {
         for &g in processed.changed.iter().chain(&emptied) {
             self.dirty[g as usize] = false;
         }
-        Ok(processed)
+        Ok(())
     }
 
     /// Opens a group of key id `k` over `window`, indexed by its end when windowed.
@@ -941,6 +971,84 @@ impl ViewOperator {
         self.state = state;
         self.state.table.rebuild_index();
         Ok(())
+    }
+}
+
+impl Operator for ViewOperator {
+    fn output_schema(&self) -> Result<SchemaRef> {
+        ViewOperator::output_schema(self)
+    }
+
+    fn watermark(&self) -> i64 {
+        ViewOperator::watermark(self)
+    }
+
+    fn process(
+        &mut self,
+        batch: &RecordBatch,
+        tombstones: &[usize],
+        out: &mut Output,
+    ) -> Result<()> {
+        let processed = self.process_with_tombstones(batch, tombstones)?;
+        if let Some(rows) = processed.passthrough {
+            out.push_rows(None, rows);
+        } else if self.emit_updates
+            && self.plan.emit != EmitMode::Final
+            && !processed.changed.is_empty()
+        {
+            if self.plan.reads_table() && self.plan.having.is_some() {
+                // A row of a table view that HAVING turns away is gone: a tombstone.
+                let (keys, values, hidden) =
+                    self.output_with_keys_and_hidden(&processed.changed)?;
+                out.push_rows(Some(keys), values);
+                out.push_removed(hidden);
+            } else {
+                let (keys, values) = self.output_with_keys(&processed.changed)?;
+                out.push_rows(Some(keys), values);
+            }
+        }
+        if let Some(removed) = processed.removed {
+            out.push_removed(removed);
+        }
+        out.late.extend(processed.late);
+        Ok(())
+    }
+
+    fn advance(&mut self, watermark: i64, out: &mut Output) -> Result<()> {
+        let closed = self.advance_watermark(watermark);
+        if self.plan.emit == EmitMode::Final && !closed.is_empty() {
+            let (keys, values) = self.output_with_keys(&closed)?;
+            out.push_rows(Some(keys), values);
+        }
+        Ok(())
+    }
+
+    fn current_rows(&self) -> Result<RecordBatch> {
+        self.snapshot()
+    }
+
+    fn snapshot_state(&self) -> Result<OperatorState> {
+        Ok(OperatorState {
+            groups: self.state.clone(),
+            table_input: self.table_state().cloned(),
+            topn: None,
+        })
+    }
+
+    fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        self.restore(state.groups)?;
+        if let Some(table_input) = state.table_input {
+            self.restore_table_state(table_input)?;
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 

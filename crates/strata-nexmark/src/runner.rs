@@ -1,6 +1,7 @@
-//! Running a query: the operator a query compiles to, fed either with Arrow batches straight
-//! from the generator (in-process) or with JSON records read from the topics of a log and
-//! decoded (`--from-log`), timed, with the latency of every emitted row.
+//! Running a query: the engine's [`Pipeline`] of the view a query compiles to — the one the
+//! streaming driver runs — fed either with Arrow batches straight from the generator
+//! (in-process) or with JSON records read from the topics of a log and decoded by the pipeline
+//! (`--from-log`), timed, with the latency of every emitted row.
 //!
 //! Event time is in order (the reference's default: no out-of-order groups), so the
 //! watermark is the latest event time read. A stream–table join applies the table's records
@@ -15,13 +16,13 @@ use std::time::{Duration, Instant};
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
-use strata_engine::decode::{SourceDecoder, source_schema};
-use strata_engine::join::{TableState, joined_schema};
+use strata_engine::decode::source_schema;
 use strata_engine::json_lines;
-use strata_engine::operator::{Lateness, ROWTIME, ViewOperator};
-use strata_engine::plan::{EmitMode, JoinDef, SourceDef, ViewPlan};
+use strata_engine::operator::ROWTIME;
+use strata_engine::pipeline::{Change, Output, Pipeline, PipelineOptions};
+use strata_engine::plan::{EmitMode, SourceDef, ViewPlan};
 use strata_engine::sql;
-use strata_engine::topn::{TopNOperator, TopNPlan};
+use strata_engine::topn::TopNPlan;
 use strata_log::{BatchBuilder, Durability, Log, LogOptions, ReadLimits, TopicConfig};
 
 use crate::columns::{BatchMaker, EventBatches};
@@ -134,19 +135,12 @@ fn kind_of(source: &SourceDef) -> Result<Kind> {
         })
 }
 
-enum Op {
-    View(Box<ViewOperator>),
-    TopN(Box<TopNOperator>),
-}
-
-/// One query's operator and its join table, if any.
+/// One query's pipeline (its operator and its join table, if any).
 pub struct QueryRun {
     name: String,
-    op: Op,
-    join: Option<(JoinDef, TableState, SchemaRef)>,
+    pipeline: Pipeline,
     stream: Kind,
     table: Option<TableInput>,
-    final_emit: bool,
     /// The views reading this one's results, in order (a [`Compiled::Chain`]).
     downstream: Vec<Downstream>,
     collect: Option<Vec<RecordBatch>>,
@@ -172,49 +166,30 @@ impl QueryRun {
             query: name.into(),
             source,
         };
-        let view = compiled.view().clone();
+        let view = compiled.view();
         let stream = kind_of(&view.source)?;
-        let base = source_schema(&view.source);
-        let (join, input) = match &view.join {
-            Some(j) => {
-                let schema = joined_schema(&base, j);
-                (
-                    Some((j.clone(), TableState::default(), Arc::clone(&schema))),
-                    schema,
-                )
-            }
-            None => (None, base),
-        };
         let table = view
             .join
             .as_ref()
             .map(|j| table_input(&j.table))
             .transpose()?;
-        let final_emit = view.emit == EmitMode::Final;
         let mut downstream = Vec::new();
-        let op = match compiled {
-            Compiled::View(plan) => Op::View(Box::new(
-                ViewOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
-            )),
+        let plan = match compiled {
+            Compiled::View(plan) => plan,
             Compiled::Chain { first, then } => {
                 for plan in then {
                     downstream.push(Downstream::new(plan).map_err(engine)?);
                 }
-                Op::View(Box::new(
-                    ViewOperator::new(first, input, Lateness::Enforce).map_err(engine)?,
-                ))
+                first
             }
-            Compiled::TopN(plan) => Op::TopN(Box::new(
-                TopNOperator::new(plan, input, Lateness::Enforce).map_err(engine)?,
-            )),
+            Compiled::TopN(plan) => plan.into_view(),
         };
+        let pipeline = Pipeline::new(plan, PipelineOptions::streaming()).map_err(engine)?;
         Ok(QueryRun {
             name: name.into(),
-            op,
-            join,
+            pipeline,
             stream,
             table,
-            final_emit,
             downstream,
             collect: collect.then(Vec::new),
         })
@@ -242,11 +217,8 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn apply_table(&mut self, batch: &RecordBatch) -> Result<()> {
-        if let Some((def, state, _)) = &mut self.join {
-            let r = state.apply(def, batch, &[]);
-            r.map_err(|e| self.engine(e))?;
-        }
-        Ok(())
+        let r = self.pipeline.apply_table_batch(batch);
+        r.map_err(|e| self.engine(e))
     }
 
     /// Processes a batch of the stream, then moves the watermark to `watermark`; returns the
@@ -255,33 +227,25 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn process(&mut self, batch: &RecordBatch, watermark: i64) -> Result<usize> {
-        let joined;
-        let input = match &self.join {
-            Some((def, state, schema)) => {
-                joined = state
-                    .enrich(def, batch, schema)
-                    .map_err(|e| self.engine(e))?;
-                &joined
-            }
-            None => batch,
-        };
-        let keyed = !self.downstream.is_empty();
-        let out = match &mut self.op {
-            Op::View(op) => {
-                let first = step(op, Some((input, &[])), self.final_emit, watermark, keyed)
-                    .map_err(|e| engine_err(&self.name, e))?;
-                flow(&mut self.downstream, first, watermark)
-                    .map_err(|e| engine_err(&self.name, e))?
-            }
-            Op::TopN(op) => {
-                op.process(input).map_err(|e| engine_err(&self.name, e))?;
-                vec![
-                    op.advance_watermark(watermark)
-                        .map_err(|e| engine_err(&self.name, e))?,
-                ]
-            }
-        };
-        Ok(self.emit(out))
+        let out = self
+            .pipeline
+            .process(batch, &[])
+            .map_err(|e| engine_err(&self.name, e))?;
+        self.advance(out, watermark)
+    }
+
+    /// Decodes records of the stream and processes them, then moves the watermark to
+    /// `watermark`; returns the number of rows emitted.
+    fn process_records(
+        &mut self,
+        records: &[(u32, strata_log::RecordView<'_>)],
+        watermark: i64,
+    ) -> Result<usize> {
+        let step = self
+            .pipeline
+            .process_records(records)
+            .map_err(|e| engine_err(&self.name, e))?;
+        self.advance(step.output, watermark)
     }
 
     /// Closes every window (end of input); returns the rows emitted.
@@ -289,26 +253,25 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn finish(&mut self) -> Result<usize> {
-        let keyed = !self.downstream.is_empty();
-        let out = match &mut self.op {
-            Op::View(op) => {
-                let first = step(op, None, self.final_emit, i64::MAX, keyed)
-                    .map_err(|e| engine_err(&self.name, e))?;
-                flow(&mut self.downstream, first, i64::MAX)
-                    .map_err(|e| engine_err(&self.name, e))?
-            }
-            Op::TopN(op) => vec![
-                op.advance_watermark(i64::MAX)
-                    .map_err(|e| engine_err(&self.name, e))?,
-            ],
-        };
+        self.advance(Output::default(), i64::MAX)
+    }
+
+    /// Moves the watermark after `out` was emitted, and hands everything down the chain.
+    fn advance(&mut self, mut out: Output, watermark: i64) -> Result<usize> {
+        let closed = self
+            .pipeline
+            .advance(watermark)
+            .map_err(|e| engine_err(&self.name, e))?;
+        out.append(closed);
+        let out =
+            flow(&mut self.downstream, out, watermark).map_err(|e| engine_err(&self.name, e))?;
         Ok(self.emit(out))
     }
 
-    fn emit(&mut self, out: Vec<RecordBatch>) -> usize {
-        let rows = out.iter().map(RecordBatch::num_rows).sum();
+    fn emit(&mut self, out: Output) -> usize {
+        let rows = out.row_count();
         if let Some(all) = &mut self.collect {
-            all.extend(out.into_iter().filter(|b| b.num_rows() > 0));
+            all.extend(out.into_rows().map(|(_, values)| values));
         }
         rows
     }
@@ -319,111 +282,46 @@ impl QueryRun {
     /// # Errors
     /// The engine's.
     pub fn results(&self) -> Result<Vec<RecordBatch>> {
-        let last = match (self.downstream.last(), &self.op) {
-            (Some(d), _) => Some((&*d.op, d.final_emit)),
-            (None, Op::View(op)) => Some((&**op, self.final_emit)),
-            (None, Op::TopN(_)) => None,
-        };
-        if let Some((op, final_emit)) = last
-            && op.plan().is_aggregating()
-            && !final_emit
-        {
-            return Ok(vec![op.snapshot().map_err(|e| engine_err(&self.name, e))?]);
+        let last = self
+            .downstream
+            .last()
+            .map_or(&self.pipeline, |d| &d.pipeline);
+        let plan = last.plan();
+        if !plan.is_ranked() && plan.is_aggregating() && plan.emit != EmitMode::Final {
+            let rows = last.current_rows().map_err(|e| engine_err(&self.name, e))?;
+            return Ok(vec![rows]);
         }
         Ok(self.collect.clone().unwrap_or_default())
     }
 }
 
-/// What one view emitted for one input batch: rows (with their group keys when a view
-/// downstream needs them) and the groups that disappeared.
-#[derive(Default)]
-struct StageOut {
-    rows: Vec<(Option<RecordBatch>, RecordBatch)>,
-    removed: Option<RecordBatch>,
-}
-
-impl StageOut {
-    fn push_groups(
-        &mut self,
-        op: &ViewOperator,
-        groups: &[u32],
-        keyed: bool,
-    ) -> strata_engine::Result<()> {
-        self.rows.push(if keyed {
-            let (keys, values) = op.output_with_keys(groups)?;
-            (Some(keys), values)
-        } else {
-            (None, op.output(groups)?)
-        });
-        Ok(())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.rows.iter().all(|(_, v)| v.num_rows() == 0)
-            && self.removed.as_ref().is_none_or(|r| r.num_rows() == 0)
-    }
-}
-
-/// Processes `input` (rows and the indexes of tombstones among them) with `op`, then moves
-/// its watermark: what it emits (EMIT CHANGES: changed groups; EMIT FINAL: closed windows).
-fn step(
-    op: &mut ViewOperator,
-    input: Option<(&RecordBatch, &[usize])>,
-    final_emit: bool,
-    watermark: i64,
-    keyed: bool,
-) -> strata_engine::Result<StageOut> {
-    let mut out = StageOut::default();
-    if let Some((batch, tombstones)) = input {
-        let processed = op.process_with_tombstones(batch, tombstones)?;
-        if let Some(rows) = processed.passthrough {
-            out.rows.push((None, rows));
-        } else if !final_emit && !processed.changed.is_empty() {
-            out.push_groups(op, &processed.changed, keyed)?;
-        }
-        out.removed = processed.removed;
-    }
-    let closed = op.advance_watermark(watermark);
-    if final_emit && !closed.is_empty() {
-        out.push_groups(op, &closed, keyed)?;
-    }
-    Ok(out)
-}
-
-/// Hands the first view's output down the chain; the rows the last view emits.
+/// Hands the first view's output down the chain; what the last view emits.
 fn flow(
     downstream: &mut [Downstream],
-    first: StageOut,
+    first: Output,
     watermark: i64,
-) -> strata_engine::Result<Vec<RecordBatch>> {
+) -> strata_engine::Result<Output> {
     let mut out = first;
-    let stages = downstream.len();
-    for (i, d) in downstream.iter_mut().enumerate() {
-        let keyed = i + 1 < stages;
-        out = if out.is_empty() {
-            step(&mut d.op, None, d.final_emit, watermark, keyed)?
+    for d in downstream {
+        let mut next = if out.is_empty() {
+            Output::default()
         } else {
             let (batch, tombstones) = d.input_of(&out, watermark)?;
-            step(
-                &mut d.op,
-                Some((&batch, &tombstones)),
-                d.final_emit,
-                watermark,
-                keyed,
-            )?
+            d.pipeline.process(&batch, &tombstones)?
         };
+        next.append(d.pipeline.advance(watermark)?);
+        out = next;
     }
-    Ok(out.rows.into_iter().map(|(_, values)| values).collect())
+    Ok(out)
 }
 
 /// A view reading the previous view's results (`FROM view`). Through a node it reads the
 /// view's changelog topic; here the rows are handed over as Arrow, keyed as the changelog
 /// keys them (the group key as JSON), deletions as tombstones.
 struct Downstream {
-    op: Box<ViewOperator>,
+    pipeline: Pipeline,
     /// The decoded schema of the previous view read as a source.
     schema: SchemaRef,
-    final_emit: bool,
     /// The offset the next handed-over row gets (`_offset`, as in the changelog).
     next_offset: i64,
 }
@@ -431,36 +329,33 @@ struct Downstream {
 impl Downstream {
     fn new(plan: ViewPlan) -> strata_engine::Result<Self> {
         let schema = source_schema(&plan.source);
-        let final_emit = plan.emit == EmitMode::Final;
         Ok(Downstream {
-            op: Box::new(ViewOperator::new(
-                plan,
-                Arc::clone(&schema),
-                Lateness::Enforce,
-            )?),
+            pipeline: Pipeline::new(plan, PipelineOptions::streaming())?,
             schema,
-            final_emit,
             next_offset: 0,
         })
     }
 
     /// The previous view's output as a decoded batch of this view's source, and the indexes
-    /// of its tombstones.
+    /// of its tombstones (after the rows, as the changelog has them within a micro-batch).
     fn input_of(
         &mut self,
-        out: &StageOut,
+        out: &Output,
         watermark: i64,
     ) -> strata_engine::Result<(RecordBatch, Vec<usize>)> {
-        let mut parts = Vec::with_capacity(out.rows.len() + 1);
+        let mut parts = Vec::with_capacity(out.changes.len());
         let mut rows = 0;
-        for (keys, values) in &out.rows {
-            parts.push(self.rows(keys.as_ref(), Some(values), values.num_rows(), watermark)?);
+        for (keys, values) in out.rows() {
+            parts.push(self.rows(keys, Some(values), values.num_rows(), watermark)?);
             rows += values.num_rows();
         }
         let mut tombstones = Vec::new();
-        if let Some(removed) = out.removed.as_ref().filter(|r| r.num_rows() > 0) {
-            tombstones.extend(rows..rows + removed.num_rows());
-            parts.push(self.rows(Some(removed), None, removed.num_rows(), watermark)?);
+        for change in &out.changes {
+            if let Change::Removed(removed) = change {
+                tombstones.extend(rows..rows + removed.num_rows());
+                rows += removed.num_rows();
+                parts.push(self.rows(Some(removed), None, removed.num_rows(), watermark)?);
+            }
         }
         Ok((concat_batches(&self.schema, &parts)?, tombstones))
     }
@@ -735,21 +630,17 @@ pub fn run_from_log(
     collect: bool,
 ) -> Result<(RunStats, QueryRun)> {
     let mut run = QueryRun::new(name, collect)?;
-    let streams = queries::streams()?;
-    let engine = |source| engine_err(name, source);
     let mut lat = Latencies::default();
     let start = Instant::now();
     let mut rows_out = 0u64;
-    let mut table_reader = match &run.join {
-        Some((join, _, _)) => {
-            let def = join.table.clone();
-            let partition = Arc::clone(log.topic(&def.topic)?.partition(0)?);
-            Some((partition, SourceDecoder::new(&def).map_err(engine)?, 0u64))
+    let mut table_reader = match &run.pipeline.plan().join {
+        Some(join) => {
+            let partition = Arc::clone(log.topic(&join.table.topic)?.partition(0)?);
+            Some((partition, 0u64))
         }
         None => None,
     };
     let stream = Arc::clone(log.topic(run.stream().name())?.partition(0)?);
-    let mut decoder = SourceDecoder::new(&streams[run.stream() as usize]).map_err(engine)?;
     let limits = ReadLimits {
         max_records: LOG_BATCH,
         max_bytes: 64 << 20,
@@ -758,16 +649,17 @@ pub fn run_from_log(
     let mut watermark = i64::MIN;
     while offset < stream.end_offset() {
         let t0 = Instant::now();
-        if let Some((partition, table_decoder, table_offset)) = &mut table_reader {
-            // The table records that have arrived.
+        if let Some((partition, table_offset)) = &mut table_reader {
+            // The table records that have arrived, as the streaming driver applies them.
             while *table_offset < partition.end_offset() {
                 let fetch = partition.read(*table_offset, limits)?;
                 let records = fetch
                     .records()
                     .map(|r| r.map(|r| (0u32, r)))
                     .collect::<std::result::Result<Vec<_>, _>>()?;
-                let decoded = table_decoder.decode(&records).map_err(engine)?;
-                run.apply_table(&decoded.batch)?;
+                run.pipeline
+                    .apply_table_records(&records)
+                    .map_err(|e| engine_err(name, e))?;
                 *table_offset = fetch.next_offset();
             }
         }
@@ -776,11 +668,10 @@ pub fn run_from_log(
             .records()
             .map(|r| r.map(|r| (0u32, r)))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let decoded = decoder.decode(&records).map_err(engine)?;
         if let Some(last) = records.last() {
             watermark = watermark.max(last.1.timestamp);
         }
-        let rows = run.process(&decoded.batch, watermark)?;
+        let rows = run.process_records(&records, watermark)?;
         lat.add(t0.elapsed(), rows);
         rows_out += rows as u64;
         offset = fetch.next_offset();

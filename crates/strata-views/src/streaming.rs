@@ -15,10 +15,12 @@
 //! so the run continues as if the crash had not happened: no duplicate, nothing lost.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use strata_log::sync::unmodelled::Mutex;
 
 use arrow::array::{Array as _, RecordBatch};
 use serde::{Deserialize, Serialize};
@@ -30,15 +32,18 @@ pub use strata_sql::plan::{changelog_topic, late_topic};
 
 use crate::start::StartAt;
 use strata_engine::codec;
-use strata_engine::decode::{InvalidRecord, MAX_BATCH_ROWS, SourceDecoder};
+use strata_engine::decode::{InvalidRecord, MAX_BATCH_ROWS};
 use strata_engine::error::{Error, Result};
 use strata_engine::generations::{BatchView, Generation, Ledger};
-use strata_engine::join::{TableFollower, TableState, joined_schema};
+use strata_engine::join::TableState;
 use strata_engine::operator::{GroupState, Lateness, ViewOperator};
-use strata_engine::topn::{TopNOperator, TopNPlan, TopNState};
+use strata_engine::pipeline::{
+    Change, OperatorState, Output, Pipeline, PipelineOptions, PipelineState, SharedOperator, lock,
+};
+use strata_engine::topn::TopNState;
 use strata_engine::upsert::TableInputState;
 use strata_engine::watermark::{DEFAULT_DELAY_MS, DEFAULT_IDLE_TIMEOUT, WatermarkTracker};
-use strata_sql::plan::{EmitMode, ViewPlan};
+use strata_sql::plan::ViewPlan;
 
 /// A batch view as the speed layer holds it (the batch layer's epoch, behind its trait).
 pub type BatchHandle = Arc<dyn BatchView>;
@@ -120,25 +125,9 @@ struct CheckpointTail {
     table_input: Option<TableInputState>,
 }
 
-/// The operator a view runs.
-enum Running {
-    /// Every view but a window Top-N.
-    View(Box<ViewOperator>),
-    /// A window Top-N (EMIT FINAL: rows of a window when the watermark closes it).
-    TopN(Box<TopNOperator>),
-}
-
-impl Running {
-    fn watermark(&self) -> i64 {
-        match self {
-            Running::View(op) => op.watermark(),
-            Running::TopN(op) => op.watermark(),
-        }
-    }
-}
-
 struct Shared {
-    operator: Mutex<Running>,
+    /// The pipeline's operator (a [`ViewOperator`], or a window Top-N), which queries read.
+    operator: SharedOperator,
     /// Present for views the serving layer merges with a batch view.
     partials: Option<Arc<SpeedPartials>>,
     stats: Mutex<ViewStats>,
@@ -168,14 +157,14 @@ struct Driver {
     source: Arc<Topic>,
     changelog: Arc<Topic>,
     late: Arc<Topic>,
-    decoder: SourceDecoder,
-    table: Option<(Arc<Topic>, TableFollower, Vec<u64>)>,
-    joined_schema: Option<arrow::datatypes::SchemaRef>,
+    /// Decode → join → operator, per micro-batch.
+    pipeline: Pipeline,
+    /// The joined table's topic and the positions read in it.
+    table: Option<(Arc<Topic>, Vec<u64>)>,
     positions: Vec<u64>,
     /// Per source partition, the base offsets of its segments (refreshed every micro-batch):
     /// a record's generation is the segment holding it.
     segment_bases: Vec<Vec<u64>>,
-    input_schema: arrow::datatypes::SchemaRef,
     watermarks: WatermarkTracker,
     max_event_time: i64,
     checkpoint_path: PathBuf,
@@ -212,38 +201,15 @@ impl StreamingView {
         from: &StartAt,
     ) -> Result<Self> {
         let source = log.topic(&plan.source.topic)?;
-        let mut decoder = SourceDecoder::new(&plan.source)?;
-        if plan.reads_table() {
-            // A table's empty values are tombstones: they delete their key from the view.
-            decoder = decoder.keeping_tombstones();
-        }
-        let (table, joined) = match &plan.join {
+        let table = match &plan.join {
             Some(join) => {
                 let topic = log.topic(&join.table.topic)?;
                 let positions = vec![0; topic.partition_count() as usize];
-                let schema = joined_schema(decoder.schema(), join);
-                (
-                    Some((topic, TableFollower::new(join.clone())?, positions)),
-                    Some(schema),
-                )
+                Some((topic, positions))
             }
-            None => (None, None),
+            None => None,
         };
-        let input_schema = joined
-            .clone()
-            .unwrap_or_else(|| Arc::clone(decoder.schema()));
-        let operator = match TopNPlan::from_view(&plan) {
-            Some(topn) => Running::TopN(Box::new(TopNOperator::new(
-                topn,
-                Arc::clone(&input_schema),
-                Lateness::Enforce,
-            )?)),
-            None => Running::View(Box::new(ViewOperator::new(
-                plan.clone(),
-                Arc::clone(&input_schema),
-                Lateness::Enforce,
-            )?)),
-        };
+        let pipeline = Pipeline::new(plan.clone(), PipelineOptions::streaming())?;
         let output_config = TopicConfig {
             durability: Durability::Never, // fsynced before each checkpoint instead
             ..TopicConfig::default()
@@ -261,7 +227,7 @@ impl StreamingView {
             .map_or(DEFAULT_DELAY_MS, |d| d as i64);
         let plan_text = serde_json::to_string(&plan).map_err(|e| Error::plan(e.to_string()))?;
         let shared = Arc::new(Shared {
-            operator: Mutex::new(operator),
+            operator: Arc::clone(pipeline.operator()),
             partials: plan
                 .merges_batch()
                 .then(|| Arc::new(SpeedPartials::default())),
@@ -278,12 +244,10 @@ impl StreamingView {
             source,
             changelog,
             late,
-            decoder,
+            pipeline,
             table,
-            joined_schema: joined,
             positions: vec![0; partitions],
             segment_bases: vec![Vec::new(); partitions],
-            input_schema,
             watermarks: WatermarkTracker::new(partitions, delay, config.idle_timeout),
             max_event_time: i64::MIN,
             checkpoint_path: state_dir.join("checkpoint.bin"),
@@ -314,47 +278,24 @@ impl StreamingView {
     /// # Errors
     /// Evaluation errors of the output expressions.
     pub fn snapshot(&self) -> Result<RecordBatch> {
-        match &*self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Running::View(op) => op.snapshot(),
-            Running::TopN(op) => op.snapshot(),
-        }
+        lock(&self.shared.operator).current_rows()
     }
 
     /// Counters.
     pub fn stats(&self) -> ViewStats {
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.stats.lock().clone()
     }
 
     /// Why the view stopped, if it failed.
     pub fn failure(&self) -> Option<String> {
-        self.shared
-            .failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.failure.lock().clone()
     }
 
     /// Runs `f` with the operator locked (for queries that need more than a snapshot);
     /// `None` for a window Top-N view, which runs no [`ViewOperator`] of its own rows.
     pub fn with_operator<T>(&self, f: impl FnOnce(&ViewOperator) -> T) -> Option<T> {
-        match &*self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Running::View(op) => Some(f(op)),
-            Running::TopN(_) => None,
-        }
+        let guard = lock(&self.shared.operator);
+        guard.as_any().downcast_ref::<ViewOperator>().map(f)
     }
 
     /// The view's speed-layer partials per generation, for the serving layer's merge with
@@ -457,30 +398,24 @@ impl Driver {
             Instant::now(),
         );
         self.max_event_time = checkpoint.max_event_time;
-        if let (Some((_, follower, positions)), Some(state)) = (&mut self.table, checkpoint.table) {
-            follower.state = state;
+        if let (Some((_, positions)), Some(_)) = (&mut self.table, &checkpoint.table) {
             positions.clone_from(&checkpoint.table_positions);
         }
-        match &mut *self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Running::View(op) => {
-                op.restore(checkpoint.state)?;
-                if let Some(table_input) = tail.table_input {
-                    op.restore_table_state(table_input)?;
-                }
-            }
-            Running::TopN(op) => {
-                let state = topn.ok_or_else(|| Error::Checkpoint {
-                    path: self.checkpoint_path.clone(),
-                    message: "the checkpoint of a window Top-N view has no ranking state".into(),
-                })?;
-                op.restore(checkpoint.state, state)?;
-            }
+        if self.plan.is_ranked() && topn.is_none() {
+            return Err(Error::Checkpoint {
+                path: self.checkpoint_path.clone(),
+                message: "the checkpoint of a window Top-N view has no ranking state".into(),
+            });
         }
+        self.pipeline.restore_state(PipelineState {
+            operator: OperatorState {
+                groups: checkpoint.state,
+                // Only a view reading a table has an upsert stage, only a Top-N a ranking.
+                table_input: tail.table_input.filter(|_| !self.plan.is_ranked()),
+                topn: topn.filter(|_| self.plan.is_ranked()),
+            },
+            join_table: checkpoint.table,
+        })?;
         if let Some(partials) = &self.shared.partials {
             let mut generations = Vec::with_capacity(checkpoint.generations.len());
             for (generation, state) in checkpoint.generations {
@@ -490,7 +425,7 @@ impl Driver {
             }
             partials.restore(checkpoint.covered, generations);
         }
-        *self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = checkpoint.stats;
+        *self.shared.stats.lock() = checkpoint.stats;
         Ok(())
     }
 
@@ -509,11 +444,7 @@ impl Driver {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(view = %self.plan.name, error = %e, "view stopped");
-                    *self
-                        .shared
-                        .failure
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                    *self.shared.failure.lock() = Some(e.to_string());
                     return;
                 }
             }
@@ -566,7 +497,7 @@ impl Driver {
                     .saturating_sub(self.positions[p.id() as usize])
             })
             .sum();
-        let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stats = self.shared.stats.lock();
         stats.lag = lag;
         stats.records_in += read as u64;
         Ok(read)
@@ -574,7 +505,7 @@ impl Driver {
 
     /// Applies every table record that has arrived since the last micro-batch.
     fn follow_table(&mut self) -> Result<()> {
-        let Some((topic, follower, positions)) = &mut self.table else {
+        let Some((topic, positions)) = &mut self.table else {
             return Ok(());
         };
         for p in topic.partitions() {
@@ -591,13 +522,9 @@ impl Driver {
                     .records()
                     .map(|r| r.map(|r| (p.id(), r)))
                     .collect::<strata_log::Result<_>>()?;
-                let invalid = follower.apply(&records)?;
+                let invalid = self.pipeline.apply_table_records(&records)?;
                 if invalid > 0 {
-                    self.shared
-                        .stats
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .invalid += invalid as u64;
+                    self.shared.stats.lock().invalid += invalid as u64;
                 }
                 positions[i] = fetch.next_offset();
             }
@@ -605,88 +532,17 @@ impl Driver {
         Ok(())
     }
 
+    /// One chunk of records through the pipeline; its output to the changelog, its invalid
+    /// and late records to the late topic, then the watermark moved.
     fn process_chunk(&mut self, chunk: &[(u32, RecordView<'_>)], now: Instant) -> Result<()> {
-        let decoded = self.decoder.decode(chunk)?;
-        self.set_aside_invalid(chunk, &decoded.invalid)?;
-        let batch = match (&self.table, &self.joined_schema) {
-            (Some((_, follower, _)), Some(schema)) => {
-                follower
-                    .state
-                    .enrich(&follower.join, &decoded.batch, schema)?
-            }
-            _ => decoded.batch,
-        };
-        if matches!(
-            &*self
-                .shared
-                .operator
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-            Running::TopN(_)
-        ) {
-            return self.process_ranked(chunk, &batch, now);
-        }
-        let (processed, rows, watermark) = {
-            let mut guard = self
-                .shared
-                .operator
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let Running::View(op) = &mut *guard else {
-                return Err(Error::plan("the view's operator changed kind"));
-            };
-            let processed = op.process_with_tombstones(&batch, &decoded.tombstones)?;
-            let rows = if processed.changed.is_empty() || self.plan.emit == EmitMode::Final {
-                None
-            } else if self.plan.reads_table() && self.plan.having.is_some() {
-                // A row of a table view that HAVING turns away is gone: a tombstone.
-                let (keys, values, hidden) = op.output_with_keys_and_hidden(&processed.changed)?;
-                Some((keys, values, Some(hidden)))
-            } else {
-                let (keys, values) = op.output_with_keys(&processed.changed)?;
-                Some((keys, values, None))
-            };
-            (processed, rows, op.watermark())
-        };
-        self.fold_generations(&batch, watermark)?;
+        let step = self.pipeline.process_records(chunk)?;
+        self.set_aside_invalid(chunk, &step.invalid)?;
+        let watermark = self.pipeline.watermark();
+        self.fold_generations(&step.batch, watermark)?;
         // Event time advances per partition from what this chunk delivered.
-        self.observe_event_times(&batch, now)?;
-        if let Some(passthrough) = processed.passthrough {
-            self.emit(None, &passthrough)?;
-        }
-        if let Some((keys, values, hidden)) = rows {
-            self.emit(Some(&keys), &values)?;
-            if let Some(hidden) = hidden {
-                self.emit_deletions(&hidden)?;
-            }
-        }
-        if let Some(removed) = &processed.removed {
-            self.emit_deletions(removed)?;
-        }
-        self.set_aside_late(chunk, &batch, &processed.late)?;
-        let watermark = self.watermarks.watermark(now);
-        self.close_windows(watermark)
-    }
-
-    /// [`Driver::process_chunk`] of a window Top-N view: its rows reach the changelog only
-    /// when the watermark closes their window ([`Driver::close_windows`]).
-    fn process_ranked(
-        &mut self,
-        chunk: &[(u32, RecordView<'_>)],
-        batch: &RecordBatch,
-        now: Instant,
-    ) -> Result<()> {
-        let late = match &mut *self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Running::TopN(op) => op.process_with_late(batch)?,
-            Running::View(_) => return Err(Error::plan("the view's operator changed kind")),
-        };
-        self.observe_event_times(batch, now)?;
-        self.set_aside_late(chunk, batch, &late)?;
+        self.observe_event_times(&step.batch, now)?;
+        self.emit_output(&step.output)?;
+        self.set_aside_late(chunk, &step.batch, &step.output.late)?;
         let watermark = self.watermarks.watermark(now);
         self.close_windows(watermark)
     }
@@ -720,11 +576,7 @@ impl Driver {
             .map(|l| (offsets[l.row].0, offsets[l.row].1, l.reason.clone()))
             .collect();
         self.write_late(chunk, &late)?;
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .late += late.len() as u64;
+        self.shared.stats.lock().late += late.len() as u64;
         Ok(())
     }
 
@@ -734,7 +586,7 @@ impl Driver {
     fn new_partial(&self, watermark: i64) -> Result<ViewOperator> {
         let mut op = ViewOperator::new(
             self.plan.clone(),
-            Arc::clone(&self.input_schema),
+            Arc::clone(self.pipeline.input_schema()),
             Lateness::Enforce,
         )?;
         op.set_retention_ms(i64::MAX);
@@ -778,54 +630,26 @@ impl Driver {
     }
 
     fn close_windows(&mut self, watermark: i64) -> Result<()> {
-        let rows = {
-            let mut guard = self
-                .shared
-                .operator
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let op = match &mut *guard {
-                Running::View(op) => op,
-                Running::TopN(op) => {
-                    let ranked = op.advance_watermark(watermark)?;
-                    let wm = op.watermark();
-                    drop(guard);
-                    self.emit(None, &ranked)?;
-                    self.shared
-                        .stats
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .watermark = wm;
-                    return Ok(());
-                }
-            };
-            let closed = op.advance_watermark(watermark);
-            if let Some(partials) = &self.shared.partials {
-                let now = op.watermark();
-                partials.for_each(|p| {
-                    p.advance_watermark(now);
-                });
-            }
-            if closed.is_empty() || self.plan.emit != EmitMode::Final {
-                None
-            } else {
-                Some(op.output_with_keys(&closed)?)
-            }
-        };
-        if let Some((keys, values)) = rows {
-            self.emit(Some(&keys), &values)?;
+        let output = self.pipeline.advance(watermark)?;
+        let wm = self.pipeline.watermark();
+        if let Some(partials) = &self.shared.partials {
+            partials.for_each(|p| {
+                p.advance_watermark(wm);
+            });
         }
-        let wm = self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .watermark();
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .watermark = wm;
+        self.emit_output(&output)?;
+        self.shared.stats.lock().watermark = wm;
+        Ok(())
+    }
+
+    /// Writes what the pipeline emitted to the changelog, in order.
+    fn emit_output(&mut self, output: &Output) -> Result<()> {
+        for change in &output.changes {
+            match change {
+                Change::Rows { keys, values } => self.emit(keys.as_ref(), values)?,
+                Change::Removed(keys) => self.emit_deletions(keys)?,
+            }
+        }
         Ok(())
     }
 
@@ -846,11 +670,7 @@ impl Driver {
             }
         }
         self.append_changelog(builder)?;
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .emitted += values.num_rows() as u64;
+        self.shared.stats.lock().emitted += values.num_rows() as u64;
         Ok(())
     }
 
@@ -867,11 +687,7 @@ impl Driver {
             builder.push(Some(key), &[], timestamp, std::iter::empty());
         }
         self.append_changelog(builder)?;
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .emitted += keys.num_rows() as u64;
+        self.shared.stats.lock().emitted += keys.num_rows() as u64;
         Ok(())
     }
 
@@ -895,11 +711,7 @@ impl Driver {
             .map(|i| (i.partition, i.offset, format!("invalid: {}", i.reason)))
             .collect();
         self.write_late(chunk, &late)?;
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .invalid += invalid.len() as u64;
+        self.shared.stats.lock().invalid += invalid.len() as u64;
         Ok(())
     }
 
@@ -939,21 +751,21 @@ impl Driver {
         // Outputs first: the checkpoint may only name output that is on disk.
         self.changelog.partition(0)?.flush()?;
         self.late.partition(0)?.flush()?;
-        let (state, table_input, topn) = match &*self
-            .shared
-            .operator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            Running::View(op) => (op.state().clone(), op.table_state().cloned(), None),
-            Running::TopN(op) => (op.inner_state().clone(), None, Some(op.state()?)),
-        };
+        let PipelineState {
+            operator:
+                OperatorState {
+                    groups: state,
+                    table_input,
+                    topn,
+                },
+            join_table,
+        } = self.pipeline.snapshot_state()?;
         let (covered, generations) = match &self.shared.partials {
             Some(p) => p.export(|op| op.state().clone()),
             None => (Vec::new(), Vec::new()),
         };
         let stats = {
-            let mut stats = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stats = self.shared.stats.lock();
             stats.checkpoints += 1;
             stats.clone()
         };
@@ -966,8 +778,8 @@ impl Driver {
             late_end: self.late.partition(0)?.end_offset(),
             max_event_time: self.max_event_time,
             stats,
-            table_positions: self.table.as_ref().map(|t| t.2.clone()).unwrap_or_default(),
-            table: self.table.as_ref().map(|t| t.1.state.clone()),
+            table_positions: self.table.as_ref().map(|t| t.1.clone()).unwrap_or_default(),
+            table: join_table,
             covered,
             generations,
         };
