@@ -20,12 +20,14 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, NameKind, Result};
+use crate::functions;
 use crate::plan::{
     AggregateDef, AggregateFunction, BinaryOp, EmitMode, Expr, JoinDef, Literal, SourceDef,
     SourceKind, SqlType, ViewPlan, WindowSpec,
 };
 use crate::tokens::{TYPE_HINT, dialect, plan_err, sql_err, sql_type_named};
-use crate::types::{arrow_type, data_type};
+use crate::types::arrow_type;
+use crate::typing::data_type;
 use crate::window::{self, Extracted};
 
 const PH: char = '\0';
@@ -344,6 +346,52 @@ fn number(n: &str, loc: Location) -> Result<Literal> {
         .map_err(|_| sql_err(loc, format!("{n} is not a number strata can hold")))
 }
 
+/// A literal value.
+fn literal(v: &Value, loc: Location) -> Result<Literal> {
+    Ok(match v {
+        Value::Number(n, _) => number(n, loc)?,
+        Value::SingleQuotedString(s)
+        | Value::EscapedStringLiteral(s)
+        | Value::NationalStringLiteral(s) => Literal::String(s.clone()),
+        Value::Boolean(b) => Literal::Boolean(*b),
+        Value::Null => Literal::Null,
+        other => {
+            return Err(unsupported(
+                loc,
+                &format!("literal {other}"),
+                "use a number, 'string', TRUE/FALSE or NULL",
+            ));
+        }
+    })
+}
+
+/// The plan operator of a SQL binary operator.
+fn binary_op(op: &BinaryOperator, loc: Location) -> Result<BinaryOp> {
+    Ok(match op {
+        BinaryOperator::Plus => BinaryOp::Plus,
+        BinaryOperator::Minus => BinaryOp::Minus,
+        BinaryOperator::Multiply => BinaryOp::Multiply,
+        BinaryOperator::Divide => BinaryOp::Divide,
+        BinaryOperator::Modulo => BinaryOp::Modulo,
+        BinaryOperator::Eq => BinaryOp::Eq,
+        BinaryOperator::NotEq => BinaryOp::NotEq,
+        BinaryOperator::Lt => BinaryOp::Lt,
+        BinaryOperator::LtEq => BinaryOp::LtEq,
+        BinaryOperator::Gt => BinaryOp::Gt,
+        BinaryOperator::GtEq => BinaryOp::GtEq,
+        BinaryOperator::And => BinaryOp::And,
+        BinaryOperator::Or => BinaryOp::Or,
+        BinaryOperator::StringConcat => BinaryOp::Concat,
+        other => {
+            return Err(unsupported(
+                loc,
+                &format!("operator {other}"),
+                "use + - * / % = <> < <= > >= AND OR ||",
+            ));
+        }
+    })
+}
+
 impl Conv<'_> {
     fn window_ref(&self, r: Resolved, loc: Location) -> Result<Expr> {
         if self.aggs.is_none() {
@@ -387,21 +435,7 @@ impl Conv<'_> {
                 self.resolved(r, loc)?
             }
             E::Nested(inner) => self.convert(inner)?,
-            E::Value(v) => match &v.value {
-                Value::Number(n, _) => lit(number(n, loc)?),
-                Value::SingleQuotedString(s)
-                | Value::EscapedStringLiteral(s)
-                | Value::NationalStringLiteral(s) => lit(Literal::String(s.clone())),
-                Value::Boolean(b) => lit(Literal::Boolean(*b)),
-                Value::Null => lit(Literal::Null),
-                other => {
-                    return Err(unsupported(
-                        loc,
-                        &format!("literal {other}"),
-                        "use a number, 'string', TRUE/FALSE or NULL",
-                    ));
-                }
-            },
+            E::Value(v) => lit(literal(&v.value, loc)?),
             E::TypedString(ts) => {
                 let to = cast_type(&ts.data_type, loc)?;
                 let s = match &ts.value.value {
@@ -414,49 +448,12 @@ impl Conv<'_> {
                 }
             }
             E::Interval(iv) => lit(Literal::IntervalMs(interval(iv, loc)?)),
-            E::BinaryOp { left, op, right } => {
-                let op = match op {
-                    BinaryOperator::Plus => BinaryOp::Plus,
-                    BinaryOperator::Minus => BinaryOp::Minus,
-                    BinaryOperator::Multiply => BinaryOp::Multiply,
-                    BinaryOperator::Divide => BinaryOp::Divide,
-                    BinaryOperator::Modulo => BinaryOp::Modulo,
-                    BinaryOperator::Eq => BinaryOp::Eq,
-                    BinaryOperator::NotEq => BinaryOp::NotEq,
-                    BinaryOperator::Lt => BinaryOp::Lt,
-                    BinaryOperator::LtEq => BinaryOp::LtEq,
-                    BinaryOperator::Gt => BinaryOp::Gt,
-                    BinaryOperator::GtEq => BinaryOp::GtEq,
-                    BinaryOperator::And => BinaryOp::And,
-                    BinaryOperator::Or => BinaryOp::Or,
-                    BinaryOperator::StringConcat => BinaryOp::Concat,
-                    other => {
-                        return Err(unsupported(
-                            loc,
-                            &format!("operator {other}"),
-                            "use + - * / % = <> < <= > >= AND OR ||",
-                        ));
-                    }
-                };
-                bin(op, self.convert(left)?, self.convert(right)?)
-            }
-            E::UnaryOp { op, expr } => match op {
-                UnaryOperator::Not => Expr::Not(Box::new(self.convert(expr)?)),
-                UnaryOperator::Plus => self.convert(expr)?,
-                UnaryOperator::Minus => match self.convert(expr)? {
-                    Expr::Literal(Literal::Int(i)) => lit(Literal::Int(i.wrapping_neg())),
-                    Expr::Literal(Literal::Float(f)) => lit(Literal::Float(-f)),
-                    Expr::Literal(Literal::IntervalMs(i)) => lit(Literal::IntervalMs(-i)),
-                    other => Expr::Negate(Box::new(other)),
-                },
-                other => {
-                    return Err(unsupported(
-                        loc,
-                        &format!("operator {other}"),
-                        "use NOT or -",
-                    ));
-                }
-            },
+            E::BinaryOp { left, op, right } => bin(
+                binary_op(op, loc)?,
+                self.convert(left)?,
+                self.convert(right)?,
+            ),
+            E::UnaryOp { op, expr } => self.unary(op, expr, loc)?,
             E::IsNull(x) => Expr::IsNull {
                 expr: Box::new(self.convert(x)?),
                 negated: false,
@@ -466,19 +463,7 @@ impl Conv<'_> {
                 negated: true,
             },
             E::IsTrue(x) | E::IsNotFalse(x) | E::IsFalse(x) | E::IsNotTrue(x) => {
-                let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
-                let is = func(
-                    "coalesce",
-                    vec![
-                        bin(BinaryOp::Eq, self.convert(x)?, lit(Literal::Boolean(want))),
-                        lit(Literal::Boolean(false)),
-                    ],
-                );
-                if matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_)) {
-                    Expr::Not(Box::new(is))
-                } else {
-                    is
-                }
+                self.truth(e, x)?
             }
             E::In {
                 target:
@@ -498,10 +483,7 @@ impl Conv<'_> {
                 ..
             } => Expr::InList {
                 expr: Box::new(self.convert(expr)?),
-                list: list
-                    .iter()
-                    .map(|x| self.convert(x))
-                    .collect::<Result<_>>()?,
+                list: self.convert_all(list)?,
                 negated: *negated,
             },
             E::Between {
@@ -528,48 +510,13 @@ impl Conv<'_> {
                 expr,
                 pattern,
                 escape_char,
-            } => {
-                if *any || escape_char.is_some() {
-                    return Err(unsupported(
-                        loc,
-                        "LIKE ANY / ESCAPE",
-                        "write a plain `x LIKE 'pattern'` (% and _ wildcards, \\ escapes)",
-                    ));
-                }
-                let (mut l, mut r) = (self.convert(expr)?, self.convert(pattern)?);
-                if matches!(e, E::ILike { .. }) {
-                    l = func("lower", vec![l]);
-                    r = func("lower", vec![r]);
-                }
-                bin(
-                    if *negated {
-                        BinaryOp::NotLike
-                    } else {
-                        BinaryOp::Like
-                    },
-                    l,
-                    r,
-                )
-            }
+            } => self.like(e, *negated, *any, expr, pattern, escape_char.is_some())?,
             E::Case {
                 operand,
                 conditions,
                 else_result,
                 ..
-            } => Expr::Case {
-                operand: operand
-                    .as_ref()
-                    .map(|o| self.convert(o).map(Box::new))
-                    .transpose()?,
-                branches: conditions
-                    .iter()
-                    .map(|w| Ok((self.convert(&w.condition)?, self.convert(&w.result)?)))
-                    .collect::<Result<_>>()?,
-                otherwise: else_result
-                    .as_ref()
-                    .map(|o| self.convert(o).map(Box::new))
-                    .transpose()?,
-            },
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref())?,
             E::Cast {
                 expr,
                 data_type,
@@ -584,6 +531,134 @@ impl Conv<'_> {
                     to: cast_type(data_type, loc)?,
                 }
             }
+            E::Substring { .. }
+            | E::Trim { .. }
+            | E::Ceil { .. }
+            | E::Floor { .. }
+            | E::Extract { .. } => self.function_syntax(e, loc)?,
+            E::Function(f) => self.function(f, loc)?,
+            E::Subquery(_) | E::Exists { .. } => {
+                return Err(unsupported(
+                    loc,
+                    "a subquery",
+                    "join a table (`JOIN t ON s.k = t.pk`) or create a view",
+                ));
+            }
+            E::Wildcard(_) | E::QualifiedWildcard(..) => {
+                return Err(unsupported(loc, "* here", "use COUNT(*) or SELECT *"));
+            }
+            other => {
+                let text = other.to_string();
+                let short: String = text.chars().take(40).collect();
+                return Err(unsupported(
+                    loc,
+                    &format!("the expression `{short}`"),
+                    "see docs/sql.md for the operators and functions strata has",
+                ));
+            }
+        })
+    }
+
+    /// Every expression of `list`, converted.
+    fn convert_all(&mut self, list: &[ast::Expr]) -> Result<Vec<Expr>> {
+        list.iter().map(|x| self.convert(x)).collect()
+    }
+
+    /// `CASE [operand] WHEN … THEN … [ELSE …] END`.
+    fn case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+    ) -> Result<Expr> {
+        Ok(Expr::Case {
+            operand: operand.map(|o| self.convert(o).map(Box::new)).transpose()?,
+            branches: conditions
+                .iter()
+                .map(|w| Ok((self.convert(&w.condition)?, self.convert(&w.result)?)))
+                .collect::<Result<_>>()?,
+            otherwise: else_result
+                .map(|o| self.convert(o).map(Box::new))
+                .transpose()?,
+        })
+    }
+
+    /// `NOT x`, `+x`, `-x` (a negated number literal folds).
+    fn unary(&mut self, op: &UnaryOperator, expr: &ast::Expr, loc: Location) -> Result<Expr> {
+        Ok(match op {
+            UnaryOperator::Not => Expr::Not(Box::new(self.convert(expr)?)),
+            UnaryOperator::Plus => self.convert(expr)?,
+            UnaryOperator::Minus => match self.convert(expr)? {
+                Expr::Literal(Literal::Int(i)) => lit(Literal::Int(i.wrapping_neg())),
+                Expr::Literal(Literal::Float(f)) => lit(Literal::Float(-f)),
+                Expr::Literal(Literal::IntervalMs(i)) => lit(Literal::IntervalMs(-i)),
+                other => Expr::Negate(Box::new(other)),
+            },
+            other => {
+                return Err(unsupported(
+                    loc,
+                    &format!("operator {other}"),
+                    "use NOT or -",
+                ));
+            }
+        })
+    }
+
+    /// `x IS [NOT] TRUE/FALSE`: `COALESCE(x = want, FALSE)`, negated for the NOT forms.
+    fn truth(&mut self, e: &ast::Expr, x: &ast::Expr) -> Result<Expr> {
+        use ast::Expr as E;
+        let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
+        let is = func(
+            "coalesce",
+            vec![
+                bin(BinaryOp::Eq, self.convert(x)?, lit(Literal::Boolean(want))),
+                lit(Literal::Boolean(false)),
+            ],
+        );
+        Ok(if matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_)) {
+            Expr::Not(Box::new(is))
+        } else {
+            is
+        })
+    }
+
+    /// `x [NOT] LIKE p`; ILIKE compares the lower-case forms.
+    fn like(
+        &mut self,
+        e: &ast::Expr,
+        negated: bool,
+        any: bool,
+        expr: &ast::Expr,
+        pattern: &ast::Expr,
+        escape: bool,
+    ) -> Result<Expr> {
+        use ast::Expr as E;
+        let loc = loc_of(e, self.fallback);
+        if any || escape {
+            return Err(unsupported(
+                loc,
+                "LIKE ANY / ESCAPE",
+                "write a plain `x LIKE 'pattern'` (% and _ wildcards, \\ escapes)",
+            ));
+        }
+        let (mut l, mut r) = (self.convert(expr)?, self.convert(pattern)?);
+        if matches!(e, E::ILike { .. }) {
+            l = func("lower", vec![l]);
+            r = func("lower", vec![r]);
+        }
+        let op = if negated {
+            BinaryOp::NotLike
+        } else {
+            BinaryOp::Like
+        };
+        Ok(bin(op, l, r))
+    }
+
+    /// SQL's function-call syntax forms (`SUBSTRING(s FROM a FOR n)`, `TRIM(LEADING FROM s)`,
+    /// `CEIL(x)`, `EXTRACT(HOUR FROM ts)`) as calls of the registered functions.
+    fn function_syntax(&mut self, e: &ast::Expr, loc: Location) -> Result<Expr> {
+        use ast::Expr as E;
+        Ok(match e {
             E::Substring {
                 expr,
                 substring_from,
@@ -654,23 +729,10 @@ impl Conv<'_> {
                 };
                 func(name, vec![self.convert(expr)?])
             }
-            E::Function(f) => self.function(f, loc)?,
-            E::Subquery(_) | E::Exists { .. } => {
-                return Err(unsupported(
-                    loc,
-                    "a subquery",
-                    "join a table (`JOIN t ON s.k = t.pk`) or create a view",
-                ));
-            }
-            E::Wildcard(_) | E::QualifiedWildcard(..) => {
-                return Err(unsupported(loc, "* here", "use COUNT(*) or SELECT *"));
-            }
             other => {
-                let text = other.to_string();
-                let short: String = text.chars().take(40).collect();
                 return Err(unsupported(
                     loc,
-                    &format!("the expression `{short}`"),
+                    &format!("the expression `{other}`"),
                     "see docs/sql.md for the operators and functions strata has",
                 ));
             }
@@ -784,17 +846,7 @@ impl Conv<'_> {
             .iter()
             .map(|x| self.convert(x))
             .collect::<Result<Vec<_>>>()?;
-        let name = match name.as_str() {
-            "character_length" | "len" => "char_length".to_string(),
-            "ucase" => "upper".to_string(),
-            "lcase" => "lower".to_string(),
-            "substr" => "substring".to_string(),
-            "ceiling" => "ceil".to_string(),
-            "pow" => "power".to_string(),
-            "ifnull" | "nvl" => "coalesce".to_string(),
-            _ => name,
-        };
-        Ok(func(&name, args))
+        Ok(func(functions::plan_name(&name), args))
     }
 
     fn aggregate(
@@ -1055,87 +1107,82 @@ impl<'a> Planner<'a> {
 
     fn plan(mut self, q: &ast::Query) -> Result<ViewPlan> {
         let start = self.start;
-        if let Some(w) = &q.with {
+        let s = select_of(q, start)?;
+        let from = self.read_from(s, start)?;
+        let reads_table = from.stream.kind == SourceKind::Table;
+        let tvf_window = self.ex.tvf.is_some();
+        let group_exprs = group_exprs(s, start)?;
+        let group_window_fn = self.group_windows(&group_exprs, start)?;
+        let windowed = self.ex.window.is_some();
+        if reads_table && let Some((l, _)) = &self.ex.window {
             return Err(unsupported(
-                loc_of(w, start),
-                "WITH (common table expressions)",
-                "create a view per step",
+                *l,
+                &format!("a window over table {}", from.stream.name),
+                "a table's rows are current values, not events in time; window the stream instead",
             ));
         }
-        if let Some(o) = &q.order_by {
-            return Err(unsupported(
-                loc_of(o, start),
-                "ORDER BY on a continuous query",
-                "sort when reading the view (GET /v1/views/{v})",
-            ));
-        }
-        if q.limit_clause.is_some() || q.fetch.is_some() {
-            return Err(unsupported(
-                start,
-                "LIMIT / FETCH on a continuous query",
-                "stop reading when you have enough rows",
-            ));
-        }
-        let select = match q.body.as_ref() {
-            SetExpr::Select(s) => s,
-            SetExpr::Query(_) => {
-                return Err(unsupported(
-                    start,
-                    "a parenthesized query",
-                    "write the SELECT directly",
-                ));
-            }
-            SetExpr::SetOperation { op, .. } => {
-                return Err(unsupported(
-                    start,
-                    &format!("{op}"),
-                    "create one view per SELECT",
-                ));
-            }
-            other => {
-                return Err(unsupported(
-                    start,
-                    &format!(
-                        "`{}`",
-                        other.to_string().chars().take(30).collect::<String>()
-                    ),
-                    "write a SELECT",
-                ));
-            }
-        };
-        let s = select.as_ref();
-        if s.distinct.is_some() {
-            return Err(unsupported(
-                start,
-                "SELECT DISTINCT",
-                "GROUP BY the columns instead",
-            ));
-        }
-        if s.top.is_some()
-            || s.into.is_some()
-            || !s.lateral_views.is_empty()
-            || s.prewhere.is_some()
-            || !s.connect_by.is_empty()
-            || !s.cluster_by.is_empty()
-            || !s.distribute_by.is_empty()
-            || !s.sort_by.is_empty()
-            || s.qualify.is_some()
-        {
-            return Err(unsupported(
-                start,
-                "this SELECT clause (TOP/INTO/LATERAL VIEW/QUALIFY/…)",
-                "see docs/sql.md for the SELECT strata supports",
-            ));
-        }
-        if let Some(w) = s.named_window.first() {
-            return Err(unsupported(
-                loc_of(w, start),
-                "WINDOW w AS (…) named windows",
-                "write WINDOW TUMBLING (SIZE …), HOPPING (SIZE …, ADVANCE BY …) or SESSION (…) after FROM",
-            ));
-        }
+        let mut stream = from.stream;
+        self.set_time_column(&mut stream, group_window_fn.clone())?;
 
-        // FROM: one stream, at most one table join.
+        let scope = Scope::new(
+            stream.clone(),
+            from.alias.clone(),
+            from.table.clone(),
+            windowed,
+        );
+        let join = match (&from.table, from.join_on) {
+            (Some((t, a)), Some((left, on))) => Some(self.join(&scope, t, a, left, on)?),
+            _ => None,
+        };
+        let filter = where_clause(&scope, s, start)?;
+        let select = select_list(&scope, s, start)?;
+        let aggregating = !select.aggs.is_empty() || !group_exprs.is_empty();
+        let emit = self.emit_mode(windowed, tvf_window || group_window_fn.is_some())?;
+        let grace_ms = self.ex.grace_ms.unwrap_or(0);
+        if self.ex.grace_ms.is_some() && !windowed {
+            return Err(sql_err(
+                start,
+                "GRACE PERIOD needs a window: WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 10 SECONDS)",
+            ));
+        }
+        let plan = ViewPlan {
+            name: self.name.clone(),
+            source: stream,
+            source_alias: from.alias,
+            join,
+            filter,
+            window: self.ex.window.map(|(_, w)| w),
+            grace_ms,
+            group_by: Vec::new(),
+            aggregates: Vec::new(),
+            having: None,
+            output: Vec::new(),
+            emit,
+            // The batch layer has no table semantics: a view of a table is served by the
+            // speed layer alone.
+            serving: if reads_table {
+                crate::plan::ServingMode::Kappa
+            } else {
+                crate::plan::ServingMode::default()
+            },
+            rank: None,
+        };
+        if !aggregating {
+            let window_loc = self.ex.window.map(|(l, _)| l);
+            return project(plan, select, &scope, reads_table, window_loc);
+        }
+        let group = Grouping {
+            windowed,
+            // ksqlDB's windowed tables carry their window bounds, as WINDOWSTART and WINDOWEND
+            // do; Flink's windows (table functions, group windows) select theirs.
+            add_bounds: windowed && !tvf_window && group_window_fn.is_none(),
+            start,
+        };
+        aggregate(plan, select, &scope, &group_exprs, &group)
+    }
+
+    /// FROM: one stream, at most one table join.
+    fn read_from<'q>(&self, s: &'q ast::Select, start: Location) -> Result<FromClause<'q>> {
         let from = match s.from.as_slice() {
             [one] => one,
             [] => return Err(sql_err(start, "a query needs FROM <stream>")),
@@ -1151,8 +1198,7 @@ impl<'a> Planner<'a> {
         // A table as the driving input (ksqlDB): each record upserts its key's row, and the
         // view holds the latest rows, or running aggregates over them that retract what an
         // update replaces. Windows and joins do not apply to it.
-        let reads_table = stream.kind == SourceKind::Table;
-        if reads_table {
+        if stream.kind == SourceKind::Table {
             let window_loc = self.ex.tvf.as_ref().map(|t| t.loc).or(self
                 .ex
                 .window
@@ -1184,47 +1230,11 @@ impl<'a> Planner<'a> {
                 ),
             ));
         }
-        let mut table = None;
-        let mut join_on = None;
-        match from.joins.as_slice() {
-            [] => {}
+        let (table, join_on) = match from.joins.as_slice() {
+            [] => (None, None),
             [j] => {
-                let jl = loc_of(&j.relation, start);
-                let (t, talias) = self.relation(&j.relation, start)?;
-                if t.kind != SourceKind::Table {
-                    return Err(unsupported(
-                        jl,
-                        &format!("joining stream {} (stream–stream join)", t.name),
-                        "join a TABLE (a source with a PRIMARY KEY)",
-                    ));
-                }
-                let (left, on) = match &j.join_operator {
-                    JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
-                    JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
-                    _ => {
-                        return Err(unsupported(
-                            jl,
-                            "this kind of join",
-                            "use JOIN or LEFT JOIN",
-                        ));
-                    }
-                };
-                let JoinConstraint::On(on) = on else {
-                    return Err(unsupported(
-                        jl,
-                        "a join without ON",
-                        "write `JOIN t ON s.key = t.pk`",
-                    ));
-                };
-                let a = talias.unwrap_or_else(|| t.name.clone());
-                if alias.as_deref() == Some(a.as_str()) || (alias.is_none() && a == stream.name) {
-                    return Err(plan_err(
-                        jl,
-                        "the stream and the table need different aliases",
-                    ));
-                }
-                table = Some((t, a));
-                join_on = Some((left, on));
+                let (table, on) = self.joined_table(j, &stream, alias.as_deref(), start)?;
+                (Some(table), Some(on))
             }
             [_, j, ..] => {
                 return Err(unsupported(
@@ -1233,28 +1243,70 @@ impl<'a> Planner<'a> {
                     "join one table per view",
                 ));
             }
-        }
+        };
+        Ok(FromClause {
+            stream,
+            alias,
+            table,
+            join_on,
+        })
+    }
 
-        let mut stream = stream;
-        let tvf_window = self.ex.tvf.is_some();
-        // Flink legacy group windows: GROUP BY TUMBLE(ts, INTERVAL …).
-        let group_exprs: Vec<&ast::Expr> = match &s.group_by {
-            GroupByExpr::Expressions(v, mods) => {
-                if !mods.is_empty() {
-                    return Err(unsupported(
-                        start,
-                        "GROUP BY modifiers (ROLLUP/CUBE/…)",
-                        "group by plain expressions",
-                    ));
-                }
-                v.iter().collect()
-            }
-            GroupByExpr::All(_) => {
-                return Err(unsupported(start, "GROUP BY ALL", "list the group keys"));
+    /// `JOIN t [alias] ON …` / `LEFT JOIN …`: the table with its alias, and whether the join
+    /// is a left join with its ON condition.
+    fn joined_table<'q>(
+        &self,
+        j: &'q ast::Join,
+        stream: &SourceDef,
+        alias: Option<&str>,
+        start: Location,
+    ) -> Result<((SourceDef, String), JoinOn<'q>)> {
+        let jl = loc_of(&j.relation, start);
+        let (t, talias) = self.relation(&j.relation, start)?;
+        if t.kind != SourceKind::Table {
+            return Err(unsupported(
+                jl,
+                &format!("joining stream {} (stream–stream join)", t.name),
+                "join a TABLE (a source with a PRIMARY KEY)",
+            ));
+        }
+        let (left, on) = match &j.join_operator {
+            JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
+            JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
+            _ => {
+                return Err(unsupported(
+                    jl,
+                    "this kind of join",
+                    "use JOIN or LEFT JOIN",
+                ));
             }
         };
+        let JoinConstraint::On(on) = on else {
+            return Err(unsupported(
+                jl,
+                "a join without ON",
+                "write `JOIN t ON s.key = t.pk`",
+            ));
+        };
+        let a = talias.unwrap_or_else(|| t.name.clone());
+        if alias == Some(a.as_str()) || (alias.is_none() && a == stream.name) {
+            return Err(plan_err(
+                jl,
+                "the stream and the table need different aliases",
+            ));
+        }
+        Ok(((t, a), (left, on)))
+    }
+
+    /// Flink legacy group windows, `GROUP BY TUMBLE(ts, INTERVAL …)`: the window becomes the
+    /// query's; the time column it names is returned.
+    fn group_windows(
+        &mut self,
+        group_exprs: &[&ast::Expr],
+        start: Location,
+    ) -> Result<Option<(String, Location)>> {
         let mut group_window_fn = None;
-        for g in &group_exprs {
+        for g in group_exprs {
             if let ast::Expr::Function(f) = g {
                 let n = f.name.to_string().to_lowercase();
                 if matches!(n.as_str(), "tumble" | "hop" | "session") {
@@ -1268,178 +1320,51 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let windowed = self.ex.window.is_some();
-        if reads_table && let Some((l, _)) = &self.ex.window {
-            return Err(unsupported(
-                *l,
-                &format!("a window over table {}", stream.name),
-                "a table's rows are current values, not events in time; window the stream instead",
-            ));
-        }
-        // The event-time column a Flink window names overrides the source's.
+        Ok(group_window_fn)
+    }
+
+    /// The event-time column a Flink window names overrides the source's.
+    fn set_time_column(
+        &self,
+        stream: &mut SourceDef,
+        group_window_fn: Option<(String, Location)>,
+    ) -> Result<()> {
         let time_col = self
             .ex
             .tvf
             .as_ref()
             .map(|t| (t.time_column.clone(), t.loc))
-            .or(group_window_fn.clone());
-        if let Some((col, l)) = time_col {
-            if col == "rowtime" {
-                stream.timestamp_column = None;
-            } else {
-                match stream.columns.iter().find(|c| c.name == col) {
-                    Some(c) if matches!(c.data_type, SqlType::Timestamp | SqlType::BigInt) => {}
-                    Some(_) => {
-                        return Err(plan_err(
-                            l,
-                            format!(
-                                "window time column {col} must be TIMESTAMP (or BIGINT epoch millis)"
-                            ),
-                        ));
-                    }
-                    None => {
-                        return Err(plan_err(
-                            l,
-                            format!("unknown window time column {col} in {}", stream.name),
-                        ));
-                    }
-                }
-                stream.timestamp_column = Some(col);
-            }
-        }
-
-        let scope = Scope::new(stream.clone(), alias.clone(), table.clone(), windowed);
-        let join = match (&table, join_on) {
-            (Some((t, a)), Some((left, on))) => Some(self.join(&scope, t, a, left, on)?),
-            _ => None,
+            .or(group_window_fn);
+        let Some((col, l)) = time_col else {
+            return Ok(());
         };
-
-        // WHERE
-        let filter = match &s.selection {
-            Some(w) => {
-                let l = loc_of(w, start);
-                let e = Conv {
-                    scope: &scope,
-                    aggs: None,
-                    clause: "WHERE",
-                    fallback: l,
-                    aliases: &[],
-                }
-                .convert(w)?;
-                let t = check(&e, &scope.schema, l)?;
-                if !matches!(t, DataType::Boolean | DataType::Null) {
-                    return Err(plan_err(
-                        l,
-                        format!("WHERE needs a condition, this is {}", type_label(&t)),
-                    ));
-                }
-                Some(e)
-            }
-            None => None,
-        };
-
-        // SELECT list, first pass: converted with aggregates and window bounds as placeholders.
-        let mut aggs: Vec<AggregateDef> = Vec::new();
-        let mut items: Vec<Item> = Vec::new();
-        let mut raw: Vec<(Option<String>, &ast::Expr)> = Vec::new();
-        let mut star = None;
-        for (i, it) in s.projection.iter().enumerate() {
-            let l = loc_of(it, start);
-            match it {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    let alias = match it {
-                        SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_lowercase()),
-                        _ => None,
-                    };
-                    let expr = Conv {
-                        scope: &scope,
-                        aggs: Some(&mut aggs),
-                        clause: "SELECT",
-                        fallback: l,
-                        aliases: &[],
-                    }
-                    .convert(e)?;
-                    let explicit = alias.is_some();
-                    let name = alias.clone().unwrap_or_else(|| derived_name(e, i));
-                    raw.push((alias, e));
-                    items.push(Item {
-                        name,
-                        explicit,
-                        expr,
-                        loc: l,
-                    });
-                }
-                SelectItem::Wildcard(_) => {
-                    star.get_or_insert(l);
-                    for (name, expr) in star_columns(&scope, None) {
-                        items.push(Item {
-                            name,
-                            explicit: false,
-                            expr,
-                            loc: l,
-                        });
-                    }
-                }
-                SelectItem::QualifiedWildcard(
-                    SelectItemQualifiedWildcardKind::ObjectName(n),
-                    _,
-                ) => {
-                    star.get_or_insert(l);
-                    let q = n.to_string().to_lowercase();
-                    let q = q
-                        .rsplit('.')
-                        .next()
-                        .unwrap_or("")
-                        .trim_matches('"')
-                        .to_string();
-                    let cols = star_columns(&scope, Some(&q));
-                    if cols.is_empty() {
-                        return Err(plan_err(l, format!("unknown qualifier {q} in {q}.*")));
-                    }
-                    for (name, expr) in cols {
-                        items.push(Item {
-                            name,
-                            explicit: false,
-                            expr,
-                            loc: l,
-                        });
-                    }
-                }
-                other => {
-                    return Err(unsupported(
-                        l,
-                        &format!("select item {other}"),
-                        "select columns and expressions",
-                    ));
-                }
-            }
+        if col == "rowtime" {
+            stream.timestamp_column = None;
+            return Ok(());
         }
-        let having_raw = s.having.as_ref();
-        let aliases: Vec<(String, Expr)> = items
-            .iter()
-            .filter(|it| it.explicit)
-            .map(|it| (it.name.clone(), it.expr.clone()))
-            .collect();
-        let having_pre = match having_raw {
-            Some(h) => {
-                let l = loc_of(h, start);
-                Some((
-                    Conv {
-                        scope: &scope,
-                        aggs: Some(&mut aggs),
-                        clause: "HAVING",
-                        fallback: l,
-                        aliases: &aliases,
-                    }
-                    .convert(h)?,
+        match stream.columns.iter().find(|c| c.name == col) {
+            Some(c) if matches!(c.data_type, SqlType::Timestamp | SqlType::BigInt) => {}
+            Some(_) => {
+                return Err(plan_err(
                     l,
-                ))
+                    format!("window time column {col} must be TIMESTAMP (or BIGINT epoch millis)"),
+                ));
             }
-            None => None,
-        };
-        let aggregating = !aggs.is_empty() || !group_exprs.is_empty();
+            None => {
+                return Err(plan_err(
+                    l,
+                    format!("unknown window time column {col} in {}", stream.name),
+                ));
+            }
+        }
+        stream.timestamp_column = Some(col);
+        Ok(())
+    }
 
-        let emit = match self.ex.emit {
+    /// EMIT CHANGES / FINAL, or the default: a Flink window (`flink_window`) emits each
+    /// window once, when it closes; anything else emits changes.
+    fn emit_mode(&self, windowed: bool, flink_window: bool) -> Result<EmitMode> {
+        Ok(match self.ex.emit {
             Some((l, EmitMode::Final)) if !windowed => {
                 return Err(plan_err(
                     l,
@@ -1447,263 +1372,9 @@ impl<'a> Planner<'a> {
                 ));
             }
             Some((_, m)) => m,
-            // A Flink window TVF emits each window once, when it closes.
-            None if tvf_window || group_window_fn.is_some() => EmitMode::Final,
+            None if flink_window => EmitMode::Final,
             None => EmitMode::Changes,
-        };
-        let grace_ms = self.ex.grace_ms.unwrap_or(0);
-        if self.ex.grace_ms.is_some() && !windowed {
-            return Err(sql_err(
-                start,
-                "GRACE PERIOD needs a window: WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 10 SECONDS)",
-            ));
-        }
-        let window = self.ex.window.map(|(_, w)| w);
-        let mut plan = ViewPlan {
-            name: self.name.clone(),
-            source: stream,
-            source_alias: alias,
-            join,
-            filter,
-            window,
-            grace_ms,
-            group_by: Vec::new(),
-            aggregates: Vec::new(),
-            having: None,
-            output: Vec::new(),
-            emit,
-            // The batch layer has no table semantics: a view of a table is served by the
-            // speed layer alone.
-            serving: if reads_table {
-                crate::plan::ServingMode::Kappa
-            } else {
-                crate::plan::ServingMode::default()
-            },
-            rank: None,
-        };
-
-        if !aggregating {
-            if let Some((wl, _)) = self.ex.window {
-                return Err(plan_err(
-                    wl,
-                    "a window needs an aggregation: add aggregates (COUNT(*), SUM(x), …) and GROUP BY",
-                ));
-            }
-            if let Some((_, l)) = having_pre {
-                return Err(plan_err(
-                    l,
-                    "HAVING needs GROUP BY or aggregates; use WHERE",
-                ));
-            }
-            let mut out = Vec::new();
-            for it in items {
-                check(&it.expr, &scope.schema, it.loc)?;
-                push_output(&mut out, it)?;
-            }
-            if reads_table {
-                // The latest row per key: GROUP BY the record key, each output column the
-                // key's latest value of its expression (NULLs kept: an update replaces the
-                // whole row); a deleted key's group disappears.
-                let key = crate::plan::KEY_COLUMN.to_string();
-                plan.group_by = vec![(key.clone(), Expr::Column(key))];
-                for (i, (name, e)) in out.into_iter().enumerate() {
-                    let agg = format!("agg{i}");
-                    plan.aggregates.push(AggregateDef {
-                        function: AggregateFunction::Latest,
-                        arg: Some(e),
-                        name: agg.clone(),
-                    });
-                    plan.output.push((name, Expr::Column(agg)));
-                }
-                return Ok(plan);
-            }
-            plan.output = out;
-            return Ok(plan);
-        }
-        if let Some(l) = star {
-            return Err(plan_err(
-                l,
-                "SELECT * cannot be aggregated; list the group keys and aggregates",
-            ));
-        }
-
-        // GROUP BY keys, over the source scope; window bounds are not keys.
-        let mut keys: Vec<(String, Expr, Location)> = Vec::new();
-        for (ki, g) in group_exprs.iter().enumerate() {
-            let l = loc_of(*g, start);
-            if let ast::Expr::Function(f) = g
-                && matches!(
-                    f.name.to_string().to_lowercase().as_str(),
-                    "tumble" | "hop" | "session"
-                )
-            {
-                continue;
-            }
-            // `GROUP BY 1` and `GROUP BY alias` name a SELECT item.
-            let target: &ast::Expr = if let Some(n) = group_position(g) {
-                let i: usize = n
-                    .parse()
-                    .map_err(|_| plan_err(l, format!("GROUP BY {n}: not a SELECT position")))?;
-                match raw.get(i.wrapping_sub(1)) {
-                    Some((_, e)) if i >= 1 => e,
-                    _ => {
-                        return Err(plan_err(
-                            l,
-                            format!("GROUP BY {n}: the SELECT list has {} items", raw.len()),
-                        ));
-                    }
-                }
-            } else if let ast::Expr::Identifier(id) = g
-                && scope.resolve(std::slice::from_ref(id), l).is_err()
-            {
-                let a = id.value.to_lowercase();
-                match raw.iter().find(|(al, _)| al.as_deref() == Some(a.as_str())) {
-                    Some((_, e)) => e,
-                    None => g,
-                }
-            } else {
-                g
-            };
-            // Flink puts the window bounds in GROUP BY; they identify the window, not a key.
-            let ident_parts: Option<Vec<ast::Ident>> = match target {
-                ast::Expr::Identifier(id) => Some(vec![id.clone()]),
-                ast::Expr::CompoundIdentifier(ids) => Some(ids.clone()),
-                _ => None,
-            };
-            if let Some(parts) = ident_parts
-                && let Ok(r) = scope.resolve(&parts, l)
-                && !matches!(r, Resolved::Column(_))
-            {
-                continue;
-            }
-            let e = Conv {
-                scope: &scope,
-                aggs: None,
-                clause: "GROUP BY",
-                fallback: l,
-                aliases: &[],
-            }
-            .convert(target)?;
-            check(&e, &scope.schema, l)?;
-            if keys.iter().any(|(_, k, _)| *k == e) {
-                continue;
-            }
-            let named = items
-                .iter()
-                .find(|it| it.explicit && it.expr == e)
-                .map(|it| it.name.clone());
-            let name = match (named, &e) {
-                (Some(n), _) => n,
-                (None, Expr::Column(c)) => c.rsplit('.').next().unwrap_or(c).to_string(),
-                _ => format!("key{ki}"),
-            };
-            if keys.iter().any(|(n, _, _)| *n == name) {
-                return Err(plan_err(
-                    l,
-                    format!("two group keys are named {name}; alias one in the SELECT list"),
-                ));
-            }
-            keys.push((name, e, l));
-        }
-
-        // Output scope: keys, window bounds, aggregates.
-        let mut fields: Vec<Field> = Vec::new();
-        for (n, e, l) in &keys {
-            fields.push(Field::new(n.clone(), check(e, &scope.schema, *l)?, true));
-        }
-        if windowed {
-            for n in [WINDOW_START, WINDOW_END] {
-                if keys.iter().any(|(k, _, _)| k == n) {
-                    return Err(plan_err(
-                        start,
-                        format!(
-                            "a group key is named {n}, which the window's bound uses; alias it"
-                        ),
-                    ));
-                }
-                fields.push(Field::new(n, arrow_type(SqlType::Timestamp), true));
-            }
-        }
-        for a in &aggs {
-            if keys.iter().any(|(k, _, _)| *k == a.name) {
-                return Err(plan_err(
-                    start,
-                    format!(
-                        "a group key is named {}, which strata uses for an aggregate; alias it",
-                        a.name
-                    ),
-                ));
-            }
-            let t = match (a.function, &a.arg) {
-                (
-                    AggregateFunction::Count
-                    | AggregateFunction::CountDistinct
-                    | AggregateFunction::ApproxCountDistinct,
-                    _,
-                ) => DataType::Int64,
-                (AggregateFunction::Avg, _) => DataType::Float64,
-                (_, Some(arg)) => match check(arg, &scope.schema, start)? {
-                    DataType::Null => DataType::Int64,
-                    t => t,
-                },
-                (_, None) => DataType::Int64,
-            };
-            fields.push(Field::new(a.name.clone(), t, true));
-        }
-        let out_schema = Schema::new(fields);
-        let key_exprs: Vec<(String, Expr)> = keys
-            .iter()
-            .map(|(n, e, _)| (n.clone(), e.clone()))
-            .collect();
-
-        let mut out: Vec<(String, Expr)> = Vec::new();
-        let mut refs_window = false;
-        for it in items {
-            let e = to_output(&it.expr, &key_exprs).map_err(|c| {
-                plan_err(it.loc, format!("column {c} must appear in GROUP BY or inside an aggregate (e.g. LATEST_BY_OFFSET({c}))"))
-            })?;
-            refs_window |= mentions_window(&e);
-            check(&e, &out_schema, it.loc)?;
-            push_output(&mut out, Item { expr: e, ..it })?;
-        }
-        // ksqlDB's windowed tables carry their window bounds, as WINDOWSTART and WINDOWEND do.
-        if windowed && !refs_window && !tvf_window && group_window_fn.is_none() {
-            let at = out
-                .iter()
-                .take_while(
-                    |(_, e)| matches!(e, Expr::Column(c) if key_exprs.iter().any(|(k, _)| k == c)),
-                )
-                .count();
-            for (i, n) in [WINDOW_START, WINDOW_END].iter().enumerate() {
-                if out.iter().any(|(o, _)| o == n) {
-                    return Err(plan_err(
-                        start,
-                        format!("output column {n} would collide with the window bound; alias it"),
-                    ));
-                }
-                out.insert(at + i, (n.to_string(), Expr::Column(n.to_string())));
-            }
-        }
-        if let Some((h, l)) = having_pre {
-            let e = to_output(&h, &key_exprs).map_err(|c| {
-                plan_err(
-                    l,
-                    format!("HAVING can use group keys and aggregates; {c} is neither"),
-                )
-            })?;
-            let t = check(&e, &out_schema, l)?;
-            if !matches!(t, DataType::Boolean | DataType::Null) {
-                return Err(plan_err(
-                    l,
-                    format!("HAVING needs a condition, this is {}", type_label(&t)),
-                ));
-            }
-            plan.having = Some(e);
-        }
-        plan.group_by = key_exprs;
-        plan.aggregates = aggs;
-        plan.output = out;
-        Ok(plan)
+        })
     }
 
     /// A FROM or JOIN relation: the source and its alias.
@@ -1806,6 +1477,551 @@ impl<'a> Planner<'a> {
             left,
         })
     }
+}
+
+/// The FROM clause, resolved: the stream read, its alias, and the joined table (with its
+/// alias) with whether the join is a left join and its ON condition.
+struct FromClause<'q> {
+    stream: SourceDef,
+    alias: Option<String>,
+    table: Option<(SourceDef, String)>,
+    join_on: Option<JoinOn<'q>>,
+}
+
+/// Whether a join is a left join, and its ON condition.
+type JoinOn<'q> = (bool, &'q ast::Expr);
+
+/// The SELECT list and HAVING after the first pass: aggregates and window bounds are
+/// placeholder columns, the aggregates collected in `aggs`.
+struct SelectList<'q> {
+    items: Vec<Item>,
+    /// The written items with their aliases, for `GROUP BY 1` and `GROUP BY alias`.
+    raw: Vec<(Option<String>, &'q ast::Expr)>,
+    /// Where a `*` is, if there is one.
+    star: Option<Location>,
+    aggs: Vec<AggregateDef>,
+    having: Option<(Expr, Location)>,
+}
+
+/// What an aggregating query's output depends on besides its SELECT list.
+struct Grouping {
+    windowed: bool,
+    /// Whether the window bounds become output columns without being selected (ksqlDB).
+    add_bounds: bool,
+    start: Location,
+}
+
+/// The SELECT of a query, refusing what a continuous query cannot do.
+fn select_of(q: &ast::Query, start: Location) -> Result<&ast::Select> {
+    if let Some(w) = &q.with {
+        return Err(unsupported(
+            loc_of(w, start),
+            "WITH (common table expressions)",
+            "create a view per step",
+        ));
+    }
+    if let Some(o) = &q.order_by {
+        return Err(unsupported(
+            loc_of(o, start),
+            "ORDER BY on a continuous query",
+            "sort when reading the view (GET /v1/views/{v})",
+        ));
+    }
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return Err(unsupported(
+            start,
+            "LIMIT / FETCH on a continuous query",
+            "stop reading when you have enough rows",
+        ));
+    }
+    let select = match q.body.as_ref() {
+        SetExpr::Select(s) => s,
+        SetExpr::Query(_) => {
+            return Err(unsupported(
+                start,
+                "a parenthesized query",
+                "write the SELECT directly",
+            ));
+        }
+        SetExpr::SetOperation { op, .. } => {
+            return Err(unsupported(
+                start,
+                &format!("{op}"),
+                "create one view per SELECT",
+            ));
+        }
+        other => {
+            return Err(unsupported(
+                start,
+                &format!(
+                    "`{}`",
+                    other.to_string().chars().take(30).collect::<String>()
+                ),
+                "write a SELECT",
+            ));
+        }
+    };
+    check_select_clauses(select, start)?;
+    Ok(select)
+}
+
+/// Refuses the SELECT clauses strata does not have.
+fn check_select_clauses(s: &ast::Select, start: Location) -> Result<()> {
+    if s.distinct.is_some() {
+        return Err(unsupported(
+            start,
+            "SELECT DISTINCT",
+            "GROUP BY the columns instead",
+        ));
+    }
+    if s.top.is_some()
+        || s.into.is_some()
+        || !s.lateral_views.is_empty()
+        || s.prewhere.is_some()
+        || !s.connect_by.is_empty()
+        || !s.cluster_by.is_empty()
+        || !s.distribute_by.is_empty()
+        || !s.sort_by.is_empty()
+        || s.qualify.is_some()
+    {
+        return Err(unsupported(
+            start,
+            "this SELECT clause (TOP/INTO/LATERAL VIEW/QUALIFY/…)",
+            "see docs/sql.md for the SELECT strata supports",
+        ));
+    }
+    if let Some(w) = s.named_window.first() {
+        return Err(unsupported(
+            loc_of(w, start),
+            "WINDOW w AS (…) named windows",
+            "write WINDOW TUMBLING (SIZE …), HOPPING (SIZE …, ADVANCE BY …) or SESSION (…) after FROM",
+        ));
+    }
+    Ok(())
+}
+
+/// The GROUP BY expressions as written.
+fn group_exprs(s: &ast::Select, start: Location) -> Result<Vec<&ast::Expr>> {
+    match &s.group_by {
+        GroupByExpr::Expressions(v, mods) => {
+            if !mods.is_empty() {
+                return Err(unsupported(
+                    start,
+                    "GROUP BY modifiers (ROLLUP/CUBE/…)",
+                    "group by plain expressions",
+                ));
+            }
+            Ok(v.iter().collect())
+        }
+        GroupByExpr::All(_) => Err(unsupported(start, "GROUP BY ALL", "list the group keys")),
+    }
+}
+
+/// WHERE, over the source scope: a condition.
+fn where_clause(scope: &Scope, s: &ast::Select, start: Location) -> Result<Option<Expr>> {
+    let Some(w) = &s.selection else {
+        return Ok(None);
+    };
+    let l = loc_of(w, start);
+    let e = Conv {
+        scope,
+        aggs: None,
+        clause: "WHERE",
+        fallback: l,
+        aliases: &[],
+    }
+    .convert(w)?;
+    let t = check(&e, &scope.schema, l)?;
+    if !matches!(t, DataType::Boolean | DataType::Null) {
+        return Err(plan_err(
+            l,
+            format!("WHERE needs a condition, this is {}", type_label(&t)),
+        ));
+    }
+    Ok(Some(e))
+}
+
+/// The SELECT list and HAVING, first pass: converted with aggregates and window bounds as
+/// placeholders.
+fn select_list<'q>(scope: &Scope, s: &'q ast::Select, start: Location) -> Result<SelectList<'q>> {
+    let mut out = SelectList {
+        items: Vec::new(),
+        raw: Vec::new(),
+        star: None,
+        aggs: Vec::new(),
+        having: None,
+    };
+    for (i, it) in s.projection.iter().enumerate() {
+        select_item(scope, it, i, start, &mut out)?;
+    }
+    let aliases: Vec<(String, Expr)> = out
+        .items
+        .iter()
+        .filter(|it| it.explicit)
+        .map(|it| (it.name.clone(), it.expr.clone()))
+        .collect();
+    if let Some(h) = s.having.as_ref() {
+        let l = loc_of(h, start);
+        let e = Conv {
+            scope,
+            aggs: Some(&mut out.aggs),
+            clause: "HAVING",
+            fallback: l,
+            aliases: &aliases,
+        }
+        .convert(h)?;
+        out.having = Some((e, l));
+    }
+    Ok(out)
+}
+
+/// SELECT item `i`, first pass, added to `out`.
+fn select_item<'q>(
+    scope: &Scope,
+    it: &'q SelectItem,
+    i: usize,
+    start: Location,
+    out: &mut SelectList<'q>,
+) -> Result<()> {
+    let l = loc_of(it, start);
+    let star = |out: &mut SelectList<'q>, cols: Vec<(String, Expr)>| {
+        out.star.get_or_insert(l);
+        for (name, expr) in cols {
+            out.items.push(Item {
+                name,
+                explicit: false,
+                expr,
+                loc: l,
+            });
+        }
+    };
+    match it {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            let alias = match it {
+                SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_lowercase()),
+                _ => None,
+            };
+            let expr = Conv {
+                scope,
+                aggs: Some(&mut out.aggs),
+                clause: "SELECT",
+                fallback: l,
+                aliases: &[],
+            }
+            .convert(e)?;
+            let explicit = alias.is_some();
+            let name = alias.clone().unwrap_or_else(|| derived_name(e, i));
+            out.raw.push((alias, e));
+            out.items.push(Item {
+                name,
+                explicit,
+                expr,
+                loc: l,
+            });
+        }
+        SelectItem::Wildcard(_) => star(out, star_columns(scope, None)),
+        SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+            let q = n.to_string().to_lowercase();
+            let q = q
+                .rsplit('.')
+                .next()
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_string();
+            let cols = star_columns(scope, Some(&q));
+            out.star.get_or_insert(l);
+            if cols.is_empty() {
+                return Err(plan_err(l, format!("unknown qualifier {q} in {q}.*")));
+            }
+            star(out, cols);
+        }
+        other => {
+            return Err(unsupported(
+                l,
+                &format!("select item {other}"),
+                "select columns and expressions",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A query without aggregates: each SELECT item an output column; over a table, the latest
+/// row per key.
+fn project(
+    mut plan: ViewPlan,
+    select: SelectList<'_>,
+    scope: &Scope,
+    reads_table: bool,
+    window_loc: Option<Location>,
+) -> Result<ViewPlan> {
+    if let Some(wl) = window_loc {
+        return Err(plan_err(
+            wl,
+            "a window needs an aggregation: add aggregates (COUNT(*), SUM(x), …) and GROUP BY",
+        ));
+    }
+    if let Some((_, l)) = select.having {
+        return Err(plan_err(
+            l,
+            "HAVING needs GROUP BY or aggregates; use WHERE",
+        ));
+    }
+    let mut out = Vec::new();
+    for it in select.items {
+        check(&it.expr, &scope.schema, it.loc)?;
+        push_output(&mut out, it)?;
+    }
+    if reads_table {
+        // The latest row per key: GROUP BY the record key, each output column the key's
+        // latest value of its expression (NULLs kept: an update replaces the whole row); a
+        // deleted key's group disappears.
+        let key = crate::plan::KEY_COLUMN.to_string();
+        plan.group_by = vec![(key.clone(), Expr::Column(key))];
+        for (i, (name, e)) in out.into_iter().enumerate() {
+            let agg = format!("agg{i}");
+            plan.aggregates.push(AggregateDef {
+                function: AggregateFunction::Latest,
+                arg: Some(e),
+                name: agg.clone(),
+            });
+            plan.output.push((name, Expr::Column(agg)));
+        }
+        return Ok(plan);
+    }
+    plan.output = out;
+    Ok(plan)
+}
+
+/// An aggregating query: group keys, then the output columns and HAVING over the output
+/// scope (keys, window bounds, aggregates).
+fn aggregate(
+    mut plan: ViewPlan,
+    select: SelectList<'_>,
+    scope: &Scope,
+    group_exprs: &[&ast::Expr],
+    group: &Grouping,
+) -> Result<ViewPlan> {
+    if let Some(l) = select.star {
+        return Err(plan_err(
+            l,
+            "SELECT * cannot be aggregated; list the group keys and aggregates",
+        ));
+    }
+    let keys = group_keys(scope, group_exprs, &select, group.start)?;
+    let out_schema = output_schema(scope, &keys, &select.aggs, group)?;
+    let key_exprs: Vec<(String, Expr)> = keys
+        .iter()
+        .map(|(n, e, _)| (n.clone(), e.clone()))
+        .collect();
+    let out = aggregate_outputs(select.items, &key_exprs, &out_schema, group)?;
+    if let Some((h, l)) = select.having {
+        let e = to_output(&h, &key_exprs).map_err(|c| {
+            plan_err(
+                l,
+                format!("HAVING can use group keys and aggregates; {c} is neither"),
+            )
+        })?;
+        let t = check(&e, &out_schema, l)?;
+        if !matches!(t, DataType::Boolean | DataType::Null) {
+            return Err(plan_err(
+                l,
+                format!("HAVING needs a condition, this is {}", type_label(&t)),
+            ));
+        }
+        plan.having = Some(e);
+    }
+    plan.group_by = key_exprs;
+    plan.aggregates = select.aggs;
+    plan.output = out;
+    Ok(plan)
+}
+
+/// The GROUP BY keys over the source scope, named; window bounds are not keys.
+fn group_keys(
+    scope: &Scope,
+    group_exprs: &[&ast::Expr],
+    select: &SelectList<'_>,
+    start: Location,
+) -> Result<Vec<(String, Expr, Location)>> {
+    let mut keys: Vec<(String, Expr, Location)> = Vec::new();
+    for (ki, g) in group_exprs.iter().enumerate() {
+        let l = loc_of(*g, start);
+        if let ast::Expr::Function(f) = g
+            && matches!(
+                f.name.to_string().to_lowercase().as_str(),
+                "tumble" | "hop" | "session"
+            )
+        {
+            continue;
+        }
+        let target = group_target(scope, g, &select.raw, l)?;
+        // Flink puts the window bounds in GROUP BY; they identify the window, not a key.
+        let ident_parts: Option<Vec<ast::Ident>> = match target {
+            ast::Expr::Identifier(id) => Some(vec![id.clone()]),
+            ast::Expr::CompoundIdentifier(ids) => Some(ids.clone()),
+            _ => None,
+        };
+        if let Some(parts) = ident_parts
+            && let Ok(r) = scope.resolve(&parts, l)
+            && !matches!(r, Resolved::Column(_))
+        {
+            continue;
+        }
+        let e = Conv {
+            scope,
+            aggs: None,
+            clause: "GROUP BY",
+            fallback: l,
+            aliases: &[],
+        }
+        .convert(target)?;
+        check(&e, &scope.schema, l)?;
+        if keys.iter().any(|(_, k, _)| *k == e) {
+            continue;
+        }
+        let named = select
+            .items
+            .iter()
+            .find(|it| it.explicit && it.expr == e)
+            .map(|it| it.name.clone());
+        let name = match (named, &e) {
+            (Some(n), _) => n,
+            (None, Expr::Column(c)) => c.rsplit('.').next().unwrap_or(c).to_string(),
+            _ => format!("key{ki}"),
+        };
+        if keys.iter().any(|(n, _, _)| *n == name) {
+            return Err(plan_err(
+                l,
+                format!("two group keys are named {name}; alias one in the SELECT list"),
+            ));
+        }
+        keys.push((name, e, l));
+    }
+    Ok(keys)
+}
+
+/// What GROUP BY item `g` groups by: `GROUP BY 1` and `GROUP BY alias` name a SELECT item.
+fn group_target<'q>(
+    scope: &Scope,
+    g: &'q ast::Expr,
+    raw: &[(Option<String>, &'q ast::Expr)],
+    l: Location,
+) -> Result<&'q ast::Expr> {
+    if let Some(n) = group_position(g) {
+        let i: usize = n
+            .parse()
+            .map_err(|_| plan_err(l, format!("GROUP BY {n}: not a SELECT position")))?;
+        return match raw.get(i.wrapping_sub(1)) {
+            Some((_, e)) if i >= 1 => Ok(e),
+            _ => Err(plan_err(
+                l,
+                format!("GROUP BY {n}: the SELECT list has {} items", raw.len()),
+            )),
+        };
+    }
+    if let ast::Expr::Identifier(id) = g
+        && scope.resolve(std::slice::from_ref(id), l).is_err()
+    {
+        let a = id.value.to_lowercase();
+        return Ok(
+            match raw.iter().find(|(al, _)| al.as_deref() == Some(a.as_str())) {
+                Some((_, e)) => e,
+                None => g,
+            },
+        );
+    }
+    Ok(g)
+}
+
+/// The output scope: keys, window bounds, aggregates.
+fn output_schema(
+    scope: &Scope,
+    keys: &[(String, Expr, Location)],
+    aggs: &[AggregateDef],
+    group: &Grouping,
+) -> Result<Schema> {
+    let start = group.start;
+    let mut fields: Vec<Field> = Vec::new();
+    for (n, e, l) in keys {
+        fields.push(Field::new(n.clone(), check(e, &scope.schema, *l)?, true));
+    }
+    if group.windowed {
+        for n in [WINDOW_START, WINDOW_END] {
+            if keys.iter().any(|(k, _, _)| k == n) {
+                return Err(plan_err(
+                    start,
+                    format!("a group key is named {n}, which the window's bound uses; alias it"),
+                ));
+            }
+            fields.push(Field::new(n, arrow_type(SqlType::Timestamp), true));
+        }
+    }
+    for a in aggs {
+        if keys.iter().any(|(k, _, _)| *k == a.name) {
+            return Err(plan_err(
+                start,
+                format!(
+                    "a group key is named {}, which strata uses for an aggregate; alias it",
+                    a.name
+                ),
+            ));
+        }
+        let t = match (a.function, &a.arg) {
+            (
+                AggregateFunction::Count
+                | AggregateFunction::CountDistinct
+                | AggregateFunction::ApproxCountDistinct,
+                _,
+            ) => DataType::Int64,
+            (AggregateFunction::Avg, _) => DataType::Float64,
+            (_, Some(arg)) => match check(arg, &scope.schema, start)? {
+                DataType::Null => DataType::Int64,
+                t => t,
+            },
+            (_, None) => DataType::Int64,
+        };
+        fields.push(Field::new(a.name.clone(), t, true));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// The SELECT items over the output scope, with the window bounds where ksqlDB puts them.
+fn aggregate_outputs(
+    items: Vec<Item>,
+    key_exprs: &[(String, Expr)],
+    out_schema: &Schema,
+    group: &Grouping,
+) -> Result<Vec<(String, Expr)>> {
+    let mut out: Vec<(String, Expr)> = Vec::new();
+    let mut refs_window = false;
+    for it in items {
+        let e = to_output(&it.expr, key_exprs).map_err(|c| {
+            plan_err(it.loc, format!("column {c} must appear in GROUP BY or inside an aggregate (e.g. LATEST_BY_OFFSET({c}))"))
+        })?;
+        refs_window |= mentions_window(&e);
+        check(&e, out_schema, it.loc)?;
+        push_output(&mut out, Item { expr: e, ..it })?;
+    }
+    // ksqlDB's windowed tables carry their window bounds, as WINDOWSTART and WINDOWEND do.
+    if group.add_bounds && !refs_window {
+        let at = out
+            .iter()
+            .take_while(
+                |(_, e)| matches!(e, Expr::Column(c) if key_exprs.iter().any(|(k, _)| k == c)),
+            )
+            .count();
+        for (i, n) in [WINDOW_START, WINDOW_END].iter().enumerate() {
+            if out.iter().any(|(o, _)| o == n) {
+                return Err(plan_err(
+                    group.start,
+                    format!("output column {n} would collide with the window bound; alias it"),
+                ));
+            }
+            out.insert(at + i, (n.to_string(), Expr::Column(n.to_string())));
+        }
+    }
+    Ok(out)
 }
 
 /// `GROUP BY 3`: the number, if the item is one.
