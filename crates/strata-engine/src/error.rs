@@ -87,6 +87,8 @@ impl From<strata_sql::Error> for Error {
             },
             strata_sql::Error::Plan(message) => Error::Plan(message),
             strata_sql::Error::Unknown { kind, name } => Error::Unknown { kind, name },
+            strata_sql::Error::Eval(message) => Error::Eval(message),
+            strata_sql::Error::Arrow(e) => Error::Arrow(e),
             other => Error::Plan(other.to_string()),
         }
     }

@@ -34,7 +34,8 @@ impl std::fmt::Display for NameKind {
     }
 }
 
-/// Everything that can go wrong reading and planning SQL.
+/// Everything that can go wrong reading and planning SQL, and evaluating its scalar functions
+/// (their kernels live with their type rules, in the `functions` registry).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -61,6 +62,14 @@ pub enum Error {
         /// The name.
         name: String,
     },
+
+    /// A scalar function failed on the data (e.g. a time chrono cannot format).
+    #[error("cannot evaluate an expression: {0}")]
+    Eval(String),
+
+    /// An Arrow kernel failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
 }
 
 /// The SQL front end's result type.

@@ -1,12 +1,14 @@
 //! `strata-sql`: SQL text (ksqlDB and Flink dialects) in, serializable [`ViewPlan`]s out.
 //!
 //! The crate knows nothing of running views: [`parse`] reads statements against a
-//! [`Catalog`] of what exists, types every expression ([`types`]) so that mistakes surface at
+//! [`Catalog`] of what exists, types every expression ([`typing`]) so that mistakes surface at
 //! `CREATE` time with a line and column, and returns [`plan::Statement`]s. The engine runs the
 //! plans; the view manager stores them. The dialect is documented in `docs/sql.md`.
 //!
 //! Modules, from the bottom up: [`plan`] (the plan as data), [`error`], [`date_format`]
-//! (`DATE_FORMAT` patterns), [`types`] (the type of every expression), `tokens` (sqlparser's
+//! (`DATE_FORMAT` patterns), [`types`] (the type rules of operators and values),
+//! [`functions`] (the scalar-function registry: names, type rules, kernels, docs),
+//! [`typing`] (the type of every expression), `tokens` (sqlparser's
 //! tokens, statements and errors with locations), [`catalog`], `window` (the streaming clauses
 //! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `parser`
 //! (statements).
@@ -14,12 +16,14 @@
 pub mod catalog;
 pub mod date_format;
 pub mod error;
+pub mod functions;
 mod parser;
 pub mod plan;
 mod query;
 mod tokens;
 mod topn;
 pub mod types;
+pub mod typing;
 mod window;
 
 pub use catalog::{Catalog, EmptyCatalog};

@@ -365,6 +365,14 @@ fn column_type(c: &mut Cursor<'_>) -> Result<SqlType> {
     Ok(t)
 }
 
+/// A source's column list, read: the columns, the PRIMARY KEY and the WATERMARK (each with
+/// where it was declared).
+struct ColumnList {
+    columns: Vec<ColumnDef>,
+    primary_key: Option<(Location, String)>,
+    watermark: Option<(Location, String, u64)>,
+}
+
 fn source_def(
     kind: &str,
     name: String,
@@ -373,9 +381,66 @@ fn source_def(
     cols: &[TokenWithSpan],
     props: Option<(Location, Vec<(String, String)>)>,
 ) -> Result<SourceDef> {
-    let mut columns: Vec<ColumnDef> = Vec::new();
-    let mut primary_key: Option<(Location, String)> = None;
-    let mut watermark: Option<(Location, String, u64)> = None;
+    let ColumnList {
+        columns,
+        primary_key,
+        watermark,
+    } = column_list(open, cols)?;
+    let (with_loc, properties) = props.unwrap_or((name_loc, Vec::new()));
+    let prop = |k: &str| {
+        properties
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let has_key = primary_key.is_some();
+    let (source_kind, topic) = if prop("connector").is_some() {
+        flink_connector(kind, &name, with_loc, has_key, &prop)?
+    } else {
+        ksql_properties(kind, &name, name_loc, with_loc, has_key, &prop)?
+    };
+    if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
+        return Err(sql_err(with_loc, format!("invalid topic name {topic:?}")));
+    }
+    let find = |col: &str, loc: Location| -> Result<SqlType> {
+        columns
+            .iter()
+            .find(|c| c.name == col)
+            .map(|c| c.data_type)
+            .ok_or_else(|| sql_err(loc, format!("column {col} is not declared in {name}")))
+    };
+    let (timestamp_column, watermark_delay_ms) =
+        event_time(watermark, prop("timestamp"), with_loc, &find)?;
+    if let Some((loc, key)) = &primary_key {
+        find(key, *loc)?;
+    }
+    if source_kind == SourceKind::Table && !has_key {
+        return Err(sql_err(
+            name_loc,
+            "a table source needs a PRIMARY KEY column",
+        ));
+    }
+    Ok(SourceDef {
+        name,
+        topic,
+        kind: source_kind,
+        columns,
+        format: ValueFormat::Json,
+        timestamp_column,
+        watermark_delay_ms,
+        primary_key: primary_key.map(|(_, k)| k),
+        properties,
+    })
+}
+
+/// The parenthesized column list of `CREATE STREAM|TABLE`: columns, `PRIMARY KEY (k)`,
+/// `WATERMARK FOR ts AS …`.
+fn column_list(open: Location, cols: &[TokenWithSpan]) -> Result<ColumnList> {
+    let mut out = ColumnList {
+        columns: Vec::new(),
+        primary_key: None,
+        watermark: None,
+    };
     for part in split_commas(cols) {
         let loc = part.first().map_or(open, |t| t.span.start);
         let end = part.last().map_or(open, |t| t.span.end);
@@ -397,210 +462,241 @@ fn source_def(
                 " (write `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`)",
             )?;
             let delay = window::watermark_delay(&part[c.pos..], &col, c.loc())?;
-            if watermark.is_some() {
+            if out.watermark.is_some() {
                 return Err(sql_err(loc, "only one WATERMARK per source"));
             }
-            watermark = Some((loc, col, delay));
+            out.watermark = Some((loc, col, delay));
             continue;
         }
         if c.eat_kw("CONSTRAINT") {
             c.ident("a constraint name")?;
         }
         if c.eat_kws(&["PRIMARY", "KEY"]) {
-            let open = c.loc();
-            c.expect(&Token::LParen, " (write `PRIMARY KEY (column)`)")?;
-            let inner = c.until_close(open)?;
-            let keys = split_commas(inner);
-            if keys.len() != 1 || keys[0].len() != 1 {
-                return Err(sql_err(open, "a PRIMARY KEY is one column in strata"));
-            }
-            let key = match &keys[0][0].token {
-                Token::Word(w) => w.value.to_lowercase(),
-                _ => return Err(sql_err(open, "expected a column name in PRIMARY KEY (…)")),
-            };
-            c.eat_kws(&["NOT", "ENFORCED"]);
-            c.expect_end("PRIMARY KEY (…)")?;
-            set_key(&mut primary_key, loc, key)?;
+            let key = primary_key_clause(&mut c)?;
+            set_key(&mut out.primary_key, loc, key)?;
             continue;
         }
-        let col = c.ident("a column name")?;
-        if matches!(
-            col.as_str(),
-            "rowtime"
-                | "_partition"
-                | "_offset"
-                | "_key"
-                | "window_start"
-                | "window_end"
-                | "windowstart"
-                | "windowend"
-        ) {
+        let col = column(&mut c, loc, &mut out.primary_key)?;
+        if out.columns.iter().any(|x| x.name == col.name) {
             return Err(sql_err(
                 loc,
-                format!("column name {col} is reserved (strata provides it); rename the column"),
+                format!("column {} is declared twice", col.name),
             ));
         }
-        if c.peek_kw("AS") {
-            return Err(sql_err(
-                c.loc(),
-                "computed columns are not supported; compute the value in the view's SELECT",
-            ));
-        }
-        let data_type = column_type(&mut c)?;
-        loop {
-            if c.at_end() {
-                break;
-            }
-            let oloc = c.loc();
-            if c.eat_kws(&["PRIMARY", "KEY"]) {
-                c.eat_kws(&["NOT", "ENFORCED"]);
-                set_key(&mut primary_key, oloc, col.clone())?;
-            } else if c.eat_kws(&["NOT", "NULL"]) || c.eat_kw("NULL") || c.eat_kw("KEY") {
-                // NOT NULL is not enforced (JSON may omit a field); ksqlDB's stream KEY column
-                // is a value column here.
-            } else if c.peek_kw("METADATA") {
-                return Err(sql_err(
-                    oloc,
-                    "METADATA columns are not supported; the record timestamp is the ROWTIME column, the key _key",
-                ));
-            } else {
-                return Err(sql_err(
-                    oloc,
-                    format!(
-                        "unexpected `{}` in the definition of column {col}",
-                        c.peek().map_or(Token::EOF, |t| t.token.clone())
-                    ),
-                ));
-            }
-        }
-        if columns.iter().any(|x| x.name == col) {
-            return Err(sql_err(loc, format!("column {col} is declared twice")));
-        }
-        columns.push(ColumnDef {
-            name: col,
-            data_type,
-        });
+        out.columns.push(col);
     }
-    if columns.is_empty() {
+    if out.columns.is_empty() {
         return Err(sql_err(open, "a source needs at least one column"));
     }
+    Ok(out)
+}
 
-    let (with_loc, properties) = props.unwrap_or((name_loc, Vec::new()));
-    let prop = |k: &str| {
-        properties
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
+/// `PRIMARY KEY (column) [NOT ENFORCED]`, after `PRIMARY KEY`: the key column.
+fn primary_key_clause(c: &mut Cursor<'_>) -> Result<String> {
+    let open = c.loc();
+    c.expect(&Token::LParen, " (write `PRIMARY KEY (column)`)")?;
+    let inner = c.until_close(open)?;
+    let keys = split_commas(inner);
+    if keys.len() != 1 || keys[0].len() != 1 {
+        return Err(sql_err(open, "a PRIMARY KEY is one column in strata"));
+    }
+    let key = match &keys[0][0].token {
+        Token::Word(w) => w.value.to_lowercase(),
+        _ => return Err(sql_err(open, "expected a column name in PRIMARY KEY (…)")),
     };
-    let flink = prop("connector").is_some();
+    c.eat_kws(&["NOT", "ENFORCED"]);
+    c.expect_end("PRIMARY KEY (…)")?;
+    Ok(key)
+}
+
+/// One column definition, `name type [PRIMARY KEY] [NOT NULL] [KEY]`, declared at `loc`; an
+/// inline PRIMARY KEY is set in `primary_key`.
+fn column(
+    c: &mut Cursor<'_>,
+    loc: Location,
+    primary_key: &mut Option<(Location, String)>,
+) -> Result<ColumnDef> {
+    let col = c.ident("a column name")?;
+    if matches!(
+        col.as_str(),
+        "rowtime"
+            | "_partition"
+            | "_offset"
+            | "_key"
+            | "window_start"
+            | "window_end"
+            | "windowstart"
+            | "windowend"
+    ) {
+        return Err(sql_err(
+            loc,
+            format!("column name {col} is reserved (strata provides it); rename the column"),
+        ));
+    }
+    if c.peek_kw("AS") {
+        return Err(sql_err(
+            c.loc(),
+            "computed columns are not supported; compute the value in the view's SELECT",
+        ));
+    }
+    let data_type = column_type(c)?;
+    while !c.at_end() {
+        let oloc = c.loc();
+        if c.eat_kws(&["PRIMARY", "KEY"]) {
+            c.eat_kws(&["NOT", "ENFORCED"]);
+            set_key(primary_key, oloc, col.clone())?;
+        } else if c.eat_kws(&["NOT", "NULL"]) || c.eat_kw("NULL") || c.eat_kw("KEY") {
+            // NOT NULL is not enforced (JSON may omit a field); ksqlDB's stream KEY column
+            // is a value column here.
+        } else if c.peek_kw("METADATA") {
+            return Err(sql_err(
+                oloc,
+                "METADATA columns are not supported; the record timestamp is the ROWTIME column, the key _key",
+            ));
+        } else {
+            return Err(sql_err(
+                oloc,
+                format!(
+                    "unexpected `{}` in the definition of column {col}",
+                    c.peek().map_or(Token::EOF, |t| t.token.clone())
+                ),
+            ));
+        }
+    }
+    Ok(ColumnDef {
+        name: col,
+        data_type,
+    })
+}
+
+/// Flink's `WITH ('connector' = …, 'topic' = …, 'format' = …)`: the kind of source and its
+/// topic.
+fn flink_connector<'p>(
+    kind: &str,
+    name: &str,
+    with_loc: Location,
+    has_key: bool,
+    prop: &dyn Fn(&str) -> Option<&'p str>,
+) -> Result<(SourceKind, String)> {
     let mut source_kind = if kind == "stream" {
         SourceKind::Stream
     } else {
         SourceKind::Table
     };
-    let topic;
-    if flink {
-        let connector = prop("connector").unwrap_or_default().to_ascii_lowercase();
-        match connector.as_str() {
-            "kafka" | "strata" => {
-                if kind == "table" && primary_key.is_none() {
-                    // Flink's `CREATE TABLE … 'connector'='kafka'` is an append-only stream.
-                    source_kind = SourceKind::Stream;
-                }
+    let connector = prop("connector").unwrap_or_default().to_ascii_lowercase();
+    match connector.as_str() {
+        "kafka" | "strata" => {
+            if kind == "table" && !has_key {
+                // Flink's `CREATE TABLE … 'connector'='kafka'` is an append-only stream.
+                source_kind = SourceKind::Stream;
             }
-            "upsert-kafka" => {
-                if primary_key.is_none() {
-                    return Err(sql_err(
-                        with_loc,
-                        "'upsert-kafka' needs a PRIMARY KEY (col) NOT ENFORCED",
-                    ));
-                }
-                source_kind = SourceKind::Table;
-            }
-            other => {
+        }
+        "upsert-kafka" => {
+            if !has_key {
                 return Err(sql_err(
                     with_loc,
-                    format!(
-                        "connector '{other}' is not supported: strata reads its own log through 'connector' = 'kafka'"
-                    ),
+                    "'upsert-kafka' needs a PRIMARY KEY (col) NOT ENFORCED",
                 ));
             }
+            source_kind = SourceKind::Table;
         }
-        let format = prop("format").or(prop("value.format")).unwrap_or("json");
-        if !format.eq_ignore_ascii_case("json") {
+        other => {
             return Err(sql_err(
                 with_loc,
-                format!("format '{format}' is not supported; use 'format' = 'json'"),
-            ));
-        }
-        topic = prop("topic")
-            .map(str::to_string)
-            .unwrap_or_else(|| name.clone());
-        if let Some(t) = prop("topic")
-            && t.contains(';')
-        {
-            return Err(sql_err(
-                with_loc,
-                "one topic per source; 'topic' lists are not supported",
-            ));
-        }
-    } else {
-        if let Some(f) = prop("value_format").or(prop("format"))
-            && !f.eq_ignore_ascii_case("json")
-        {
-            return Err(sql_err(
-                with_loc,
-                format!("value_format '{f}' is not supported; use value_format='JSON'"),
-            ));
-        }
-        if let Some(f) = prop("key_format")
-            && !["kafka", "json", "none"]
-                .iter()
-                .any(|k| f.eq_ignore_ascii_case(k))
-        {
-            return Err(sql_err(
-                with_loc,
-                format!("key_format '{f}' is not supported; use KAFKA (a string key) or JSON"),
-            ));
-        }
-        topic = prop("kafka_topic")
-            .or(prop("topic"))
-            .map(str::to_string)
-            .unwrap_or_else(|| name.clone());
-        if kind == "table" && primary_key.is_none() {
-            return Err(sql_err(
-                name_loc,
                 format!(
-                    "a ksqlDB TABLE needs a PRIMARY KEY column (e.g. `id VARCHAR PRIMARY KEY`); for an event stream write CREATE STREAM {name}"
+                    "connector '{other}' is not supported: strata reads its own log through 'connector' = 'kafka'"
                 ),
             ));
         }
     }
-    if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
-        return Err(sql_err(with_loc, format!("invalid topic name {topic:?}")));
+    let format = prop("format").or(prop("value.format")).unwrap_or("json");
+    if !format.eq_ignore_ascii_case("json") {
+        return Err(sql_err(
+            with_loc,
+            format!("format '{format}' is not supported; use 'format' = 'json'"),
+        ));
     }
+    let topic = prop("topic").map_or_else(|| name.to_string(), str::to_string);
+    if let Some(t) = prop("topic")
+        && t.contains(';')
+    {
+        return Err(sql_err(
+            with_loc,
+            "one topic per source; 'topic' lists are not supported",
+        ));
+    }
+    Ok((source_kind, topic))
+}
 
-    let find = |col: &str, loc: Location| -> Result<SqlType> {
-        columns
+/// ksqlDB's `WITH (kafka_topic = …, value_format = …, key_format = …)`: the kind of source
+/// and its topic.
+fn ksql_properties<'p>(
+    kind: &str,
+    name: &str,
+    name_loc: Location,
+    with_loc: Location,
+    has_key: bool,
+    prop: &dyn Fn(&str) -> Option<&'p str>,
+) -> Result<(SourceKind, String)> {
+    if let Some(f) = prop("value_format").or(prop("format"))
+        && !f.eq_ignore_ascii_case("json")
+    {
+        return Err(sql_err(
+            with_loc,
+            format!("value_format '{f}' is not supported; use value_format='JSON'"),
+        ));
+    }
+    if let Some(f) = prop("key_format")
+        && !["kafka", "json", "none"]
             .iter()
-            .find(|c| c.name == col)
-            .map(|c| c.data_type)
-            .ok_or_else(|| sql_err(loc, format!("column {col} is not declared in {name}")))
+            .any(|k| f.eq_ignore_ascii_case(k))
+    {
+        return Err(sql_err(
+            with_loc,
+            format!("key_format '{f}' is not supported; use KAFKA (a string key) or JSON"),
+        ));
+    }
+    let topic = prop("kafka_topic")
+        .or(prop("topic"))
+        .map_or_else(|| name.to_string(), str::to_string);
+    if kind == "table" && !has_key {
+        return Err(sql_err(
+            name_loc,
+            format!(
+                "a ksqlDB TABLE needs a PRIMARY KEY column (e.g. `id VARCHAR PRIMARY KEY`); for an event stream write CREATE STREAM {name}"
+            ),
+        ));
+    }
+    let source_kind = if kind == "stream" {
+        SourceKind::Stream
+    } else {
+        SourceKind::Table
     };
+    Ok((source_kind, topic))
+}
+
+/// The event-time column and the watermark delay, from `WATERMARK FOR` and the `timestamp`
+/// property (which must agree); `find` gives a declared column's type.
+fn event_time(
+    watermark: Option<(Location, String, u64)>,
+    timestamp: Option<&str>,
+    with_loc: Location,
+    find: &dyn Fn(&str, Location) -> Result<SqlType>,
+) -> Result<(Option<String>, Option<u64>)> {
     let mut timestamp_column = None;
     let mut watermark_delay_ms = None;
-    if let Some((loc, col, delay)) = &watermark {
-        let t = find(col, *loc)?;
+    if let Some((loc, col, delay)) = watermark {
+        let t = find(&col, loc)?;
         if t != SqlType::Timestamp && t != SqlType::BigInt {
             return Err(sql_err(
-                *loc,
+                loc,
                 format!("the WATERMARK column {col} must be TIMESTAMP(3) (or BIGINT epoch millis)"),
             ));
         }
-        timestamp_column = Some(col.clone());
-        watermark_delay_ms = Some(*delay);
+        timestamp_column = Some(col);
+        watermark_delay_ms = Some(delay);
     }
-    if let Some(ts) = prop("timestamp") {
+    if let Some(ts) = timestamp {
         let col = ts.to_lowercase();
         let t = find(&col, with_loc)?;
         if t != SqlType::Timestamp && t != SqlType::BigInt {
@@ -617,26 +713,7 @@ fn source_def(
         }
         timestamp_column = Some(col);
     }
-    if let Some((loc, key)) = &primary_key {
-        find(key, *loc)?;
-    }
-    if source_kind == SourceKind::Table && primary_key.is_none() {
-        return Err(sql_err(
-            name_loc,
-            "a table source needs a PRIMARY KEY column",
-        ));
-    }
-    Ok(SourceDef {
-        name,
-        topic,
-        kind: source_kind,
-        columns,
-        format: ValueFormat::Json,
-        timestamp_column,
-        watermark_delay_ms,
-        primary_key: primary_key.map(|(_, k)| k),
-        properties,
-    })
+    Ok((timestamp_column, watermark_delay_ms))
 }
 
 fn set_key(slot: &mut Option<(Location, String)>, loc: Location, key: String) -> Result<()> {

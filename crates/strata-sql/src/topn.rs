@@ -17,8 +17,8 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Word};
 
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::plan::TopNPlan;
 use crate::plan::{EmitMode, RankKind, RankSpec, ServingMode, WindowSpec};
+use crate::plan::{TopNPlan, ViewPlan};
 use crate::query::plan_query;
 use crate::tokens::{is_kw, sql_err, tokenize};
 
@@ -86,36 +86,7 @@ pub(crate) fn plan_window_topn(
     c.pos = close + 1;
     c.alias();
     c.kw("WHERE")?;
-    let rank_name = c.ident("the rank column")?;
-    let loc = c.loc();
-    let op = c.next_token();
-    let n_loc = c.loc();
-    let n: usize = match c.next_token() {
-        Some(Token::Number(text, _)) => text
-            .parse()
-            .map_err(|_| sql_err(n_loc, "the rank bound must be a whole number"))?,
-        _ => return Err(sql_err(n_loc, "expected a number: `WHERE rownum <= 3`")),
-    };
-    let limit = match op {
-        Some(Token::LtEq) => n,
-        Some(Token::Lt) => n.saturating_sub(1),
-        Some(Token::Eq) if n == 1 => 1,
-        _ => {
-            return Err(sql_err(
-                loc,
-                "a window Top-N is filtered by `rownum <= N`, `rownum < N` or `rownum = 1`",
-            ));
-        }
-    };
-    if limit == 0 {
-        return Err(sql_err(
-            n_loc,
-            "the filter keeps no rank: use rownum <= 1 or more",
-        ));
-    }
-    if !c.at_end() {
-        return Err(sql_err(c.loc(), "unexpected text after the rank filter"));
-    }
+    let (rank_name, loc, limit) = rank_filter(&mut c)?;
 
     let mut m = Cur {
         toks: middle,
@@ -147,95 +118,12 @@ pub(crate) fn plan_window_topn(
             format!("filter on the rank column {rank_column}, not {rank_name}"),
         ));
     }
-    let (inner, window) = if m.peek() == Some(&Token::LParen) {
-        m.pos += 1;
-        let close = m.matching_paren()?;
-        let inner = plan_query(
-            &middle[m.pos..close],
-            middle[close].span.start,
-            name,
-            catalog,
-        )?;
-        m.pos = close + 1;
-        m.alias();
-        if !m.at_end() {
-            return Err(sql_err(
-                m.loc(),
-                "unexpected text after the aggregation subquery",
-            ));
-        }
-        let Some(window) = inner.window else {
-            return Err(sql_err(
-                middle[0].span.start,
-                "the ranked subquery must be a windowed aggregation (GROUP BY window_start, window_end, …)",
-            ));
-        };
-        if matches!(window, WindowSpec::Session { .. }) {
-            // Sessions of different keys close at different times and share no bounds: there
-            // is no window whose groups could be ranked together.
-            return Err(sql_err(
-                middle[0].span.start,
-                "a window Top-N ranks the groups of TUMBLE or HOP windows, not SESSION",
-            ));
-        }
-        (inner, window)
+    let (mut inner, window) = if m.peek() == Some(&Token::LParen) {
+        ranked_aggregation(&mut m, middle, name, catalog)?
     } else {
-        // TABLE(TUMBLE(…)) [alias] [WHERE …]: rows, ranked per window.
-        let tvf_start = m.pos;
-        m.kw("TABLE")?;
-        m.expect(&Token::LParen, "`(`")?;
-        let close = m.matching_paren()?;
-        let tvf = &middle[tvf_start..=close];
-        m.pos = close + 1;
-        m.alias();
-        let filter = if m.peek_kw("WHERE") {
-            &middle[m.pos..]
-        } else if m.at_end() {
-            &[]
-        } else {
-            return Err(sql_err(
-                m.loc(),
-                "expected WHERE or the end of the subquery",
-            ));
-        };
-        let mut probe = words(&["SELECT", "COUNT"]);
-        probe.extend([tok(Token::LParen), tok(Token::Mul), tok(Token::RParen)]);
-        probe.extend(words(&["FROM"]));
-        probe.extend_from_slice(tvf);
-        probe.extend(words(&["GROUP", "BY", "window_start"]));
-        probe.push(tok(Token::Comma));
-        probe.extend(words(&["window_end"]));
-        let windowed = plan_query(&probe, m.end, "query", catalog)?;
-        let Some(window) = windowed
-            .window
-            .filter(|w| !matches!(w, WindowSpec::Session { .. }))
-        else {
-            return Err(sql_err(
-                tvf[0].span.start,
-                "a window Top-N over rows needs TUMBLE or HOP",
-            ));
-        };
-        let mut rows = words(&["SELECT"]);
-        rows.push(tok(Token::Mul));
-        rows.extend(words(&["FROM", &windowed.source.name]));
-        rows.extend_from_slice(filter);
-        let mut inner = plan_query(&rows, m.end, name, catalog)?;
-        // The event time is the table function's DESCRIPTOR column.
-        inner.source = windowed.source;
-        (inner, window)
+        ranked_rows(&mut m, middle, name, catalog)?
     };
-    let output = outer
-        .iter()
-        .map(|item| match item.as_slice() {
-            [t] if t.token == Token::Mul => Ok("*".to_owned()),
-            [t] => word(&t.token).ok_or_else(|| sql_err(t.span.start, "expected a column name")),
-            _ => Err(sql_err(
-                item[0].span.start,
-                "the outer SELECT of a window Top-N lists columns of the subquery",
-            )),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut inner = inner;
+    let output = outer_columns(&outer)?;
     // Rows of a window are emitted once, when the watermark closes it.
     inner.emit = EmitMode::Final;
     // The batch layer does not rank: the speed layer alone serves a Top-N.
@@ -252,6 +140,149 @@ pub(crate) fn plan_window_topn(
             output,
         },
     })
+}
+
+/// The outer `WHERE rownum <= N` (`< N`, `= 1`): the rank column it names, where its
+/// operator is, and how many ranks it keeps.
+fn rank_filter(c: &mut Cur<'_>) -> Result<(String, Location, usize)> {
+    let rank_name = c.ident("the rank column")?;
+    let loc = c.loc();
+    let op = c.next_token();
+    let n_loc = c.loc();
+    let n: usize = match c.next_token() {
+        Some(Token::Number(text, _)) => text
+            .parse()
+            .map_err(|_| sql_err(n_loc, "the rank bound must be a whole number"))?,
+        _ => return Err(sql_err(n_loc, "expected a number: `WHERE rownum <= 3`")),
+    };
+    let limit = match op {
+        Some(Token::LtEq) => n,
+        Some(Token::Lt) => n.saturating_sub(1),
+        Some(Token::Eq) if n == 1 => 1,
+        _ => {
+            return Err(sql_err(
+                loc,
+                "a window Top-N is filtered by `rownum <= N`, `rownum < N` or `rownum = 1`",
+            ));
+        }
+    };
+    if limit == 0 {
+        return Err(sql_err(
+            n_loc,
+            "the filter keeps no rank: use rownum <= 1 or more",
+        ));
+    }
+    if !c.at_end() {
+        return Err(sql_err(c.loc(), "unexpected text after the rank filter"));
+    }
+    Ok((rank_name, loc, limit))
+}
+
+/// `FROM (SELECT … GROUP BY window_start, window_end, …) [alias]`: the groups of a TUMBLE or
+/// HOP aggregation, ranked per window.
+fn ranked_aggregation(
+    m: &mut Cur<'_>,
+    middle: &[TokenWithSpan],
+    name: &str,
+    catalog: &dyn Catalog,
+) -> Result<(ViewPlan, WindowSpec)> {
+    m.pos += 1;
+    let close = m.matching_paren()?;
+    let inner = plan_query(
+        &middle[m.pos..close],
+        middle[close].span.start,
+        name,
+        catalog,
+    )?;
+    m.pos = close + 1;
+    m.alias();
+    if !m.at_end() {
+        return Err(sql_err(
+            m.loc(),
+            "unexpected text after the aggregation subquery",
+        ));
+    }
+    let Some(window) = inner.window else {
+        return Err(sql_err(
+            middle[0].span.start,
+            "the ranked subquery must be a windowed aggregation (GROUP BY window_start, window_end, …)",
+        ));
+    };
+    if matches!(window, WindowSpec::Session { .. }) {
+        // Sessions of different keys close at different times and share no bounds: there
+        // is no window whose groups could be ranked together.
+        return Err(sql_err(
+            middle[0].span.start,
+            "a window Top-N ranks the groups of TUMBLE or HOP windows, not SESSION",
+        ));
+    }
+    Ok((inner, window))
+}
+
+/// `FROM TABLE(TUMBLE(…)) [alias] [WHERE …]`: rows, ranked per window.
+fn ranked_rows(
+    m: &mut Cur<'_>,
+    middle: &[TokenWithSpan],
+    name: &str,
+    catalog: &dyn Catalog,
+) -> Result<(ViewPlan, WindowSpec)> {
+    let tvf_start = m.pos;
+    m.kw("TABLE")?;
+    m.expect(&Token::LParen, "`(`")?;
+    let close = m.matching_paren()?;
+    let tvf = &middle[tvf_start..=close];
+    m.pos = close + 1;
+    m.alias();
+    let filter = if m.peek_kw("WHERE") {
+        &middle[m.pos..]
+    } else if m.at_end() {
+        &[]
+    } else {
+        return Err(sql_err(
+            m.loc(),
+            "expected WHERE or the end of the subquery",
+        ));
+    };
+    let mut probe = words(&["SELECT", "COUNT"]);
+    probe.extend([tok(Token::LParen), tok(Token::Mul), tok(Token::RParen)]);
+    probe.extend(words(&["FROM"]));
+    probe.extend_from_slice(tvf);
+    probe.extend(words(&["GROUP", "BY", "window_start"]));
+    probe.push(tok(Token::Comma));
+    probe.extend(words(&["window_end"]));
+    let windowed = plan_query(&probe, m.end, "query", catalog)?;
+    let Some(window) = windowed
+        .window
+        .filter(|w| !matches!(w, WindowSpec::Session { .. }))
+    else {
+        return Err(sql_err(
+            tvf[0].span.start,
+            "a window Top-N over rows needs TUMBLE or HOP",
+        ));
+    };
+    let mut rows = words(&["SELECT"]);
+    rows.push(tok(Token::Mul));
+    rows.extend(words(&["FROM", &windowed.source.name]));
+    rows.extend_from_slice(filter);
+    let mut inner = plan_query(&rows, m.end, name, catalog)?;
+    // The event time is the table function's DESCRIPTOR column.
+    inner.source = windowed.source;
+    Ok((inner, window))
+}
+
+/// The outer SELECT's columns (`*` or names of the subquery's columns).
+fn outer_columns(outer: &[Vec<TokenWithSpan>]) -> Result<Vec<String>> {
+    outer
+        .iter()
+        .map(|item| match item.as_slice() {
+            [t] if t.token == Token::Mul => Ok("*".to_owned()),
+            [t] => word(&t.token).ok_or_else(|| sql_err(t.span.start, "expected a column name")),
+            _ => Err(sql_err(
+                item[0].span.start,
+                "the outer SELECT of a window Top-N lists columns of the subquery",
+            )),
+        })
+        .collect()
 }
 
 /// `RANK() OVER (PARTITION BY window_start, window_end ORDER BY col [ASC|DESC]) [AS] name`.
