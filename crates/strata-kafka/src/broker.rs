@@ -13,6 +13,7 @@ use crate::codec::{Request, encode_response};
 use crate::config::KafkaConfig;
 use crate::coordinator::Coordinator;
 use crate::error::log_error_code;
+use crate::idempotence::Producers;
 use crate::{fetch, groups, metadata, offsets, produce, topics};
 use kafka_protocol::ResponseError;
 
@@ -25,6 +26,8 @@ pub(crate) struct Broker {
     pub config: KafkaConfig,
     /// Consumer groups' membership and generations.
     pub coordinator: Coordinator,
+    /// Idempotent producers' ids and sequence numbers.
+    pub producers: Producers,
 }
 
 /// Who sent a request, over which connection.
@@ -49,6 +52,7 @@ impl Broker {
             log,
             config,
             coordinator,
+            producers: Producers::new(),
         })
     }
 
@@ -187,6 +191,10 @@ impl Broker {
             Request::CreateTopics(r) => {
                 let body = topics::create_topics(self, version, r).await;
                 enc(ApiKey::CreateTopics, version, c, &body)
+            }
+            Request::InitProducerId(r) => {
+                let body = self.producers.init(&r);
+                enc(ApiKey::InitProducerId, version, c, &body)
             }
             Request::DeleteTopics(r) => {
                 let body = topics::delete_topics(self, version, r).await;

@@ -12,9 +12,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
-    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SyncGroupRequest,
+    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -36,6 +37,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The version range of `key` this broker supports, if it supports the API at all.
@@ -97,6 +99,7 @@ pub(crate) enum Request {
     ApiVersions(ApiVersionsRequest),
     CreateTopics(CreateTopicsRequest),
     DeleteTopics(DeleteTopicsRequest),
+    InitProducerId(InitProducerIdRequest),
 }
 
 /// What a frame turned out to be.
@@ -156,6 +159,7 @@ pub(crate) fn decode(frame: Bytes, prefix: Prefix) -> Result<Decoded, String> {
         ApiKey::ApiVersions => Request::ApiVersions(body(&mut buf, version)?),
         ApiKey::CreateTopics => Request::CreateTopics(body(&mut buf, version)?),
         ApiKey::DeleteTopics => Request::DeleteTopics(body(&mut buf, version)?),
+        ApiKey::InitProducerId => Request::InitProducerId(body(&mut buf, version)?),
         // `supported` listed it, so a match arm must exist: keep the two in step.
         _ => return Ok(Decoded::Unsupported),
     };

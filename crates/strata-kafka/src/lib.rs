@@ -9,8 +9,8 @@
 //! Modules: [`codec`](crate::codec) (frames ↔ the `kafka-protocol` crate's generated messages,
 //! the supported versions), `connection` (framing, limits, one connection's loop), `broker`
 //! (shared state, dispatch), `records` (Kafka record batches v2 ↔ strata batches), then one
-//! file per API family: `metadata`, `produce`, `fetch`, `offsets`, `groups` (with the
-//! `coordinator` state machine), `topics`.
+//! file per API family: `metadata`, `produce` (with `idempotence`), `fetch`, `offsets`,
+//! `groups` (with the `coordinator` state machine), `topics`.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -23,6 +23,7 @@ mod coordinator;
 mod error;
 mod fetch;
 mod groups;
+mod idempotence;
 mod metadata;
 mod offsets;
 mod produce;
@@ -68,7 +69,10 @@ pub async fn serve(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = tick.tick() => broker.coordinator.tick(Instant::now()),
+            _ = tick.tick() => {
+                broker.coordinator.tick(Instant::now());
+                broker.producers.expire(Instant::now());
+            }
             // Reap finished connections so the set does not grow without bound.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {

@@ -14,6 +14,7 @@ use strata_log::{AppendInfo, Partition, now_ms};
 
 use crate::broker::{Broker, blocking, topic_name};
 use crate::error::log_error_code;
+use crate::idempotence::Verdict;
 use crate::records::produced_to_strata;
 
 /// The outcome of one partition of a produce request.
@@ -85,16 +86,40 @@ fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outc
                         .cloned()
                         .ok_or((ResponseError::UnknownTopicOrPartition, None))?;
                     let records = p.records.unwrap_or_default();
-                    let batch = produced_to_strata(&records, now)
+                    let produced = produced_to_strata(&records, now)
                         .map_err(|r| (r.code, Some(r.message)))?
                         .ok_or((
                             ResponseError::InvalidRecord,
                             Some("the request holds no record for this partition".into()),
                         ))?;
-                    let info = partition
-                        .append_unacked(batch)
-                        .map_err(|e| append_error(&name, p.index, &e))?;
-                    Ok((partition, info))
+                    let Some(seq) = produced.sequenced else {
+                        let info = partition
+                            .append_unacked(produced.batch)
+                            .map_err(|e| append_error(&name, p.index, &e))?;
+                        return Ok((partition, info));
+                    };
+                    // Check and append under the producer's lock on this partition, so a
+                    // retry racing its original cannot append twice.
+                    let state = broker.producers.state(seq.producer_id, &name, partition.id());
+                    let mut state = state.lock();
+                    match state.check(&seq) {
+                        Verdict::Duplicate(base_offset) => {
+                            let count = u64::from(produced.batch.record_count());
+                            let info = AppendInfo {
+                                base_offset,
+                                last_offset: base_offset + count.saturating_sub(1),
+                            };
+                            Ok((partition, info))
+                        }
+                        Verdict::Reject(code) => Err((code, None)),
+                        Verdict::Append => {
+                            let info = partition
+                                .append_unacked(produced.batch)
+                                .map_err(|e| append_error(&name, p.index, &e))?;
+                            state.appended(&seq, info.base_offset);
+                            Ok((partition, info))
+                        }
+                    }
                 });
                 if let Err((code, message)) = &result {
                     tracing::debug!(topic = %name, partition = p.index, ?code, ?message, "produce rejected");

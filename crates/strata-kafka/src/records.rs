@@ -12,8 +12,9 @@
 //! header keys, legal in Kafka, would be merged) and allocates per record.
 //!
 //! What strata's format cannot hold is normalised, and documented in `docs/kafka-api.md`: a
-//! null value or header value is stored as empty, producer ids and sequences are not kept,
-//! and a `LogAppendTime` batch gets the broker's clock.
+//! null value or header value is stored as empty, producer ids and sequences are not stored
+//! (they are checked on the way in, see [`crate::idempotence`]), and a `LogAppendTime` batch
+//! gets the broker's clock.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use integer_encoding::VarInt;
@@ -54,6 +55,28 @@ impl Rejected {
     }
 }
 
+/// An idempotent producer's batch: who sent it and which sequence numbers it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sequenced {
+    /// The producer id from InitProducerId.
+    pub producer_id: i64,
+    /// The producer's epoch.
+    pub epoch: i16,
+    /// Sequence number of the first record.
+    pub first: i32,
+    /// Sequence number of the last record.
+    pub last: i32,
+}
+
+/// A produced `records` field, converted.
+#[derive(Debug)]
+pub(crate) struct Produced {
+    /// The records, as one strata batch.
+    pub batch: EncodedBatch,
+    /// The producer's sequence range, for an idempotent producer.
+    pub sequenced: Option<Sequenced>,
+}
+
 /// Converts the `records` of one partition of a produce request (one or more Kafka v2
 /// batches, possibly compressed) into one strata batch, so that the partition's records are
 /// appended together or not at all. `now_ms` stamps records that carry no usable timestamp.
@@ -61,14 +84,16 @@ impl Rejected {
 ///
 /// # Errors
 /// [`Rejected`] with `CORRUPT_MESSAGE` for a bad CRC, truncation or malformed records,
-/// `UNSUPPORTED_FOR_MESSAGE_FORMAT` for message sets v0/v1, `INVALID_RECORD` for control,
-/// transactional or idempotent batches (not supported yet).
+/// `UNSUPPORTED_FOR_MESSAGE_FORMAT` for message sets v0/v1, `INVALID_RECORD` for control or
+/// transactional batches (not supported yet) and for batches of several producers, or of
+/// one producer with a gap in their sequence numbers.
 pub(crate) fn produced_to_strata(
     records: &Bytes,
     now_ms: i64,
-) -> Result<Option<EncodedBatch>, Rejected> {
+) -> Result<Option<Produced>, Rejected> {
     let mut rest = records.clone();
     let mut builder = BatchBuilder::with_capacity(records.len());
+    let mut sequenced: Option<Option<Sequenced>> = None;
     while rest.has_remaining() {
         if rest.len() < KAFKA_HEADER_LEN {
             return Err(Rejected::corrupt(format!(
@@ -97,13 +122,35 @@ pub(crate) fn produced_to_strata(
                 ))
             })?;
         let batch = rest.split_to(total);
-        push_batch(&mut builder, batch, now_ms)?;
+        let this = push_batch(&mut builder, batch, now_ms)?;
+        sequenced = Some(match (sequenced, this) {
+            (None, this) => this,
+            (Some(None), None) => None,
+            (Some(Some(a)), Some(b))
+                if (a.producer_id, a.epoch) == (b.producer_id, b.epoch)
+                    && a.last.wrapping_add(1) == b.first =>
+            {
+                Some(Sequenced { last: b.last, ..a })
+            }
+            _ => {
+                return Err(Rejected::invalid(
+                    "the batches of one partition must come from one producer, in sequence",
+                ));
+            }
+        });
     }
-    Ok(builder.finish())
+    Ok(builder.finish().map(|batch| Produced {
+        batch,
+        sequenced: sequenced.flatten(),
+    }))
 }
 
-/// Checks one Kafka batch and pushes its records.
-fn push_batch(builder: &mut BatchBuilder, batch: Bytes, now_ms: i64) -> Result<(), Rejected> {
+/// Checks one Kafka batch and pushes its records; returns its producer's sequence range.
+fn push_batch(
+    builder: &mut BatchBuilder,
+    batch: Bytes,
+    now_ms: i64,
+) -> Result<Option<Sequenced>, Rejected> {
     let info = RecordBatchDecoder::decode_batch_info(&mut batch.clone())
         .map_err(|e| Rejected::corrupt(format!("record batch rejected: {e}")))?;
     let [info] = info.as_slice() else {
@@ -116,11 +163,19 @@ fn push_batch(builder: &mut BatchBuilder, batch: Bytes, now_ms: i64) -> Result<(
             "control batches (transaction markers) are not accepted from producers",
         ));
     }
-    if info.transactional || info.producer_id >= 0 {
+    if info.transactional {
         return Err(Rejected::invalid(
-            "transactional and idempotent producers are not supported yet: set enable.idempotence=false",
+            "transactional producers are not supported yet: drop transactional.id",
         ));
     }
+    let sequenced = (info.producer_id >= 0).then(|| Sequenced {
+        producer_id: info.producer_id,
+        epoch: info.producer_epoch,
+        first: info.base_sequence,
+        last: info
+            .base_sequence
+            .wrapping_add(info.record_count.saturating_sub(1)),
+    });
     let mut body = batch.slice(KAFKA_HEADER_LEN..);
     let decompressed = match info.compression {
         Compression::None => Ok(body),
@@ -165,7 +220,7 @@ fn push_batch(builder: &mut BatchBuilder, batch: Bytes, now_ms: i64) -> Result<(
             info.record_count
         )));
     }
-    Ok(())
+    Ok(sequenced)
 }
 
 /// One Kafka v2 record, borrowed.
@@ -343,7 +398,8 @@ mod tests {
     fn stored(records: &Bytes) -> Vec<strata_log::Record> {
         let batch = produced_to_strata(records, 5)
             .expect("accepted")
-            .expect("non-empty");
+            .expect("non-empty")
+            .batch;
         let view = BatchView::frame_checked(batch.as_bytes()).expect("frames");
         view.records()
             .map(|r| r.expect("record").to_owned_record().expect("owned"))
@@ -407,7 +463,25 @@ mod tests {
     }
 
     #[test]
-    fn truncation_old_formats_and_producer_ids_are_refused() {
+    fn an_idempotent_producers_sequence_range_is_returned() {
+        let records: Vec<_> = (0..3)
+            .map(|i| {
+                let mut r = krecord(i, None, Some("v"));
+                r.producer_id = 7;
+                r.producer_epoch = 1;
+                r.sequence = 10 + i as i32;
+                r
+            })
+            .collect();
+        let produced = produced_to_strata(&kafka_batch(&records, Compression::Lz4), 0)
+            .expect("accepted")
+            .expect("records");
+        let s = produced.sequenced.expect("sequenced");
+        assert_eq!((s.producer_id, s.epoch, s.first, s.last), (7, 1, 10, 12));
+    }
+
+    #[test]
+    fn truncation_old_formats_and_transactions_are_refused() {
         let good = kafka_batch(&[krecord(0, Some("k"), Some("v"))], Compression::None);
         let cut = good.slice(..good.len() - 1);
         assert_eq!(
@@ -422,11 +496,14 @@ mod tests {
                 .code,
             ResponseError::UnsupportedForMessageFormat
         );
-        let mut idempotent = krecord(0, None, Some("v"));
-        idempotent.producer_id = 7;
-        let batch = kafka_batch(&[idempotent], Compression::None);
+        let mut transactional = krecord(0, None, Some("v"));
+        transactional.producer_id = 7;
+        transactional.transactional = true;
+        let batch = kafka_batch(&[transactional], Compression::None);
         assert_eq!(
-            produced_to_strata(&batch, 0).expect_err("pid").code,
+            produced_to_strata(&batch, 0)
+                .expect_err("transactional")
+                .code,
             ResponseError::InvalidRecord
         );
         assert!(
