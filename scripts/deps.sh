@@ -22,6 +22,27 @@ if ((${#missing[@]})); then
 fi
 python3 -c 'import duckdb, pyarrow; print("test oracles: duckdb", duckdb.__version__, "pyarrow", pyarrow.__version__)'
 
+# The Kafka listener's tests drive it with real clients: kcat (librdkafka, a Debian package),
+# kafka-python (with python-snappy, lz4 and zstandard for its codecs) and confluent-kafka.
+if ! command -v kcat >/dev/null; then
+  echo "installing kcat"
+  if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]]; then
+    apt-get update -qq
+  fi
+  apt-get install -y -qq kcat >/dev/null || { apt-get update -qq && apt-get install -y -qq kcat >/dev/null; }
+fi
+kafka_modules=(kafka:kafka-python snappy:python-snappy lz4:lz4 zstandard:zstandard confluent_kafka:confluent-kafka)
+missing=()
+for entry in "${kafka_modules[@]}"; do
+  python3 -c "import ${entry%%:*}" 2>/dev/null || missing+=("${entry#*:}")
+done
+if ((${#missing[@]})); then
+  echo "installing Kafka test clients: ${missing[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+fi
+python3 -c 'import kafka, confluent_kafka; print("Kafka test clients: kafka-python", kafka.__version__, "confluent-kafka", confluent_kafka.__version__)'
+kcat -V | head -n 1
+
 # The examples' tests drive a node with curl and bash.
 for tool in curl bash; do
   command -v "$tool" >/dev/null || { echo "scripts/deps.sh: $tool is required" >&2; exit 1; }

@@ -19,6 +19,8 @@ async fn demo_views_fill_with_live_data() {
             "demo",
             "--http",
             "127.0.0.1:0",
+            "--kafka",
+            "127.0.0.1:0",
             "--rate",
             "50",
             "--data-dir",

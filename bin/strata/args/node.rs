@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// schedule off (`strata batch run` still works). [default: 10m]
     #[arg(long, env = "STRATA_BATCH_INTERVAL")]
     pub batch_interval: Option<String>,
+    /// Also serve the Kafka protocol on HOST:PORT (e.g. 127.0.0.1:9092), so Kafka clients
+    /// (kcat, kafka-python, confluent-kafka, …) produce and consume the same topics; `off`
+    /// disables. See docs/kafka-api.md. [default: off]
+    #[arg(long, env = "STRATA_KAFKA")]
+    pub kafka: Option<String>,
+    /// Whether Kafka clients create unknown topics by asking for their metadata or producing
+    /// to them (Kafka's auto.create.topics.enable). [default: true]
+    #[arg(long, env = "STRATA_KAFKA_AUTO_CREATE")]
+    pub kafka_auto_create: Option<bool>,
     /// Config file (TOML). [default: ./strata.toml if it exists]
     #[arg(long, env = "STRATA_CONFIG")]
     pub config: Option<PathBuf>,
@@ -55,6 +64,9 @@ pub struct DemoArgs {
     /// Address to listen on, HOST:PORT; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: String,
+    /// Where Kafka clients connect (HOST:PORT; port 0 picks a free one; `off` disables).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub kafka: String,
     /// Data directory. [default: a new directory under the system's temporary directory]
     #[arg(long)]
     pub data_dir: Option<PathBuf>,

@@ -54,17 +54,19 @@ pub async fn run(a: DemoArgs) -> Result {
     let layer = ConfigLayer {
         data_dir: Some(data_dir.clone()),
         http: Some(a.http.clone()),
+        kafka: Some(a.kafka.clone()),
         ..ConfigLayer::default()
     };
     let config = ConfigLayer::default().overlay(layer).resolve()?;
     let node = Node::start(config).await.map_err(|e| {
         Failure(format!(
-            "cannot start the demo node on {}: {e}; if the port is taken, try --http 127.0.0.1:0",
-            a.http
+            "cannot start the demo node on {} (Kafka on {}): {e}; if a port is taken, try --http 127.0.0.1:0 --kafka 127.0.0.1:0",
+            a.http, a.kafka
         ))
     })?;
     let addr = node.local_addr()?;
     let url = format!("http://{addr}");
+    let kafka = node.kafka_addr()?;
     let client = Client::new(&url, None)?;
     // Once a signal stops the node, the generators' failed requests are expected: quiet.
     let stopping = Arc::new(AtomicBool::new(false));
@@ -121,14 +123,26 @@ pub async fn run(a: DemoArgs) -> Result {
             }
         });
     }
-    print_guide(&url, &data_dir.display().to_string(), created, a.rate)?;
+    print_guide(
+        &url,
+        kafka,
+        &data_dir.display().to_string(),
+        created,
+        a.rate,
+    )?;
     match running.await {
         Ok(result) => result.map_err(|e| Failure(e.to_string())),
         Err(e) => Err(Failure(format!("the node stopped: {e}"))),
     }
 }
 
-fn print_guide(url: &str, data_dir: &str, statements: usize, rate: f64) -> Result {
+fn print_guide(
+    url: &str,
+    kafka: Option<std::net::SocketAddr>,
+    data_dir: &str,
+    statements: usize,
+    rate: f64,
+) -> Result {
     let exe = std::env::args().next().unwrap_or_else(|| "strata".into());
     let cli = if exe.contains("target/") {
         "target/release/strata".to_owned()
@@ -151,10 +165,16 @@ Try, from another terminal:
   curl -s {url}/v1/views/sales_by_category?order_by=total_sales\\&desc=true\\&limit=5
   curl -N {url}/v1/views/page_views_per_minute/changes   # every update, as Server-Sent Events
   curl -s {url}/metrics | grep strata_view
-
+{kafka_lines}
 More: examples/README.md (the classic exercises), docs/concepts.md. Ctrl-C stops the demo.
 ",
         version = env!("CARGO_PKG_VERSION"),
+        kafka_lines = kafka.map_or(String::new(), |k| format!(
+            "
+Kafka clients use bootstrap.servers={k} (docs/kafka-api.md):
+  kcat -b {k} -C -t transactions -o -5 -e
+"
+        )),
     );
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

@@ -33,6 +33,8 @@ pub async fn run(args: ServeArgs) -> Result {
         checkpoint_interval: args.checkpoint_interval.map(SizeOrText::Text),
         archive_interval: args.archive_interval.map(SizeOrText::Text),
         batch_interval: args.batch_interval.map(SizeOrText::Text),
+        kafka: args.kafka,
+        kafka_auto_create: args.kafka_auto_create,
     };
     let config = file.overlay(flags).resolve()?;
     let data_dir = config.data_dir.clone();
@@ -47,6 +49,9 @@ pub async fn run(args: ServeArgs) -> Result {
             env!("CARGO_PKG_VERSION"),
             data_dir.display()
         )?;
+        if let Some(kafka) = node.kafka_addr()? {
+            writeln!(out, "Kafka protocol on {kafka} (bootstrap.servers={kafka})")?;
+        }
         out.flush()?;
     }
     node.run(shutdown_signal()).await?;

@@ -13,6 +13,8 @@
 //! checkpoint_interval = "5s"
 //! archive_interval = "60s"
 //! batch_interval = "10m"    # 0 disables scheduled batch-view runs
+//! kafka = "127.0.0.1:9092"  # the Kafka protocol listener; off unless set
+//! kafka_auto_create = true  # Kafka's auto.create.topics.enable
 //! ```
 
 use std::net::SocketAddr;
@@ -56,6 +58,12 @@ pub struct NodeConfig {
     /// How often every view's batch view is recomputed from the lake; `None` disables the
     /// schedule (on-demand runs still work).
     pub batch_interval: Option<Duration>,
+    /// Where Kafka clients connect (the Kafka wire protocol over the same log); `None`
+    /// serves no Kafka listener.
+    pub kafka: Option<SocketAddr>,
+    /// Kafka clients create topics by asking for their metadata or producing to them
+    /// (Kafka's `auto.create.topics.enable`).
+    pub kafka_auto_create: bool,
 }
 
 impl Default for NodeConfig {
@@ -72,6 +80,8 @@ impl Default for NodeConfig {
             checkpoint_interval: Duration::from_secs(5),
             archive_interval: Duration::from_secs(60),
             batch_interval: Some(Duration::from_secs(600)),
+            kafka: None,
+            kafka_auto_create: true,
         }
     }
 }
@@ -99,6 +109,10 @@ pub struct ConfigLayer {
     pub archive_interval: Option<SizeOrText>,
     /// See [`NodeConfig::batch_interval`] (0 disables).
     pub batch_interval: Option<SizeOrText>,
+    /// See [`NodeConfig::kafka`] (`off` disables).
+    pub kafka: Option<String>,
+    /// See [`NodeConfig::kafka_auto_create`].
+    pub kafka_auto_create: Option<bool>,
 }
 
 /// A number, or text like `16MiB` / `30s`.
@@ -172,6 +186,8 @@ impl ConfigLayer {
             checkpoint_interval: over.checkpoint_interval.or(self.checkpoint_interval),
             archive_interval: over.archive_interval.or(self.archive_interval),
             batch_interval: over.batch_interval.or(self.batch_interval),
+            kafka: over.kafka.or(self.kafka),
+            kafka_auto_create: over.kafka_auto_create.or(self.kafka_auto_create),
         }
     }
 
@@ -249,6 +265,11 @@ impl ConfigLayer {
                 d.batch_interval.unwrap_or_default(),
             )?)
             .filter(|d| !d.is_zero()),
+            kafka: match self.kafka.as_deref().map(str::trim) {
+                None | Some("off") => None,
+                Some(text) => Some(parse_listen(text)?),
+            },
+            kafka_auto_create: self.kafka_auto_create.unwrap_or(d.kafka_auto_create),
         })
     }
 }
@@ -291,6 +312,12 @@ mod tests {
         assert!(c.auth_token.is_none());
         assert_eq!(c.archive_interval, Duration::from_secs(60));
         assert_eq!(c.batch_interval, Some(Duration::from_secs(600)));
+        assert_eq!(c.kafka, None, "no Kafka listener unless asked for");
+        let kafka: ConfigLayer =
+            toml::from_str("kafka = \"localhost:9092\"\nkafka_auto_create = false").unwrap();
+        let c = kafka.resolve().unwrap();
+        assert_eq!(c.kafka.map(|a| a.port()), Some(9092));
+        assert!(!c.kafka_auto_create);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const ENGINE_DIR: &str = "engine";
 pub struct Node {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// The Kafka protocol listener, when configured.
+    kafka: Option<TcpListener>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -82,6 +84,21 @@ impl Node {
                 "listening beyond loopback without an auth token: anyone who can reach this address can write and delete; set --auth-token"
             );
         }
+        let kafka = match config.kafka {
+            None => None,
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| Error::Io {
+                context: format!(
+                    "cannot listen for Kafka clients on {addr} (is a Kafka broker or another node running there? pick another with --kafka, or --kafka off)"
+                ),
+                source,
+            })?),
+        };
+        if kafka.is_some() && config.auth_token.is_some() {
+            // No SASL yet: Kafka clients would bypass the token that guards HTTP writes.
+            tracing::warn!(
+                "the Kafka listener does not check the auth token yet (no SASL): keep it on loopback or a trusted network"
+            );
+        }
         let (shutdown_tx, shutdown) = watch::channel(false);
         // Built after the engine opened: resuming views may have created their topics.
         let catalog = Arc::new(Catalog::new(log, config.group_session_timeout));
@@ -128,8 +145,24 @@ impl Node {
                 lookups: Default::default(),
             }),
             listener,
+            kafka,
             shutdown_tx,
         })
+    }
+
+    /// The Kafka listener's bound address, when the node serves the Kafka protocol.
+    ///
+    /// # Errors
+    /// When the socket cannot report its address.
+    pub fn kafka_addr(&self) -> Result<Option<SocketAddr>> {
+        self.kafka
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(|source| Error::Io {
+                context: "cannot read the Kafka listen address".into(),
+                source,
+            })
     }
 
     /// The bound address (the real port when the configured port was 0).
@@ -163,8 +196,21 @@ impl Node {
         let Node {
             shared,
             listener,
+            kafka,
             shutdown_tx,
         } = self;
+        // The Kafka listener serves the same log until shutdown begins.
+        let kafka = kafka.map(|listener| {
+            let log = Arc::clone(shared.catalog.log());
+            let config = strata_kafka::KafkaConfig {
+                auto_create_topics: shared.config.kafka_auto_create,
+                ..strata_kafka::KafkaConfig::default()
+            };
+            let mut stopping = shared.shutdown.clone();
+            tokio::spawn(strata_kafka::serve(listener, log, config, async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }))
+        });
         let app = router(Arc::clone(&shared));
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = shared.config.shutdown_timeout;
@@ -200,6 +246,10 @@ impl Node {
                 Ok(())
             }
         };
+        if let Some(kafka) = kafka {
+            // Its connections close before the log does.
+            let _ = kafka.await;
+        }
         // The batch layer's jobs read the log and the engine's plans: stop them first
         // (waiting for a run in progress; an interrupted one would be redone anyway).
         let batch = Arc::clone(&shared.batch);

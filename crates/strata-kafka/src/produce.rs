@@ -1,0 +1,180 @@
+//! Produce: Kafka batches checked, converted and appended, one strata batch per partition;
+//! answered per the request's `acks` (0: no answer, 1: once written, -1: once the topic's
+//! durability policy is met, i.e. fsynced under `durability = always`).
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_request::ProduceRequest;
+use kafka_protocol::messages::produce_response::{
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use strata_log::{AppendInfo, Partition, now_ms};
+
+use crate::broker::{Broker, blocking, topic_name};
+use crate::error::log_error_code;
+use crate::idempotence::Verdict;
+use crate::records::produced_to_strata;
+
+/// The outcome of one partition of a produce request.
+struct Outcome {
+    index: i32,
+    result: Result<(Arc<Partition>, AppendInfo), (ResponseError, Option<String>)>,
+}
+
+/// Handles a produce request; `None` for `acks = 0`, which gets no response.
+pub(crate) async fn produce(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: ProduceRequest,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let b = Arc::clone(broker);
+    let work = blocking(move || append_all(&b, request)).await;
+    let topics = match work {
+        Ok(topics) => topics,
+        Err(code) => {
+            // The blocking task died: nothing can be said per partition.
+            tracing::error!(error = ?code, "a produce request failed as a whole");
+            Vec::new()
+        }
+    };
+    if acks == 0 {
+        return None;
+    }
+    let responses = topics
+        .into_iter()
+        .map(|(name, outcomes)| {
+            let partitions = outcomes
+                .into_iter()
+                .map(|o| partition_response(version, o))
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(topic_name(&name))
+                .with_partition_responses(partitions)
+        })
+        .collect();
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// Appends every partition's batch (blocking: writes, and fsyncs for `acks = -1`).
+fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outcome>)> {
+    let acks = request.acks;
+    let now = now_ms();
+    let mut topics: Vec<(String, Vec<Outcome>)> = Vec::with_capacity(request.topic_data.len());
+    for topic_data in request.topic_data {
+        let name = topic_data.name.0.to_string();
+        let topic = if matches!(acks, -1..=1) {
+            broker
+                .topic_or_create(&name, true)
+                .map_err(|code| (code, None))
+        } else {
+            Err((
+                ResponseError::InvalidRequiredAcks,
+                Some(format!("acks must be -1, 0 or 1, not {acks}")),
+            ))
+        };
+        let outcomes = topic_data
+            .partition_data
+            .into_iter()
+            .map(|p| {
+                let result = topic.clone().and_then(|topic| {
+                    let partition = u32::try_from(p.index)
+                        .ok()
+                        .and_then(|i| topic.partition(i).ok())
+                        .cloned()
+                        .ok_or((ResponseError::UnknownTopicOrPartition, None))?;
+                    let records = p.records.unwrap_or_default();
+                    let produced = produced_to_strata(&records, now)
+                        .map_err(|r| (r.code, Some(r.message)))?
+                        .ok_or((
+                            ResponseError::InvalidRecord,
+                            Some("the request holds no record for this partition".into()),
+                        ))?;
+                    let Some(seq) = produced.sequenced else {
+                        let info = partition
+                            .append_unacked(produced.batch)
+                            .map_err(|e| append_error(&name, p.index, &e))?;
+                        return Ok((partition, info));
+                    };
+                    // Check and append under the producer's lock on this partition, so a
+                    // retry racing its original cannot append twice.
+                    let state = broker.producers.state(seq.producer_id, &name, partition.id());
+                    let mut state = state.lock();
+                    match state.check(&seq) {
+                        Verdict::Duplicate(base_offset) => {
+                            let count = u64::from(produced.batch.record_count());
+                            let info = AppendInfo {
+                                base_offset,
+                                last_offset: base_offset + count.saturating_sub(1),
+                            };
+                            Ok((partition, info))
+                        }
+                        Verdict::Reject(code) => Err((code, None)),
+                        Verdict::Append => {
+                            let info = partition
+                                .append_unacked(produced.batch)
+                                .map_err(|e| append_error(&name, p.index, &e))?;
+                            state.appended(&seq, info.base_offset);
+                            Ok((partition, info))
+                        }
+                    }
+                });
+                if let Err((code, message)) = &result {
+                    tracing::debug!(topic = %name, partition = p.index, ?code, ?message, "produce rejected");
+                }
+                Outcome {
+                    index: p.index,
+                    result,
+                }
+            })
+            .collect();
+        topics.push((name, outcomes));
+    }
+    if acks == -1 {
+        // All written first, then waited for: the partitions' fsyncs overlap.
+        for (name, outcomes) in &mut topics {
+            for o in outcomes.iter_mut() {
+                if let Ok((partition, info)) = &o.result
+                    && let Err(e) = partition.wait_ack(info)
+                {
+                    o.result = Err(append_error(name, o.index, &e));
+                }
+            }
+        }
+    }
+    topics
+}
+
+fn append_error(
+    topic: &str,
+    partition: i32,
+    e: &strata_log::Error,
+) -> (ResponseError, Option<String>) {
+    let code = log_error_code(e);
+    if code == ResponseError::UnknownServerError {
+        tracing::error!(topic, partition, error = %e, "a Kafka produce failed in the log");
+    }
+    (code, Some(e.to_string()))
+}
+
+fn partition_response(version: i16, outcome: Outcome) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default()
+        .with_index(outcome.index)
+        .with_log_append_time_ms(-1);
+    match outcome.result {
+        Ok((partition, info)) => response
+            .with_base_offset(info.base_offset as i64)
+            .with_log_start_offset(partition.start_offset() as i64),
+        Err((code, message)) => response
+            .with_error_code(code.code())
+            .with_base_offset(-1)
+            .with_log_start_offset(-1)
+            .with_error_message(if version >= 8 {
+                message.map(StrBytes::from_string)
+            } else {
+                None
+            }),
+    }
+}
