@@ -28,6 +28,7 @@ pub mod operator;
 pub mod pipeline;
 mod scalar;
 pub mod sql;
+mod stages;
 pub mod topn;
 pub mod upsert;
 pub mod watermark;

@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::expr;
 use crate::groups::GroupTable;
 use crate::keys::BatchKeys;
-use crate::pipeline::{Operator, OperatorState, Output};
 use crate::plan::{AggregateFunction, EmitMode, SourceKind, ViewPlan, WindowSpec};
 use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
@@ -99,7 +98,7 @@ pub struct GroupState {
 
 /// A compiled view, ready to process batches.
 pub struct ViewOperator {
-    plan: ViewPlan,
+    pub(crate) plan: ViewPlan,
     lateness: Lateness,
     retention_ms: i64,
     input_schema: SchemaRef,
@@ -107,7 +106,7 @@ pub struct ViewOperator {
     key_fields: Vec<Field>,
     output_scope: SchemaRef,
     event_time: String,
-    state: GroupState,
+    pub(crate) state: GroupState,
     dirty: Vec<bool>,
     /// Sessions merged away during the current batch: rows already assigned to them are
     /// redirected to the surviving session, and their ids are freed only after the batch's
@@ -116,7 +115,7 @@ pub struct ViewOperator {
     /// The upsert stage and its state, for a view that reads a table.
     table: Option<(Upsert, TableInputState)>,
     /// Whether [`Operator::process`] emits the rows of changed groups (EMIT CHANGES).
-    emit_updates: bool,
+    pub(crate) emit_updates: bool,
 }
 
 impl std::fmt::Debug for ViewOperator {
@@ -971,84 +970,6 @@ impl ViewOperator {
         self.state = state;
         self.state.table.rebuild_index();
         Ok(())
-    }
-}
-
-impl Operator for ViewOperator {
-    fn output_schema(&self) -> Result<SchemaRef> {
-        ViewOperator::output_schema(self)
-    }
-
-    fn watermark(&self) -> i64 {
-        ViewOperator::watermark(self)
-    }
-
-    fn process(
-        &mut self,
-        batch: &RecordBatch,
-        tombstones: &[usize],
-        out: &mut Output,
-    ) -> Result<()> {
-        let processed = self.process_with_tombstones(batch, tombstones)?;
-        if let Some(rows) = processed.passthrough {
-            out.push_rows(None, rows);
-        } else if self.emit_updates
-            && self.plan.emit != EmitMode::Final
-            && !processed.changed.is_empty()
-        {
-            if self.plan.reads_table() && self.plan.having.is_some() {
-                // A row of a table view that HAVING turns away is gone: a tombstone.
-                let (keys, values, hidden) =
-                    self.output_with_keys_and_hidden(&processed.changed)?;
-                out.push_rows(Some(keys), values);
-                out.push_removed(hidden);
-            } else {
-                let (keys, values) = self.output_with_keys(&processed.changed)?;
-                out.push_rows(Some(keys), values);
-            }
-        }
-        if let Some(removed) = processed.removed {
-            out.push_removed(removed);
-        }
-        out.late.extend(processed.late);
-        Ok(())
-    }
-
-    fn advance(&mut self, watermark: i64, out: &mut Output) -> Result<()> {
-        let closed = self.advance_watermark(watermark);
-        if self.plan.emit == EmitMode::Final && !closed.is_empty() {
-            let (keys, values) = self.output_with_keys(&closed)?;
-            out.push_rows(Some(keys), values);
-        }
-        Ok(())
-    }
-
-    fn current_rows(&self) -> Result<RecordBatch> {
-        self.snapshot()
-    }
-
-    fn snapshot_state(&self) -> Result<OperatorState> {
-        Ok(OperatorState {
-            groups: self.state.clone(),
-            table_input: self.table_state().cloned(),
-            topn: None,
-        })
-    }
-
-    fn restore_state(&mut self, state: OperatorState) -> Result<()> {
-        self.restore(state.groups)?;
-        if let Some(table_input) = state.table_input {
-            self.restore_table_state(table_input)?;
-        }
-        Ok(())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
-        self
     }
 }
 

@@ -29,7 +29,6 @@ use crate::operator::{
     DEFAULT_RETENTION_MS, GroupState, LateRow, Lateness, ViewOperator, WINDOW_END, WINDOW_START,
     timestamp,
 };
-use crate::pipeline::{Operator, OperatorState, Output};
 pub use crate::plan::RankKind;
 pub use crate::plan::TopNPlan;
 use crate::plan::{EmitMode, ViewPlan, WindowSpec};
@@ -117,11 +116,11 @@ pub struct TopNOperator {
     lateness: Lateness,
     /// The ranked rows' schema: the inner view's output (+ window bounds for rows).
     ranked_schema: SchemaRef,
-    output_schema: SchemaRef,
+    pub(crate) output_schema: SchemaRef,
     windows: BTreeMap<i64, WindowTop>,
     store: Vec<RecordBatch>,
     seq: u64,
-    watermark: i64,
+    pub(crate) watermark: i64,
     /// Ranked rows of closed windows by window start: (end, rows), kept for `retention_ms`
     /// after the window's end (what [`TopNOperator::snapshot`] answers).
     closed: BTreeMap<i64, (i64, RecordBatch)>,
@@ -761,61 +760,6 @@ fn names(schema: &Schema) -> String {
 fn as_i64(array: &ArrayRef) -> Result<Int64Array> {
     let values = cast(array, &DataType::Int64)?;
     Ok(values.as_primitive::<Int64Type>().clone())
-}
-
-impl Operator for TopNOperator {
-    fn output_schema(&self) -> Result<SchemaRef> {
-        Ok(Arc::clone(&self.output_schema))
-    }
-
-    fn watermark(&self) -> i64 {
-        self.watermark
-    }
-
-    /// Ranks the rows of `batch`; a window Top-N reads a stream, so `tombstones` are ignored.
-    fn process(
-        &mut self,
-        batch: &RecordBatch,
-        _tombstones: &[usize],
-        out: &mut Output,
-    ) -> Result<()> {
-        let late = self.process_with_late(batch)?;
-        out.late.extend(late);
-        Ok(())
-    }
-
-    fn advance(&mut self, watermark: i64, out: &mut Output) -> Result<()> {
-        let ranked = self.advance_watermark(watermark)?;
-        out.push_rows(None, ranked);
-        Ok(())
-    }
-
-    fn current_rows(&self) -> Result<RecordBatch> {
-        self.snapshot()
-    }
-
-    fn snapshot_state(&self) -> Result<OperatorState> {
-        Ok(OperatorState {
-            groups: self.inner_state().clone(),
-            table_input: None,
-            topn: Some(self.state()?),
-        })
-    }
-
-    fn restore_state(&mut self, state: OperatorState) -> Result<()> {
-        let topn = state.topn.ok_or_else(|| {
-            Error::plan("the checkpoint of a window Top-N view has no ranking state")
-        })?;
-        self.restore(state.groups, topn)
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
-        self
-    }
 }
 
 #[cfg(test)]

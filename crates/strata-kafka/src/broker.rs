@@ -1,20 +1,17 @@
 //! The broker: what every connection shares (the log, the configuration, the group
-//! coordinator) and the dispatch of a decoded request to its API's handler.
+//! coordinator, idempotent producers) and the helpers every API's handler uses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, TopicName};
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
 use strata_log::{Log, Topic, TopicConfig};
 
-use crate::codec::{Request, encode_response};
 use crate::config::KafkaConfig;
 use crate::coordinator::Coordinator;
 use crate::error::log_error_code;
 use crate::idempotence::Producers;
-use crate::{fetch, groups, metadata, offsets, produce, topics};
 use kafka_protocol::ResponseError;
 
 /// What every connection of one listener shares.
@@ -103,102 +100,6 @@ impl Broker {
                     tracing::error!(topic = name, error = %e, "auto-creating a topic failed");
                 }
                 Err(code)
-            }
-        }
-    }
-
-    /// Handles one request; `None` when no response is due (produce with `acks = 0`).
-    ///
-    /// # Errors
-    /// The encoder's reason when the response cannot be encoded for `version`.
-    pub async fn dispatch(
-        self: &Arc<Self>,
-        ctx: &Context,
-        version: i16,
-        correlation_id: i32,
-        request: Request,
-    ) -> Result<Option<Bytes>, (ApiKey, String)> {
-        fn enc<T: Encodable>(
-            key: ApiKey,
-            version: i16,
-            correlation_id: i32,
-            body: &T,
-        ) -> Result<Option<Bytes>, (ApiKey, String)> {
-            encode_response(key, version, correlation_id, body)
-                .map(Some)
-                .map_err(|e| (key, e))
-        }
-        let c = correlation_id;
-        match request {
-            Request::ApiVersions(_) => enc(
-                ApiKey::ApiVersions,
-                version,
-                c,
-                &metadata::api_versions(None),
-            ),
-            Request::Metadata(r) => {
-                let body = metadata::metadata(self, ctx, version, r).await;
-                enc(ApiKey::Metadata, version, c, &body)
-            }
-            Request::Produce(r) => match produce::produce(self, version, r).await {
-                Some(body) => enc(ApiKey::Produce, version, c, &body),
-                None => Ok(None),
-            },
-            Request::Fetch(r) => {
-                let body = fetch::fetch(self, version, r).await;
-                enc(ApiKey::Fetch, version, c, &body)
-            }
-            Request::ListOffsets(r) => {
-                let body = offsets::list_offsets(self, version, r).await;
-                enc(ApiKey::ListOffsets, version, c, &body)
-            }
-            Request::OffsetCommit(r) => {
-                let body = offsets::offset_commit(self, version, r).await;
-                enc(ApiKey::OffsetCommit, version, c, &body)
-            }
-            Request::OffsetFetch(r) => {
-                let body = offsets::offset_fetch(self, version, r);
-                enc(ApiKey::OffsetFetch, version, c, &body)
-            }
-            Request::FindCoordinator(r) => {
-                let body = groups::find_coordinator(self, ctx, version, r);
-                enc(ApiKey::FindCoordinator, version, c, &body)
-            }
-            Request::JoinGroup(r) => {
-                let body = groups::join_group(self, ctx, version, r).await;
-                enc(ApiKey::JoinGroup, version, c, &body)
-            }
-            Request::SyncGroup(r) => {
-                let body = groups::sync_group(self, version, r).await;
-                enc(ApiKey::SyncGroup, version, c, &body)
-            }
-            Request::Heartbeat(r) => {
-                let body = groups::heartbeat(self, r);
-                enc(ApiKey::Heartbeat, version, c, &body)
-            }
-            Request::LeaveGroup(r) => {
-                let body = groups::leave_group(self, version, r);
-                enc(ApiKey::LeaveGroup, version, c, &body)
-            }
-            Request::ListGroups(r) => {
-                let body = groups::list_groups(self, r);
-                enc(ApiKey::ListGroups, version, c, &body)
-            }
-            Request::DescribeGroups(r) => {
-                let body = groups::describe_groups(self, r);
-                enc(ApiKey::DescribeGroups, version, c, &body)
-            }
-            Request::CreateTopics(r) => {
-                let body = topics::create_topics(self, version, r).await;
-                enc(ApiKey::CreateTopics, version, c, &body)
-            }
-            Request::InitProducerId(r) => {
-                let body = self.producers.init(&r);
-                enc(ApiKey::InitProducerId, version, c, &body)
-            }
-            Request::DeleteTopics(r) => {
-                let body = topics::delete_topics(self, version, r).await;
-                enc(ApiKey::DeleteTopics, version, c, &body)
             }
         }
     }

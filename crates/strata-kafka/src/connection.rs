@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 
 use crate::broker::{Broker, Context};
 use crate::codec::{Decoded, Prefix, decode, encode_response, error_response};
+use crate::dispatch::dispatch;
 use crate::error::{Error, Result};
 use crate::metadata::api_versions;
 
@@ -76,9 +77,14 @@ pub(crate) async fn serve_connection(
                     local,
                     client_id: header.client_id.map(|c| c.to_string()).unwrap_or_default(),
                 };
-                match broker
-                    .dispatch(&ctx, prefix.api_version, prefix.correlation_id, request)
-                    .await
+                match dispatch(
+                    &broker,
+                    &ctx,
+                    prefix.api_version,
+                    prefix.correlation_id,
+                    request,
+                )
+                .await
                 {
                     Ok(r) => r,
                     Err((key, reason)) => {

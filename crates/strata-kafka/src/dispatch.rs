@@ -1,0 +1,107 @@
+//! The dispatch of a decoded request to its API's handler, and the encoding of the answer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::Encodable;
+
+use crate::broker::{Broker, Context};
+use crate::codec::{Request, encode_response};
+use crate::{fetch, groups, metadata, offsets, produce, topics};
+
+/// Handles one request; `None` when no response is due (produce with `acks = 0`).
+///
+/// # Errors
+/// The encoder's reason when the response cannot be encoded for `version`.
+pub(crate) async fn dispatch(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    version: i16,
+    correlation_id: i32,
+    request: Request,
+) -> Result<Option<Bytes>, (ApiKey, String)> {
+    fn enc<T: Encodable>(
+        key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        body: &T,
+    ) -> Result<Option<Bytes>, (ApiKey, String)> {
+        encode_response(key, version, correlation_id, body)
+            .map(Some)
+            .map_err(|e| (key, e))
+    }
+    let c = correlation_id;
+    match request {
+        Request::ApiVersions(_) => enc(
+            ApiKey::ApiVersions,
+            version,
+            c,
+            &metadata::api_versions(None),
+        ),
+        Request::Metadata(r) => {
+            let body = metadata::metadata(broker, ctx, version, r).await;
+            enc(ApiKey::Metadata, version, c, &body)
+        }
+        Request::Produce(r) => match produce::produce(broker, version, r).await {
+            Some(body) => enc(ApiKey::Produce, version, c, &body),
+            None => Ok(None),
+        },
+        Request::Fetch(r) => {
+            let body = fetch::fetch(broker, version, r).await;
+            enc(ApiKey::Fetch, version, c, &body)
+        }
+        Request::ListOffsets(r) => {
+            let body = offsets::list_offsets(broker, version, r).await;
+            enc(ApiKey::ListOffsets, version, c, &body)
+        }
+        Request::OffsetCommit(r) => {
+            let body = offsets::offset_commit(broker, version, r).await;
+            enc(ApiKey::OffsetCommit, version, c, &body)
+        }
+        Request::OffsetFetch(r) => {
+            let body = offsets::offset_fetch(broker, version, r);
+            enc(ApiKey::OffsetFetch, version, c, &body)
+        }
+        Request::FindCoordinator(r) => {
+            let body = groups::find_coordinator(broker, ctx, version, r);
+            enc(ApiKey::FindCoordinator, version, c, &body)
+        }
+        Request::JoinGroup(r) => {
+            let body = groups::join_group(broker, ctx, version, r).await;
+            enc(ApiKey::JoinGroup, version, c, &body)
+        }
+        Request::SyncGroup(r) => {
+            let body = groups::sync_group(broker, version, r).await;
+            enc(ApiKey::SyncGroup, version, c, &body)
+        }
+        Request::Heartbeat(r) => {
+            let body = groups::heartbeat(broker, r);
+            enc(ApiKey::Heartbeat, version, c, &body)
+        }
+        Request::LeaveGroup(r) => {
+            let body = groups::leave_group(broker, version, r);
+            enc(ApiKey::LeaveGroup, version, c, &body)
+        }
+        Request::ListGroups(r) => {
+            let body = groups::list_groups(broker, r);
+            enc(ApiKey::ListGroups, version, c, &body)
+        }
+        Request::DescribeGroups(r) => {
+            let body = groups::describe_groups(broker, r);
+            enc(ApiKey::DescribeGroups, version, c, &body)
+        }
+        Request::CreateTopics(r) => {
+            let body = topics::create_topics(broker, version, r).await;
+            enc(ApiKey::CreateTopics, version, c, &body)
+        }
+        Request::InitProducerId(r) => {
+            let body = broker.producers.init(&r);
+            enc(ApiKey::InitProducerId, version, c, &body)
+        }
+        Request::DeleteTopics(r) => {
+            let body = topics::delete_topics(broker, version, r).await;
+            enc(ApiKey::DeleteTopics, version, c, &body)
+        }
+    }
+}
