@@ -1,5 +1,7 @@
 //! The dispatch of a decoded request to its API's handler, and the encoding of the answer.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,26 +12,33 @@ use crate::broker::{Broker, Context};
 use crate::codec::{Request, encode_response};
 use crate::{fetch, groups, metadata, offsets, produce, topics};
 
-/// Handles one request; `None` when no response is due (produce with `acks = 0`).
-///
-/// # Errors
-/// The encoder's reason when the response cannot be encoded for `version`.
+/// An encoded response, or why the encoder refused it (the API, its version, the reason).
+pub(crate) type Encoded = Result<Bytes, (ApiKey, i16, String)>;
+
+/// What a request gets back.
+pub(crate) enum Reply {
+    /// Nothing (produce with `acks = 0`).
+    None,
+    /// A response, ready to send.
+    Now(Encoded),
+    /// A response once its work completes (a produce waiting for its fsync). The request's
+    /// in-order part is done; later requests of the connection may proceed meanwhile.
+    Later(Pin<Box<dyn Future<Output = Encoded> + Send>>),
+}
+
+/// Handles one request: its in-order part now, and what may wait as [`Reply::Later`].
 pub(crate) async fn dispatch(
     broker: &Arc<Broker>,
     ctx: &Context,
     version: i16,
     correlation_id: i32,
     request: Request,
-) -> Result<Option<Bytes>, (ApiKey, String)> {
-    fn enc<T: Encodable>(
-        key: ApiKey,
-        version: i16,
-        correlation_id: i32,
-        body: &T,
-    ) -> Result<Option<Bytes>, (ApiKey, String)> {
-        encode_response(key, version, correlation_id, body)
-            .map(Some)
-            .map_err(|e| (key, e))
+) -> Reply {
+    fn enc<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Reply {
+        Reply::Now(encode(key, version, correlation_id, body))
+    }
+    fn encode<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Encoded {
+        encode_response(key, version, correlation_id, body).map_err(|e| (key, version, e))
     }
     let c = correlation_id;
     match request {
@@ -43,10 +52,16 @@ pub(crate) async fn dispatch(
             let body = metadata::metadata(broker, ctx, version, r).await;
             enc(ApiKey::Metadata, version, c, &body)
         }
-        Request::Produce(r) => match produce::produce(broker, version, r).await {
-            Some(body) => enc(ApiKey::Produce, version, c, &body),
-            None => Ok(None),
-        },
+        Request::Produce(r) => {
+            let appended = produce::append(broker, r).await;
+            if appended.unanswered() {
+                return Reply::None;
+            }
+            Reply::Later(Box::pin(async move {
+                let body = appended.acknowledged(version).await;
+                encode(ApiKey::Produce, version, c, &body)
+            }))
+        }
         Request::Fetch(r) => {
             let body = fetch::fetch(broker, version, r).await;
             enc(ApiKey::Fetch, version, c, &body)

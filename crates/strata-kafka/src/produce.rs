@@ -23,16 +23,20 @@ struct Outcome {
     result: Result<(Arc<Partition>, AppendInfo), (ResponseError, Option<String>)>,
 }
 
-/// Handles a produce request; `None` for `acks = 0`, which gets no response.
-pub(crate) async fn produce(
-    broker: &Arc<Broker>,
-    version: i16,
-    request: ProduceRequest,
-) -> Option<ProduceResponse> {
+/// A produce request whose batches are appended, waiting to be acknowledged.
+pub(crate) struct Appended {
+    acks: i16,
+    topics: Vec<(String, Vec<Outcome>)>,
+}
+
+/// Appends a produce request's batches (in the order requests arrive: a connection's
+/// produces take offsets in order). Acknowledging them ([`Appended::acknowledged`]) is a
+/// separate step, so that the connection can append its next requests while this one's
+/// fsync runs, and one fsync covers them all (group commit across pipelined requests).
+pub(crate) async fn append(broker: &Arc<Broker>, request: ProduceRequest) -> Appended {
     let acks = request.acks;
     let b = Arc::clone(broker);
-    let work = blocking(move || append_all(&b, request)).await;
-    let topics = match work {
+    let topics = match blocking(move || append_all(&b, request)).await {
         Ok(topics) => topics,
         Err(code) => {
             // The blocking task died: nothing can be said per partition.
@@ -40,25 +44,45 @@ pub(crate) async fn produce(
             Vec::new()
         }
     };
-    if acks == 0 {
-        return None;
-    }
-    let responses = topics
-        .into_iter()
-        .map(|(name, outcomes)| {
-            let partitions = outcomes
-                .into_iter()
-                .map(|o| partition_response(version, o))
-                .collect();
-            TopicProduceResponse::default()
-                .with_name(topic_name(&name))
-                .with_partition_responses(partitions)
-        })
-        .collect();
-    Some(ProduceResponse::default().with_responses(responses))
+    Appended { acks, topics }
 }
 
-/// Appends every partition's batch (blocking: writes, and fsyncs for `acks = -1`).
+impl Appended {
+    /// True for `acks = 0`, which gets no response.
+    pub(crate) fn unanswered(&self) -> bool {
+        self.acks == 0
+    }
+
+    /// Waits until the batches meet the request's `acks` (for -1, the topic's durability:
+    /// fsynced under `durability = always`) and answers.
+    pub(crate) async fn acknowledged(self, version: i16) -> ProduceResponse {
+        let Appended { acks, mut topics } = self;
+        if acks == -1 {
+            topics = match blocking(move || wait_acks(topics)).await {
+                Ok(topics) => topics,
+                Err(code) => {
+                    tracing::error!(error = ?code, "waiting for a produce's fsync failed");
+                    Vec::new()
+                }
+            };
+        }
+        let responses = topics
+            .into_iter()
+            .map(|(name, outcomes)| {
+                let partitions = outcomes
+                    .into_iter()
+                    .map(|o| partition_response(version, o))
+                    .collect();
+                TopicProduceResponse::default()
+                    .with_name(topic_name(&name))
+                    .with_partition_responses(partitions)
+            })
+            .collect();
+        ProduceResponse::default().with_responses(responses)
+    }
+}
+
+/// Appends every partition's batch (blocking: writes; the fsync runs in the background).
 fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outcome>)> {
     let acks = request.acks;
     let now = now_ms();
@@ -132,15 +156,19 @@ fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outc
             .collect();
         topics.push((name, outcomes));
     }
-    if acks == -1 {
-        // All written first, then waited for: the partitions' fsyncs overlap.
-        for (name, outcomes) in &mut topics {
-            for o in outcomes.iter_mut() {
-                if let Ok((partition, info)) = &o.result
-                    && let Err(e) = partition.wait_ack(info)
-                {
-                    o.result = Err(append_error(name, o.index, &e));
-                }
+    topics
+}
+
+/// Waits for every appended batch to be durable; a batch whose fsync failed is answered with
+/// the error instead of its offset. The partitions' fsyncs overlap: all were requested when
+/// their batches were written.
+fn wait_acks(mut topics: Vec<(String, Vec<Outcome>)>) -> Vec<(String, Vec<Outcome>)> {
+    for (name, outcomes) in &mut topics {
+        for o in outcomes.iter_mut() {
+            if let Ok((partition, info)) = &o.result
+                && let Err(e) = partition.wait_ack(info)
+            {
+                o.result = Err(append_error(name, o.index, &e));
             }
         }
     }
