@@ -8,7 +8,7 @@
 //!
 //! Modules: [`codec`](crate::codec) (frames ↔ the `kafka-protocol` crate's generated messages,
 //! the supported versions), `connection` (framing, limits, one connection's loop), `broker`
-//! (shared state), `dispatch` (a request to its handler), `records` (Kafka record batches v2 ↔ strata batches), then one
+//! (shared state), `dispatch` (a request to its handler), `records` (Kafka record batches v2 ↔ strata batches, with `decompress` bounding what a compressed batch may expand to), then one
 //! file per API family: `metadata`, `produce` (with `idempotence`), `fetch`, `offsets`,
 //! `groups` (with the `coordinator` state machine), `topics`.
 
@@ -20,6 +20,7 @@ mod codec;
 mod config;
 mod connection;
 mod coordinator;
+mod decompress;
 mod dispatch;
 mod error;
 mod fetch;
