@@ -30,6 +30,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod records;
+mod topic_configs;
 mod topics;
 
 use std::future::Future;
