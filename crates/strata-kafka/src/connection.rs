@@ -9,13 +9,21 @@
 //! that does not decode is answered with `INVALID_REQUEST`, then the connection is closed
 //! (its framing can no longer be trusted); a size field over the limit or too short for a
 //! header closes the connection with a log line.
+//!
+//! When the node has an auth token, each connection carries a [`Session`]: until it has
+//! authenticated, only ApiVersions and the SASL requests are read (at most
+//! [`MAX_UNAUTHENTICATED_REQUEST`] bytes each, within [`AUTHENTICATION_TIMEOUT`]), and a
+//! failed SASL step is answered, then the connection is closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
+use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -24,9 +32,15 @@ use crate::codec::{Decoded, Prefix, decode, encode_response, error_response};
 use crate::dispatch::dispatch;
 use crate::error::{Error, Result};
 use crate::metadata::api_versions;
+use crate::sasl::{MAX_UNAUTHENTICATED_REQUEST, MECHANISM, Session};
 
 /// Smallest possible request: api key, version, correlation id, client id length.
 const MIN_REQUEST: usize = 10;
+
+/// How long a connection may take to authenticate when the node requires it. Clients do it
+/// first thing, in a few round trips; without a deadline, connections that never try would
+/// hold the listener's connection slots for ever.
+const AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one connection until the client closes it or sends something that ends it.
 ///
@@ -46,30 +60,66 @@ pub(crate) async fn serve_connection(
     stream.set_nodelay(true).map_err(io)?;
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::with_capacity(64 * 1024, read);
+    let mut session = Session::new(broker.config.auth_token.clone());
+    let authentication_deadline = tokio::time::Instant::now() + AUTHENTICATION_TIMEOUT;
+    let auth_failed = |reason: String| Error::Authentication {
+        peer: peer.to_string(),
+        reason,
+    };
     loop {
-        let size = match read.read_i32().await {
-            Ok(size) => size,
-            // A clean close between requests.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(io(e)),
+        let next = async {
+            let size = match read.read_i32().await {
+                Ok(size) => size,
+                // A clean close between requests.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(io(e)),
+            };
+            let limit = broker.config.max_request_bytes;
+            let size = match usize::try_from(size) {
+                Ok(s) if s > session.max_request_bytes(limit) && s <= limit => {
+                    return Err(auth_failed(format!(
+                        "a request of {s} bytes before SASL authentication (at most {MAX_UNAUTHENTICATED_REQUEST} until then)"
+                    )));
+                }
+                Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
+                _ => {
+                    return Err(Error::FrameTooLarge {
+                        peer: peer.to_string(),
+                        size: i64::from(size),
+                        limit,
+                    });
+                }
+            };
+            let mut frame = BytesMut::zeroed(size);
+            read.read_exact(&mut frame).await.map_err(io)?;
+            Ok(Some(frame.freeze()))
         };
-        let limit = broker.config.max_request_bytes;
-        let size = match usize::try_from(size) {
-            Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
-            _ => {
-                return Err(Error::FrameTooLarge {
-                    peer: peer.to_string(),
-                    size: i64::from(size),
-                    limit,
-                });
-            }
+        let frame = if session.authenticated() {
+            next.await?
+        } else {
+            tokio::time::timeout_at(authentication_deadline, next)
+                .await
+                .map_err(|_| {
+                    auth_failed(format!(
+                        "no SASL authentication within {} s",
+                        AUTHENTICATION_TIMEOUT.as_secs()
+                    ))
+                })??
         };
-        let mut frame = BytesMut::zeroed(size);
-        read.read_exact(&mut frame).await.map_err(io)?;
-        let frame = frame.freeze();
+        let Some(frame) = frame else {
+            return Ok(());
+        };
         let Some(prefix) = Prefix::peek(&frame) else {
             return Ok(());
         };
+        // Checked before decoding: a client that has not authenticated reaches no decoder
+        // but those of ApiVersions and SASL.
+        if !session.admits(prefix.api_key) {
+            return Err(Error::Unauthenticated {
+                peer: peer.to_string(),
+                api: prefix.api_name(),
+            });
+        }
         let response = match decode(frame, prefix) {
             Ok(Decoded::Request { header, request }) => {
                 let ctx = Context {
@@ -80,6 +130,7 @@ pub(crate) async fn serve_connection(
                 match dispatch(
                     &broker,
                     &ctx,
+                    &mut session,
                     prefix.api_version,
                     prefix.correlation_id,
                     request,
@@ -95,6 +146,16 @@ pub(crate) async fn serve_connection(
                         });
                     }
                 }
+            }
+            Ok(Decoded::Unsupported) if prefix.api_key == ApiKey::SaslHandshake as i16 => {
+                // Handshake v0: the client would send raw SASL tokens next, outside Kafka's
+                // framing. Answer in v0's own layout, so the client reports the error, and
+                // close: what it sends next could not be read as a request.
+                let answer = sasl_handshake_v0_refusal(prefix)?;
+                write.write_all(&answer).await.map_err(io)?;
+                return Err(auth_failed(
+                    "SaslHandshake v0 (raw SASL tokens, clients older than Kafka 1.0) is not supported: use a client that sends SaslAuthenticate".into(),
+                ));
             }
             Ok(Decoded::Unsupported) => {
                 tracing::warn!(%peer, api = %prefix.api_name(), version = prefix.api_version, "unsupported Kafka API or version: answered UNSUPPORTED_VERSION");
@@ -114,7 +175,25 @@ pub(crate) async fn serve_connection(
         if let Some(response) = response {
             write.write_all(&response).await.map_err(io)?;
         }
+        if let Some(reason) = session.take_close() {
+            return Err(auth_failed(reason));
+        }
     }
+}
+
+/// The answer to SaslHandshake v0: `UNSUPPORTED_VERSION` with the enabled mechanisms, in the
+/// v0 layout that such a client reads.
+fn sasl_handshake_v0_refusal(prefix: Prefix) -> Result<bytes::Bytes> {
+    let body = SaslHandshakeResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_mechanisms(vec![StrBytes::from_static_str(MECHANISM)]);
+    encode_response(ApiKey::SaslHandshake, 0, prefix.correlation_id, &body).map_err(|reason| {
+        Error::Encode {
+            api: "SaslHandshake".into(),
+            version: 0,
+            reason,
+        }
+    })
 }
 
 /// The answer to an unsupported request. ApiVersions gets Kafka's fallback (KIP-511): a v0

@@ -8,15 +8,19 @@ use kafka_protocol::protocol::Encodable;
 
 use crate::broker::{Broker, Context};
 use crate::codec::{Request, encode_response};
+use crate::sasl::Session;
 use crate::{fetch, groups, metadata, offsets, produce, topics};
 
-/// Handles one request; `None` when no response is due (produce with `acks = 0`).
+/// Handles one request; `None` when no response is due (produce with `acks = 0`). The SASL
+/// requests move the connection's `session` on; whether the request may be served at all was
+/// decided before it was decoded ([`Session::admits`]).
 ///
 /// # Errors
 /// The encoder's reason when the response cannot be encoded for `version`.
 pub(crate) async fn dispatch(
     broker: &Arc<Broker>,
     ctx: &Context,
+    session: &mut Session,
     version: i16,
     correlation_id: i32,
     request: Request,
@@ -102,6 +106,14 @@ pub(crate) async fn dispatch(
         Request::DeleteTopics(r) => {
             let body = topics::delete_topics(broker, version, r).await;
             enc(ApiKey::DeleteTopics, version, c, &body)
+        }
+        Request::SaslHandshake(r) => {
+            let body = session.handshake(&r);
+            enc(ApiKey::SaslHandshake, version, c, &body)
+        }
+        Request::SaslAuthenticate(r) => {
+            let body = session.authenticate(&r);
+            enc(ApiKey::SaslAuthenticate, version, c, &body)
         }
     }
 }

@@ -30,6 +30,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod records;
+mod sasl;
 mod topic_configs;
 mod topics;
 
@@ -42,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use config::KafkaConfig;
+pub use config::{AuthToken, KafkaConfig};
 pub use error::{Error, Result};
 
 /// How often group sessions and rebalance deadlines are checked.
