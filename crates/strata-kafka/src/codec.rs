@@ -11,8 +11,8 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
-    FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
     InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
     ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
     RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
@@ -40,6 +40,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
@@ -104,6 +105,7 @@ pub(crate) enum Request {
     CreateTopics(CreateTopicsRequest),
     DeleteTopics(DeleteTopicsRequest),
     InitProducerId(InitProducerIdRequest),
+    DescribeConfigs(DescribeConfigsRequest),
     SaslAuthenticate(SaslAuthenticateRequest),
 }
 
@@ -166,6 +168,7 @@ pub(crate) fn decode(frame: Bytes, prefix: Prefix) -> Result<Decoded, String> {
         ApiKey::CreateTopics => Request::CreateTopics(body(&mut buf, version)?),
         ApiKey::DeleteTopics => Request::DeleteTopics(body(&mut buf, version)?),
         ApiKey::InitProducerId => Request::InitProducerId(body(&mut buf, version)?),
+        ApiKey::DescribeConfigs => Request::DescribeConfigs(body(&mut buf, version)?),
         ApiKey::SaslAuthenticate => Request::SaslAuthenticate(body(&mut buf, version)?),
         // `supported` listed it, so a match arm must exist: keep the two in step.
         _ => return Ok(Decoded::Unsupported),

@@ -9,7 +9,7 @@ use kafka_protocol::protocol::Encodable;
 use crate::broker::{Broker, Context};
 use crate::codec::{Request, encode_response};
 use crate::sasl::Session;
-use crate::{fetch, groups, metadata, offsets, produce, topics};
+use crate::{configs, fetch, groups, metadata, offsets, produce, topics};
 
 /// Handles one request; `None` when no response is due (produce with `acks = 0`). The SASL
 /// requests move the connection's `session` on; whether the request may be served at all was
@@ -106,6 +106,10 @@ pub(crate) async fn dispatch(
         Request::DeleteTopics(r) => {
             let body = topics::delete_topics(broker, version, r).await;
             enc(ApiKey::DeleteTopics, version, c, &body)
+        }
+        Request::DescribeConfigs(r) => {
+            let body = configs::describe_configs(broker, version, r);
+            enc(ApiKey::DescribeConfigs, version, c, &body)
         }
         Request::SaslHandshake(r) => {
             let body = session.handshake(&r);
