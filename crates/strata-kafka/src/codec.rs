@@ -34,8 +34,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SyncGroup, 0, 5),
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::ListGroups, 0, 4),
-    // v1 only: v0 is followed by raw SASL tokens outside Kafka's framing (see `crate::sasl`).
-    (ApiKey::SaslHandshake, 1, 1),
+    // v0 too: librdkafka enables SASL only when it is listed (see `crate::sasl`).
+    (ApiKey::SaslHandshake, 0, 1),
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),

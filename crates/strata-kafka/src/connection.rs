@@ -22,8 +22,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
-use kafka_protocol::protocol::StrBytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -32,7 +30,7 @@ use crate::codec::{Decoded, Prefix, decode, encode_response, error_response};
 use crate::dispatch::dispatch;
 use crate::error::{Error, Result};
 use crate::metadata::api_versions;
-use crate::sasl::{MAX_UNAUTHENTICATED_REQUEST, MECHANISM, Session};
+use crate::sasl::{MAX_UNAUTHENTICATED_REQUEST, Session};
 
 /// Smallest possible request: api key, version, correlation id, client id length.
 const MIN_REQUEST: usize = 10;
@@ -41,6 +39,12 @@ const MIN_REQUEST: usize = 10;
 /// first thing, in a few round trips; without a deadline, connections that never try would
 /// hold the listener's connection slots for ever.
 const AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a connection stays open after its authentication failed (Kafka's
+/// `connection.failed.authentication.delay.ms`, same value). Clients read the error answer
+/// only if it arrives before the close: kafka-python reports a bare "socket disconnected"
+/// otherwise. It also slows down password guessing.
+const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
 
 /// Serves one connection until the client closes it or sends something that ends it.
 ///
@@ -81,6 +85,8 @@ pub(crate) async fn serve_connection(
                         "a request of {s} bytes before SASL authentication (at most {MAX_UNAUTHENTICATED_REQUEST} until then)"
                     )));
                 }
+                // A raw SASL token (after handshake v0) has no request header to be short of.
+                Ok(s) if session.expects_raw_token() && s <= limit => s,
                 Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
                 _ => {
                     return Err(Error::FrameTooLarge {
@@ -109,6 +115,18 @@ pub(crate) async fn serve_connection(
         let Some(frame) = frame else {
             return Ok(());
         };
+        if session.expects_raw_token() {
+            if let Some(answer) = session.raw_token(&frame) {
+                write.write_all(&answer).await.map_err(io)?;
+            }
+            match session.take_close() {
+                Some(reason) => {
+                    tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
+                    return Err(auth_failed(reason));
+                }
+                None => continue,
+            }
+        }
         let Some(prefix) = Prefix::peek(&frame) else {
             return Ok(());
         };
@@ -147,16 +165,6 @@ pub(crate) async fn serve_connection(
                     }
                 }
             }
-            Ok(Decoded::Unsupported) if prefix.api_key == ApiKey::SaslHandshake as i16 => {
-                // Handshake v0: the client would send raw SASL tokens next, outside Kafka's
-                // framing. Answer in v0's own layout, so the client reports the error, and
-                // close: what it sends next could not be read as a request.
-                let answer = sasl_handshake_v0_refusal(prefix)?;
-                write.write_all(&answer).await.map_err(io)?;
-                return Err(auth_failed(
-                    "SaslHandshake v0 (raw SASL tokens, clients older than Kafka 1.0) is not supported: use a client that sends SaslAuthenticate".into(),
-                ));
-            }
             Ok(Decoded::Unsupported) => {
                 tracing::warn!(%peer, api = %prefix.api_name(), version = prefix.api_version, "unsupported Kafka API or version: answered UNSUPPORTED_VERSION");
                 Some(unsupported(prefix)?)
@@ -176,24 +184,10 @@ pub(crate) async fn serve_connection(
             write.write_all(&response).await.map_err(io)?;
         }
         if let Some(reason) = session.take_close() {
+            tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
             return Err(auth_failed(reason));
         }
     }
-}
-
-/// The answer to SaslHandshake v0: `UNSUPPORTED_VERSION` with the enabled mechanisms, in the
-/// v0 layout that such a client reads.
-fn sasl_handshake_v0_refusal(prefix: Prefix) -> Result<bytes::Bytes> {
-    let body = SaslHandshakeResponse::default()
-        .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_mechanisms(vec![StrBytes::from_static_str(MECHANISM)]);
-    encode_response(ApiKey::SaslHandshake, 0, prefix.correlation_id, &body).map_err(|reason| {
-        Error::Encode {
-            api: "SaslHandshake".into(),
-            version: 0,
-            reason,
-        }
-    })
 }
 
 /// The answer to an unsupported request. ApiVersions gets Kafka's fallback (KIP-511): a v0

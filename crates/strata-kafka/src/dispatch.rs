@@ -112,7 +112,7 @@ pub(crate) async fn dispatch(
             enc(ApiKey::DescribeConfigs, version, c, &body)
         }
         Request::SaslHandshake(r) => {
-            let body = session.handshake(&r);
+            let body = session.handshake(version, &r);
             enc(ApiKey::SaslHandshake, version, c, &body)
         }
         Request::SaslAuthenticate(r) => {

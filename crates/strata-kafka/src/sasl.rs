@@ -12,9 +12,10 @@
 //! Without a token, SASL requests are answered `ILLEGAL_SASL_STATE` (as on a Kafka plaintext
 //! listener) and everything else is served.
 //!
-//! SaslHandshake v0, where raw SASL tokens follow without Kafka framing, is refused: every
-//! client tested here (librdkafka, kafka-python, the Java client since Kafka 1.0) uses v1 and
-//! SaslAuthenticate; see `crate::connection` for the answer a v0 client gets.
+//! SaslHandshake v0 is served too, where the PLAIN message follows as a raw size-prefixed
+//! frame instead of a SaslAuthenticate request ([`Session::raw_token`]): the clients tested
+//! here all use v1, but librdkafka enables SASL only against a broker that lists v0 in
+//! ApiVersions, as Kafka's do, and listing a version means serving it.
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -42,8 +43,12 @@ enum State {
     Open,
     /// A token is required and no handshake has been made.
     AwaitingHandshake,
-    /// PLAIN was agreed; SaslAuthenticate comes next.
-    AwaitingAuthenticate,
+    /// PLAIN was agreed; the PLAIN message comes next, in SaslAuthenticate (`framed`, after
+    /// handshake v1) or as a raw frame (after v0).
+    AwaitingToken {
+        /// Whether it comes as a SaslAuthenticate request.
+        framed: bool,
+    },
     /// The client presented the token.
     Authenticated,
 }
@@ -105,14 +110,26 @@ impl Session {
         self.close.take()
     }
 
-    /// Answers SaslHandshake (v1: SaslAuthenticate requests follow).
-    pub fn handshake(&mut self, request: &SaslHandshakeRequest) -> SaslHandshakeResponse {
+    /// Whether the next frame is a raw SASL token rather than a request: after SaslHandshake
+    /// v0, the client sends its PLAIN message as a bare size-prefixed frame (no header).
+    pub fn expects_raw_token(&self) -> bool {
+        self.state == State::AwaitingToken { framed: false }
+    }
+
+    /// Answers SaslHandshake: v1 is followed by SaslAuthenticate requests, v0 by a raw token.
+    pub fn handshake(
+        &mut self,
+        version: i16,
+        request: &SaslHandshakeRequest,
+    ) -> SaslHandshakeResponse {
         let enabled = || vec![StrBytes::from_static_str(MECHANISM)];
         let response = SaslHandshakeResponse::default();
         match self.state {
             State::Open => response.with_error_code(ResponseError::IllegalSaslState.code()),
             State::AwaitingHandshake if request.mechanism.as_str() == MECHANISM => {
-                self.state = State::AwaitingAuthenticate;
+                self.state = State::AwaitingToken {
+                    framed: version >= 1,
+                };
                 response.with_mechanisms(enabled())
             }
             State::AwaitingHandshake => {
@@ -124,7 +141,7 @@ impl Session {
                     .with_error_code(ResponseError::UnsupportedSaslMechanism.code())
                     .with_mechanisms(enabled())
             }
-            State::AwaitingAuthenticate => {
+            State::AwaitingToken { .. } => {
                 self.close = Some("a second SaslHandshake before SaslAuthenticate".into());
                 response
                     .with_error_code(ResponseError::IllegalSaslState.code())
@@ -145,51 +162,65 @@ impl Session {
                 .with_error_code(code.code())
                 .with_error_message(Some(StrBytes::from_string(message)))
         };
-        match (self.state, &self.token) {
-            (State::AwaitingAuthenticate, Some(token)) => match plain(&request.auth_bytes) {
-                Ok((user, password)) if token.matches(password) => {
-                    tracing::debug!(user, "Kafka client authenticated with SASL/PLAIN");
-                    self.state = State::Authenticated;
-                    // Session lifetime 0: the token does not expire, so clients never need
-                    // to re-authenticate.
-                    SaslAuthenticateResponse::default()
-                        .with_auth_bytes(Bytes::new())
-                        .with_session_lifetime_ms(0)
-                }
-                Ok((user, _)) => {
-                    self.close = Some(format!(
-                        "SASL/PLAIN authentication failed for user {user:?}: wrong password"
-                    ));
-                    fail(
-                        ResponseError::SaslAuthenticationFailed,
-                        "authentication failed: the password must be the node's auth token (--auth-token)".into(),
-                    )
-                }
-                Err(why) => {
-                    self.close = Some(format!("SASL/PLAIN authentication failed: {why}"));
-                    fail(
-                        ResponseError::SaslAuthenticationFailed,
-                        format!("authentication failed: {why}"),
-                    )
-                }
+        match self.state {
+            State::AwaitingToken { framed: true } => match self.check(&request.auth_bytes) {
+                // Session lifetime 0: the token does not expire, so clients never need to
+                // re-authenticate.
+                Ok(()) => SaslAuthenticateResponse::default()
+                    .with_auth_bytes(Bytes::new())
+                    .with_session_lifetime_ms(0),
+                Err(message) => fail(ResponseError::SaslAuthenticationFailed, message),
             },
-            (State::Open, _) => fail(
+            State::Open => fail(
                 ResponseError::IllegalSaslState,
                 "this node has no auth token: connect without SASL (security.protocol=PLAINTEXT)"
                     .into(),
             ),
-            (State::Authenticated, _) => fail(
+            State::Authenticated => fail(
                 ResponseError::IllegalSaslState,
                 "this connection is already authenticated".into(),
             ),
-            (State::AwaitingHandshake | State::AwaitingAuthenticate, _) => {
-                self.close = Some("SaslAuthenticate before a SaslHandshake".into());
+            State::AwaitingHandshake | State::AwaitingToken { framed: false } => {
+                self.close = Some("SaslAuthenticate without a SaslHandshake v1 before it".into());
                 fail(
                     ResponseError::IllegalSaslState,
-                    "send SaslHandshake with mechanism PLAIN first".into(),
+                    "send SaslHandshake v1 with mechanism PLAIN first".into(),
                 )
             }
         }
+    }
+
+    /// Answers the raw PLAIN token that follows SaslHandshake v0: an empty frame when it
+    /// is right. v0 has no way to carry an error, so a wrong token only closes the
+    /// connection (`None`, with the reason in [`Self::take_close`]), as on a Kafka broker.
+    pub fn raw_token(&mut self, token: &[u8]) -> Option<Bytes> {
+        debug_assert!(self.expects_raw_token());
+        self.check(token).ok()?;
+        Some(Bytes::from_static(&[0, 0, 0, 0]))
+    }
+
+    /// Checks a PLAIN message against the token: authenticates the connection, or marks it
+    /// for closing and returns the message for the client.
+    fn check(&mut self, message: &[u8]) -> Result<(), String> {
+        let outcome = match (plain(message), &self.token) {
+            (Ok((user, password)), Some(token)) if token.matches(password) => {
+                tracing::debug!(user, "Kafka client authenticated with SASL/PLAIN");
+                self.state = State::Authenticated;
+                return Ok(());
+            }
+            (Ok((user, _)), _) => (
+                format!("SASL/PLAIN authentication failed for user {user:?}: wrong password"),
+                "authentication failed: the password must be the node's auth token (--auth-token)"
+                    .to_owned(),
+            ),
+            (Err(why), _) => (
+                format!("SASL/PLAIN authentication failed: {why}"),
+                format!("authentication failed: {why}"),
+            ),
+        };
+        let (log, client) = outcome;
+        self.close = Some(log);
+        Err(client)
     }
 }
 
@@ -223,6 +254,7 @@ mod tests {
 
     fn handshake(s: &mut Session, mechanism: &str) -> SaslHandshakeResponse {
         s.handshake(
+            1,
             &SaslHandshakeRequest::default()
                 .with_mechanism(StrBytes::from_string(mechanism.to_owned())),
         )
@@ -307,6 +339,40 @@ mod tests {
         let mut s = with_token();
         handshake(&mut s, "PLAIN");
         assert_eq!(authenticate(&mut s, b"u\0u\0s3cret").error_code, 0);
+    }
+
+    #[test]
+    fn handshake_v0_takes_the_plain_message_as_a_raw_token() {
+        let v0 = |s: &mut Session| {
+            s.handshake(
+                0,
+                &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+            )
+        };
+        let mut s = with_token();
+        assert!(!s.expects_raw_token());
+        assert_eq!(v0(&mut s).error_code, 0);
+        assert!(s.expects_raw_token());
+        assert!(!s.admits(ApiKey::Metadata as i16));
+        assert_eq!(
+            s.raw_token(b"\0u\0s3cret").as_deref(),
+            Some(&[0u8, 0, 0, 0][..])
+        );
+        assert!(s.authenticated());
+        assert!(!s.expects_raw_token());
+
+        let mut s = with_token();
+        v0(&mut s);
+        assert_eq!(s.raw_token(b"\0u\0nope"), None, "v0 cannot carry an error");
+        assert!(s.take_close().is_some());
+        assert!(!s.authenticated());
+
+        // The framed request does not follow a v0 handshake.
+        let mut s = with_token();
+        v0(&mut s);
+        assert_eq!(authenticate(&mut s, b"\0u\0s3cret").error_code, 34);
+        assert!(s.take_close().is_some());
+        assert!(!s.authenticated());
     }
 
     #[test]
