@@ -34,6 +34,10 @@ pub struct KafkaConfig {
     /// user name) before anything but ApiVersions and the SASL requests is served; `None`
     /// serves plaintext clients as they come.
     pub auth_token: Option<AuthToken>,
+    /// How long a connection may take to authenticate, when `auth_token` is set; then it is
+    /// closed. Clients authenticate first thing, in a few round trips; without a deadline,
+    /// peers that never try would hold the connection slots (`max_connections`) for ever.
+    pub authentication_timeout: Duration,
 }
 
 /// The password SASL/PLAIN clients must present: the node's auth token. Its `Debug` does not
@@ -81,6 +85,7 @@ impl Default for KafkaConfig {
             group_max_session_timeout: Duration::from_secs(30 * 60),
             max_fetch_wait: Duration::from_secs(30),
             auth_token: None,
+            authentication_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -12,8 +12,8 @@
 //!
 //! When the node has an auth token, each connection carries a [`Session`]: until it has
 //! authenticated, only ApiVersions and the SASL requests are read (at most
-//! [`MAX_UNAUTHENTICATED_REQUEST`] bytes each, within [`AUTHENTICATION_TIMEOUT`]), and a
-//! failed SASL step is answered, then the connection is closed.
+//! [`MAX_UNAUTHENTICATED_REQUEST`] bytes each, within the configured authentication
+//! timeout), and a failed SASL step is answered, then the connection is closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,11 +35,6 @@ use crate::sasl::{MAX_UNAUTHENTICATED_REQUEST, Session};
 /// Smallest possible request: api key, version, correlation id, client id length.
 const MIN_REQUEST: usize = 10;
 
-/// How long a connection may take to authenticate when the node requires it. Clients do it
-/// first thing, in a few round trips; without a deadline, connections that never try would
-/// hold the listener's connection slots for ever.
-const AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long a connection stays open after its authentication failed (Kafka's
 /// `connection.failed.authentication.delay.ms`, same value). Clients read the error answer
 /// only if it arrives before the close: kafka-python reports a bare "socket disconnected"
@@ -49,7 +44,8 @@ const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
 /// Serves one connection until the client closes it or sends something that ends it.
 ///
 /// # Errors
-/// Socket errors, a size field over the limit, a request that does not decode.
+/// Socket errors, a size field over the limit, a request that does not decode, a request
+/// before authentication or a failed one (when the node has a token).
 pub(crate) async fn serve_connection(
     broker: Arc<Broker>,
     stream: TcpStream,
@@ -65,7 +61,8 @@ pub(crate) async fn serve_connection(
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::with_capacity(64 * 1024, read);
     let mut session = Session::new(broker.config.auth_token.clone());
-    let authentication_deadline = tokio::time::Instant::now() + AUTHENTICATION_TIMEOUT;
+    let authentication_timeout = broker.config.authentication_timeout;
+    let authentication_deadline = tokio::time::Instant::now() + authentication_timeout;
     let auth_failed = |reason: String| Error::Authentication {
         peer: peer.to_string(),
         reason,
@@ -107,8 +104,8 @@ pub(crate) async fn serve_connection(
                 .await
                 .map_err(|_| {
                     auth_failed(format!(
-                        "no SASL authentication within {} s",
-                        AUTHENTICATION_TIMEOUT.as_secs()
+                        "no SASL authentication within {} ms",
+                        authentication_timeout.as_millis()
                     ))
                 })??
         };

@@ -290,6 +290,30 @@ fn a_large_request_before_authentication_closes() {
 }
 
 #[test]
+fn a_connection_that_does_not_authenticate_in_time_is_closed() {
+    let broker = Broker::with_config(KafkaConfig {
+        auth_token: Some(AuthToken::new(TOKEN)),
+        authentication_timeout: std::time::Duration::from_millis(500),
+        ..KafkaConfig::default()
+    });
+    let idle = std::time::Instant::now();
+    let mut silent = Wire::connect(broker.addr);
+    let mut authenticated = Wire::connect(broker.addr);
+    handshake(&mut authenticated, 1, "PLAIN");
+    assert_eq!(
+        authenticate(&mut authenticated, b"\0u\0s3cret-token").error_code,
+        0
+    );
+    assert!(silent.is_closed(), "closed for not authenticating");
+    assert!(idle.elapsed() >= std::time::Duration::from_millis(500));
+    // The deadline is for authenticating: an authenticated connection outlives it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let metadata: MetadataResponse =
+        authenticated.call(ApiKey::Metadata, 12, &MetadataRequest::default());
+    assert_eq!(metadata.brokers.len(), 1);
+}
+
+#[test]
 fn handshake_v0_then_a_raw_plain_token_authenticates() {
     let broker = with_token();
     let mut wire = Wire::connect(broker.addr);
