@@ -19,11 +19,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 
 use crate::broker::{Broker, Context};
 use crate::codec::{Decoded, Prefix, decode, encode_response, error_response};
@@ -68,35 +69,7 @@ pub(crate) async fn serve_connection(
         reason,
     };
     loop {
-        let next = async {
-            let size = match read.read_i32().await {
-                Ok(size) => size,
-                // A clean close between requests.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                Err(e) => return Err(io(e)),
-            };
-            let limit = broker.config.max_request_bytes;
-            let size = match usize::try_from(size) {
-                Ok(s) if s > session.max_request_bytes(limit) && s <= limit => {
-                    return Err(auth_failed(format!(
-                        "a request of {s} bytes before SASL authentication (at most {MAX_UNAUTHENTICATED_REQUEST} until then)"
-                    )));
-                }
-                // A raw SASL token (after handshake v0) has no request header to be short of.
-                Ok(s) if session.expects_raw_token() && s <= limit => s,
-                Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
-                _ => {
-                    return Err(Error::FrameTooLarge {
-                        peer: peer.to_string(),
-                        size: i64::from(size),
-                        limit,
-                    });
-                }
-            };
-            let mut frame = BytesMut::zeroed(size);
-            read.read_exact(&mut frame).await.map_err(io)?;
-            Ok(Some(frame.freeze()))
-        };
+        let next = read_frame(&mut read, broker.config.max_request_bytes, &session, peer);
         let frame = if session.authenticated() {
             next.await?
         } else {
@@ -187,9 +160,52 @@ pub(crate) async fn serve_connection(
     }
 }
 
+/// Reads the next frame (the bytes after its size field); `None` on a clean close between
+/// requests. The size is checked first, against the limit for where `session` is, so an
+/// oversized frame is never allocated.
+async fn read_frame(
+    read: &mut BufReader<OwnedReadHalf>,
+    limit: usize,
+    session: &Session,
+    peer: SocketAddr,
+) -> Result<Option<Bytes>> {
+    let io = |source| Error::Io {
+        peer: peer.to_string(),
+        source,
+    };
+    let size = match read.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let size = match usize::try_from(size) {
+        Ok(s) if s > session.max_request_bytes(limit) && s <= limit => {
+            return Err(Error::Authentication {
+                peer: peer.to_string(),
+                reason: format!(
+                    "a request of {s} bytes before SASL authentication (at most {MAX_UNAUTHENTICATED_REQUEST} until then)"
+                ),
+            });
+        }
+        // A raw SASL token (after handshake v0) has no request header to be short of.
+        Ok(s) if session.expects_raw_token() && s <= limit => s,
+        Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
+        _ => {
+            return Err(Error::FrameTooLarge {
+                peer: peer.to_string(),
+                size: i64::from(size),
+                limit,
+            });
+        }
+    };
+    let mut frame = BytesMut::zeroed(size);
+    read.read_exact(&mut frame).await.map_err(io)?;
+    Ok(Some(frame.freeze()))
+}
+
 /// The answer to an unsupported request. ApiVersions gets Kafka's fallback (KIP-511): a v0
 /// answer with the error and the supported versions, from which the client picks one.
-fn unsupported(prefix: Prefix) -> Result<bytes::Bytes> {
+fn unsupported(prefix: Prefix) -> Result<Bytes> {
     if prefix.api_key == ApiKey::ApiVersions as i16 {
         let body = api_versions(Some(ResponseError::UnsupportedVersion));
         return encode_response(ApiKey::ApiVersions, 0, prefix.correlation_id, &body).map_err(
