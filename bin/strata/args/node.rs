@@ -16,7 +16,8 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT; port 0 picks a free one. [default: 127.0.0.1:8080]
     #[arg(long, env = "STRATA_HTTP")]
     pub http: Option<String>,
-    /// Require "Authorization: Bearer TOKEN" on writes and admin calls.
+    /// Require "Authorization: Bearer TOKEN" on writes and admin calls, and SASL/PLAIN with
+    /// TOKEN as the password (any user name) on every Kafka connection.
     #[arg(long, env = "STRATA_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
     /// Largest request body, e.g. 16MiB. Larger requests get HTTP 413. [default: 16MiB]

@@ -11,11 +11,11 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
-    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
-    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
-    SyncGroupRequest,
+    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
+    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -34,10 +34,14 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SyncGroup, 0, 5),
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::ListGroups, 0, 4),
+    // v0 too: librdkafka enables SASL only when it is listed (see `crate::sasl`).
+    (ApiKey::SaslHandshake, 0, 1),
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// The version range of `key` this broker supports, if it supports the API at all.
@@ -96,10 +100,13 @@ pub(crate) enum Request {
     SyncGroup(SyncGroupRequest),
     DescribeGroups(DescribeGroupsRequest),
     ListGroups(ListGroupsRequest),
+    SaslHandshake(SaslHandshakeRequest),
     ApiVersions(ApiVersionsRequest),
     CreateTopics(CreateTopicsRequest),
     DeleteTopics(DeleteTopicsRequest),
     InitProducerId(InitProducerIdRequest),
+    DescribeConfigs(DescribeConfigsRequest),
+    SaslAuthenticate(SaslAuthenticateRequest),
 }
 
 /// What a frame turned out to be.
@@ -156,10 +163,13 @@ pub(crate) fn decode(frame: Bytes, prefix: Prefix) -> Result<Decoded, String> {
         ApiKey::SyncGroup => Request::SyncGroup(body(&mut buf, version)?),
         ApiKey::DescribeGroups => Request::DescribeGroups(body(&mut buf, version)?),
         ApiKey::ListGroups => Request::ListGroups(body(&mut buf, version)?),
+        ApiKey::SaslHandshake => Request::SaslHandshake(body(&mut buf, version)?),
         ApiKey::ApiVersions => Request::ApiVersions(body(&mut buf, version)?),
         ApiKey::CreateTopics => Request::CreateTopics(body(&mut buf, version)?),
         ApiKey::DeleteTopics => Request::DeleteTopics(body(&mut buf, version)?),
         ApiKey::InitProducerId => Request::InitProducerId(body(&mut buf, version)?),
+        ApiKey::DescribeConfigs => Request::DescribeConfigs(body(&mut buf, version)?),
+        ApiKey::SaslAuthenticate => Request::SaslAuthenticate(body(&mut buf, version)?),
         // `supported` listed it, so a match arm must exist: keep the two in step.
         _ => return Ok(Decoded::Unsupported),
     };

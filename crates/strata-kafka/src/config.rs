@@ -1,4 +1,5 @@
-//! How a Kafka listener behaves: limits, topic auto-creation, consumer-group timeouts.
+//! How a Kafka listener behaves: limits, authentication, topic auto-creation, consumer-group
+//! timeouts.
 
 use std::time::Duration;
 
@@ -29,6 +30,46 @@ pub struct KafkaConfig {
     /// How long a fetch may wait for data at most, whatever the client asks (bounds the time
     /// a connection is parked in a long poll).
     pub max_fetch_wait: Duration,
+    /// When set, every connection must authenticate with SASL/PLAIN and this password (any
+    /// user name) before anything but ApiVersions and the SASL requests is served; `None`
+    /// serves plaintext clients as they come.
+    pub auth_token: Option<AuthToken>,
+    /// How long a connection may take to authenticate, when `auth_token` is set; then it is
+    /// closed. Clients authenticate first thing, in a few round trips; without a deadline,
+    /// peers that never try would hold the connection slots (`max_connections`) for ever.
+    pub authentication_timeout: Duration,
+}
+
+/// The password SASL/PLAIN clients must present: the node's auth token. Its `Debug` does not
+/// print it, so logging a configuration never leaks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    /// A token; an empty one would let any client in with an empty password, so callers
+    /// treat "no token" as `None` rather than as `AuthToken::new("")`.
+    pub fn new(token: impl Into<String>) -> AuthToken {
+        AuthToken(token.into())
+    }
+
+    /// Whether `given` is the token, in time that does not depend on where they differ (so a
+    /// client cannot find the token byte by byte by timing failed attempts). The length can
+    /// show, as with the HTTP API's bearer token.
+    pub(crate) fn matches(&self, given: &[u8]) -> bool {
+        let token = self.0.as_bytes();
+        token.len() == given.len()
+            && token
+                .iter()
+                .zip(given)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+impl std::fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
 }
 
 impl Default for KafkaConfig {
@@ -43,6 +84,8 @@ impl Default for KafkaConfig {
             group_min_session_timeout: Duration::from_secs(6),
             group_max_session_timeout: Duration::from_secs(30 * 60),
             max_fetch_wait: Duration::from_secs(30),
+            auth_token: None,
+            authentication_timeout: Duration::from_secs(30),
         }
     }
 }

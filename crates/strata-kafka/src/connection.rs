@@ -14,16 +14,22 @@
 //! that does not decode is answered with `INVALID_REQUEST`, then the connection is closed
 //! (its framing can no longer be trusted); a size field over the limit or too short for a
 //! header closes the connection with a log line.
+//!
+//! When the node has an auth token, each connection carries a [`Session`]: until it has
+//! authenticated, only ApiVersions and the SASL requests are read (at most
+//! [`MAX_UNAUTHENTICATED_REQUEST`] bytes each, within the configured authentication
+//! timeout), and a failed SASL step is answered, then the connection is closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::broker::{Broker, Context};
@@ -31,6 +37,7 @@ use crate::codec::{Decoded, Prefix, decode, encode_response, error_response};
 use crate::dispatch::{Reply, dispatch};
 use crate::error::{Error, Result};
 use crate::metadata::api_versions;
+use crate::sasl::{MAX_UNAUTHENTICATED_REQUEST, Session};
 
 /// Smallest possible request: api key, version, correlation id, client id length.
 const MIN_REQUEST: usize = 10;
@@ -39,10 +46,17 @@ const MIN_REQUEST: usize = 10;
 /// their fsync) before the connection stops reading requests.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// How long a connection stays open after its authentication failed (Kafka's
+/// `connection.failed.authentication.delay.ms`, same value). Clients read the error answer
+/// only if it arrives before the close: kafka-python reports a bare "socket disconnected"
+/// otherwise. It also slows down password guessing.
+const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
+
 /// Serves one connection until the client closes it or sends something that ends it.
 ///
 /// # Errors
-/// Socket errors, a size field over the limit, a request that does not decode.
+/// Socket errors, a size field over the limit, a request that does not decode, a request
+/// before authentication or a failed one (when the node has a token).
 pub(crate) async fn serve_connection(
     broker: Arc<Broker>,
     stream: TcpStream,
@@ -73,40 +87,63 @@ pub(crate) async fn serve_connection(
 /// Reads and handles requests in order, handing their replies to the writer.
 async fn read_requests(
     broker: &Arc<Broker>,
-    read: tokio::net::tcp::OwnedReadHalf,
+    read: OwnedReadHalf,
     replies: &mpsc::Sender<Reply>,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Result<()> {
-    let io = |source| Error::Io {
-        peer: peer.to_string(),
-        source,
-    };
+    // A reply the writer cannot take means the writer stopped: its error is the connection's.
+    let send = |reply| async move { replies.send(reply).await.is_ok() };
     let mut read = BufReader::with_capacity(64 * 1024, read);
+    let mut session = Session::new(broker.config.auth_token.clone());
+    let authentication_timeout = broker.config.authentication_timeout;
+    let authentication_deadline = tokio::time::Instant::now() + authentication_timeout;
+    let auth_failed = |reason: String| Error::Authentication {
+        peer: peer.to_string(),
+        reason,
+    };
     loop {
-        let size = match read.read_i32().await {
-            Ok(size) => size,
-            // A clean close between requests.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(io(e)),
+        let next = read_frame(&mut read, broker.config.max_request_bytes, &session, peer);
+        let frame = if session.authenticated() {
+            next.await?
+        } else {
+            tokio::time::timeout_at(authentication_deadline, next)
+                .await
+                .map_err(|_| {
+                    auth_failed(format!(
+                        "no SASL authentication within {} ms",
+                        authentication_timeout.as_millis()
+                    ))
+                })??
         };
-        let limit = broker.config.max_request_bytes;
-        let size = match usize::try_from(size) {
-            Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
-            _ => {
-                return Err(Error::FrameTooLarge {
-                    peer: peer.to_string(),
-                    size: i64::from(size),
-                    limit,
-                });
+        let Some(frame) = frame else {
+            return Ok(());
+        };
+        if session.expects_raw_token() {
+            if let Some(answer) = session.raw_token(&frame)
+                && !send(Reply::Now(Ok(answer))).await
+            {
+                return Ok(());
             }
-        };
-        let mut frame = BytesMut::zeroed(size);
-        read.read_exact(&mut frame).await.map_err(io)?;
-        let frame = frame.freeze();
+            match session.take_close() {
+                Some(reason) => {
+                    tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
+                    return Err(auth_failed(reason));
+                }
+                None => continue,
+            }
+        }
         let Some(prefix) = Prefix::peek(&frame) else {
             return Ok(());
         };
+        // Checked before decoding: a client that has not authenticated reaches no decoder
+        // but those of ApiVersions and SASL.
+        if !session.admits(prefix.api_key) {
+            return Err(Error::Unauthenticated {
+                peer: peer.to_string(),
+                api: prefix.api_name(),
+            });
+        }
         let reply = match decode(frame, prefix) {
             Ok(Decoded::Request { header, request }) => {
                 let ctx = Context {
@@ -117,6 +154,7 @@ async fn read_requests(
                 dispatch(
                     broker,
                     &ctx,
+                    &mut session,
                     prefix.api_version,
                     prefix.correlation_id,
                     request,
@@ -129,7 +167,7 @@ async fn read_requests(
             }
             Err(reason) => {
                 let answer = error_response(prefix.correlation_id, ResponseError::InvalidRequest);
-                let _ = replies.send(Reply::Now(Ok(answer))).await;
+                send(Reply::Now(Ok(answer))).await;
                 return Err(Error::Decode {
                     peer: peer.to_string(),
                     api: prefix.api_name(),
@@ -138,9 +176,12 @@ async fn read_requests(
                 });
             }
         };
-        if replies.send(reply).await.is_err() {
-            // The writer stopped (its error is the connection's): stop reading.
+        if !send(reply).await {
             return Ok(());
+        }
+        if let Some(reason) = session.take_close() {
+            tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
+            return Err(auth_failed(reason));
         }
     }
 }
@@ -173,9 +214,52 @@ async fn write_replies(
     Ok(())
 }
 
+/// Reads the next frame (the bytes after its size field); `None` on a clean close between
+/// requests. The size is checked first, against the limit for where `session` is, so an
+/// oversized frame is never allocated.
+async fn read_frame(
+    read: &mut BufReader<OwnedReadHalf>,
+    limit: usize,
+    session: &Session,
+    peer: SocketAddr,
+) -> Result<Option<Bytes>> {
+    let io = |source| Error::Io {
+        peer: peer.to_string(),
+        source,
+    };
+    let size = match read.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let size = match usize::try_from(size) {
+        Ok(s) if s > session.max_request_bytes(limit) && s <= limit => {
+            return Err(Error::Authentication {
+                peer: peer.to_string(),
+                reason: format!(
+                    "a request of {s} bytes before SASL authentication (at most {MAX_UNAUTHENTICATED_REQUEST} until then)"
+                ),
+            });
+        }
+        // A raw SASL token (after handshake v0) has no request header to be short of.
+        Ok(s) if session.expects_raw_token() && s <= limit => s,
+        Ok(s) if (MIN_REQUEST..=limit).contains(&s) => s,
+        _ => {
+            return Err(Error::FrameTooLarge {
+                peer: peer.to_string(),
+                size: i64::from(size),
+                limit,
+            });
+        }
+    };
+    let mut frame = BytesMut::zeroed(size);
+    read.read_exact(&mut frame).await.map_err(io)?;
+    Ok(Some(frame.freeze()))
+}
+
 /// The answer to an unsupported request. ApiVersions gets Kafka's fallback (KIP-511): a v0
 /// answer with the error and the supported versions, from which the client picks one.
-fn unsupported(prefix: Prefix) -> Result<bytes::Bytes> {
+fn unsupported(prefix: Prefix) -> Result<Bytes> {
     if prefix.api_key == ApiKey::ApiVersions as i16 {
         let body = api_versions(Some(ResponseError::UnsupportedVersion));
         return encode_response(ApiKey::ApiVersions, 0, prefix.correlation_id, &body).map_err(

@@ -10,7 +10,8 @@ use kafka_protocol::protocol::Encodable;
 
 use crate::broker::{Broker, Context};
 use crate::codec::{Request, encode_response};
-use crate::{fetch, groups, metadata, offsets, produce, topics};
+use crate::sasl::Session;
+use crate::{configs, fetch, groups, metadata, offsets, produce, topics};
 
 /// An encoded response, or why the encoder refused it (the API, its version, the reason).
 pub(crate) type Encoded = Result<Bytes, (ApiKey, i16, String)>;
@@ -26,10 +27,13 @@ pub(crate) enum Reply {
     Later(Pin<Box<dyn Future<Output = Encoded> + Send>>),
 }
 
-/// Handles one request: its in-order part now, and what may wait as [`Reply::Later`].
+/// Handles one request: its in-order part now, and what may wait as [`Reply::Later`]. The
+/// SASL requests move the connection's `session` on; whether the request may be served at
+/// all was decided before it was decoded ([`Session::admits`]).
 pub(crate) async fn dispatch(
     broker: &Arc<Broker>,
     ctx: &Context,
+    session: &mut Session,
     version: i16,
     correlation_id: i32,
     request: Request,
@@ -117,6 +121,18 @@ pub(crate) async fn dispatch(
         Request::DeleteTopics(r) => {
             let body = topics::delete_topics(broker, version, r).await;
             enc(ApiKey::DeleteTopics, version, c, &body)
+        }
+        Request::DescribeConfigs(r) => {
+            let body = configs::describe_configs(broker, version, r);
+            enc(ApiKey::DescribeConfigs, version, c, &body)
+        }
+        Request::SaslHandshake(r) => {
+            let body = session.handshake(version, &r);
+            enc(ApiKey::SaslHandshake, version, c, &body)
+        }
+        Request::SaslAuthenticate(r) => {
+            let body = session.authenticate(&r);
+            enc(ApiKey::SaslAuthenticate, version, c, &body)
         }
     }
 }

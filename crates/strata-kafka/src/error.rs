@@ -58,6 +58,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// A connection that has not authenticated sent a request other than ApiVersions or the
+    /// SASL ones, while the node requires SASL/PLAIN.
+    #[error(
+        "{api} from {peer} before SASL authentication: the node has an auth token, so clients must use SASL/PLAIN with the token as the password (security.protocol=SASL_PLAINTEXT, sasl.mechanism=PLAIN); the connection is closed"
+    )]
+    Unauthenticated {
+        /// The client's address.
+        peer: String,
+        /// The API's name (or its numeric key).
+        api: String,
+    },
+
+    /// A SASL step failed (wrong password, unsupported mechanism, steps out of order); the
+    /// client was answered with the error first.
+    #[error("{reason} (client {peer}); the connection is closed")]
+    Authentication {
+        /// The client's address.
+        peer: String,
+        /// What failed, without the password.
+        reason: String,
+    },
+
     /// Binding or accepting on the listener failed.
     #[error("the Kafka listener failed: {0}")]
     Listener(#[source] std::io::Error),

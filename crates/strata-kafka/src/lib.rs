@@ -7,10 +7,13 @@
 //! headers and committed group offsets as the HTTP API.
 //!
 //! Modules: [`codec`](crate::codec) (frames ↔ the `kafka-protocol` crate's generated messages,
-//! the supported versions), `connection` (framing, limits, one connection's loop), `broker`
-//! (shared state), `dispatch` (a request to its handler), `records` (Kafka record batches v2 ↔ strata batches), then one
-//! file per API family: `metadata`, `produce` (with `idempotence`), `fetch`, `offsets`,
-//! `groups` (with the `coordinator` state machine), `topics`.
+//! the supported versions), `connection` (framing, limits, one connection's loop), `sasl`
+//! (SASL/PLAIN when the node has a token), `broker` (shared state), `dispatch` (a request to
+//! its handler), `records` (Kafka record batches v2 ↔ strata batches, with `decompress`
+//! bounding what a compressed batch may expand to), then one file per API family:
+//! `metadata`, `produce` (with `idempotence`), `fetch`, `offsets`, `groups` (with the
+//! `coordinator` state machine), `topics` and `configs` (with `topic_configs`, the one table
+//! of Kafka topic configs).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -18,8 +21,10 @@
 mod broker;
 mod codec;
 mod config;
+mod configs;
 mod connection;
 mod coordinator;
+mod decompress;
 mod dispatch;
 mod error;
 mod fetch;
@@ -29,6 +34,8 @@ mod metadata;
 mod offsets;
 mod produce;
 mod records;
+mod sasl;
+mod topic_configs;
 mod topics;
 
 use std::future::Future;
@@ -40,7 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use config::KafkaConfig;
+pub use config::{AuthToken, KafkaConfig};
 pub use error::{Error, Result};
 
 /// How often group sessions and rebalance deadlines are checked.

@@ -10,7 +10,7 @@ use kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::protocol::StrBytes;
-use strata_log::{AppendInfo, Partition, now_ms};
+use strata_log::{AppendInfo, Partition, Topic, now_ms};
 
 use crate::broker::{Broker, blocking, topic_name};
 use crate::error::log_error_code;
@@ -82,6 +82,15 @@ impl Appended {
     }
 }
 
+/// The most a partition's records may take decompressed, in one request: no more than the
+/// segment the append must fit in (a larger batch would be refused after the work), and no
+/// more than the request limit, so that compression never lets one request append more than
+/// the same client could send uncompressed.
+fn max_decompressed(broker: &Broker, topic: &Topic) -> usize {
+    let segment = usize::try_from(topic.config().segment_bytes).unwrap_or(usize::MAX);
+    segment.min(broker.config.max_request_bytes)
+}
+
 /// Appends every partition's batch (blocking: writes; the fsync runs in the background).
 fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outcome>)> {
     let acks = request.acks;
@@ -110,7 +119,7 @@ fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outc
                         .cloned()
                         .ok_or((ResponseError::UnknownTopicOrPartition, None))?;
                     let records = p.records.unwrap_or_default();
-                    let produced = produced_to_strata(&records, now)
+                    let produced = produced_to_strata(&records, now, max_decompressed(broker, &topic))
                         .map_err(|r| (r.code, Some(r.message)))?
                         .ok_or((
                             ResponseError::InvalidRecord,

@@ -7,7 +7,7 @@
 //! writes a 61-byte Kafka header and copies the records verbatim, with no per-record work, and
 //! the produce path borrows each record's key, value and headers straight into strata's
 //! [`BatchBuilder`]. The batch header and its CRC-32C are checked with the `kafka-protocol`
-//! crate's decoder and its codecs decompress; the records themselves are walked here rather
+//! crate's decoder; [`crate::decompress`] decompresses, within a budget; the records themselves are walked here rather
 //! than through that crate's `Record`, which keeps headers in a map (a record's repeated
 //! header keys, legal in Kafka, would be merged) and allocates per record.
 //!
@@ -19,9 +19,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use integer_encoding::VarInt;
 use kafka_protocol::ResponseError;
-use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::records::{Compression, RecordBatchDecoder, TimestampType};
 use strata_log::{BatchBuilder, BatchView, EncodedBatch};
+
+use crate::decompress::{Refusal, decompress};
 
 /// Bytes of a Kafka v2 batch header, up to and including the record count.
 pub(crate) const KAFKA_HEADER_LEN: usize = 61;
@@ -80,17 +81,24 @@ pub(crate) struct Produced {
 /// Converts the `records` of one partition of a produce request (one or more Kafka v2
 /// batches, possibly compressed) into one strata batch, so that the partition's records are
 /// appended together or not at all. `now_ms` stamps records that carry no usable timestamp.
-/// `Ok(None)` when the field holds no record.
+/// The records, decompressed, may take `max_bytes` at most (their batch headers not
+/// counted). `Ok(None)` when the field holds no record.
 ///
 /// # Errors
-/// [`Rejected`] with `CORRUPT_MESSAGE` for a bad CRC, truncation or malformed records,
+/// [`Rejected`] with `CORRUPT_MESSAGE` for a bad CRC, truncation, malformed records or data
+/// a codec rejects, `RECORD_LIST_TOO_LARGE` past `max_bytes`,
 /// `UNSUPPORTED_FOR_MESSAGE_FORMAT` for message sets v0/v1, `INVALID_RECORD` for control or
 /// transactional batches (not supported yet) and for batches of several producers, or of
 /// one producer with a gap in their sequence numbers.
 pub(crate) fn produced_to_strata(
     records: &Bytes,
     now_ms: i64,
+    max_bytes: usize,
 ) -> Result<Option<Produced>, Rejected> {
+    let mut budget = Budget {
+        limit: max_bytes,
+        left: max_bytes,
+    };
     let mut rest = records.clone();
     let mut builder = BatchBuilder::with_capacity(records.len());
     let mut sequenced: Option<Option<Sequenced>> = None;
@@ -122,7 +130,7 @@ pub(crate) fn produced_to_strata(
                 ))
             })?;
         let batch = rest.split_to(total);
-        let this = push_batch(&mut builder, batch, now_ms)?;
+        let this = push_batch(&mut builder, batch, now_ms, &mut budget)?;
         sequenced = Some(match (sequenced, this) {
             (None, this) => this,
             (Some(None), None) => None,
@@ -145,11 +153,32 @@ pub(crate) fn produced_to_strata(
     }))
 }
 
+/// What is left of a partition's allowance of decompressed bytes.
+struct Budget {
+    /// The whole allowance, for the error message.
+    limit: usize,
+    /// What the batches not read yet may still take.
+    left: usize,
+}
+
+impl Budget {
+    fn too_large(&self) -> Rejected {
+        Rejected {
+            code: ResponseError::RecordListTooLarge,
+            message: format!(
+                "the records of this partition take more than {} bytes decompressed, the most one request may append to a partition of this topic (the smaller of its segment.bytes and the node's request limit): send fewer records per request",
+                self.limit
+            ),
+        }
+    }
+}
+
 /// Checks one Kafka batch and pushes its records; returns its producer's sequence range.
 fn push_batch(
     builder: &mut BatchBuilder,
     batch: Bytes,
     now_ms: i64,
+    budget: &mut Budget,
 ) -> Result<Option<Sequenced>, Rejected> {
     let info = RecordBatchDecoder::decode_batch_info(&mut batch.clone())
         .map_err(|e| Rejected::corrupt(format!("record batch rejected: {e}")))?;
@@ -176,20 +205,22 @@ fn push_batch(
             .base_sequence
             .wrapping_add(info.record_count.saturating_sub(1)),
     });
-    let mut body = batch.slice(KAFKA_HEADER_LEN..);
+    let body = batch.slice(KAFKA_HEADER_LEN..);
     let decompressed = match info.compression {
-        Compression::None => Ok(body),
-        Compression::Gzip => Gzip::decompress(&mut body, |b| Ok(b.clone())),
-        Compression::Snappy => Snappy::decompress(&mut body, |b| Ok(b.clone())),
-        Compression::Lz4 => Lz4::decompress(&mut body, |b| Ok(b.clone())),
-        Compression::Zstd => Zstd::decompress(&mut body, |b| Ok(b.clone())),
-    }
-    .map_err(|e| {
-        Rejected::corrupt(format!(
-            "cannot decompress a {:?} batch: {e:#}",
-            info.compression
-        ))
-    })?;
+        // Already in memory as part of the request: no copy, only the count.
+        Compression::None if body.len() <= budget.left => body,
+        Compression::None => return Err(budget.too_large()),
+        codec => match decompress(codec, &body, budget.left) {
+            Ok(out) => Bytes::from(out),
+            Err(Refusal::TooLarge) => return Err(budget.too_large()),
+            Err(Refusal::Corrupt(e)) => {
+                return Err(Rejected::corrupt(format!(
+                    "cannot decompress a {codec:?} batch: {e}"
+                )));
+            }
+        },
+    };
+    budget.left -= decompressed.len();
     let stamp_now = info.timestamp_type == TimestampType::LogAppend || info.min_timestamp < 0;
     let mut cur = Cursor(&decompressed);
     for index in 0..info.record_count {
@@ -396,7 +427,7 @@ mod tests {
     }
 
     fn stored(records: &Bytes) -> Vec<strata_log::Record> {
-        let batch = produced_to_strata(records, 5)
+        let batch = produced_to_strata(records, 5, usize::MAX)
             .expect("accepted")
             .expect("non-empty")
             .batch;
@@ -453,7 +484,7 @@ mod tests {
         let mut bad = good.to_vec();
         let last = bad.len() - 3;
         bad[last] ^= 1;
-        let err = produced_to_strata(&Bytes::from(bad), 0).expect_err("CRC");
+        let err = produced_to_strata(&Bytes::from(bad), 0, usize::MAX).expect_err("CRC");
         assert_eq!(err.code, ResponseError::CorruptMessage);
         assert!(
             err.message.contains("Cyclic redundancy check"),
@@ -473,7 +504,7 @@ mod tests {
                 r
             })
             .collect();
-        let produced = produced_to_strata(&kafka_batch(&records, Compression::Lz4), 0)
+        let produced = produced_to_strata(&kafka_batch(&records, Compression::Lz4), 0, usize::MAX)
             .expect("accepted")
             .expect("records");
         let s = produced.sequenced.expect("sequenced");
@@ -485,13 +516,15 @@ mod tests {
         let good = kafka_batch(&[krecord(0, Some("k"), Some("v"))], Compression::None);
         let cut = good.slice(..good.len() - 1);
         assert_eq!(
-            produced_to_strata(&cut, 0).expect_err("cut").code,
+            produced_to_strata(&cut, 0, usize::MAX)
+                .expect_err("cut")
+                .code,
             ResponseError::CorruptMessage
         );
         let mut v1 = good.to_vec();
         v1[16] = 1;
         assert_eq!(
-            produced_to_strata(&Bytes::from(v1), 0)
+            produced_to_strata(&Bytes::from(v1), 0, usize::MAX)
                 .expect_err("v1")
                 .code,
             ResponseError::UnsupportedForMessageFormat
@@ -501,16 +534,53 @@ mod tests {
         transactional.transactional = true;
         let batch = kafka_batch(&[transactional], Compression::None);
         assert_eq!(
-            produced_to_strata(&batch, 0)
+            produced_to_strata(&batch, 0, usize::MAX)
                 .expect_err("transactional")
                 .code,
             ResponseError::InvalidRecord
         );
         assert!(
-            produced_to_strata(&Bytes::new(), 0)
+            produced_to_strata(&Bytes::new(), 0, usize::MAX)
                 .expect("empty")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_decompressed_budget_spans_a_partitions_batches() {
+        let records: Vec<_> = (0..10)
+            .map(|i| krecord(i, None, Some(&"z".repeat(1000))))
+            .collect();
+        // The records' bytes, without the batch headers (the encoder makes one batch per
+        // record here: their offsets and sequences do not run in step).
+        let plain = kafka_batch(&records, Compression::None);
+        let batches = RecordBatchDecoder::decode_batch_info(&mut plain.clone())
+            .unwrap()
+            .len();
+        let body = plain.len() - batches * KAFKA_HEADER_LEN;
+        let zstd = kafka_batch(&records, Compression::Zstd);
+        assert!(zstd.len() < body / 2, "compressible");
+        let too_large = |r: Result<Option<Produced>, Rejected>| {
+            let Err(e) = r else {
+                panic!("accepted over the budget");
+            };
+            assert_eq!(e.code, ResponseError::RecordListTooLarge);
+            assert!(e.message.contains("send fewer records"), "{}", e.message);
+        };
+        assert!(
+            produced_to_strata(&zstd, 0, body).is_ok(),
+            "exactly the budget"
+        );
+        too_large(produced_to_strata(&zstd, 0, body - 1));
+        let mut two = BytesMut::new();
+        two.extend_from_slice(&zstd);
+        two.extend_from_slice(&kafka_batch(&records, Compression::Gzip));
+        let two = two.freeze();
+        assert!(produced_to_strata(&two, 0, 2 * body).is_ok());
+        too_large(produced_to_strata(&two, 0, 2 * body - 1));
+        // Uncompressed records count the same, so the budget means one thing.
+        assert!(produced_to_strata(&plain, 0, body).is_ok());
+        too_large(produced_to_strata(&plain, 0, body - 1));
     }
 
     #[test]

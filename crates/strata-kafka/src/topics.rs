@@ -1,5 +1,5 @@
-//! CreateTopics and DeleteTopics, with the Kafka topic configs that map onto strata's
-//! [`TopicConfig`].
+//! CreateTopics and DeleteTopics; the Kafka topic configs a CreateTopics may carry are those
+//! of [`crate::topic_configs`].
 
 use std::sync::Arc;
 
@@ -13,11 +13,12 @@ use kafka_protocol::messages::delete_topics_response::{
     DeletableTopicResult, DeleteTopicsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use strata_log::TopicConfig;
 use strata_log::names::validate_name;
-use strata_log::{Durability, TopicConfig};
 
 use crate::broker::{Broker, blocking};
 use crate::error::log_error_code;
+use crate::topic_configs;
 
 /// A topic to create, checked: `(name, partitions, config)`, or why not.
 type Checked = Result<(String, u32, TopicConfig), (ResponseError, String)>;
@@ -118,55 +119,13 @@ fn check(t: CreatableTopic, default_partitions: u32) -> Checked {
     let mut config = TopicConfig::default();
     for c in &t.configs {
         let value = c.value.as_deref().unwrap_or_default();
-        apply_config(&mut config, &c.name, value).map_err(|m| (ResponseError::InvalidConfig, m))?;
+        topic_configs::apply(&mut config, &c.name, value)
+            .map_err(|m| (ResponseError::InvalidConfig, m))?;
     }
     config
         .validate()
         .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
     Ok((name, partitions, config))
-}
-
-/// Applies one Kafka topic config to a strata [`TopicConfig`].
-///
-/// # Errors
-/// A message naming the key and what it accepts, for unknown keys and bad values.
-fn apply_config(config: &mut TopicConfig, key: &str, value: &str) -> Result<(), String> {
-    let number = || {
-        value
-            .parse::<i64>()
-            .map_err(|_| format!("{key} must be a number, not {value:?}"))
-    };
-    let positive = || {
-        number().and_then(|n| u64::try_from(n).map_err(|_| format!("{key} must not be negative")))
-    };
-    let or_unlimited = || number().map(|n| u64::try_from(n).ok());
-    match key {
-        "retention.ms" => config.retention_ms = or_unlimited()?,
-        "retention.bytes" => config.retention_bytes = or_unlimited()?,
-        "segment.bytes" => config.segment_bytes = positive()?,
-        "segment.ms" => config.segment_ms = positive()?,
-        "max.message.bytes" => config.max_record_bytes = positive()?,
-        "flush.ms" => config.flush_interval_ms = positive()?,
-        "cleanup.policy" if value == "delete" => {}
-        "strata.durability" => {
-            config.durability = match value {
-                "always" => Durability::Always,
-                "interval" => Durability::Interval,
-                "never" => Durability::Never,
-                _ => {
-                    return Err(format!(
-                        "strata.durability is always, interval or never, not {value:?}"
-                    ));
-                }
-            }
-        }
-        _ => {
-            return Err(format!(
-                "config {key}={value} is not supported; supported: retention.ms, retention.bytes, segment.bytes, segment.ms, max.message.bytes, flush.ms, cleanup.policy=delete, strata.durability"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Handles DeleteTopics (v1-v5: by name).
@@ -212,26 +171,4 @@ pub(crate) async fn delete_topics(
         })
         .collect();
     DeleteTopicsResponse::default().with_responses(responses)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kafka_configs_map_onto_strata_and_unknown_ones_are_named() {
-        let mut c = TopicConfig::default();
-        apply_config(&mut c, "retention.ms", "60000").expect("retention");
-        apply_config(&mut c, "retention.bytes", "-1").expect("unlimited");
-        apply_config(&mut c, "strata.durability", "never").expect("durability");
-        assert_eq!(c.retention_ms, Some(60_000));
-        assert_eq!(c.retention_bytes, None);
-        assert_eq!(c.durability, Durability::Never);
-        let err = apply_config(&mut c, "cleanup.policy", "compact").expect_err("compaction");
-        assert!(
-            err.contains("cleanup.policy=compact is not supported"),
-            "{err}"
-        );
-        assert!(apply_config(&mut c, "segment.bytes", "-5").is_err());
-    }
 }

@@ -42,7 +42,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The HTTP listen address (port 0 picks a free port).
     pub http: SocketAddr,
-    /// When set, writes and admin calls need `Authorization: Bearer <token>`.
+    /// When set, writes and admin calls need `Authorization: Bearer <token>`, and Kafka
+    /// clients must authenticate with SASL/PLAIN and the token as their password.
     pub auth_token: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,

@@ -93,12 +93,6 @@ impl Node {
                 source,
             })?),
         };
-        if kafka.is_some() && config.auth_token.is_some() {
-            // No SASL yet: Kafka clients would bypass the token that guards HTTP writes.
-            tracing::warn!(
-                "the Kafka listener does not check the auth token yet (no SASL): keep it on loopback or a trusted network"
-            );
-        }
         let (shutdown_tx, shutdown) = watch::channel(false);
         // Built after the engine opened: resuming views may have created their topics.
         let catalog = Arc::new(Catalog::new(log, config.group_session_timeout));
@@ -204,6 +198,13 @@ impl Node {
             let log = Arc::clone(shared.catalog.log());
             let config = strata_kafka::KafkaConfig {
                 auto_create_topics: shared.config.kafka_auto_create,
+                // The same token as the HTTP API's: Kafka clients present it as their
+                // SASL/PLAIN password.
+                auth_token: shared
+                    .config
+                    .auth_token
+                    .clone()
+                    .map(strata_kafka::AuthToken::new),
                 ..strata_kafka::KafkaConfig::default()
             };
             let mut stopping = shared.shutdown.clone();

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod wire;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
