@@ -2,6 +2,8 @@
 //! the requests behind it from being appended, yet every response comes back in request
 //! order with the offsets the requests were appended at.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use bytes::{Bytes, BytesMut};
