@@ -57,7 +57,7 @@ impl Appended {
     /// fsynced under `durability = always`) and answers.
     pub(crate) async fn acknowledged(self, version: i16) -> ProduceResponse {
         let Appended { acks, mut topics } = self;
-        if acks == -1 {
+        if acks == -1 && !all_acknowledged(&topics) {
             topics = match blocking(move || wait_acks(topics)).await {
                 Ok(topics) => topics,
                 Err(code) => {
@@ -166,6 +166,17 @@ fn append_all(broker: &Broker, request: ProduceRequest) -> Vec<(String, Vec<Outc
         topics.push((name, outcomes));
     }
     topics
+}
+
+/// True when no appended batch needs waiting for (see [`Partition::is_acknowledged`]).
+fn all_acknowledged(topics: &[(String, Vec<Outcome>)]) -> bool {
+    topics
+        .iter()
+        .flat_map(|(_, outcomes)| outcomes)
+        .all(|o| match &o.result {
+            Ok((partition, info)) => partition.is_acknowledged(info),
+            Err(_) => true,
+        })
 }
 
 /// Waits for every appended batch to be durable; a batch whose fsync failed is answered with

@@ -250,6 +250,13 @@ impl Partition {
         Ok(())
     }
 
+    /// True when [`Self::wait_ack`] for `info` would return at once with success: the topic
+    /// does not wait for fsyncs, or this append is already on stable storage. Lets an async
+    /// caller skip handing the wait to a blocking thread.
+    pub fn is_acknowledged(&self, info: &AppendInfo) -> bool {
+        self.config.durability != Durability::Always || self.durable_offset() > info.last_offset
+    }
+
     /// Stamps, writes and publishes a batch; `request` asks for its fsync in the background.
     fn write(&self, mut batch: EncodedBatch, request: bool) -> Result<AppendInfo> {
         if batch.largest_record() as u64 > self.config.max_record_bytes {

@@ -68,6 +68,7 @@ fn wait_ack_makes_always_appends_durable_in_order() {
     p.wait_ack(&infos[39]).expect("ack");
     assert_eq!(p.durable_offset(), 200);
     for info in &infos {
+        assert!(p.is_acknowledged(info), "durable, so no wait is needed");
         p.wait_ack(info).expect("earlier acks are immediate");
     }
     // The topic rolled several times: those segments were fsynced before the ack.
@@ -88,6 +89,7 @@ fn under_never_wait_ack_does_not_fsync() {
         .expect("create");
     let p = topic.partition(0).expect("p0");
     let info = p.append_unacked(batch(0, 3)).expect("append");
+    assert!(p.is_acknowledged(&info), "never: nothing to wait for");
     p.wait_ack(&info).expect("ack");
     assert_eq!(
         p.durable_offset(),
@@ -109,6 +111,10 @@ fn an_ack_after_its_records_were_truncated_fails() {
     let kept = p.append(batch(0, 5)).expect("append");
     let cut = p.append_unacked(batch(5, 5)).expect("append_unacked");
     p.truncate_to(5).expect("truncate");
+    assert!(
+        !p.is_acknowledged(&cut),
+        "truncated away: never acknowledged"
+    );
     p.wait_ack(&kept)
         .expect("records below the cut stay acknowledged");
     match p.wait_ack(&cut) {
