@@ -71,12 +71,6 @@ async fn wait_until(c: &Client, id: u64, what: &str, done: impl Fn(&Value) -> bo
     }
 }
 
-fn kill9(node: Node) {
-    let mut node = node;
-    signal(&node.child, "KILL");
-    wait_timeout(&mut node.child, Duration::from_secs(10)).expect("killed");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_view_replay_killed_mid_way_resumes_and_is_exact() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -94,7 +88,7 @@ async fn a_view_replay_killed_mid_way_resumes_and_is_exact() {
         .expect("id");
     // Past the first checkpoint, so the restart resumes from one rather than from the start.
     let at_kill = wait_until(&c, id, "progress", |v| v["processed"].as_u64() > Some(0)).await;
-    kill9(node);
+    node.kill9();
     eprintln!("killed at {}/{}", at_kill["processed"], at_kill["total"]);
 
     let node = Node::start_in(&dir, &["--checkpoint-interval", "50ms"]);
@@ -210,7 +204,7 @@ async fn a_topic_replay_killed_mid_way_resumes_without_duplicates() {
         .as_u64()
         .expect("id");
     let at_kill = wait_until(&c, id, "progress", |v| v["processed"].as_u64() > Some(0)).await;
-    kill9(node);
+    node.kill9();
     eprintln!("killed at {}/{}", at_kill["processed"], at_kill["total"]);
     let node = Node::start_in(&dir, &[]);
     let c = node.client();

@@ -3,11 +3,13 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod kafka;
 pub mod orders;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +27,10 @@ pub struct Node {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub token: Option<String>,
+    /// `host:port` of the Kafka listener, when started with `--kafka`.
+    pub kafka: Option<String>,
+    /// Everything the node wrote to stderr so far, when started with [`Node::start_logged`].
+    stderr: Option<Arc<Mutex<String>>>,
 }
 
 impl Node {
@@ -39,6 +45,16 @@ impl Node {
 
     /// Starts a node on `dir` (kept when the node stops, for restart tests).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Node {
+        Node::spawn(dir, extra, false)
+    }
+
+    /// Starts a node on `dir` whose stderr (its log) is kept for [`Node::log`], and still
+    /// echoed to the test's stderr.
+    pub fn start_logged(dir: &Path, extra: &[&str]) -> Node {
+        Node::spawn(dir, extra, true)
+    }
+
+    fn spawn(dir: &Path, extra: &[&str], capture: bool) -> Node {
         let mut child = Command::new(BIN)
             .arg("serve")
             .arg("--data-dir")
@@ -47,30 +63,85 @@ impl Node {
             .args(extra)
             .env_remove("STRATA_AUTH_TOKEN")
             .env_remove("STRATA_SERVER")
+            .env_remove("STRATA_KAFKA")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("spawn strata serve");
-        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().map(|pipe| {
+            let kept = Arc::new(Mutex::new(String::new()));
+            let sink = Arc::clone(&kept);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("{line}");
+                    let mut all = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+            kept
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listen line");
+        stdout.read_line(&mut line).expect("read the listen line");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        let token = extra
-            .iter()
-            .position(|a| *a == "--auth-token")
-            .map(|i| extra[i + 1].to_owned());
+        let token = flag(extra, "--auth-token").map(str::to_owned);
+        // `strata serve` names the Kafka listener's bound address on its second line.
+        let kafka = flag(extra, "--kafka").filter(|a| *a != "off").map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read the Kafka line");
+            line.strip_prefix("Kafka protocol on ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no Kafka address in {line:?}"))
+                .to_owned()
+        });
         Node {
             child,
             url,
             dir: dir.to_owned(),
             _tmp: None,
             token,
+            kafka,
+            stderr,
+        }
+    }
+
+    /// The Kafka listener's `host:port` (the node must have been started with `--kafka`).
+    pub fn bootstrap(&self) -> &str {
+        self.kafka
+            .as_deref()
+            .expect("the node was started without --kafka")
+    }
+
+    /// What the node logged so far (the node must have been started with
+    /// [`Node::start_logged`]).
+    pub fn log(&self) -> String {
+        let kept = self.stderr.as_ref().expect("started with start_logged");
+        kept.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits up to `limit` for a log line containing `needle`, returning that line.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} in {limit:?}; the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -89,6 +160,13 @@ impl Node {
         signal(&self.child, "TERM");
         let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("node exits");
         assert!(status.success(), "node exited with {status}");
+    }
+
+    /// Kills the node with SIGKILL (no shutdown of any kind: the crash tests' fault) and
+    /// waits for it to be gone.
+    pub fn kill9(mut self) {
+        signal(&self.child, "KILL");
+        wait_timeout(&mut self.child, Duration::from_secs(10)).expect("killed");
     }
 
     /// Runs a CLI command against this node.
@@ -127,6 +205,13 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The value after `name` in a command line.
+fn flag<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| *a == name)
+        .and_then(|i| args.get(i + 1).copied())
 }
 
 /// Sends a signal by name to a child.
