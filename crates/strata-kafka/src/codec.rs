@@ -285,6 +285,25 @@ mod tests {
     }
 
     #[test]
+    fn an_absurd_array_count_is_a_decode_error_not_a_huge_allocation() {
+        // The fuzz target's first find (crates/strata-kafka/fuzz, request_decode): Metadata v0
+        // whose topic array claims 168 M entries in a 17-byte frame asked for 12 GB up front.
+        let found = Bytes::from_static(&[0, 3, 0, 0, 0, 243, 0, 243, 0, 0, 10, 6, 0, 1, 0, 6, 249]);
+        let prefix = Prefix::peek(&found).expect("prefix");
+        assert!(decode(found, prefix).is_err());
+        // The same with i32::MAX topics in a Produce (~200 GB): more than any machine's memory,
+        // so an unbounded reservation fails and aborts this test binary.
+        let body = ProduceRequest::default().with_acks(1).with_timeout_ms(5);
+        let mut bytes = BytesMut::from(&frame(ApiKey::Produce, 7, 3, &body)[..]);
+        let count_at = bytes.len() - 4; // the empty topic array's count ends the frame
+        bytes[count_at..].copy_from_slice(&i32::MAX.to_be_bytes());
+        let bytes = bytes.freeze();
+        let prefix = Prefix::peek(&bytes).expect("prefix");
+        let err = decode(bytes, prefix).expect_err("no such array");
+        assert!(err.contains("Not enough bytes"), "{err}");
+    }
+
+    #[test]
     fn responses_carry_size_and_correlation_id() {
         let body = kafka_protocol::messages::HeartbeatResponse::default();
         let bytes = encode_response(ApiKey::Heartbeat, 4, 77, &body).expect("encode");
