@@ -173,6 +173,14 @@ pub(crate) fn decode(frame: Bytes, prefix: Prefix) -> Result<Decoded, String> {
         // `supported` listed it, so a match arm must exist: keep the two in step.
         _ => return Ok(Decoded::Unsupported),
     };
+    // Clients send exact frames: bytes past the body mean the size field was wrong, so the
+    // stream's framing is off and the request must not be acted on (a produce would append).
+    if buf.has_remaining() {
+        return Err(format!(
+            "{} bytes after the request body: the frame's size field does not match its request",
+            buf.remaining()
+        ));
+    }
     Ok(Decoded::Request { header, request })
 }
 
@@ -282,6 +290,17 @@ mod tests {
         let cut = bytes.slice(..bytes.len() - 3);
         let prefix = Prefix::peek(&cut).expect("prefix");
         assert!(decode(cut, prefix).is_err());
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_a_decode_error() {
+        let body = ProduceRequest::default().with_acks(1).with_timeout_ms(5);
+        let mut bytes = BytesMut::from(&frame(ApiKey::Produce, 7, 3, &body)[..]);
+        bytes.extend_from_slice(&[0, 0, 0, 9]);
+        let bytes = bytes.freeze();
+        let prefix = Prefix::peek(&bytes).expect("prefix");
+        let err = decode(bytes, prefix).expect_err("trailing bytes");
+        assert!(err.contains("4 bytes after the request body"), "{err}");
     }
 
     #[test]
