@@ -161,6 +161,13 @@ async fn read_requests(
                 )
                 .await
             }
+            // A client newer than this broker asks for ApiVersions at its own newest version
+            // and falls back to the list in the answer (KIP-511): the normal handshake of
+            // kafka-python 3, not worth a warning per connection.
+            Ok(Decoded::Unsupported) if prefix.api_key == ApiKey::ApiVersions as i16 => {
+                tracing::debug!(%peer, version = prefix.api_version, "ApiVersions past the newest supported: answered with the v0 fallback");
+                Reply::Now(Ok(unsupported(prefix)?))
+            }
             Ok(Decoded::Unsupported) => {
                 tracing::warn!(%peer, api = %prefix.api_name(), version = prefix.api_version, "unsupported Kafka API or version: answered UNSUPPORTED_VERSION");
                 Reply::Now(Ok(unsupported(prefix)?))
