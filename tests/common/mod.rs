@@ -48,10 +48,13 @@ impl Node {
         Node::spawn(dir, extra, false)
     }
 
-    /// Starts a node on `dir` whose stderr (its log) is kept for [`Node::log`], and still
-    /// echoed to the test's stderr.
-    pub fn start_logged(dir: &Path, extra: &[&str]) -> Node {
-        Node::spawn(dir, extra, true)
+    /// Starts a node in a fresh temporary directory, keeping its stderr (its log) for
+    /// [`Node::log`]; the log is still echoed to the test's stderr.
+    pub fn start_logged(extra: &[&str]) -> Node {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut node = Node::spawn(&tmp.path().join("data"), extra, true);
+        node._tmp = Some(tmp);
+        node
     }
 
     fn spawn(dir: &Path, extra: &[&str], capture: bool) -> Node {
