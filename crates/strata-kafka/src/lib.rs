@@ -111,3 +111,27 @@ pub async fn serve(
     connections.shutdown().await;
     Ok(())
 }
+
+/// Entry points of the fuzz targets (`crates/strata-kafka/fuzz`), compiled only under
+/// `cfg(fuzzing)`, which cargo-fuzz sets: not part of the crate's API.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use bytes::Bytes;
+
+    /// Decodes one request frame (the bytes after its size field) as a connection does: the
+    /// fixed prefix, then header and body for a supported API and version.
+    pub fn decode_request(frame: &[u8]) {
+        let frame = Bytes::copy_from_slice(frame);
+        if let Some(prefix) = crate::codec::Prefix::peek(&frame) {
+            let _ = crate::codec::decode(frame, prefix);
+        }
+    }
+
+    /// Converts the `records` field of one partition of a produce request as the produce path
+    /// does: framing, CRC-32C, decompression (within the default node's budget), records,
+    /// headers.
+    pub fn produced_records(records: &[u8]) {
+        let budget = crate::KafkaConfig::default().max_request_bytes;
+        let _ = crate::records::produced_to_strata(&Bytes::copy_from_slice(records), 0, budget);
+    }
+}
