@@ -132,7 +132,12 @@ fn response(s: &mut TcpStream) -> Option<(i32, Bytes)> {
     let mut size = [0u8; 4];
     match s.read_exact(&mut size) {
         Ok(()) => {}
-        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+            ) =>
+        {
             return None;
         }
         Err(e) => panic!("no answer and no close: {e}"),
@@ -427,7 +432,11 @@ async fn connections_past_the_limit_are_closed_and_the_rest_still_serve() {
     assert_eq!(served.len(), LIMIT, "connections served at once");
     node.wait_for_log("too many Kafka connections", Duration::from_secs(5));
     let refusals = node.log().matches("too many Kafka connections").count();
-    assert_eq!(refusals, OPENED - LIMIT, "one log line per refused connection");
+    assert_eq!(
+        refusals,
+        OPENED - LIMIT,
+        "one log line per refused connection"
+    );
     // The served ones still work while the limit is reached...
     assert_serves(&mut served[0], 5_000);
     // ...and once they are gone, their slots are free again for a real client.
