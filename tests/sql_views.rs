@@ -13,6 +13,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 use strata_server::client::{Client, Reply};
 
+use common::flink_orders::*;
 use common::*;
 
 const PAGE_VIEWS_SQL: &str =
@@ -22,20 +23,9 @@ CREATE TABLE page_view_counts AS
   SELECT pageid, COUNT(*) AS view_count FROM page_views
   WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY pageid EMIT CHANGES;";
 
-const ORDERS_SQL: &str = "CREATE TABLE orders (order_id STRING, product STRING, amount DOUBLE, order_time TIMESTAMP(3),
-  WATERMARK FOR order_time AS order_time - INTERVAL '5' SECOND
-) WITH ('connector' = 'kafka', 'topic' = 'orders', 'properties.bootstrap.servers' = 'localhost:9092',
-  'properties.group.id' = 'order_consumer', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');";
-
-const ORDERS_SELECT: &str =
-    "SELECT window_start, window_end, product, SUM(amount) as total_amount, COUNT(*) as order_count
-FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(order_time), INTERVAL '1' HOURS))
-GROUP BY window_start, window_end, product;";
-
 /// A minute boundary (2023-11-14T22:14:00Z).
 const T0: i64 = 1_700_000_040_000;
 const MINUTE: i64 = 60_000;
-const HOUR: i64 = 3_600_000;
 
 /// POSTs SQL as text and reads the whole answer.
 async fn sql(c: &Client, text: &str) -> Reply {
@@ -102,24 +92,6 @@ fn view_counts(rows: &Value) -> BTreeMap<(String, i64), i64> {
             )
         })
         .collect()
-}
-
-/// GETs a view until it has read `records` source records and caught up; returns the answer.
-async fn caught_up(c: &Client, view: &str, records: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, v) = get(c, &format!("/v1/views/{view}")).await;
-        assert_eq!(status, 200, "{v}");
-        let p = &v["provenance"];
-        if p["records_in"].as_u64() == Some(records) && p["lag"] == 0 {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{view} did not catch up to {records} records: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Names of the node's topics.
@@ -326,51 +298,6 @@ async fn ksqldb_page_view_counts_over_http_equal_the_oracle() {
     node.stop();
 }
 
-/// An order: (product, order_time ms, amount).
-type Order = (&'static str, i64, f64);
-
-fn sql_time(ms: i64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // 2024-05-01 is day 19844 since the epoch; every order is on that day.
-    assert_eq!(days, 19_844);
-    format!(
-        "2024-05-01 {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The oracle of the orders query: (product, window start) → (total, count).
-fn order_totals(orders: &[Order]) -> BTreeMap<(String, i64), (f64, i64)> {
-    let mut totals = BTreeMap::new();
-    for (product, t, amount) in orders {
-        let e = totals
-            .entry(((*product).to_owned(), t - t.rem_euclid(HOUR)))
-            .or_insert((0.0, 0));
-        e.0 += amount;
-        e.1 += 1;
-    }
-    totals
-}
-
-fn rows_as_totals(rows: &[Value]) -> BTreeMap<(String, i64), (f64, i64)> {
-    rows.iter()
-        .map(|r| {
-            let start = r["window_start"].as_i64().expect("window_start");
-            assert_eq!(r["window_end"].as_i64(), Some(start + HOUR), "{r}");
-            (
-                (r["product"].as_str().expect("product").to_owned(), start),
-                (
-                    r["total_amount"].as_f64().expect("total"),
-                    r["order_count"].as_i64().expect("count"),
-                ),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn flink_orders_query_streams_closed_windows_equal_to_the_oracle() {
     let node = Node::start(&[]);
@@ -380,7 +307,7 @@ async fn flink_orders_query_streams_closed_windows_equal_to_the_oracle() {
             Method::POST,
             "/v1/sql",
             Some((
-                Bytes::from(json!({ "sql": ORDERS_SQL }).to_string()),
+                Bytes::from(json!({ "sql": orders_ddl("localhost:9092") }).to_string()),
                 "application/json",
             )),
         )
@@ -391,29 +318,12 @@ async fn flink_orders_query_streams_closed_windows_equal_to_the_oracle() {
     let r = sql(&c, &format!("CREATE VIEW order_totals AS {ORDERS_SELECT}")).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
-    // 200 orders from 10:00 to 14:00, a few seconds out of order, then one at 15:00 that
-    // moves the watermark (order_time - 5 s) past the end of every earlier window.
-    let ten = 1_714_557_600_000; // 2024-05-01T10:00:00Z
-    let mut rng = Rng(42);
-    let products = ["tea", "jam", "bun"];
-    let mut orders: Vec<Order> = (0..200)
-        .map(|i| {
-            (
-                products[rng.below(3) as usize],
-                ten + i * 72_000 + rng.below(3000) as i64,
-                rng.below(100) as f64 + 0.25,
-            )
-        })
-        .collect();
-    let closed = order_totals(&orders);
-    orders.push(("tea", ten + 5 * HOUR, 1.0));
+    let orders = orders();
+    let closed = order_totals(&orders[..orders.len() - 1]);
     let body: Vec<Value> = orders
         .iter()
         .enumerate()
-        .map(|(i, (product, t, amount))| {
-            json!({ "value": { "order_id": format!("o{i}"), "product": product,
-                               "amount": amount, "order_time": sql_time(*t) } })
-        })
+        .map(|(i, order)| json!({ "value": order_json(i, order) }))
         .collect();
     let r = produce_raw(&c, "orders", Value::Array(body).to_string()).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod flink_orders;
 pub mod kafka;
 pub mod orders;
 
@@ -345,6 +346,24 @@ pub fn duckdb(sql: &str) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json row"))
         .collect()
+}
+
+/// GETs a view until it has read `records` source records and caught up; returns the answer.
+pub async fn caught_up(c: &Client, view: &str, records: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) = get(c, &format!("/v1/views/{view}")).await;
+        assert_eq!(status, 200, "{v}");
+        let p = &v["provenance"];
+        if p["records_in"].as_u64() == Some(records) && p["lag"] == 0 {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{view} did not catch up to {records} records: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Runs SQL text (`POST /v1/sql`, as text/plain), whatever the answer.
