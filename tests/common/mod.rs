@@ -119,6 +119,25 @@ impl Node {
         }
     }
 
+    /// Waits up to `limit` until `count` log lines contain `needle` (the log reaches the
+    /// test through a pipe and a thread: what the node has written may not be here yet).
+    pub fn wait_for_log_count(&self, needle: &str, count: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let seen = self.log().lines().filter(|l| l.contains(needle)).count();
+            if seen >= count {
+                assert_eq!(seen, count, "more log lines with {needle:?} than expected");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{seen} of {count} log lines with {needle:?} in {limit:?}; the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The Kafka listener's `host:port` (the node must have been started with `--kafka`).
     pub fn bootstrap(&self) -> &str {
         self.kafka
