@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# tests/kafka_bad_input.rs opens 1100 sockets against the node: raise the soft limit on open
+# files where it is lower (up to the hard limit; no privilege needed).
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
+  ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+fi
+
 step "test dependencies (scripts/deps.sh)"
 scripts/deps.sh
 
