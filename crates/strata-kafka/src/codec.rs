@@ -195,7 +195,10 @@ pub(crate) fn encode_response<T: Encodable>(
     correlation_id: i32,
     body: &T,
 ) -> Result<Bytes, String> {
-    let mut buf = BytesMut::with_capacity(64);
+    // Sized up front: a fetch answer carries megabytes of records, and growing the buffer
+    // by doubling would copy them again and fault in fresh pages at every step.
+    let body_size = body.compute_size(version).map_err(|e| e.to_string())?;
+    let mut buf = BytesMut::with_capacity(4 + 8 + body_size);
     buf.put_i32(0); // size, patched below
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     header

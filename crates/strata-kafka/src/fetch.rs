@@ -21,7 +21,7 @@ use strata_log::{Partition, ReadLimits};
 
 use crate::broker::{Broker, blocking, topic_name};
 use crate::error::log_error_code;
-use crate::records::put_kafka_batch;
+use crate::records::{kafka_batch_len, put_kafka_batch};
 
 /// How often a long poll looks at the partitions' end offsets. The log's own wake-up is per
 /// partition and blocking; a fetch spans many partitions, so it polls these atomics instead
@@ -166,9 +166,10 @@ fn read_all(wanted: &[Wanted], max_bytes: u64) -> Vec<PartitionData> {
             };
             match partition.read(w.offset as u64, limits) {
                 Ok(fetch) => {
-                    let mut out = BytesMut::with_capacity(fetch.size_bytes() + 64);
-                    for batch in fetch.batches() {
-                        put_kafka_batch(&mut out, &batch);
+                    let batches: Vec<_> = fetch.batches().collect();
+                    let mut out = BytesMut::with_capacity(batches.iter().map(kafka_batch_len).sum());
+                    for batch in &batches {
+                        put_kafka_batch(&mut out, batch);
                     }
                     budget = budget.saturating_sub(out.len() as u64);
                     any |= !out.is_empty();

@@ -358,12 +358,17 @@ impl<'a> Iterator for HeaderIter<'a> {
     }
 }
 
+/// The bytes [`put_kafka_batch`] writes for `view`: its records under a Kafka header.
+pub(crate) fn kafka_batch_len(view: &BatchView<'_>) -> usize {
+    KAFKA_HEADER_LEN + view.as_bytes().len() - strata_log::batch::HEADER_LEN
+}
+
 /// Appends `view` to `out` as an uncompressed Kafka v2 batch: a 61-byte header (no producer
 /// id, `CreateTime`), the records copied as stored, and the CRC-32C.
 pub(crate) fn put_kafka_batch(out: &mut BytesMut, view: &BatchView<'_>) {
     let records = &view.as_bytes()[strata_log::batch::HEADER_LEN..];
     let start = out.len();
-    out.reserve(KAFKA_HEADER_LEN + records.len());
+    out.reserve(kafka_batch_len(view));
     out.put_i64(view.base_offset() as i64);
     out.put_i32((KAFKA_HEADER_LEN - 12 + records.len()) as i32);
     out.put_i32(-1); // partition leader epoch: strata has no leader elections
@@ -616,6 +621,7 @@ mod tests {
         let mut out = BytesMut::new();
         put_kafka_batch(&mut out, &view);
         put_kafka_batch(&mut out, &view);
+        assert_eq!(out.len(), 2 * kafka_batch_len(&view), "the fetch sizes its buffer so");
         let sets = RecordBatchDecoder::decode_all(&mut out.freeze()).expect("valid Kafka batches");
         assert_eq!(sets.len(), 2);
         let records = &sets[0].records;
