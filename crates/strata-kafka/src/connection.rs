@@ -46,6 +46,10 @@ const MIN_REQUEST: usize = 10;
 /// their fsync) before the connection stops reading requests.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// The most memory a connection keeps between requests for reading them: a producer's batch
+/// (librdkafka's `batch.size` is 1 MiB) with room to spare.
+const KEPT_FRAME_BUFFER: usize = 2 << 20;
+
 /// How long a connection stays open after its authentication failed (Kafka's
 /// `connection.failed.authentication.delay.ms`, same value). Clients read the error answer
 /// only if it arrives before the close: kafka-python reports a bare "socket disconnected"
@@ -95,6 +99,7 @@ async fn read_requests(
     // A reply the writer cannot take means the writer stopped: its error is the connection's.
     let send = |reply| async move { replies.send(reply).await.is_ok() };
     let mut read = BufReader::with_capacity(64 * 1024, read);
+    let mut frames = BytesMut::new();
     let mut session = Session::new(broker.config.auth_token.clone());
     let authentication_timeout = broker.config.authentication_timeout;
     let authentication_deadline = tokio::time::Instant::now() + authentication_timeout;
@@ -103,7 +108,13 @@ async fn read_requests(
         reason,
     };
     loop {
-        let next = read_frame(&mut read, broker.config.max_request_bytes, &session, peer);
+        let next = read_frame(
+            &mut read,
+            &mut frames,
+            broker.config.max_request_bytes,
+            &session,
+            peer,
+        );
         let frame = if session.authenticated() {
             next.await?
         } else {
@@ -223,9 +234,12 @@ async fn write_replies(
 
 /// Reads the next frame (the bytes after its size field); `None` on a clean close between
 /// requests. The size is checked first, against the limit for where `session` is, so an
-/// oversized frame is never allocated.
+/// oversized frame is never allocated. Frames are cut from `frames`, the connection's buffer,
+/// whose memory is used again once the previous frames are dropped: no zeroing and no fresh
+/// pages per request.
 async fn read_frame(
     read: &mut BufReader<OwnedReadHalf>,
+    frames: &mut BytesMut,
     limit: usize,
     session: &Session,
     peer: SocketAddr,
@@ -259,9 +273,19 @@ async fn read_frame(
             });
         }
     };
-    let mut frame = BytesMut::zeroed(size);
-    read.read_exact(&mut frame).await.map_err(io)?;
-    Ok(Some(frame.freeze()))
+    if frames.capacity() > KEPT_FRAME_BUFFER {
+        // An idle connection keeps at most this much; larger requests get their own memory.
+        *frames = BytesMut::new();
+    }
+    frames.clear();
+    frames.reserve(size);
+    let mut body = read.take(size as u64);
+    while frames.len() < size {
+        if body.read_buf(frames).await.map_err(io)? == 0 {
+            return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    Ok(Some(frames.split_to(size).freeze()))
 }
 
 /// The answer to an unsupported request. ApiVersions gets Kafka's fallback (KIP-511): a v0

@@ -621,7 +621,11 @@ mod tests {
         let mut out = BytesMut::new();
         put_kafka_batch(&mut out, &view);
         put_kafka_batch(&mut out, &view);
-        assert_eq!(out.len(), 2 * kafka_batch_len(&view), "the fetch sizes its buffer so");
+        assert_eq!(
+            out.len(),
+            2 * kafka_batch_len(&view),
+            "the fetch sizes its buffer so"
+        );
         let sets = RecordBatchDecoder::decode_all(&mut out.freeze()).expect("valid Kafka batches");
         assert_eq!(sets.len(), 2);
         let records = &sets[0].records;
