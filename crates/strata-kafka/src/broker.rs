@@ -44,6 +44,7 @@ impl Broker {
         let coordinator = Coordinator::new(
             config.group_min_session_timeout,
             config.group_max_session_timeout,
+            config.group_initial_rebalance_delay,
         );
         Arc::new(Broker {
             log,

@@ -27,6 +27,13 @@ pub struct KafkaConfig {
     pub group_min_session_timeout: Duration,
     /// Largest session timeout a consumer may ask for (Kafka's `group.max.session.timeout.ms`).
     pub group_max_session_timeout: Duration,
+    /// How long a consumer group that has no members waits for more to join before it opens
+    /// its first generation, started over by each member that joins meanwhile, at most the
+    /// members' rebalance timeout (Kafka's `group.initial.rebalance.delay.ms`, same default).
+    /// Consumers started together then share one generation instead of rebalancing once per
+    /// member, and the leader assigns with the topics' metadata at hand. Zero opens the first
+    /// generation at once.
+    pub group_initial_rebalance_delay: Duration,
     /// How long a fetch may wait for data at most, whatever the client asks (bounds the time
     /// a connection is parked in a long poll).
     pub max_fetch_wait: Duration,
@@ -83,6 +90,7 @@ impl Default for KafkaConfig {
             max_connections: 1000,
             group_min_session_timeout: Duration::from_secs(6),
             group_max_session_timeout: Duration::from_secs(30 * 60),
+            group_initial_rebalance_delay: Duration::from_secs(3),
             max_fetch_wait: Duration::from_secs(30),
             auth_token: None,
             authentication_timeout: Duration::from_secs(30),

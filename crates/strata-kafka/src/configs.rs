@@ -67,6 +67,12 @@ const BROKER_CONFIGS: &[BrokerConfig] = &[
         value: |c| c.node_id.to_string(),
     },
     BrokerConfig {
+        name: "group.initial.rebalance.delay.ms",
+        kind: ConfigType::Int,
+        doc: "How long a group without members waits for more to join before its first generation.",
+        value: |c| c.group_initial_rebalance_delay.as_millis().to_string(),
+    },
+    BrokerConfig {
         name: "group.max.session.timeout.ms",
         kind: ConfigType::Int,
         doc: "Largest session timeout a consumer may ask for.",

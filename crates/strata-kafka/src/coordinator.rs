@@ -7,6 +7,16 @@
 //! SyncGroup, which the coordinator relays to every member. Heartbeats keep members alive; a
 //! member silent for its session timeout is removed, which starts a rebalance.
 //!
+//! A group without members first waits for more to join (Kafka's
+//! `group.initial.rebalance.delay.ms`, KIP-134), so that consumers started together share
+//! its first generation. Opening it with the first alone makes that member lead before its
+//! client has the topics' metadata (kafka-python asks for it beside its first join): it
+//! assigns nothing, then rejoins when the metadata comes. kafka-python (3.0.12, its main
+//! branch too) can drop the answer to such a rejoin if it lands between two `poll()`s: its
+//! `need_rejoin()` turns false once the leader has computed the assignment, the finished
+//! join is never taken up, heartbeats stay off, and the member's session expires while the
+//! client waits for ever.
+//!
 //! States, as Kafka names them: `Empty` → `PreparingRebalance` (joins awaited) →
 //! `CompletingRebalance` (assignment awaited from the leader) → `Stable`. Membership lives in
 //! memory only, as in Kafka, where a coordinator failover also makes every member rejoin; the
@@ -163,6 +173,9 @@ struct Group {
     pending: HashMap<String, Instant>,
     /// When a `PreparingRebalance` gives up on members that did not rejoin.
     rebalance_deadline: Option<Instant>,
+    /// While the first generation after `Empty` waits for more members: it opens no sooner
+    /// than this, which each new member moves on by the initial delay.
+    initial_join_until: Option<Instant>,
 }
 
 impl Group {
@@ -176,6 +189,7 @@ impl Group {
             members: BTreeMap::new(),
             pending: HashMap::new(),
             rebalance_deadline: None,
+            initial_join_until: None,
         }
     }
 
@@ -207,16 +221,21 @@ impl Group {
             self.leader = None;
             self.protocol = None;
             self.rebalance_deadline = None;
+            self.initial_join_until = None;
             return;
         }
         self.prepare_rebalance(now);
         self.try_complete_join(now, false);
     }
 
-    /// Opens the next generation once every member has rejoined, or, when `deadline_passed`,
-    /// with those that did (the others are removed).
+    /// Opens the next generation once every member has rejoined (and the initial delay, if
+    /// any, has passed), or, when `deadline_passed`, with those that did (the others are
+    /// removed).
     fn try_complete_join(&mut self, now: Instant, deadline_passed: bool) {
         if self.state != State::PreparingRebalance {
+            return;
+        }
+        if !deadline_passed && self.initial_join_until.is_some_and(|until| now < until) {
             return;
         }
         let all_joined = self.members.values().all(|m| m.join_waiter.is_some());
@@ -230,6 +249,7 @@ impl Group {
         }
         self.generation += 1;
         self.rebalance_deadline = None;
+        self.initial_join_until = None;
         let leader = match &self.leader {
             Some(l) if self.members.contains_key(l) => l.clone(),
             _ => self
@@ -298,11 +318,18 @@ pub(crate) struct Coordinator {
     next_seq: Mutex<u64>,
     min_session: Duration,
     max_session: Duration,
+    /// How long a group that had no members waits for more before its first generation.
+    initial_delay: Duration,
 }
 
 impl Coordinator {
-    /// A coordinator accepting session timeouts in `min_session..=max_session`.
-    pub fn new(min_session: Duration, max_session: Duration) -> Coordinator {
+    /// A coordinator accepting session timeouts in `min_session..=max_session`, whose groups
+    /// wait `initial_delay` for more members before their first generation (zero: none).
+    pub fn new(
+        min_session: Duration,
+        max_session: Duration,
+        initial_delay: Duration,
+    ) -> Coordinator {
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -312,6 +339,7 @@ impl Coordinator {
             next_seq: Mutex::new(0),
             min_session,
             max_session,
+            initial_delay,
         }
     }
 
@@ -368,6 +396,7 @@ impl Coordinator {
             return Pending::Ready(Joined::error(ResponseError::UnknownMemberId, p.member_id));
         };
         let (tx, rx) = oneshot::channel();
+        let was_empty = group.state == State::Empty;
         let seq = group.members.get(&member_id).map(|m| m.seq);
         let seq = match seq {
             Some(s) => s,
@@ -389,6 +418,15 @@ impl Coordinator {
                 sync_waiter: None,
             },
         );
+        // The first member of an empty group starts the initial delay, and each newcomer
+        // during it starts it over (bounded by the rebalance deadline): the generation opens
+        // once the members started together have all come. Kafka checks instead at the end of
+        // each delay whether someone came, so waits up to twice as long.
+        if !self.initial_delay.is_zero()
+            && (was_empty || (previous.is_none() && group.initial_join_until.is_some()))
+        {
+            group.initial_join_until = Some(now + self.initial_delay);
+        }
         // A join that replaces one still waiting: the older request is told to rejoin
         // (dropping its sender answers it with REBALANCE_IN_PROGRESS).
         drop(previous);
@@ -556,6 +594,8 @@ impl Coordinator {
             }
             if group.rebalance_deadline.is_some_and(|d| now >= d) {
                 group.try_complete_join(now, true);
+            } else if group.initial_join_until.is_some_and(|until| now >= until) {
+                group.try_complete_join(now, false);
             }
         }
         groups.retain(|_, g| {
@@ -614,8 +654,13 @@ impl Coordinator {
 mod tests {
     use super::*;
 
+    /// A coordinator that opens a new group's first generation at once.
     fn coordinator() -> Coordinator {
-        Coordinator::new(Duration::from_millis(10), Duration::from_secs(60))
+        Coordinator::new(
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            Duration::ZERO,
+        )
     }
 
     fn params(member_id: &str) -> JoinParams {
@@ -755,6 +800,69 @@ mod tests {
             c.describe("g").is_none(),
             "an empty group without members is forgotten"
         );
+    }
+
+    #[test]
+    fn consumers_started_together_share_the_first_generation_of_a_new_group() {
+        // Two consumers start at once. Opening generation 1 with the first alone (then
+        // generation 2 with both) made its leader assign partitions before its client had the
+        // topic's metadata, then rejoin once it had: a rejoin that kafka-python can lose
+        // (the leader then never heartbeats again and its session expires).
+        let c = Coordinator::new(
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            Duration::from_secs(3),
+        );
+        let start = Instant::now();
+        let mut a_join = waiting(first_join(&c));
+        let mut b_join = waiting(first_join(&c));
+        assert!(
+            a_join.try_recv().is_err(),
+            "generation 1 must not open with the first member alone"
+        );
+        assert_eq!(
+            c.describe("g").expect("group").state,
+            State::PreparingRebalance
+        );
+        c.tick(start + Duration::from_secs(2));
+        assert!(a_join.try_recv().is_err(), "the delay has not passed");
+        c.tick(start + Duration::from_secs(4));
+        let a = a_join.try_recv().expect("a answered after the delay");
+        let b = b_join.try_recv().expect("b answered after the delay");
+        assert_eq!((a.generation, b.generation), (1, 1));
+        assert_eq!(a.leader, a.member_id, "the first to join leads");
+        assert_eq!(a.members.len(), 2, "the leader assigns to both at once");
+    }
+
+    #[test]
+    fn only_a_group_without_members_waits_and_never_past_the_rebalance_timeout() {
+        let c = Coordinator::new(
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            Duration::from_secs(3),
+        );
+        let start = Instant::now();
+        let mut a_join = waiting(first_join(&c));
+        c.tick(start + Duration::from_secs(4));
+        let a = a_join
+            .try_recv()
+            .expect("a alone after the delay")
+            .member_id;
+        ready(c.sync("g", 1, &a, vec![(a.clone(), Bytes::from_static(b"all"))])).expect("sync");
+        // A newcomer to a running group rebalances it without the delay.
+        let mut b_join = waiting(first_join(&c));
+        ready(c.join(params(&a)));
+        let b = b_join.try_recv().expect("b at once").member_id;
+        assert_eq!(c.leave("g", &[a, b]), vec![None, None]);
+        // Emptied, the group waits again, but no longer than the joiner's rebalance timeout.
+        let required = ready(c.join(params("")));
+        let mut hasty = params(&required.member_id);
+        hasty.rebalance_timeout = Duration::from_secs(1);
+        let mut c_join = waiting(c.join(hasty));
+        c.tick(Instant::now() + Duration::from_millis(500));
+        assert!(c_join.try_recv().is_err());
+        c.tick(Instant::now() + Duration::from_secs(2));
+        assert_eq!(c_join.try_recv().expect("c by the deadline").generation, 4);
     }
 
     #[test]

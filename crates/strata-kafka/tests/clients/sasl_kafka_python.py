@@ -34,9 +34,15 @@ try:
     producer.flush(timeout=10)
     offsets = [f.get(timeout=10).offset for f in futures]
     producer.close()
+    # The group is new: its first generation opens after the broker's initial rebalance
+    # delay (3 s, as Kafka's), so the consumer may wait longer than that for its first record.
     consumer = KafkaConsumer(topic, group_id=f"{topic}-reader", auto_offset_reset="earliest",
-                             consumer_timeout_ms=3000, **common)
-    values = [m.value.decode() for m in consumer]
+                             consumer_timeout_ms=15000, **common)
+    values = []
+    for m in consumer:
+        values.append(m.value.decode())
+        if len(values) == 50:
+            break
     consumer.close()
     print(json.dumps({"error": None, "acked": sorted(offsets) == list(range(50)),
                       "consumed": values == [f"v{i}" for i in range(50)]}))
