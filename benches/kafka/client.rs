@@ -233,6 +233,11 @@ fn topic_name(name: &str) -> TopicName {
 
 /// One Kafka record batch v2, uncompressed, of `values` (no keys, no headers).
 pub fn record_batch(values: &[Vec<u8>]) -> Result<Bytes> {
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -246,7 +251,7 @@ pub fn record_batch(values: &[Vec<u8>]) -> Result<Bytes> {
             timestamp_type: TimestampType::Creation,
             offset: i64::try_from(i).unwrap_or(i64::MAX),
             sequence: -1,
-            timestamp: 1_700_000_000_000,
+            timestamp: now_ms,
             key: None,
             value: Some(Bytes::copy_from_slice(v)),
             headers: Default::default(),

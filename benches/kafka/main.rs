@@ -21,7 +21,8 @@
 //! the machine) is told apart from one limited by the node.
 //!
 //! Run: `cargo bench --bench kafka` (needs kcat and confluent-kafka: `scripts/deps.sh`).
-//! `STRATA_BENCH_RECORDS` (default 2 000 000) sets the records per case.
+//! `STRATA_BENCH_RECORDS` (default 2 000 000) sets the records per case,
+//! `STRATA_BENCH_IN_FLIGHT` (default 4) the bench client's produce requests in flight.
 
 mod client;
 
@@ -151,13 +152,16 @@ fn main() -> Result<()> {
     let records = env_or("STRATA_BENCH_RECORDS", 2_000_000);
     let runs = env_or("STRATA_BENCH_RUNS", 3);
     let rate = env_or("STRATA_BENCH_RATE", 10_000);
+    let in_flight = usize::try_from(env_or("STRATA_BENCH_IN_FLIGHT", 4))
+        .unwrap_or(4)
+        .max(1);
     let tmp = PathBuf::from(
         std::env::var("STRATA_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into()),
     )
     .join(format!("kafka-bench-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
-    let result = run(&tmp, records, runs, rate);
+    let result = run(&tmp, records, runs, rate, in_flight);
     let _ = fs::remove_dir_all(&tmp);
     result
 }
@@ -175,7 +179,7 @@ const CASES: [&str; 9] = [
     "consume: log in-process",
 ];
 
-fn run(tmp: &Path, records: u64, runs: u64, rate: u64) -> Result<()> {
+fn run(tmp: &Path, records: u64, runs: u64, rate: u64, in_flight: usize) -> Result<()> {
     let values: Vec<Vec<u8>> = (0..PER_BATCH).map(value).collect();
     let lines = tmp.join("records.txt");
     write_lines(&lines, &values, records)?;
@@ -203,7 +207,7 @@ fn run(tmp: &Path, records: u64, runs: u64, rate: u64) -> Result<()> {
             let topic = format!("raw-{durability}-{run}");
             conn.create_topic(&topic, durability)?;
             let cpu = node.cpu_seconds();
-            let secs = conn.produce(&topic, &batch, PER_BATCH as u64, records, 4, -1)?;
+            let secs = conn.produce(&topic, &batch, PER_BATCH as u64, records, in_flight, -1)?;
             let produced = records.div_ceil(PER_BATCH as u64) * PER_BATCH as u64;
             cases[base + 1].add(produced, secs, node.cpu_seconds() - cpu);
             if durability == "never" {
