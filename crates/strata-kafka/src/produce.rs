@@ -3,6 +3,7 @@
 //! durability policy is met, i.e. fsynced under `durability = always`).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::ProduceRequest;
@@ -36,6 +37,7 @@ pub(crate) struct Appended {
 pub(crate) async fn append(broker: &Arc<Broker>, request: ProduceRequest) -> Appended {
     let acks = request.acks;
     let b = Arc::clone(broker);
+    let started = Instant::now();
     let topics = match blocking(move || append_all(&b, request)).await {
         Ok(topics) => topics,
         Err(code) => {
@@ -44,7 +46,19 @@ pub(crate) async fn append(broker: &Arc<Broker>, request: ProduceRequest) -> App
             Vec::new()
         }
     };
+    warn_if_slow("appending a produce request", started);
     Appended { acks, topics }
+}
+
+/// A produce phase that took this long is worth an operator's attention (a client's p99 is
+/// milliseconds): a slow disk, a starved machine.
+const SLOW_PHASE: Duration = Duration::from_millis(50);
+
+fn warn_if_slow(phase: &str, started: Instant) {
+    let took = started.elapsed();
+    if took >= SLOW_PHASE {
+        tracing::warn!(took_ms = took.as_millis() as u64, "{phase} was slow");
+    }
 }
 
 impl Appended {
@@ -58,6 +72,7 @@ impl Appended {
     pub(crate) async fn acknowledged(self, version: i16) -> ProduceResponse {
         let Appended { acks, mut topics } = self;
         if acks == -1 && !all_acknowledged(&topics) {
+            let started = Instant::now();
             topics = match blocking(move || wait_acks(topics)).await {
                 Ok(topics) => topics,
                 Err(code) => {
@@ -65,6 +80,7 @@ impl Appended {
                     Vec::new()
                 }
             };
+            warn_if_slow("waiting for a produce's fsync", started);
         }
         let responses = topics
             .into_iter()
