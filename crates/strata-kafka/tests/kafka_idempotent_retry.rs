@@ -7,66 +7,25 @@
 
 mod support;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-    TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceResponse,
 };
 use strata_log::TopicConfig;
 use support::Broker;
+use support::records::{batch, produce_request, values};
 use support::wire::Wire;
 
-/// A batch of `n` records of producer `id`/`epoch`, its first sequence number `sequence`.
-fn batch(id: i64, epoch: i16, sequence: i32, n: i32) -> Bytes {
-    let records: Vec<Record> = (0..n)
-        .map(|j| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: id,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i64::from(j),
-            sequence: sequence + j,
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(Bytes::from(format!("s{}", sequence + j))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
+/// A batch of `n` records of producer `id`/`epoch`, its first sequence number `sequence`;
+/// values `s<sequence>`.
+fn sequenced(id: i64, epoch: i16, sequence: i32, n: i32) -> Bytes {
+    let values: Vec<String> = (sequence..sequence + n).map(|s| format!("s{s}")).collect();
+    batch(&values, Some((id, epoch, sequence)))
 }
 
 /// Produces `records` to partition 0 of `events`: (error code, base offset).
 fn produce(wire: &mut Wire, records: Bytes) -> (i16, i64) {
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("events")))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(records)),
-                ]),
-        ]);
+    let request = produce_request("events", -1, records);
     let response: ProduceResponse = wire.call(ApiKey::Produce, 9, &request);
     let p = &response.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
@@ -91,12 +50,12 @@ fn a_retried_batch_is_appended_once_and_a_gap_appends_nothing() {
     assert_eq!(init.error_code, 0);
     let (id, epoch) = (init.producer_id.0, init.producer_epoch);
 
-    assert_eq!(produce(&mut wire, batch(id, epoch, 0, 3)), (0, 0));
+    assert_eq!(produce(&mut wire, sequenced(id, epoch, 0, 3)), (0, 0));
     // The retry of the same batch: answered with the first send's offset, not appended.
-    assert_eq!(produce(&mut wire, batch(id, epoch, 0, 3)), (0, 0));
-    assert_eq!(produce(&mut wire, batch(id, epoch, 3, 2)), (0, 3));
+    assert_eq!(produce(&mut wire, sequenced(id, epoch, 0, 3)), (0, 0));
+    assert_eq!(produce(&mut wire, sequenced(id, epoch, 3, 2)), (0, 3));
     // A gap (sequence 9 after 4): OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing appended.
-    let (code, _) = produce(&mut wire, batch(id, epoch, 9, 1));
+    let (code, _) = produce(&mut wire, sequenced(id, epoch, 9, 1));
     assert_eq!(code, 45);
 
     let partition = broker
@@ -111,18 +70,6 @@ fn a_retried_batch_is_appended_once_and_a_gap_appends_nothing() {
         5,
         "the retry and the gap appended nothing"
     );
-    let fetch = partition
-        .read(
-            0,
-            strata_log::ReadLimits {
-                max_records: 100,
-                max_bytes: 1 << 20,
-            },
-        )
-        .unwrap();
-    let values: Vec<String> = fetch
-        .records()
-        .map(|r| String::from_utf8(r.unwrap().value.to_vec()).unwrap())
-        .collect();
+    let values = values(&partition);
     assert_eq!(values, ["s0", "s1", "s2", "s3", "s4"]);
 }

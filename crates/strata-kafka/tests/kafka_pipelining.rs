@@ -6,64 +6,15 @@
 
 mod support;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse, ProduceResponse};
 use strata_log::{Durability, TopicConfig};
 use support::Broker;
+use support::records::{batch, produce_request, values};
 use support::wire::Wire;
 
-/// A batch of `n` records whose values name the request (`r<i>-<j>`).
-fn batch(request: usize, n: usize) -> Bytes {
-    let records: Vec<Record> = (0..n)
-        .map(|j| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: j as i64,
-            sequence: -1,
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(Bytes::from(format!("r{request}-{j}"))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
-}
-
-fn produce(topic: &str, acks: i16, records: Bytes) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(records)),
-                ]),
-        ])
+/// The values of request `i`'s `n` records (`r<i>-<j>`).
+fn request_values(i: usize, n: usize) -> Vec<String> {
+    (0..n).map(|j| format!("r{i}-{j}")).collect()
 }
 
 #[test]
@@ -98,7 +49,7 @@ fn pipelined_produces_are_answered_in_order_with_their_offsets() {
         let id = wire.send(
             ApiKey::Produce,
             9,
-            &produce("durable", acks, batch(i, records)),
+            &produce_request("durable", acks, batch(&request_values(i, records), None)),
         );
         if acks != 0 {
             sent.push(Sent::Produce {
@@ -141,22 +92,10 @@ fn pipelined_produces_are_answered_in_order_with_their_offsets() {
         .clone();
     assert_eq!(partition.end_offset(), next_offset);
     assert!(partition.durable_offset() >= acknowledged_durable);
-    let fetch = partition
-        .read(
-            0,
-            strata_log::ReadLimits {
-                max_records: 1000,
-                max_bytes: 1 << 20,
-            },
-        )
-        .unwrap();
-    let values: Vec<String> = fetch
-        .records()
-        .map(|r| String::from_utf8(r.unwrap().value.to_vec()).unwrap())
-        .collect();
+    let values = values(&partition);
     let expected: Vec<String> = (0..40usize)
         .filter(|i| i % 10 != 9)
-        .flat_map(|i| (0..1 + i % 3).map(move |j| format!("r{i}-{j}")))
+        .flat_map(|i| request_values(i, 1 + i % 3))
         .collect();
     assert_eq!(values, expected);
 }

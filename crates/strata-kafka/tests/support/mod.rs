@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod records;
 pub mod wire;
 
 use std::io::Write;
