@@ -3,11 +3,14 @@
 //! what we judge is medians and same-run ratios).
 //!
 //! Cases, 100-byte records, one partition, each `STRATA_BENCH_RUNS` times (default 3), median:
-//! - produce with librdkafka (`kcat -P`, one producer, linger 5 ms, batch 1 MiB, acks=all)
-//!   into a `never` and an `always` topic; then with this bench's own protocol client
+//! - produce with librdkafka (one producer, linger 5 ms, batch 1 MiB, acks=all) into a
+//!   `never` and an `always` topic, twice: through `kcat -P` (lines from a file) and through
+//!   [`rdkafka`] (a small program on the `rdkafka` crate: librdkafka without kcat's per-record
+//!   parsing and formatting); then with this bench's own protocol client
 //!   ([`client`]: one pre-encoded 1 MiB batch sent over and over, 4 requests in flight,
 //!   acks=-1), which leaves the node as the only thing working: its capacity;
-//! - consume from the beginning with librdkafka (`kcat -C … -e`) and with the bench client
+//! - consume from the beginning with librdkafka (`kcat -C … -e`, and [`rdkafka`]'s consumer)
+//!   and with the bench client
 //!   (records counted from batch headers, 16 MiB fetches);
 //! - the log in-process: the same records encoded into batches of the same size and appended
 //!   by one thread, then read back (`never` and `always`);
@@ -25,6 +28,7 @@
 //! `STRATA_BENCH_IN_FLIGHT` (default 4) the bench client's produce requests in flight.
 
 mod client;
+mod rdkafka;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -87,6 +91,20 @@ impl Node {
     /// The node's CPU seconds so far (user + system).
     fn cpu_seconds(&self) -> f64 {
         cpu_seconds(self.child.id())
+    }
+
+    /// Runs a case (`work` returns its seconds) and adds it to `case` with the node's CPU
+    /// seconds it took.
+    fn timed(
+        &self,
+        case: &mut Case,
+        records: u64,
+        work: impl FnOnce() -> Result<f64>,
+    ) -> Result<()> {
+        let cpu = self.cpu_seconds();
+        let seconds = work()?;
+        case.add(records, seconds, self.cpu_seconds() - cpu);
+        Ok(())
     }
 }
 
@@ -167,61 +185,85 @@ fn main() -> Result<()> {
 }
 
 /// The cases' names, in the order the table prints them.
-const CASES: [&str; 9] = [
+const CASES: [&str; 12] = [
     "produce never: kcat (librdkafka)",
+    "produce never: rdkafka (librdkafka)",
     "produce never: bench client",
     "produce never: log in-process",
     "produce always: kcat (librdkafka)",
+    "produce always: rdkafka (librdkafka)",
     "produce always: bench client",
     "produce always: log in-process",
     "consume: kcat (librdkafka)",
+    "consume: rdkafka (librdkafka)",
     "consume: bench client",
     "consume: log in-process",
 ];
+/// A path's index in [`CASES`]: its produce-`never` case; `+ ALWAYS` is its produce-`always`
+/// case, `+ CONSUME` its consume case.
+const KCAT: usize = 0;
+const RDKAFKA: usize = 1;
+const CLIENT: usize = 2;
+const IN_PROCESS: usize = 3;
+const ALWAYS: usize = 4;
+const CONSUME: usize = 8;
 
 fn run(tmp: &Path, records: u64, runs: u64, rate: u64, in_flight: usize) -> Result<()> {
     let values: Vec<Vec<u8>> = (0..PER_BATCH).map(value).collect();
     let lines = tmp.join("records.txt");
     write_lines(&lines, &values, records)?;
     let batch = client::record_batch(&values)?;
+    let rdkafka_client = rdkafka::build()?;
     let node = Node::start(&tmp.join("node"))?;
     let mut conn = Connection::open(&node.kafka)?;
     let mut cases: Vec<Case> = CASES.iter().map(|_| Case::default()).collect();
 
     for run in 0..runs {
-        for (d, durability) in ["never", "always"].into_iter().enumerate() {
-            let base = d * 3;
-            // librdkafka
+        for durability in ["never", "always"] {
+            let (always, consume) = (durability == "always", durability == "never");
+            let produce_case = |path: usize| path + if always { ALWAYS } else { 0 };
+            // librdkafka through kcat, then through the rdkafka crate.
             let topic = format!("kcat-{durability}-{run}");
             conn.create_topic(&topic, durability)?;
-            let cpu = node.cpu_seconds();
-            let secs = kcat_produce(&node.kafka, &topic, &lines)?;
-            cases[base].add(records, secs, node.cpu_seconds() - cpu);
-            if durability == "never" {
-                let cpu = node.cpu_seconds();
-                let secs = kcat_consume(&node.kafka, &topic, records)?;
-                cases[6].add(records, secs, node.cpu_seconds() - cpu);
+            node.timed(&mut cases[produce_case(KCAT)], records, || {
+                kcat_produce(&node.kafka, &topic, &lines)
+            })?;
+            if consume {
+                node.timed(&mut cases[KCAT + CONSUME], records, || {
+                    kcat_consume(&node.kafka, &topic, records)
+                })?;
+            }
+            conn.delete_topic(&topic)?;
+            let topic = format!("rdkafka-{durability}-{run}");
+            conn.create_topic(&topic, durability)?;
+            node.timed(&mut cases[produce_case(RDKAFKA)], records, || {
+                rdkafka::produce(&rdkafka_client, &node.kafka, &topic, records, VALUE_BYTES)
+            })?;
+            if consume {
+                node.timed(&mut cases[RDKAFKA + CONSUME], records, || {
+                    rdkafka::consume(&rdkafka_client, &node.kafka, &topic, records)
+                })?;
             }
             conn.delete_topic(&topic)?;
             // the bench client
             let topic = format!("raw-{durability}-{run}");
             conn.create_topic(&topic, durability)?;
-            let cpu = node.cpu_seconds();
-            let secs = conn.produce(&topic, &batch, PER_BATCH as u64, records, in_flight, -1)?;
             let produced = records.div_ceil(PER_BATCH as u64) * PER_BATCH as u64;
-            cases[base + 1].add(produced, secs, node.cpu_seconds() - cpu);
-            if durability == "never" {
-                let cpu = node.cpu_seconds();
-                let secs = conn.consume(&topic, produced, 16 << 20)?;
-                cases[7].add(produced, secs, node.cpu_seconds() - cpu);
+            node.timed(&mut cases[produce_case(CLIENT)], produced, || {
+                conn.produce(&topic, &batch, PER_BATCH as u64, records, in_flight, -1)
+            })?;
+            if consume {
+                node.timed(&mut cases[CLIENT + CONSUME], produced, || {
+                    conn.consume(&topic, produced, 16 << 20)
+                })?;
             }
             conn.delete_topic(&topic)?;
             // the log in-process
             let dir = tmp.join(format!("direct-{durability}-{run}"));
-            let (append, read) = in_process(&dir, &values, records, durability == "always")?;
-            cases[base + 2].add(records, append, 0.0);
-            if durability == "never" {
-                cases[8].add(records, read, 0.0);
+            let (append, read) = in_process(&dir, &values, records, always)?;
+            cases[produce_case(IN_PROCESS)].add(records, append, 0.0);
+            if consume {
+                cases[IN_PROCESS + CONSUME].add(records, read, 0.0);
             }
             let _ = fs::remove_dir_all(&dir);
         }
@@ -253,15 +295,19 @@ fn run(tmp: &Path, records: u64, runs: u64, rate: u64, in_flight: usize) -> Resu
     }
     let ratio =
         |a: usize, b: usize| median(cases[a].rates.clone()) / median(cases[b].rates.clone());
-    println!(
-        "ratios to the log in-process: produce never kcat {:.2}, bench client {:.2}; always kcat {:.2}, bench client {:.2}; consume kcat {:.2}, bench client {:.2}",
-        ratio(0, 2),
-        ratio(1, 2),
-        ratio(3, 5),
-        ratio(4, 5),
-        ratio(6, 8),
-        ratio(7, 8)
-    );
+    for (label, offset) in [
+        ("produce never", 0),
+        ("produce always", ALWAYS),
+        ("consume", CONSUME),
+    ] {
+        let base = IN_PROCESS + offset;
+        println!(
+            "ratios to the log in-process, {label}: kcat {:.2}, rdkafka {:.2}, bench client {:.2}",
+            ratio(KCAT + offset, base),
+            ratio(RDKAFKA + offset, base),
+            ratio(CLIENT + offset, base)
+        );
+    }
     for (durability, l) in ["always", "never"].iter().zip(&latency) {
         println!(
             "latency acks=all durability={durability} at {rate}/s (confluent-kafka): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, achieved {:.0}/s, failed {}",
