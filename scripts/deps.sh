@@ -22,15 +22,21 @@ if ((${#missing[@]})); then
 fi
 python3 -c 'import duckdb, pyarrow; print("test oracles: duckdb", duckdb.__version__, "pyarrow", pyarrow.__version__)'
 
-# The Kafka listener's tests drive it with real clients: kcat (librdkafka, a Debian package),
-# kafka-python (with python-snappy, lz4 and zstandard for its codecs) and confluent-kafka.
-if ! command -v kcat >/dev/null; then
-  echo "installing kcat"
+# Debian packages: kcat (librdkafka: the Kafka listener's tests drive it with real clients)
+# and fiu-utils (libfiu's fiu-run/fiu-ctrl: the fault tests fail fsyncs of the real binary).
+apt_packages=()
+command -v kcat >/dev/null || apt_packages+=(kcat)
+command -v fiu-run >/dev/null || apt_packages+=(fiu-utils)
+if ((${#apt_packages[@]})); then
+  echo "installing ${apt_packages[*]}"
   if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]]; then
     apt-get update -qq
   fi
-  apt-get install -y -qq kcat >/dev/null || { apt-get update -qq && apt-get install -y -qq kcat >/dev/null; }
+  apt-get install -y -qq "${apt_packages[@]}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${apt_packages[@]}" >/dev/null; }
 fi
+
+# The Kafka listener's tests drive it with real clients: kcat (librdkafka, a Debian package),
+# kafka-python (with python-snappy, lz4 and zstandard for its codecs) and confluent-kafka.
 kafka_modules=(kafka:kafka-python snappy:python-snappy lz4:lz4 zstandard:zstandard confluent_kafka:confluent-kafka)
 missing=()
 for entry in "${kafka_modules[@]}"; do
@@ -44,6 +50,6 @@ python3 -c 'import kafka, confluent_kafka; print("Kafka test clients: kafka-pyth
 kcat -V | head -n 1
 
 # The examples' tests drive a node with curl and bash.
-for tool in curl bash; do
+for tool in curl bash fiu-run fiu-ctrl; do
   command -v "$tool" >/dev/null || { echo "scripts/deps.sh: $tool is required" >&2; exit 1; }
 done

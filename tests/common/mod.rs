@@ -46,20 +46,34 @@ impl Node {
 
     /// Starts a node on `dir` (kept when the node stops, for restart tests).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Node {
-        Node::spawn(dir, extra, false)
+        Node::spawn(&[], dir, extra, false)
+    }
+
+    /// Starts a node on `dir` through a wrapper command that execs the binary (the same
+    /// process), e.g. `["fiu-run", "-x"]` for fault injection; its stderr is kept.
+    pub fn start_wrapped(wrapper: &[&str], dir: &Path, extra: &[&str]) -> Node {
+        Node::spawn(wrapper, dir, extra, true)
     }
 
     /// Starts a node in a fresh temporary directory, keeping its stderr (its log) for
     /// [`Node::log`]; the log is still echoed to the test's stderr.
     pub fn start_logged(extra: &[&str]) -> Node {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut node = Node::spawn(&tmp.path().join("data"), extra, true);
+        let mut node = Node::spawn(&[], &tmp.path().join("data"), extra, true);
         node._tmp = Some(tmp);
         node
     }
 
-    fn spawn(dir: &Path, extra: &[&str], capture: bool) -> Node {
-        let mut child = Command::new(BIN)
+    fn spawn(wrapper: &[&str], dir: &Path, extra: &[&str], capture: bool) -> Node {
+        let mut command = match wrapper {
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            [] => Command::new(BIN),
+        };
+        let mut child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(dir)
@@ -75,7 +89,7 @@ impl Node {
                 Stdio::inherit()
             })
             .spawn()
-            .expect("spawn strata serve");
+            .unwrap_or_else(|e| panic!("spawn strata serve through {wrapper:?}: {e}"));
         let stderr = child.stderr.take().map(|pipe| {
             let kept = Arc::new(Mutex::new(String::new()));
             let sink = Arc::clone(&kept);

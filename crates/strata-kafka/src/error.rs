@@ -105,6 +105,9 @@ pub(crate) fn log_error_code(e: &strata_log::Error) -> ResponseError {
         E::EmptyBatch => ResponseError::InvalidRecord,
         E::UnknownGroup(_) => ResponseError::GroupIdNotFound,
         E::Closed => ResponseError::NotLeaderOrFollower,
+        // Kafka's answer for a log directory that failed: clients retry, as they would
+        // against a broker whose disk went offline.
+        E::SyncFailed { .. } => ResponseError::KafkaStorageError,
         _ => ResponseError::UnknownServerError,
     }
 }
@@ -131,5 +134,14 @@ mod tests {
         assert_eq!(log_error_code(&too_large).code(), 10);
         let bad_name = strata_log::names::validate_name("topic", "a b").expect_err("invalid");
         assert_eq!(log_error_code(&bad_name).code(), 17);
+        let sync_failed = strata_log::Error::SyncFailed {
+            path: "p/00000000000000000000.log".into(),
+            reason: "Input/output error".into(),
+        };
+        assert_eq!(
+            log_error_code(&sync_failed).code(),
+            56,
+            "KAFKA_STORAGE_ERROR"
+        );
     }
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::publish::Watermark;
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// A flusher thread with nothing to do for this long exits; the next request starts another.
@@ -111,6 +112,8 @@ pub struct GroupCommit<W> {
     changed: Condvar,
     /// `state.durable`, readable without the lock.
     durable: Watermark,
+    /// `state.failed.is_some()`, readable without the lock: every append checks it.
+    failed: AtomicBool,
 }
 
 impl<W: SyncWork> GroupCommit<W> {
@@ -129,7 +132,18 @@ impl<W: SyncWork> GroupCommit<W> {
             }),
             changed: Condvar::new(),
             durable: Watermark::new(durable),
+            failed: AtomicBool::new(false),
         }
+    }
+
+    /// [`Error::SyncFailed`] once an fsync has failed: from then on the partition must not
+    /// take more records (they could never be acknowledged, yet readers would see them and a
+    /// restart might keep them), so its writer refuses appends until the log is reopened.
+    pub fn failure(&self) -> Option<Error> {
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.state.lock().failed.as_ref().map(Failure::error)
     }
 
     /// Every record below this offset is durable.
@@ -182,7 +196,7 @@ impl<W: SyncWork> GroupCommit<W> {
     /// none is in flight. A `target` past what is written means the records were cut away.
     ///
     /// # Errors
-    /// The I/O error of the fsync this caller ran, [`Error::SyncFailed`] when an earlier
+    /// [`Error::SyncFailed`] when the fsync this caller ran or waited for failed, or an earlier
     /// fsync failed, [`Error::Truncated`] when a [`Self::reset`] cut the records away first.
     pub fn wait_durable(&self, target: u64) -> Result<()> {
         if self.durable() >= target {
@@ -266,9 +280,13 @@ impl<W: SyncWork> GroupCommit<W> {
                 }
                 Ok(()) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "fsync failed: the partition no longer acknowledges writes");
-                    st.failed = Some(Failure::of(&e));
-                    result = Err(e);
+                    tracing::error!(error = %e, "fsync failed: the partition is read-only until the node restarts");
+                    let failure = Failure::of(&e);
+                    // Every waiter, this one included, gets the same `SyncFailed`, so callers
+                    // tell "not durable" apart from other I/O errors by one variant.
+                    result = Err(failure.error());
+                    st.failed = Some(failure);
+                    self.failed.store(true, Ordering::Release);
                 }
             }
         }
@@ -337,5 +355,84 @@ impl<W: SyncWork> GroupCommit<W> {
         while st.flusher || st.syncing {
             st = self.changed.wait(st);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    /// Files that are "written" through `written` and whose fsync fails while `fail` is set.
+    struct Work {
+        written: u64,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl SyncWork for Work {
+        type Job = Arc<AtomicBool>;
+
+        fn has_background_work(&self) -> bool {
+            false
+        }
+
+        fn written(&self) -> u64 {
+            self.written
+        }
+
+        fn take(&mut self, _through_end: bool) -> (Self::Job, u64) {
+            (Arc::clone(&self.fail), self.written)
+        }
+
+        fn run(fail: Self::Job) -> Result<()> {
+            if fail.load(Ordering::SeqCst) {
+                return Err(Error::Io {
+                    path: "00000000000000000000.log".into(),
+                    source: std::io::Error::from_raw_os_error(5),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    fn commit(fail: &Arc<AtomicBool>) -> GroupCommit<Work> {
+        let work = Work {
+            written: 0,
+            fail: Arc::clone(fail),
+        };
+        GroupCommit::new(work, 0)
+    }
+
+    #[test]
+    fn a_failed_fsync_is_sticky_and_reported_as_sync_failed() {
+        let fail = Arc::new(AtomicBool::new(false));
+        let commit = commit(&fail);
+        commit.update(|w| w.written = 10);
+        commit.wait_durable(10).expect("a working disk");
+        assert_eq!(commit.durable(), 10);
+        assert!(commit.failure().is_none());
+
+        fail.store(true, Ordering::SeqCst);
+        commit.update(|w| w.written = 20);
+        let first = commit.wait_durable(20).expect_err("the fsync fails");
+        assert!(
+            matches!(&first, Error::SyncFailed { path, reason } if path.ends_with("00000000000000000000.log") && reason.contains("os error 5")),
+            "{first:?}"
+        );
+        assert!(matches!(commit.failure(), Some(Error::SyncFailed { .. })));
+
+        // The disk "recovers": a later fsync would succeed, but proves nothing about the
+        // pages the failed one dropped, so the commit stays failed and durable stays put.
+        fail.store(false, Ordering::SeqCst);
+        assert!(matches!(
+            commit.wait_durable(20),
+            Err(Error::SyncFailed { .. })
+        ));
+        assert!(matches!(commit.failure(), Some(Error::SyncFailed { .. })));
+        assert_eq!(commit.durable(), 10);
+        // Nothing asks for a flusher any more: the partition is read-only.
+        assert!(!commit.request(20));
     }
 }

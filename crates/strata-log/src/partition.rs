@@ -210,7 +210,8 @@ impl Partition {
     /// # Errors
     /// [`Error::RecordTooLarge`] / [`Error::BatchTooLarge`] against the topic's limits (nothing
     /// is written), [`Error::Closed`] after close, I/O errors naming the file,
-    /// [`Error::SyncFailed`] after an earlier failed fsync.
+    /// [`Error::SyncFailed`] when this append's fsync failed, or an earlier one did (then
+    /// nothing is written: the partition is read-only until the log is reopened).
     pub fn append(&self, batch: EncodedBatch) -> Result<AppendInfo> {
         // The caller waits right away, so it runs the fsync itself (no hand-off to a flusher).
         let info = self.write(batch, false)?;
@@ -238,8 +239,8 @@ impl Partition {
     /// (the batch was written when [`Self::append_unacked`] returned).
     ///
     /// # Errors
-    /// The I/O error of a failed fsync (naming the file), [`Error::SyncFailed`] after an
-    /// earlier one, [`Error::Truncated`] when the partition was truncated below the append:
+    /// [`Error::SyncFailed`] when its fsync failed (naming the file) or an earlier one did,
+    /// [`Error::Truncated`] when the partition was truncated below the append:
     /// the append must then not be acknowledged.
     pub fn wait_ack(&self, info: &AppendInfo) -> Result<()> {
         if self.config.durability == Durability::Always {
@@ -277,6 +278,9 @@ impl Partition {
             let mut w = self.writer.lock();
             if w.closed {
                 return Err(Error::Closed);
+            }
+            if let Some(failed) = self.commit.failure() {
+                return Err(failed);
             }
             let len = batch.as_bytes().len() as u64;
             if w.active.position > 0

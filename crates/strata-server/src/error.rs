@@ -214,6 +214,9 @@ fn classify_log(e: &strata_log::Error) -> (StatusCode, &'static str, Option<Valu
         ),
         L::UnknownGroup(_) => (StatusCode::NOT_FOUND, "unknown_group", None),
         L::Closed => (StatusCode::SERVICE_UNAVAILABLE, "closed", None),
+        // The partition is read-only until a restart: retrying here cannot succeed, but the
+        // same request after the operator restarted the node can (nothing of it was kept).
+        L::SyncFailed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sync_failed", None),
         L::Io { source, .. } if source.raw_os_error() == Some(28) => {
             // ENOSPC: the client can retry once an operator frees space.
             (StatusCode::INSUFFICIENT_STORAGE, "disk_full", None)
