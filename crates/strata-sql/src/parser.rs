@@ -3,7 +3,8 @@
 //!
 //! sqlparser's tokenizer splits the text (keeping every token's line and column). Statement
 //! heads that sqlparser does not know — `CREATE STREAM`, `CREATE TABLE … WITH (…)` with
-//! `WATERMARK FOR`, `SHOW STREAMS`, `DESCRIBE` — are read here, token by token. In queries, a
+//! `WATERMARK FOR` — are read here, token by token (ksqlDB's commands, `SHOW`, `DESCRIBE`,
+//! `PRINT`, … in `statements`; whether a SELECT is a pull or a push query in `pull`). In queries, a
 //! pre-pass ([`window`]) lifts out the streaming clauses (`WINDOW TUMBLING (…)`, `EMIT …`,
 //! `TABLE(TUMBLE(…))`) and hands sqlparser the plain SQL that remains, with the original token
 //! locations, so its errors still point at the user's text. [`query`] resolves names against
