@@ -166,7 +166,7 @@ async fn table_views_upsert_delete_retract_and_read_views_over_http() {
             hyper::Method::POST,
             "/v1/sql",
             Some((
-                bytes::Bytes::from("SELECT id, region FROM users WHERE x >= 0;"),
+                bytes::Bytes::from("SELECT id, region FROM users WHERE x >= 0 EMIT CHANGES;"),
                 "text/plain",
             )),
         )

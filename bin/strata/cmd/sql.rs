@@ -1,5 +1,6 @@
-//! `strata sql`: send SQL to the node; print what each statement did, or stream the rows of a
-//! continuous query until Ctrl-C or --limit.
+//! `strata sql`: send SQL to the node; print what each statement did (a pull query's rows,
+//! SHOW's lists, DESCRIBE, EXPLAIN as tables and text), or stream the rows of a push query or
+//! the records of a PRINT until Ctrl-C, --limit or the statement's LIMIT.
 
 use std::io::{Read, Write};
 
@@ -9,7 +10,7 @@ use hyper::Method;
 use serde::Deserialize;
 use serde_json::Value;
 use strata_server::api::ErrorBody;
-use strata_server::api::sql::{Outcome, Source, SqlResponse};
+use strata_server::api::sql::{Outcome, Source, SqlResponse, Statistics};
 use strata_server::client::api_error;
 
 use super::ndjson::Lines;
@@ -122,7 +123,7 @@ fn print_outcomes(outcomes: &[Outcome], output: Output) -> Result {
     }
     for o in outcomes {
         match o {
-            Outcome::Listing { sources, views } => {
+            Outcome::Listing { sources, views, .. } => {
                 let sources: Vec<Vec<String>> = sources
                     .iter()
                     .map(|s| vec![s.name.clone(), s.kind.clone(), s.topic.clone()])
@@ -132,16 +133,107 @@ fn print_outcomes(outcomes: &[Outcome], output: Output) -> Result {
                 println!();
                 print_table(&["VIEW"], &views)?;
             }
-            Outcome::SourceDescription { source } => print_source(source)?,
+            Outcome::SourceDescription { source, statistics } => {
+                print_source(source)?;
+                if let Some(s) = statistics {
+                    print_statistics(s);
+                }
+            }
+            Outcome::ViewDescription {
+                output: Some(output),
+                query_id,
+                statistics,
+                ..
+            } => {
+                print_source(output)?;
+                println!("query: {}", opt(query_id.clone()));
+                if let Some(s) = statistics {
+                    print_statistics(s);
+                }
+            }
+            Outcome::Queries { queries } => {
+                let rows: Vec<Vec<String>> = queries
+                    .iter()
+                    .map(|q| {
+                        vec![
+                            q.id.clone(),
+                            q.kind.clone(),
+                            q.source.clone(),
+                            q.sink.clone(),
+                            q.status.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["QUERY", "KIND", "READS", "WRITES", "STATUS"], &rows)?;
+            }
+            Outcome::Topics { topics } => {
+                let rows: Vec<Vec<String>> = topics
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.partitions.to_string(),
+                            t.records.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["TOPIC", "PARTITIONS", "RECORDS"], &rows)?;
+            }
+            Outcome::Explanation { text, .. } => println!("{text}"),
+            Outcome::Rows { columns, rows, .. } => print_rows(columns, rows)?,
             other => println!("{}", outcome_line(other)),
         }
     }
     Ok(())
 }
 
+/// A pull query's rows as a table, columns in the answer's order.
+fn print_rows(columns: &Value, rows: &[Box<serde_json::value::RawValue>]) -> Result {
+    let names: Vec<String> = columns
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let header: Vec<String> = names.iter().map(|n| n.to_uppercase()).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(r.get()).unwrap_or_default();
+            names
+                .iter()
+                .map(|n| match &v[n] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "null".to_owned(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    print_table(&header, &cells)
+}
+
+/// What `DESCRIBE EXTENDED` adds.
+fn print_statistics(s: &Statistics) {
+    println!(
+        "topic {}: {} partition(s), {} record(s); read by {}",
+        s.topic.name,
+        s.topic.partitions,
+        s.topic.records,
+        if s.read_by.is_empty() {
+            "no query".to_owned()
+        } else {
+            s.read_by.join(", ")
+        }
+    );
+}
+
 /// `DESCRIBE` of a stream or table.
 fn print_source(s: &Source) -> Result {
-    println!("{} {} on topic {}", s.kind, s.name, s.topic);
+    println!("{} {} on topic {} ({})", s.kind, s.name, s.topic, s.format);
     let event_time = match &s.timestamp_column {
         None => "the record timestamp (ROWTIME)".to_owned(),
         Some(c) => c.clone(),
@@ -149,6 +241,9 @@ fn print_source(s: &Source) -> Result {
     println!("event time: {event_time}");
     if let Some(k) = &s.primary_key {
         println!("primary key: {k}");
+    }
+    if let Some(pt) = &s.proctime_column {
+        println!("processing time: {pt}");
     }
     let columns: Vec<Vec<String>> = s
         .columns
@@ -168,7 +263,12 @@ fn outcome_line(o: &Outcome) -> String {
         Outcome::AlreadyExists { name } => format!("{name} already exists: nothing done"),
         Outcome::Dropped { name } => format!("dropped {name}"),
         Outcome::QueryStarted { name, .. } => format!("started query {name}"),
-        Outcome::ViewDescription { plan, stats } => {
+        Outcome::Terminated { queries } => format!("terminated {}", queries.join(", ")),
+        Outcome::PropertySet { property, value } => {
+            format!("set {property} = {value} for the statements after it")
+        }
+        Outcome::PrintStarted { topic, .. } => format!("printing topic {topic}"),
+        Outcome::ViewDescription { plan, stats, .. } => {
             /// The names in a plan this line shows.
             #[derive(Deserialize)]
             struct Names {
@@ -186,7 +286,12 @@ fn outcome_line(o: &Outcome) -> String {
             format!("view {} reads {}; stats {stats}", opt(view), opt(source))
         }
         // Printed whole elsewhere (`print_outcomes`); here, before a query's rows, as JSON.
-        Outcome::Listing { .. } | Outcome::SourceDescription { .. } => serde_json::to_value(o)
+        Outcome::Listing { .. }
+        | Outcome::SourceDescription { .. }
+        | Outcome::Queries { .. }
+        | Outcome::Topics { .. }
+        | Outcome::Explanation { .. }
+        | Outcome::Rows { .. } => serde_json::to_value(o)
             .map(|v| v.to_string())
             .unwrap_or_default(),
     }

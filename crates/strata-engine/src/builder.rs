@@ -7,7 +7,7 @@
 //! # let source = SourceDef { name: "clicks".into(), topic: "clicks".into(), kind: Default::default(),
 //! #   columns: vec![ColumnDef { name: "page".into(), data_type: SqlType::Varchar }],
 //! #   format: Default::default(), timestamp_column: None, watermark_delay_ms: None,
-//! #   primary_key: None, properties: vec![] };
+//! #   primary_key: None, properties: vec![], proctime_column: None };
 //! let plan = ViewBuilder::new("views_per_page", source)
 //!     .window(WindowSpec::Tumbling { size_ms: 60_000 })
 //!     .group_by("page", col("page"))

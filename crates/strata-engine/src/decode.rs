@@ -226,6 +226,7 @@ mod tests {
             watermark_delay_ms: None,
             primary_key: None,
             properties: Vec::new(),
+            proctime_column: None,
         }
     }
 

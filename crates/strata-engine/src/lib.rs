@@ -1,6 +1,7 @@
 //! `strata-engine`: the dataflow — view plans run as Arrow operators over record batches.
 //!
-//! Log records are decoded with the source's schema ([`decode`]); expressions are evaluated
+//! Log records are decoded with the source's schema ([`decode`]), processing time stamped
+//! ([`proctime`]); expressions are evaluated
 //! column-wise ([`expr`]); records are assigned to event-time windows (`window`) and
 //! aggregated by key into mergeable accumulators (`aggregate`, `groups`) by the view operator
 //! ([`operator`]); tables upsert and retract ([`upsert`]), streams join tables ([`join`]),
@@ -26,6 +27,7 @@ mod keys;
 mod loom;
 pub mod operator;
 pub mod pipeline;
+pub mod proctime;
 mod scalar;
 pub mod sql;
 mod stages;

@@ -415,7 +415,8 @@ impl Pipeline {
             .as_mut()
             .ok_or_else(|| Error::plan("this pipeline takes Arrow batches, not log records"))?;
         let decoded = decoder.decode(records)?;
-        let batch = self.join(decoded.batch)?;
+        let batch = crate::proctime::stamp(decoded.batch, &self.plan.source)?;
+        let batch = self.join(batch)?;
         let mut output = Output::default();
         lock(&self.operator).process(&batch, &decoded.tombstones, &mut output)?;
         Ok(Step {
@@ -546,6 +547,7 @@ mod tests {
             watermark_delay_ms: None,
             primary_key: (kind == SourceKind::Table).then(|| "id".into()),
             properties: Vec::new(),
+            proctime_column: None,
         }
     }
 

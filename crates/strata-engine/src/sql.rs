@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+pub use strata_sql::commands::{PullQuery, ShowKind};
 pub use strata_sql::{Catalog, EmptyCatalog, is_window_topn};
 
 use crate::error::Result;
@@ -74,5 +75,6 @@ pub fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
         watermark_delay_ms: None,
         primary_key: None,
         properties: vec![("kafka_topic".into(), changelog_topic(&plan.name))],
+        proctime_column: None,
     })
 }

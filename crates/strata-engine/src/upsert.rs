@@ -310,6 +310,7 @@ mod tests {
             watermark_delay_ms: None,
             primary_key: Some("id".into()),
             properties: Vec::new(),
+            proctime_column: None,
         }
     }
 

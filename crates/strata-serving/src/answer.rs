@@ -91,7 +91,7 @@ fn check_aggregate(plan: &ViewPlan, by: &str) -> Result<()> {
 /// The view's rows to select from: for a Lambda view the merge of its batch view and the
 /// speed layer's partials (narrowed to the asked key and window range before merging), with
 /// where they come from; else the speed layer's current rows.
-fn current_rows(
+pub(crate) fn current_rows(
     engine: &Engine,
     plan: &ViewPlan,
     q: &RowQuery,

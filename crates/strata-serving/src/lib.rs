@@ -12,6 +12,8 @@
 //! - [`Lookups`] answers a Lambda view's point lookups faster, with kept scratch operators
 //!   and a direct JSON writer, whenever it can write the same body.
 //! - [`read_changes`] and [`read_rows`] read a view's changelog for change streams.
+//! - [`pull`] answers a pull query (`SELECT … FROM table_or_view WHERE …`) once, from a
+//!   view's current rows (or a table source's, read on the spot).
 //! - [`columns_json`] describes rows' columns as answers do.
 //!
 //! Inside: `merge` (the merge itself), `rows` (row selection), `row_json` (the fast JSON
@@ -23,6 +25,7 @@ mod changes;
 mod error;
 mod lookup;
 mod merge;
+mod pull;
 mod row_json;
 mod rows;
 
@@ -32,4 +35,5 @@ pub use changes::{Change, TAIL_BATCH, read_changes, read_rows};
 pub use error::{Error, Result};
 pub use lookup::Lookups;
 pub use merge::attach;
+pub use pull::{PullAnswer, pull};
 pub use rows::{RowQuery, columns_json};

@@ -10,16 +10,24 @@
 //! [`functions`] (the scalar-function registry: names, type rules, kernels, docs),
 //! [`typing`] (the type of every expression), `tokens` (sqlparser's
 //! tokens, statements and errors with locations), [`catalog`], `window` (the streaming clauses
-//! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `parser`
-//! (statements).
+//! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `missing`
+//! (errors for what is not supported yet), [`proctime`] (processing time), `pull` (pull or push query), [`commands`] and
+//! `statements` (ksqlDB's SHOW, DESCRIBE, PRINT, SET, TERMINATE, EXPLAIN), [`explain`] (a
+//! plan as text), `parser` (statements).
 
 pub mod catalog;
+pub mod commands;
 pub mod date_format;
 pub mod error;
+pub mod explain;
 pub mod functions;
+mod missing;
 mod parser;
 pub mod plan;
+pub mod proctime;
+mod pull;
 mod query;
+mod statements;
 mod tokens;
 mod topn;
 pub mod types;
@@ -34,3 +42,5 @@ pub use topn::{is_window_topn, parse_window_topn};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_statements;

@@ -3,7 +3,8 @@
 //!
 //! sqlparser's tokenizer splits the text (keeping every token's line and column). Statement
 //! heads that sqlparser does not know — `CREATE STREAM`, `CREATE TABLE … WITH (…)` with
-//! `WATERMARK FOR`, `SHOW STREAMS`, `DESCRIBE` — are read here, token by token. In queries, a
+//! `WATERMARK FOR` — are read here, token by token (ksqlDB's commands, `SHOW`, `DESCRIBE`,
+//! `PRINT`, … in `statements`; whether a SELECT is a pull or a push query in `pull`). In queries, a
 //! pre-pass ([`window`]) lifts out the streaming clauses (`WINDOW TUMBLING (…)`, `EMIT …`,
 //! `TABLE(TUMBLE(…))`) and hands sqlparser the plain SQL that remains, with the original token
 //! locations, so its errors still point at the user's text. [`query`] resolves names against
@@ -22,7 +23,7 @@ use crate::tokens::{
     Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
     tokenize,
 };
-use crate::{query, topn, window};
+use crate::{query, statements, topn, window};
 
 /// How a view declared earlier in the same text is read by the statements after it
 /// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
@@ -92,53 +93,14 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     let toks = &stmt.tokens;
     let mut c = Cursor::new(toks, stmt.end);
     let first = c.peek().map(|t| t.token.clone()).unwrap_or(Token::EOF);
+    if let Some(command) = statements::command(toks, stmt.end, catalog)? {
+        return Ok(command);
+    }
     if is_kw(&first, "CREATE") {
         return create(&mut c, catalog);
     }
     if is_kw(&first, "SELECT") || first == Token::LParen {
-        return Ok(Statement::Query(plan_view(
-            toks, stmt.end, "query", catalog,
-        )?));
-    }
-    if is_kw(&first, "DROP") {
-        c.next();
-        let kind_loc = c.loc();
-        if !(c.eat_kw("STREAM") || c.eat_kw("TABLE") || c.eat_kw("VIEW")) {
-            return Err(sql_err(
-                kind_loc,
-                format!("expected STREAM, TABLE or VIEW after DROP, {}", c.found()),
-            ));
-        }
-        let if_exists = c.eat_kws(&["IF", "EXISTS"]);
-        let name = c.object_name("a name to drop")?;
-        // ksqlDB's `DELETE TOPIC`: topics outlive their schemas in strata; delete them with
-        // `strata topic delete`.
-        let _ = c.eat_kws(&["DELETE", "TOPIC"]);
-        c.eat_kw("CASCADE");
-        c.expect_end("DROP")?;
-        return Ok(Statement::Drop { name, if_exists });
-    }
-    if is_kw(&first, "SHOW") || is_kw(&first, "LIST") {
-        c.next();
-        let loc = c.loc();
-        let known = ["STREAMS", "TABLES", "VIEWS", "QUERIES", "TOPICS", "SOURCES"];
-        if !known.iter().any(|k| c.eat_kw(k)) {
-            return Err(sql_err(
-                loc,
-                format!("expected SHOW STREAMS, TABLES or VIEWS, {}", c.found()),
-            ));
-        }
-        c.eat_kw("EXTENDED");
-        c.expect_end("SHOW")?;
-        return Ok(Statement::Show);
-    }
-    if is_kw(&first, "DESCRIBE") || is_kw(&first, "DESC") {
-        c.next();
-        c.eat_kw("EXTENDED");
-        let name = c.object_name("the name of a stream, table or view")?;
-        c.eat_kw("EXTENDED");
-        c.expect_end("DESCRIBE")?;
-        return Ok(Statement::Describe(name));
+        return crate::pull::query_statement(toks, stmt.end, catalog);
     }
     let loc = c.loc();
     let hint = if is_kw(&first, "INSERT") {
@@ -146,7 +108,7 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     } else if is_kw(&first, "WITH") {
         "WITH (common table expressions) is not supported: create a view and select from its source instead"
     } else {
-        "expected CREATE, SELECT, DROP, SHOW or DESCRIBE"
+        "expected CREATE, SELECT, DROP, SHOW, DESCRIBE, EXPLAIN, PRINT, SET or TERMINATE"
     };
     Err(sql_err(
         loc,
@@ -275,13 +237,23 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
     })
 }
 
+/// Plans one `CREATE …` statement in `toks` (what `EXPLAIN CREATE …` explains).
+pub(crate) fn parse_one(
+    toks: &[TokenWithSpan],
+    end: Location,
+    catalog: &dyn Catalog,
+) -> Result<Statement> {
+    create(&mut Cursor::new(toks, end), catalog)
+}
+
 /// Plans a query as view `name`: a window Top-N ([`topn`]) or any other query ([`query`]).
-fn plan_view(
+pub(crate) fn plan_view(
     toks: &[TokenWithSpan],
     end: Location,
     name: &str,
     catalog: &dyn Catalog,
 ) -> Result<ViewPlan> {
+    crate::missing::check(toks)?;
     if topn::tokens_are_window_topn(toks) {
         return Ok(topn::plan_window_topn(toks, end, name, catalog)?.into_view());
     }
@@ -371,6 +343,7 @@ struct ColumnList {
     columns: Vec<ColumnDef>,
     primary_key: Option<(Location, String)>,
     watermark: Option<(Location, String, u64)>,
+    proctime: Option<String>,
 }
 
 fn source_def(
@@ -385,6 +358,7 @@ fn source_def(
         columns,
         primary_key,
         watermark,
+        proctime,
     } = column_list(open, cols)?;
     let (with_loc, properties) = props.unwrap_or((name_loc, Vec::new()));
     let prop = |k: &str| {
@@ -430,6 +404,7 @@ fn source_def(
         watermark_delay_ms,
         primary_key: primary_key.map(|(_, k)| k),
         properties,
+        proctime_column: proctime,
     })
 }
 
@@ -440,6 +415,7 @@ fn column_list(open: Location, cols: &[TokenWithSpan]) -> Result<ColumnList> {
         columns: Vec::new(),
         primary_key: None,
         watermark: None,
+        proctime: None,
     };
     for part in split_commas(cols) {
         let loc = part.first().map_or(open, |t| t.span.start);
@@ -476,7 +452,15 @@ fn column_list(open: Location, cols: &[TokenWithSpan]) -> Result<ColumnList> {
             set_key(&mut out.primary_key, loc, key)?;
             continue;
         }
-        let col = column(&mut c, loc, &mut out.primary_key)?;
+        let col = if part.get(1).is_some_and(|t| is_kw(&t.token, "AS")) {
+            let col = crate::proctime::computed_column(&mut c)?;
+            if out.proctime.replace(col.name.clone()).is_some() {
+                return Err(sql_err(loc, "only one PROCTIME() column per source"));
+            }
+            col
+        } else {
+            column(&mut c, loc, &mut out.primary_key)?
+        };
         if out.columns.iter().any(|x| x.name == col.name) {
             return Err(sql_err(
                 loc,
@@ -531,12 +515,6 @@ fn column(
         return Err(sql_err(
             loc,
             format!("column name {col} is reserved (strata provides it); rename the column"),
-        ));
-    }
-    if c.peek_kw("AS") {
-        return Err(sql_err(
-            c.loc(),
-            "computed columns are not supported; compute the value in the view's SELECT",
         ));
     }
     let data_type = column_type(c)?;

@@ -72,6 +72,11 @@ pub struct SourceDef {
     pub primary_key: Option<String>,
     /// `WITH (…)` properties as given (lower-cased keys), kept for `DESCRIBE`.
     pub properties: Vec<(String, String)>,
+    /// Flink's processing-time attribute (`pt AS PROCTIME()`): a TIMESTAMP column of
+    /// `columns` that decoding fills with the wall-clock time the record is read, never from
+    /// the record. Absent from catalogs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proctime_column: Option<String>,
 }
 
 /// A builder's way to declare a source in Rust (tests, benchmarks, the Rust view builder):
@@ -89,6 +94,7 @@ impl SourceDef {
             watermark_delay_ms: None,
             primary_key: None,
             properties: Vec::new(),
+            proctime_column: None,
         }
     }
 
@@ -444,10 +450,19 @@ impl ViewPlan {
     /// window Top-N ([`ViewPlan::is_ranked`]).
     pub fn merges_batch(&self) -> bool {
         self.serving == ServingMode::Lambda
+            && !self.on_processing_time()
             && self.is_aggregating()
             && self.join.is_none()
             && !self.reads_table()
             && !self.is_ranked()
+    }
+
+    /// True when the view's time is processing time (its event-time column is the source's
+    /// `PROCTIME()` column): what it computes depends on when records were read, which a batch
+    /// recomputation cannot reproduce, so it is served by the speed layer alone.
+    pub fn on_processing_time(&self) -> bool {
+        self.source.proctime_column.is_some()
+            && self.source.timestamp_column == self.source.proctime_column
     }
 
     /// True for a window Top-N view: served by the speed layer alone, as the batch layer
@@ -482,19 +497,50 @@ pub enum Statement {
         /// `IF NOT EXISTS`.
         if_not_exists: bool,
     },
-    /// A bare `SELECT`: a continuous query whose results stream back to the client.
+    /// A push query (`SELECT … [EMIT CHANGES]`): a continuous query whose results stream back
+    /// to the client.
     Query(ViewPlan),
-    /// `DROP VIEW|TABLE|STREAM name`.
+    /// `SELECT … EMIT CHANGES LIMIT n`: a push query that ends after `limit` rows.
+    LimitedQuery {
+        /// The query.
+        plan: ViewPlan,
+        /// Rows to send before the query ends.
+        limit: u64,
+    },
+    /// `SELECT … FROM table_or_view …` without `EMIT`: answered once, from current rows.
+    PullQuery(Box<crate::commands::PullQuery>),
+    /// `DROP VIEW|TABLE|STREAM name [DELETE TOPIC]`.
     Drop {
         /// The name.
         name: String,
         /// `IF EXISTS`.
         if_exists: bool,
+        /// `DELETE TOPIC`: a source's topic goes too.
+        #[serde(default)]
+        delete_topic: bool,
     },
-    /// `SHOW STREAMS|TABLES|VIEWS`.
-    Show,
-    /// `DESCRIBE name`.
-    Describe(String),
+    /// `SHOW STREAMS|TABLES|VIEWS|SOURCES|QUERIES|TOPICS`.
+    Show(crate::commands::ShowKind),
+    /// `DESCRIBE [EXTENDED] name`.
+    Describe {
+        /// The stream, table or view.
+        name: String,
+        /// `EXTENDED`: with statistics.
+        extended: bool,
+    },
+    /// `PRINT topic …`: the topic's raw records, streamed.
+    Print(crate::commands::PrintSpec),
+    /// `SET 'property' = 'value'`: for the statements after it in the same request.
+    Set {
+        /// The property (one of [`crate::commands::SESSION_PROPERTIES`]), lower-cased.
+        property: String,
+        /// Its value, lower-cased.
+        value: String,
+    },
+    /// `TERMINATE id` / `TERMINATE ALL`: stop running queries.
+    Terminate(crate::commands::TerminateTarget),
+    /// `EXPLAIN …`: a plan as readable text.
+    Explain(crate::commands::ExplainTarget),
 }
 
 /// A compiled window Top-N: the plan of what is ranked, and how.

@@ -21,7 +21,11 @@ fn one(sql: &str, catalog: &dyn Catalog) -> Statement {
 
 fn view(sql: &str, catalog: &dyn Catalog) -> ViewPlan {
     match one(sql, catalog) {
-        Statement::CreateView { plan, .. } | Statement::Query(plan) => plan,
+        Statement::CreateView { plan, .. }
+        | Statement::Query(plan)
+        | Statement::LimitedQuery { plan, .. } => plan,
+        // A pull query's plan as a push query runs it (what these tests check).
+        Statement::PullQuery(q) => q.push,
         other => panic!("not a view: {other:?}"),
     }
 }
@@ -501,36 +505,52 @@ fn stream_table_join() {
 #[test]
 fn other_statements() {
     let c = catalog();
-    assert_eq!(one("SHOW STREAMS", &c), Statement::Show);
-    assert_eq!(one("show tables;", &c), Statement::Show);
-    assert_eq!(one("LIST STREAMS", &c), Statement::Show);
+    use crate::commands::ShowKind;
+    assert_eq!(one("SHOW STREAMS", &c), Statement::Show(ShowKind::Streams));
+    assert_eq!(one("show tables;", &c), Statement::Show(ShowKind::Tables));
+    assert_eq!(one("LIST STREAMS", &c), Statement::Show(ShowKind::Streams));
+    assert_eq!(one("SHOW QUERIES", &c), Statement::Show(ShowKind::Queries));
+    assert_eq!(
+        one("SHOW ALL TOPICS", &c),
+        Statement::Show(ShowKind::Topics)
+    );
+    assert_eq!(one("SHOW VIEWS", &c), Statement::Show(ShowKind::Views));
     assert_eq!(
         one("DESCRIBE page_views", &c),
-        Statement::Describe("page_views".into())
+        Statement::Describe {
+            name: "page_views".into(),
+            extended: false
+        }
     );
     assert_eq!(
         one("DESCRIBE EXTENDED Page_Views;", &c),
-        Statement::Describe("page_views".into())
+        Statement::Describe {
+            name: "page_views".into(),
+            extended: true
+        }
     );
     assert_eq!(
         one("DROP TABLE IF EXISTS x", &c),
         Statement::Drop {
             name: "x".into(),
-            if_exists: true
+            if_exists: true,
+            delete_topic: false
         }
     );
     assert_eq!(
         one("DROP STREAM s DELETE TOPIC", &c),
         Statement::Drop {
             name: "s".into(),
-            if_exists: false
+            if_exists: false,
+            delete_topic: true
         }
     );
     assert_eq!(
         one("DROP VIEW v", &c),
         Statement::Drop {
             name: "v".into(),
-            if_exists: false
+            if_exists: false,
+            delete_topic: false
         }
     );
     assert!(parse(" ; ;; -- nothing\n", &c).unwrap().is_empty());

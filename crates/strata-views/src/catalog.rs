@@ -21,6 +21,9 @@ pub(crate) struct CatalogFile {
     /// Aliases with their versions, and replays (absent from catalogs written before them).
     #[serde(default)]
     pub(crate) versions: VersionCatalog,
+    /// Views whose query `TERMINATE` stopped: they stay stopped across restarts until dropped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub(crate) terminated: std::collections::BTreeSet<String>,
 }
 
 impl Catalog for CatalogFile {

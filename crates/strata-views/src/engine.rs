@@ -15,10 +15,15 @@ use serde::Serialize;
 use strata_log::{Log, TopicConfig};
 
 use crate::catalog::{self, CatalogFile};
+use crate::queries::{QueryInfo, TRANSIENT_PREFIX};
 use crate::replay_jobs::Jobs;
+use crate::start::StartAt;
+pub use crate::statements::Session;
+use crate::statements::{Statistics, TopicStats};
 use crate::streaming::{StreamingConfig, StreamingView, ViewStats};
 use strata_engine::error::{Error, NameKind, Result};
 use strata_engine::sql::{self, Catalog, view_as_source};
+use strata_sql::commands::{OffsetReset, ShowKind};
 use strata_sql::plan::{SourceDef, Statement, ViewPlan};
 use strata_sql::plan::{changelog_topic, late_topic};
 
@@ -57,17 +62,33 @@ pub enum Outcome {
         /// Its name.
         name: String,
     },
-    /// `SHOW …`.
+    /// `SHOW STREAMS|TABLES|VIEWS|SOURCES`.
     Listing {
         /// Sources.
         sources: Vec<SourceDef>,
         /// View names.
         views: Vec<String>,
+        /// What was listed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shown: Option<ShowKind>,
+    },
+    /// `SHOW QUERIES`.
+    Queries {
+        /// The running queries.
+        queries: Vec<QueryInfo>,
+    },
+    /// `SHOW TOPICS`.
+    Topics {
+        /// The log's topics.
+        topics: Vec<TopicStats>,
     },
     /// `DESCRIBE …` of a source.
     SourceDescription {
         /// The source.
         source: SourceDef,
+        /// `DESCRIBE EXTENDED`: its topic's size and who reads it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        statistics: Option<Statistics>,
     },
     /// `DESCRIBE …` of a view.
     ViewDescription {
@@ -75,14 +96,60 @@ pub enum Outcome {
         plan: Box<ViewPlan>,
         /// Its counters.
         stats: ViewStats,
+        /// Its output as a source: columns, kind (stream or table), topic, format.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<SourceDef>,
+        /// The id of its query.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        query_id: Option<String>,
+        /// `DESCRIBE EXTENDED`: its changelog's size and who reads it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        statistics: Option<Statistics>,
+    },
+    /// `EXPLAIN …`.
+    Explanation {
+        /// The plan, one stage per line.
+        text: String,
+        /// The query's id, for a query that runs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        query_id: Option<String>,
+        /// The plan itself.
+        plan: Box<ViewPlan>,
+    },
+    /// `TERMINATE …`.
+    Terminated {
+        /// The ids of the queries stopped.
+        queries: Vec<String>,
+    },
+    /// `SET …`.
+    PropertySet {
+        /// The property.
+        property: String,
+        /// Its value now.
+        value: String,
+    },
+    /// `PRINT …`: the caller streams the topic's records.
+    PrintStarted {
+        /// The topic.
+        topic: String,
+        /// From each partition's first record (else from its end).
+        from_beginning: bool,
+        /// Every n-th record.
+        interval: u64,
+        /// At most this many records.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
     },
     /// A bare `SELECT`: a continuous query, started as a temporary view whose changelog the
     /// caller tails and then drops with [`Engine::drop_view`].
     QueryStarted {
-        /// The temporary view's name.
+        /// The temporary view's name (the query's id).
         name: String,
         /// The topic its result rows go to.
         changelog: String,
+        /// `LIMIT n`: the query ends after n rows.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
     },
 }
 
@@ -99,9 +166,9 @@ pub struct Engine {
     pub(crate) dir: PathBuf,
     config: EngineConfig,
     pub(crate) catalog: Mutex<CatalogFile>,
-    running: Mutex<BTreeMap<String, StreamingView>>,
-    /// Views of the catalog that could not start, and why.
-    not_running: Mutex<BTreeMap<String, String>>,
+    pub(crate) running: Mutex<BTreeMap<String, StreamingView>>,
+    /// Views of the catalog that could not start (or were terminated), and why.
+    pub(crate) not_running: Mutex<BTreeMap<String, String>>,
     query_seq: std::sync::atomic::AtomicU64,
     /// Replays in progress: their monitor and topic-copy threads.
     pub(crate) replays: Jobs,
@@ -132,9 +199,15 @@ impl Engine {
             replays: Jobs::default(),
         });
         for (name, plan) in catalog.views {
-            if name.starts_with("_query_") {
+            if name.starts_with(TRANSIENT_PREFIX) {
                 // A continuous query whose client is gone: nobody will read it again.
                 let _ = engine.drop_view(&name);
+                continue;
+            }
+            if catalog.terminated.contains(&name) {
+                let why =
+                    "terminated by TERMINATE; drop the view and create it again to restart it";
+                engine.not_running.lock().insert(name, why.into());
                 continue;
             }
             if let Err(e) = engine.start_view(plan) {
@@ -157,13 +230,20 @@ impl Engine {
             let catalog = self.catalog.lock();
             sql::parse(sql_text, &*catalog)?
         };
+        let mut session = Session::default();
         statements
             .into_iter()
-            .map(|s| self.run_statement(s))
+            .map(|s| self.run(s, &mut session))
             .collect()
     }
 
-    fn run_statement(&self, statement: Statement) -> Result<Outcome> {
+    /// Runs one statement of a request; `session` carries what `SET` changed for the
+    /// statements after it.
+    ///
+    /// # Errors
+    /// As [`Engine::execute`]; [`Error::Plan`] for a pull query, which the serving layer
+    /// answers (`strata_serving::pull`).
+    pub fn run(&self, statement: Statement, session: &mut Session) -> Result<Outcome> {
         match statement {
             Statement::CreateSource {
                 source,
@@ -173,57 +253,62 @@ impl Engine {
                 plan,
                 if_not_exists,
             } => self.create_view(plan, if_not_exists),
-            Statement::Query(mut plan) => {
-                let n = self
-                    .query_seq
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                plan.name = format!("_query_{}_{n}", std::process::id());
-                let name = plan.name.clone();
-                self.create_view(plan, false)?;
-                Ok(Outcome::QueryStarted {
-                    changelog: changelog_topic(&name),
-                    name,
-                })
-            }
-            Statement::Drop { name, if_exists } => match self.drop_any(&name) {
+            Statement::Query(plan) => self.start_query(plan, None, session),
+            Statement::LimitedQuery { plan, limit } => self.start_query(plan, Some(limit), session),
+            Statement::PullQuery(_) => Err(Error::plan(
+                "a pull query is answered by the serving layer: send it to POST /v1/sql",
+            )),
+            Statement::Drop {
+                name,
+                if_exists,
+                delete_topic,
+            } => match self.drop_any(&name, delete_topic) {
                 Err(Error::Unknown { .. }) if if_exists => Ok(Outcome::Dropped { name }),
                 other => other,
             },
-            Statement::Show => {
-                let catalog = self.catalog.lock();
-                Ok(Outcome::Listing {
-                    sources: catalog.sources.values().cloned().collect(),
-                    views: catalog
-                        .views
-                        .keys()
-                        .filter(|v| !v.starts_with("_query_"))
-                        .cloned()
-                        .collect(),
-                })
+            Statement::Show(kind) => self.show(kind),
+            Statement::Describe { name, extended } => self.describe(&name, extended),
+            Statement::Print(spec) => self.print(spec),
+            Statement::Set { property, value } => {
+                session.set(&property, &value)?;
+                Ok(Outcome::PropertySet { property, value })
             }
-            Statement::Describe(name) => {
-                let name = name.to_lowercase();
-                let catalog = self.catalog.lock();
-                if let Some(source) = catalog.sources.get(&name) {
-                    return Ok(Outcome::SourceDescription {
-                        source: source.clone(),
-                    });
-                }
-                let plan = catalog
-                    .views
-                    .get(&name)
-                    .cloned()
-                    .ok_or_else(|| Error::Unknown {
-                        kind: NameKind::Relation,
-                        name: name.clone(),
-                    })?;
-                drop(catalog);
-                Ok(Outcome::ViewDescription {
-                    plan: Box::new(plan),
-                    stats: self.stats(&name).unwrap_or_default(),
-                })
-            }
+            Statement::Terminate(target) => self.terminate(target),
+            Statement::Explain(target) => self.explain(target),
         }
+    }
+
+    /// Starts a continuous query as a temporary view, reading from where the session says.
+    fn start_query(
+        &self,
+        mut plan: ViewPlan,
+        limit: Option<u64>,
+        session: &Session,
+    ) -> Result<Outcome> {
+        let n = self
+            .query_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        plan.name = format!("{TRANSIENT_PREFIX}{}_{n}", std::process::id());
+        let name = plan.name.clone();
+        let from = match session.offset_reset {
+            OffsetReset::Earliest => StartAt::Beginning,
+            OffsetReset::Latest => {
+                let topic = self.log.topic(&plan.source.topic)?;
+                StartAt::Offsets(
+                    topic
+                        .partitions()
+                        .iter()
+                        .map(|p| (p.id(), p.end_offset()))
+                        .collect(),
+                )
+            }
+        };
+        self.create_view_at(plan, false, Some(from))?;
+        Ok(Outcome::QueryStarted {
+            changelog: changelog_topic(&name),
+            name,
+            limit,
+        })
     }
 
     fn create_source(&self, source: SourceDef, if_not_exists: bool) -> Result<Outcome> {
@@ -263,6 +348,17 @@ impl Engine {
     }
 
     pub(crate) fn create_view(&self, plan: ViewPlan, if_not_exists: bool) -> Result<Outcome> {
+        self.create_view_at(plan, if_not_exists, None)
+    }
+
+    /// Creates a view that starts at `from` (`None`: where its version says, else the
+    /// beginning).
+    fn create_view_at(
+        &self,
+        plan: ViewPlan,
+        if_not_exists: bool,
+        from: Option<StartAt>,
+    ) -> Result<Outcome> {
         let name = plan.name.clone();
         {
             let catalog = self.catalog.lock();
@@ -281,7 +377,7 @@ impl Engine {
         }
         // Start first: a plan that cannot run never enters the catalog.
         let _ = std::fs::remove_dir_all(self.view_dir(&name));
-        self.start_view(plan.clone())?;
+        self.start_view_at(plan.clone(), from)?;
         let mut catalog = self.catalog.lock();
         catalog.views.insert(name.clone(), plan);
         self.save(&catalog)?;
@@ -292,10 +388,15 @@ impl Engine {
     }
 
     fn start_view(&self, plan: ViewPlan) -> Result<()> {
+        self.start_view_at(plan, None)
+    }
+
+    fn start_view_at(&self, plan: ViewPlan, from: Option<StartAt>) -> Result<()> {
         let name = plan.name.clone();
-        // Versions made by a replay start where the replay said; every other view at the
-        // beginning. Either way a view with a checkpoint resumes from it.
-        let from = self.catalog.lock().versions.start_of(&name);
+        // Versions made by a replay start where the replay said; a continuous query where its
+        // session said; every other view at the beginning. Either way a view with a checkpoint
+        // resumes from it.
+        let from = from.unwrap_or_else(|| self.catalog.lock().versions.start_of(&name));
         let view = StreamingView::start_from(
             Arc::clone(&self.log),
             plan,
@@ -307,7 +408,7 @@ impl Engine {
         Ok(())
     }
 
-    fn drop_any(&self, name: &str) -> Result<Outcome> {
+    fn drop_any(&self, name: &str, delete_topic: bool) -> Result<Outcome> {
         let name = name.to_lowercase();
         let is_view = {
             let catalog = self.catalog.lock();
@@ -330,8 +431,14 @@ impl Engine {
                 user.name
             )));
         }
-        catalog.sources.remove(&name);
+        let Some(source) = catalog.sources.remove(&name) else {
+            return Ok(Outcome::Dropped { name });
+        };
         self.save(&catalog)?;
+        drop(catalog);
+        if delete_topic {
+            self.delete_source_topic(&source)?;
+        }
         Ok(Outcome::Dropped { name })
     }
 
@@ -383,6 +490,7 @@ impl Engine {
         let known = {
             let mut catalog = self.catalog.lock();
             let known = catalog.views.remove(&name).is_some();
+            catalog.terminated.remove(&name);
             self.save(&catalog)?;
             known
         };
@@ -507,9 +615,24 @@ impl Engine {
         catalog
             .views
             .keys()
-            .filter(|v| !v.starts_with("_query_"))
+            .filter(|v| !v.starts_with(TRANSIENT_PREFIX))
             .cloned()
             .collect()
+    }
+
+    /// Stops a view's query and keeps the view, marked terminated (`why`), so that it does
+    /// not resume on restart; its rows stay unavailable until it is dropped.
+    pub(crate) fn stop_view(&self, name: &str, why: &str) -> Result<()> {
+        let view = self.running.lock().remove(name);
+        if let Some(v) = view {
+            v.stop();
+        }
+        self.not_running
+            .lock()
+            .insert(name.to_owned(), why.to_owned());
+        let mut catalog = self.catalog.lock();
+        catalog.terminated.insert(name.to_owned());
+        self.save(&catalog)
     }
 
     /// The declared sources.

@@ -6,18 +6,22 @@
 //! thread that tails the source topic, drives the engine's operators, and checkpoints state
 //! with source offsets and output positions. [`versions`] keeps aliases and view versions;
 //! [`replay`] rebuilds a view into a new version (or copies a topic) and promotes it;
-//! [`start`] says where a new view starts reading.
+//! [`start`] says where a new view starts reading; [`queries`] names every running query by
+//! id, and `statements` runs ksqlDB's commands (SHOW, DESCRIBE, EXPLAIN, TERMINATE, PRINT, SET).
 
 mod catalog;
 pub mod engine;
 mod open;
+pub mod queries;
 pub mod replay;
 mod replay_jobs;
 pub mod start;
+mod statements;
 pub mod streaming;
 mod topic_copy;
 mod version_ops;
 pub mod versions;
 
-pub use engine::{Engine, EngineConfig, Outcome};
+pub use engine::{Engine, EngineConfig, Outcome, Session};
+pub use statements::{Statistics, TopicStats};
 pub use strata_engine::{Error, NameKind, Result};

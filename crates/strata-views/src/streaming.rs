@@ -485,8 +485,14 @@ impl Driver {
         for (p, fetch) in &fetches {
             self.positions[*p as usize] = fetch.next_offset();
         }
-        // Time moves the watermark even without data (idle partitions).
-        let watermark = self.watermarks.watermark(now);
+        // Time moves the watermark even without data (idle partitions); on processing time,
+        // the clock itself does, so windows close when their time has passed.
+        let mut watermark = self.watermarks.watermark(now);
+        if self.plan.on_processing_time() {
+            let delay = self.plan.source.watermark_delay_ms.unwrap_or(0);
+            let clock = strata_sql::proctime::processing_time_ms();
+            watermark = watermark.max(clock.saturating_sub(i64::try_from(delay).unwrap_or(0)));
+        }
         self.close_windows(watermark)?;
         let lag = self
             .source

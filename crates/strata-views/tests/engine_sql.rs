@@ -118,7 +118,10 @@ fn flink_hourly_order_totals_as_written() {
              GROUP BY window_start, window_end, product;",
         )
         .expect("query");
-    let Outcome::QueryStarted { name, changelog } = &outcomes[0] else {
+    let Outcome::QueryStarted {
+        name, changelog, ..
+    } = &outcomes[0]
+    else {
         panic!("a bare SELECT is a continuous query: {outcomes:?}")
     };
     let orders: Vec<(Option<&str>, String, i64)> = (0..10)

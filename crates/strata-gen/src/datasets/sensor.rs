@@ -1,5 +1,10 @@
 //! IoT sensor readings: each sensor's temperature and humidity wander (random walks around a
 //! site's level), and its battery drains slowly. Sensors report in turn at a fixed cadence.
+//!
+//! A reading carries its event time twice: `ts` (epoch milliseconds, what strata's own
+//! examples declare as BIGINT) and `event_time` (the same instant as a SQL timestamp string
+//! in UTC, `2024-03-01 12:00:00.250`), which the ksqlDB and Flink sensor tutorials declare as
+//! `event_time TIMESTAMP` / `TIMESTAMP(3)` (docs/sql.md shows the DDL).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -53,6 +58,7 @@ impl Source for Sensor {
         s.battery = (s.battery - rng.random_range(0.0..0.02)).max(0.0);
         let value = json!({
             "ts": ts,
+            "event_time": sql_timestamp(ts),
             "sensor_id": s.name,
             "site": s.site,
             "temperature": tenths(s.temperature),
@@ -60,5 +66,32 @@ impl Source for Sensor {
             "battery": tenths(s.battery),
         });
         (Some(s.name.clone()), ts, Payload::Json(value))
+    }
+}
+
+/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` in UTC (how SQL writes a TIMESTAMP).
+fn sql_timestamp(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_time_is_ts_as_a_sql_timestamp() {
+        assert_eq!(sql_timestamp(0), "1970-01-01 00:00:00.000");
+        assert_eq!(sql_timestamp(1_709_294_400_250), "2024-03-01 12:00:00.250");
     }
 }

@@ -49,19 +49,35 @@ pub enum Outcome {
         /// Its name.
         name: String,
     },
-    /// `SHOW …`.
+    /// `SHOW STREAMS|TABLES|VIEWS|SOURCES`.
     Listing {
-        /// Sources.
+        /// Sources (of the kind shown).
         sources: Vec<Source>,
-        /// View names.
+        /// View names (of the kind shown).
         views: Vec<String>,
+        /// What was listed: `streams`, `tables`, `views` or `sources`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shown: Option<String>,
     },
-    /// `DESCRIBE …` of a source.
+    /// `SHOW QUERIES`.
+    Queries {
+        /// The running queries.
+        queries: Vec<Query>,
+    },
+    /// `SHOW TOPICS`.
+    Topics {
+        /// The log's topics.
+        topics: Vec<TopicSize>,
+    },
+    /// `DESCRIBE [EXTENDED] …` of a source.
     SourceDescription {
         /// The source.
         source: Source,
+        /// With `EXTENDED`: its topic's size and the queries reading it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statistics: Option<Statistics>,
     },
-    /// `DESCRIBE …` of a view.
+    /// `DESCRIBE [EXTENDED] …` of a view.
     ViewDescription {
         /// Its compiled plan, as the engine writes it.
         #[schema(value_type = Object)]
@@ -69,14 +85,118 @@ pub enum Outcome {
         /// Its counters, as the engine keeps them (`watermark` is i64::MIN before any event).
         #[schema(value_type = Object)]
         stats: Box<RawValue>,
+        /// Its output as a source: columns, kind (a table for an aggregation), changelog topic,
+        /// format.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Source>,
+        /// The id of its query (`SHOW QUERIES`, `TERMINATE`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query_id: Option<String>,
+        /// With `EXTENDED`: its changelog's size and the queries reading it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statistics: Option<Statistics>,
     },
-    /// A bare `SELECT`: a continuous query, whose rows are the response.
+    /// `EXPLAIN …`.
+    Explanation {
+        /// The plan, one stage per line.
+        text: String,
+        /// The query's id, when it runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query_id: Option<String>,
+        /// The plan, as the engine writes it.
+        #[schema(value_type = Object)]
+        plan: Box<RawValue>,
+    },
+    /// `TERMINATE …`.
+    Terminated {
+        /// The ids of the queries stopped.
+        queries: Vec<String>,
+    },
+    /// `SET …`: for the statements after it in the same request.
+    PropertySet {
+        /// The property.
+        property: String,
+        /// Its value.
+        value: String,
+    },
+    /// A pull query's answer: the rows it selected, once.
+    Rows {
+        /// The table or view it read.
+        source: String,
+        /// `[{"name", "type"}]`, as view answers give them.
+        #[schema(value_type = Object)]
+        columns: serde_json::Value,
+        /// The rows.
+        #[schema(value_type = Vec<Object>)]
+        rows: Vec<Box<RawValue>>,
+        /// How many.
+        count: usize,
+    },
+    /// `PRINT …`: the topic's records are the response.
+    PrintStarted {
+        /// The topic.
+        topic: String,
+        /// From each partition's first record (else only new ones).
+        from_beginning: bool,
+        /// Every n-th record.
+        interval: u64,
+        /// At most this many records.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
+    },
+    /// A push query (`SELECT … [EMIT CHANGES]`): a continuous query, whose rows are the
+    /// response.
     QueryStarted {
-        /// The temporary view's name.
+        /// The temporary view's name (the query's id).
         name: String,
         /// The topic its rows go to.
         changelog: String,
+        /// `LIMIT n`: the response ends after n rows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u64>,
     },
+}
+
+/// A running query, as `SHOW QUERIES` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Query {
+    /// Its id: `CTAS_<VIEW>` / `CSAS_<VIEW>` for a view, the temporary view's name for a
+    /// continuous query.
+    pub id: String,
+    /// `persistent` (a view's) or `push` (a continuous query's).
+    pub kind: String,
+    /// The view it maintains.
+    pub view: String,
+    /// The stream or table it reads.
+    pub source: String,
+    /// The topic its rows go to.
+    pub sink: String,
+    /// `running`, or `failed: …` / `terminated: …`.
+    pub status: String,
+}
+
+/// A topic's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopicSize {
+    /// Its name.
+    pub name: String,
+    /// Its partitions.
+    pub partitions: u32,
+    /// Records retained.
+    pub records: u64,
+    /// Each partition's first retained offset.
+    pub start_offsets: Vec<u64>,
+    /// Each partition's next offset.
+    pub end_offsets: Vec<u64>,
+}
+
+/// What `DESCRIBE EXTENDED` adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Statistics {
+    /// The topic's size (a view's: its changelog's).
+    pub topic: TopicSize,
+    /// Ids of the queries reading it.
+    pub read_by: Vec<String>,
 }
 
 /// A declared stream or table.
@@ -100,6 +220,9 @@ pub struct Source {
     pub primary_key: Option<String>,
     /// `WITH (…)` properties as given.
     pub properties: Vec<(String, String)>,
+    /// The processing-time column (`pt AS PROCTIME()`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proctime_column: Option<String>,
 }
 
 /// A column of a source.
@@ -121,20 +244,76 @@ impl TryFrom<engine::Outcome> for Outcome {
             E::ViewCreated { name, changelog } => Outcome::ViewCreated { name, changelog },
             E::AlreadyExists { name } => Outcome::AlreadyExists { name },
             E::Dropped { name } => Outcome::Dropped { name },
-            E::Listing { sources, views } => Outcome::Listing {
+            E::Listing {
+                sources,
+                views,
+                shown,
+            } => Outcome::Listing {
                 sources: sources.into_iter().map(Into::into).collect(),
                 views,
+                shown: shown.map(mirror).transpose()?,
             },
-            E::SourceDescription { source } => Outcome::SourceDescription {
+            E::Queries { queries } => Outcome::Queries {
+                queries: mirror(queries)?,
+            },
+            E::Topics { topics } => Outcome::Topics {
+                topics: mirror(topics)?,
+            },
+            E::SourceDescription { source, statistics } => Outcome::SourceDescription {
                 source: source.into(),
+                statistics: statistics.map(mirror).transpose()?,
             },
-            E::ViewDescription { plan, stats } => Outcome::ViewDescription {
+            E::ViewDescription {
+                plan,
+                stats,
+                output,
+                query_id,
+                statistics,
+            } => Outcome::ViewDescription {
                 plan: serde_json::value::to_raw_value(&plan)?,
                 stats: serde_json::value::to_raw_value(&stats)?,
+                output: output.map(Into::into),
+                query_id,
+                statistics: statistics.map(mirror).transpose()?,
             },
-            E::QueryStarted { name, changelog } => Outcome::QueryStarted { name, changelog },
+            E::Explanation {
+                text,
+                query_id,
+                plan,
+            } => Outcome::Explanation {
+                text,
+                query_id,
+                plan: serde_json::value::to_raw_value(&plan)?,
+            },
+            E::Terminated { queries } => Outcome::Terminated { queries },
+            E::PropertySet { property, value } => Outcome::PropertySet { property, value },
+            E::PrintStarted {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            } => Outcome::PrintStarted {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            },
+            E::QueryStarted {
+                name,
+                changelog,
+                limit,
+            } => Outcome::QueryStarted {
+                name,
+                changelog,
+                limit,
+            },
         })
     }
+}
+
+/// The API's mirror of an engine value, through the JSON both write (they write the same).
+fn mirror<T: Serialize, U: serde::de::DeserializeOwned>(value: T) -> Result<U, serde_json::Error> {
+    serde_json::from_value(serde_json::to_value(value)?)
 }
 
 impl From<SourceDef> for Source {
@@ -149,6 +328,7 @@ impl From<SourceDef> for Source {
             watermark_delay_ms,
             primary_key,
             properties,
+            proctime_column,
         } = s;
         Source {
             name,
@@ -173,6 +353,7 @@ impl From<SourceDef> for Source {
             watermark_delay_ms,
             primary_key,
             properties,
+            proctime_column,
         }
     }
 }
@@ -209,16 +390,44 @@ mod tests {
             watermark_delay_ms: None,
             primary_key: Some("n".into()),
             properties: vec![("kafka_topic".into(), "t".into())],
+            proctime_column: Some("pt".into()),
         };
         for o in [
             engine::Outcome::Listing {
                 sources: vec![source.clone()],
                 views: vec!["v".into()],
+                shown: Some(strata_engine::sql::ShowKind::Tables),
             },
-            engine::Outcome::SourceDescription { source },
+            engine::Outcome::SourceDescription {
+                statistics: Some(strata_views::Statistics {
+                    topic: strata_views::TopicStats {
+                        name: "t".into(),
+                        partitions: 2,
+                        records: 3,
+                        start_offsets: vec![0, 1],
+                        end_offsets: vec![2, 2],
+                    },
+                    read_by: vec!["CTAS_V".into()],
+                }),
+                source,
+            },
+            engine::Outcome::Terminated {
+                queries: vec!["CTAS_V".into()],
+            },
+            engine::Outcome::PrintStarted {
+                topic: "t".into(),
+                from_beginning: true,
+                interval: 1,
+                limit: Some(3),
+            },
             engine::Outcome::ViewCreated {
                 name: "v".into(),
                 changelog: "v-changelog".into(),
+            },
+            engine::Outcome::QueryStarted {
+                name: "_query_1_0".into(),
+                changelog: "_query_1_0-changelog".into(),
+                limit: Some(5),
             },
         ] {
             let want = serde_json::to_string(&o).unwrap();

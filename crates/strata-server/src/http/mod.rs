@@ -5,8 +5,8 @@
 //!
 //! - `state`: what every handler shares; `extract`: query parameters, bodies, JSON
 //!   responses and the blocking pool; `middleware`: metrics, auth and unknown routes.
-//! - Resources: `health` (`/health`, `/metrics`), `topics`, `records`, `groups`, `sql`,
-//!   `views`, `batch` (batch views and archiving), `replays` (replays and view versions);
+//! - Resources: `health` (`/health`, `/metrics`), `topics`, `records`, `groups`, `sql` (and
+//!   `sql_print`, its PRINT stream), `views`, `batch` (batch views and archiving), `replays` (replays and view versions);
 //!   `reads` holds what records and groups share; `/v1/openapi.json` is served here.
 //!
 //! Handlers only translate between HTTP and the node's parts (the catalog, the engine, the
@@ -34,6 +34,7 @@ mod reads;
 mod records;
 mod replays;
 mod sql;
+mod sql_print;
 mod state;
 mod topics;
 mod views;

@@ -1,5 +1,7 @@
-//! SQL: `POST /v1/sql` runs statements; a text ending in a bare `SELECT` streams its rows
-//! back as NDJSON.
+//! SQL: `POST /v1/sql` runs statements; a text ending in a push query (`SELECT … [EMIT
+//! CHANGES]`) or a `PRINT` streams its rows back as NDJSON. Statements run in order with one
+//! session (`SET` applies to the statements after it); a pull query is answered by the
+//! serving layer, in its place among them.
 //!
 //! Engine calls block (locks held by view threads, file I/O for catalog changes): they run on
 //! the blocking pool. The engine creates and deletes topics in the log itself, so after each
@@ -17,8 +19,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use serde_json::value::RawValue;
 use strata_engine::plan::Statement;
+use strata_engine::sql::PullQuery;
 use strata_log::Topic;
+use strata_views::Session;
 use strata_views::engine::Engine;
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +32,7 @@ use utoipa_axum::routes;
 use super::extract::{
     MAX_LIMIT, Params, RawBody, RawQuery, blocking, body_bytes, json_sorted, parse_json_body,
 };
+use super::sql_print::{Print, print_response};
 use super::state::AppState;
 use crate::api::ErrorBody;
 use crate::api::sql::{Outcome, SqlRequest, SqlResponse};
@@ -40,9 +46,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Run SQL: one or more statements separated by `;` (docs/sql.md).
 ///
-/// A text ending in a bare `SELECT` starts a continuous query and answers with its rows as
-/// NDJSON until the client disconnects or `limit` rows were sent; its temporary view is then
-/// dropped. Otherwise the answer is `{"outcomes": [...]}`, one per statement.
+/// A text ending in a push query (`SELECT … [EMIT CHANGES] [LIMIT n]`) starts a continuous
+/// query and answers with its rows as NDJSON until the client disconnects or `limit` (or
+/// `LIMIT n`) rows were sent; its temporary view is then dropped. A text ending in `PRINT
+/// topic …` answers with the topic's records as NDJSON. Otherwise the answer is
+/// `{"outcomes": [...]}`, one per statement; a pull query's outcome holds its rows.
 #[utoipa::path(post, path = "/v1/sql", tag = "sql",
     params(("limit" = Option<u64>, Query, description = "End a continuous query after this many rows.")),
     request_body(content(
@@ -51,13 +59,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     )),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The outcomes, or the rows of a continuous query, one JSON object per line (header `strata-query` names its temporary view; `strata-outcomes` holds the outcomes of the statements before it, as JSON). A query that fails while streaming ends with a line `{\"error\": …}`.", content(
+        (status = 200, description = "The outcomes (a pull query's: `rows`), or the rows of a push query or a PRINT, one JSON object per line (header `strata-query` names a push query's temporary view, its id; `strata-outcomes` holds the outcomes of the statements before it, as JSON). A query that fails while streaming ends with a line `{\"error\": …}`.", content(
             (SqlResponse = "application/json"),
             (Object = "application/x-ndjson"),
         )),
-        (status = 400, description = "The SQL does not parse (`sql_error`, with `line` and `column`), cannot be planned (`plan_error`, `unknown_name`), or holds a SELECT that is not the last statement (`one_query`).", body = ErrorBody),
+        (status = 400, description = "The SQL does not parse (`sql_error`, with `line` and `column`: also an unknown SET property, a feature not supported yet), cannot be planned or run (`plan_error`, `unknown_name`: also TERMINATE of an unknown query id), a pull query asks for what the rows lack (`bad_query`), or holds a push query or PRINT that is not the last statement (`one_query`).", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
-        (status = 404, description = "A statement names an unknown stream, table or view (`unknown_source`, `unknown_view`).", body = ErrorBody),
+        (status = 404, description = "A statement names an unknown stream, table, view or topic (`unknown_source`, `unknown_view`).", body = ErrorBody),
+        (status = 503, description = "A pull query reads a view that is not running (terminated or failed).", body = ErrorBody),
     ))]
 async fn sql(
     State(state): State<AppState>,
@@ -72,24 +81,85 @@ async fn sql(
     let engine = Arc::clone(&state.engine);
     let catalog = Arc::clone(&state.catalog);
     let outcomes = blocking(move || {
-        check_statements(&engine, &text)?;
-        let outcomes = engine.execute(&text);
+        let statements = check_statements(&engine, &text)?;
+        let outcomes = run_statements(&engine, statements);
         // Even a failed text may have run (and created topics for) earlier statements.
         catalog.sync();
-        Ok(outcomes?)
+        outcomes
     })
     .await?;
-    let outcomes = outcomes
-        .into_iter()
-        .map(Outcome::try_from)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?;
-    if let Some(Outcome::QueryStarted { name, changelog }) = outcomes.last() {
-        let (name, changelog) = (name.clone(), changelog.clone());
-        let earlier = &outcomes[..outcomes.len() - 1];
-        return query_response(&state, name, &changelog, limit, earlier);
+    let earlier = outcomes.len().saturating_sub(1);
+    match outcomes.last() {
+        Some(Outcome::QueryStarted {
+            name,
+            changelog,
+            limit: sql_limit,
+        }) => {
+            let limit = match (limit, *sql_limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let (name, changelog) = (name.clone(), changelog.clone());
+            query_response(&state, name, &changelog, limit, &outcomes[..earlier])
+        }
+        Some(Outcome::PrintStarted {
+            topic,
+            from_beginning,
+            interval,
+            limit: sql_limit,
+        }) => {
+            let print = Print {
+                topic: topic.clone(),
+                from_beginning: *from_beginning,
+                interval: *interval,
+                limit: match (limit, *sql_limit) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            };
+            let mut r = print_response(&state, print)?;
+            set_outcomes_header(&mut r, &outcomes[..earlier]);
+            Ok(r)
+        }
+        _ => json_sorted(&SqlResponse { outcomes }),
     }
-    json_sorted(&SqlResponse { outcomes })
+}
+
+/// Runs `statements` in order with one session, stopping at the first that fails: the
+/// engine runs each, the serving layer answers pull queries.
+fn run_statements(engine: &Engine, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+    let mut session = Session::default();
+    let mut outcomes = Vec::with_capacity(statements.len());
+    for statement in statements {
+        let outcome = match statement {
+            Statement::PullQuery(q) => pull_outcome(engine, &q)?,
+            other => Outcome::try_from(engine.run(other, &mut session)?)
+                .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?,
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// A pull query's rows, as its outcome.
+fn pull_outcome(engine: &Engine, q: &PullQuery) -> Result<Outcome> {
+    let answer = strata_serving::pull(engine, q)?;
+    let rows = answer
+        .rows
+        .into_iter()
+        .map(|row| {
+            String::from_utf8(row)
+                .ok()
+                .and_then(|text| RawValue::from_string(text).ok())
+                .ok_or_else(|| Error::Unavailable("a pull query's row is not JSON".into()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Outcome::Rows {
+        source: q.rows.source.name.clone(),
+        columns: answer.columns,
+        count: rows.len(),
+        rows,
+    })
 }
 
 /// The SQL of a request: `{"sql": "..."}` when the body is JSON, else the body as text.
@@ -120,23 +190,26 @@ fn sql_text(headers: &HeaderMap, body: &[u8]) -> Result<String> {
     Ok(text)
 }
 
-/// Rejects, before anything runs, a text whose continuous query is not its last statement:
-/// its rows are the response, so nothing may come after it.
-fn check_statements(engine: &Engine, text: &str) -> Result<()> {
+/// Parses `text`, rejecting before anything runs a text whose push query or PRINT is not
+/// its last statement: its rows are the response, so nothing may come after it.
+fn check_statements(engine: &Engine, text: &str) -> Result<Vec<Statement>> {
     // The engine resolves views too (a view may read another view).
     let statements = strata_engine::sql::parse(text, engine)?;
-    let queries = statements
-        .iter()
-        .filter(|s| matches!(s, Statement::Query(_)))
-        .count();
-    let last_is_query = matches!(statements.last(), Some(Statement::Query(_)));
+    let streams = |s: &Statement| {
+        matches!(
+            s,
+            Statement::Query(_) | Statement::LimitedQuery { .. } | Statement::Print(_)
+        )
+    };
+    let queries = statements.iter().filter(|s| streams(s)).count();
+    let last_is_query = statements.last().is_some_and(streams);
     if queries > 1 || (queries == 1 && !last_is_query) {
         return Err(Error::bad_request(
             "one_query",
-            "a request may run one bare SELECT, as its last statement (its rows stream back as the response); send the other SELECTs in requests of their own, or make them views with CREATE TABLE v AS SELECT …",
+            "a request may run one push query (SELECT … EMIT CHANGES, or a SELECT over a stream) or PRINT, as its last statement (its rows stream back as the response); send the others in requests of their own, or make them views with CREATE TABLE v AS SELECT …",
         ));
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// Streams a continuous query's rows (its changelog's values, one JSON object per line).
@@ -177,16 +250,21 @@ fn query_response(
             let view = st.guard.name.clone();
             let read = blocking(move || {
                 let rows = strata_serving::read_rows(&topic, next, max)?;
-                if rows.is_empty()
-                    && let Some(failure) = engine.failure(&view)
-                {
-                    return Err(Error::Unavailable(format!("the query stopped: {failure}")));
+                if rows.is_empty() {
+                    if let Some(failure) = engine.failure(&view) {
+                        return Err(Error::Unavailable(format!("the query stopped: {failure}")));
+                    }
+                    // TERMINATE dropped the query's view: the response ends.
+                    if engine.plan(&view).is_none() {
+                        return Ok(None);
+                    }
                 }
-                Ok(rows)
+                Ok(Some(rows))
             })
             .await;
             match read {
-                Ok(rows) if !rows.is_empty() => {
+                Ok(None) => return None,
+                Ok(Some(rows)) if !rows.is_empty() => {
                     let mut out = Vec::with_capacity(rows.iter().map(|r| r.1.len() + 1).sum());
                     for (offset, value) in &rows {
                         out.extend_from_slice(value);
@@ -219,13 +297,18 @@ fn query_response(
     if let Ok(v) = HeaderValue::from_str(&name) {
         h.insert("strata-query", v);
     }
+    set_outcomes_header(&mut r, earlier);
+    Ok(r)
+}
+
+/// Puts the outcomes of the statements before a streaming one in the `strata-outcomes` header.
+fn set_outcomes_header(r: &mut Response, earlier: &[Outcome]) {
     if !earlier.is_empty()
         && let Ok(text) = serde_json::to_string(earlier)
         && let Ok(v) = HeaderValue::from_str(&ascii_json(&text))
     {
-        h.insert("strata-outcomes", v);
+        r.headers_mut().insert("strata-outcomes", v);
     }
-    Ok(r)
 }
 
 struct QueryStream {

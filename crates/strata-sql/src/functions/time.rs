@@ -52,6 +52,17 @@ pub(super) static FUNCTIONS: &[ScalarFunction] = &[
         doc: "BIGINT 0–59: the second of a TIMESTAMP",
     },
     ScalarFunction {
+        name: "now",
+        aliases: &["proctime", "current_timestamp", "localtimestamp"],
+        arity: Arity::exactly(0),
+        args: &[],
+        returns: returns_timestamp,
+        check: None,
+        kernel: now,
+        signature: "`NOW()`, `PROCTIME()`, `CURRENT_TIMESTAMP()` (or without `()`), `LOCALTIMESTAMP()`",
+        doc: "TIMESTAMP: processing time — the wall-clock time (UTC) the row is computed, one value per batch; it never goes back within a run. Not deterministic: a replay computes other times (event time is `ROWTIME` or the source's timestamp column)",
+    },
+    ScalarFunction {
         name: "date_format",
         aliases: &[],
         arity: Arity::exactly(2),
@@ -63,6 +74,17 @@ pub(super) static FUNCTIONS: &[ScalarFunction] = &[
         doc: "VARCHAR: the TIMESTAMP `ts` as text in UTC, with a Java `SimpleDateFormat` pattern as in Flink: `DATE_FORMAT(ts, 'yyyy-MM-dd')` → `2024-03-05`, `'HH:mm'` → `07:08`. Letters: `yyyy` (`yy` two digits), `MM`/`M`, `MMM`/`MMMM` (month name), `dd`/`d`, `HH`/`H` (0–23), `hh`/`h` (1–12), `mm`/`m`, `ss`/`s`, `a` (AM/PM), `E`/`EEEE` (day name); text in single quotes is literal (`''` is a quote), other non-letters are literal. `pattern` must be a constant and is checked when the view is created: any other letter (`SSS`, `YYYY`, `z`, …) is an error naming it. Group by a day with `GROUP BY DATE_FORMAT(ts, 'yyyy-MM-dd')`",
     },
 ];
+
+fn returns_timestamp(_: &super::ArgTypes<'_>) -> Result<DataType> {
+    Ok(TS)
+}
+
+/// Processing time, as one constant for the batch (every row of a batch is computed at once).
+fn now(_: Call<'_>) -> Result<Val> {
+    let now =
+        arrow::array::TimestampMillisecondArray::from(vec![crate::proctime::processing_time_ms()]);
+    Ok(Val::scalar(Arc::new(now)))
+}
 
 fn hour(call: Call<'_>) -> Result<Val> {
     time_field(call, 3_600_000, 24)

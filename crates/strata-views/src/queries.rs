@@ -1,0 +1,122 @@
+//! Queries by id, in one place: every view runs one persistent query, and every continuous
+//! query (a bare `SELECT` streaming to a client) is a temporary view. `SHOW QUERIES` lists
+//! them, `TERMINATE` and `EXPLAIN` find them here by id.
+//!
+//! Ids follow ksqlDB's: `CTAS_<VIEW>` for a view whose output is a table (it aggregates),
+//! `CSAS_<VIEW>` for one whose output is a stream; a continuous query's id is its temporary
+//! view's name (`_query_<pid>_<n>`, also in the `strata-query` response header). To add a kind
+//! of query (an `INSERT INTO`), add it to [`QueryKind`] and to [`Engine::queries`].
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use strata_sql::plan::{ViewPlan, changelog_topic};
+
+/// The prefix of a continuous query's temporary view.
+pub(crate) const TRANSIENT_PREFIX: &str = "_query_";
+
+/// What kind of query an id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryKind {
+    /// A view's query (`CREATE TABLE|STREAM … AS SELECT`): runs until terminated or dropped.
+    Persistent,
+    /// A continuous query: its rows are an HTTP response; it ends with the response.
+    Push,
+}
+
+/// One query, as `SHOW QUERIES` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryInfo {
+    /// Its id (what `TERMINATE` and `EXPLAIN` take).
+    pub id: String,
+    /// Persistent or push.
+    pub kind: QueryKind,
+    /// The view it maintains (a push query's temporary view).
+    pub view: String,
+    /// The stream or table it reads.
+    pub source: String,
+    /// The topic its rows go to.
+    pub sink: String,
+    /// `running`, `terminated` or `failed`, with why when not running.
+    pub status: String,
+}
+
+/// The id of view `name`'s query.
+pub fn query_id(plan: &ViewPlan) -> String {
+    if plan.name.starts_with(TRANSIENT_PREFIX) {
+        return plan.name.clone();
+    }
+    let prefix = if plan.is_aggregating() && !plan.is_ranked() {
+        "CTAS"
+    } else {
+        "CSAS"
+    };
+    format!("{prefix}_{}", plan.name.to_uppercase())
+}
+
+impl Engine {
+    /// Every query: the views' and the continuous queries', ordered by id.
+    pub fn queries(&self) -> Vec<QueryInfo> {
+        let plans: Vec<ViewPlan> = self.catalog.lock().views.values().cloned().collect();
+        let mut out: Vec<QueryInfo> = plans
+            .iter()
+            .map(|plan| QueryInfo {
+                id: query_id(plan),
+                kind: if plan.name.starts_with(TRANSIENT_PREFIX) {
+                    QueryKind::Push
+                } else {
+                    QueryKind::Persistent
+                },
+                view: plan.name.clone(),
+                source: plan.source.name.clone(),
+                sink: changelog_topic(&plan.name),
+                status: match self.failure(&plan.name) {
+                    None => "running".to_owned(),
+                    Some(why) if self.is_terminated(&plan.name) => format!("terminated: {why}"),
+                    Some(why) => format!("failed: {why}"),
+                },
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// The query `id` names (case-insensitive), if any.
+    pub fn query(&self, id: &str) -> Option<QueryInfo> {
+        self.queries()
+            .into_iter()
+            .find(|q| q.id.eq_ignore_ascii_case(id))
+    }
+
+    /// True when view `name`'s query was stopped by `TERMINATE`.
+    pub fn is_terminated(&self, name: &str) -> bool {
+        self.catalog.lock().terminated.contains(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_sql::plan::{AggregateDef, AggregateFunction, SourceDef};
+
+    fn plan(name: &str, aggregating: bool) -> ViewPlan {
+        let mut plan =
+            strata_engine::builder::ViewBuilder::new(name, SourceDef::stream("s")).build();
+        if aggregating {
+            plan.aggregates.push(AggregateDef {
+                function: AggregateFunction::Count,
+                arg: None,
+                name: "agg0".into(),
+            });
+        }
+        plan
+    }
+
+    #[test]
+    fn ids_are_ksqldb_s() {
+        assert_eq!(query_id(&plan("counts", true)), "CTAS_COUNTS");
+        assert_eq!(query_id(&plan("big_ones", false)), "CSAS_BIG_ONES");
+        assert_eq!(query_id(&plan("_query_12_3", false)), "_query_12_3");
+    }
+}
