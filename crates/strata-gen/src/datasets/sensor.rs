@@ -58,7 +58,7 @@ impl Source for Sensor {
         s.battery = (s.battery - rng.random_range(0.0..0.02)).max(0.0);
         let value = json!({
             "ts": ts,
-            "event_time": sql_timestamp(ts),
+            "event_time": crate::sql_time(ts),
             "sensor_id": s.name,
             "site": s.site,
             "temperature": tenths(s.temperature),
@@ -69,29 +69,13 @@ impl Source for Sensor {
     }
 }
 
-/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm` in UTC (how SQL writes a TIMESTAMP).
-fn sql_timestamp(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn event_time_is_ts_as_a_sql_timestamp() {
-        assert_eq!(sql_timestamp(0), "1970-01-01 00:00:00.000");
-        assert_eq!(sql_timestamp(1_709_294_400_250), "2024-03-01 12:00:00.250");
+        assert_eq!(crate::sql_time(0), "1970-01-01 00:00:00.000");
+        assert_eq!(crate::sql_time(1_709_294_400_250), "2024-03-01 12:00:00.250");
     }
 }
