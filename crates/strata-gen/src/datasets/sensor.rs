@@ -71,11 +71,24 @@ impl Source for Sensor {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::{Config, Dataset, Generator, Payload};
 
     #[test]
     fn event_time_is_ts_as_a_sql_timestamp() {
-        assert_eq!(crate::sql_time(0), "1970-01-01 00:00:00.000");
-        assert_eq!(crate::sql_time(1_709_294_400_250), "2024-03-01 12:00:00.250");
+        let config = Config {
+            events: Some(50),
+            ..Config::default()
+        };
+        for e in Generator::new(Dataset::Sensor, &config).expect("sensor") {
+            let Payload::Json(v) = &e.payload else {
+                panic!("sensor readings are JSON")
+            };
+            assert_eq!(v["ts"], e.timestamp_ms);
+            assert_eq!(v["event_time"], crate::sql_time(e.timestamp_ms).as_str());
+        }
+        assert_eq!(
+            crate::sql_time(1_709_294_400_250),
+            "2024-03-01 12:00:00.250"
+        );
     }
 }
