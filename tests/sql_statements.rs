@@ -134,13 +134,36 @@ async fn pull_queries_answer_once_and_push_queries_end_after_limit() {
         2,
         "the response ends after LIMIT rows: {rows:?}"
     );
-    let (_, mut body) = stream(&c, "SELECT pageid FROM page_views LIMIT 4;").await;
+    let (_, mut body) = stream(&c, "SELECT pageid FROM page_views EMIT CHANGES LIMIT 4;").await;
     assert_eq!(
         read_lines(&mut body, 10, Duration::from_secs(30))
             .await
             .len(),
         4
     );
+
+    // A pull query on a stream (ksqlDB ≥ 0.23): its records so far, filtered, then the end.
+    let o = outcomes(
+        &sql_ends(
+            &c,
+            "SELECT viewtime, pageid FROM page_views WHERE pageid = 'p2';",
+        )
+        .await,
+    );
+    let mut times: Vec<u64> = o[0]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["pageid"], "p2");
+            r["viewtime"].as_u64().expect("viewtime")
+        })
+        .collect();
+    times.sort_unstable();
+    let expected: Vec<u64> = (0..30).filter(|i| i % 3 == 2).collect();
+    assert_eq!(times, expected, "every p2 view produced so far, once");
+    let o = outcomes(&sql_ends(&c, "SELECT pageid FROM page_views LIMIT 4;").await);
+    assert_eq!(o[0]["count"], 4, "LIMIT caps a stream's pull query");
 
     // SET 'auto.offset.reset' = 'latest': the push query after it sees only new records.
     let (headers, mut body) = stream(

@@ -286,8 +286,17 @@ async fn ksqldb_page_view_counts_over_http_equal_the_oracle() {
     );
     let out = ok(&node.cli(&["view", "describe", "page_view_counts"]));
     assert!(out.contains("keys         pageid"), "{out}");
+    // A pull query on the stream (its records so far), capped by --limit: a header and 5 rows.
     let out = ok(&node.cli(&["sql", "SELECT pageid FROM page_views;", "--limit", "5"]));
-    assert_eq!(out.lines().count(), 5, "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().next().map(str::trim), Some("PAGEID"), "{out}");
+    let out = ok(&node.cli(&[
+        "sql",
+        "SELECT pageid FROM page_views EMIT CHANGES;",
+        "--limit",
+        "5",
+    ]));
+    assert_eq!(out.lines().count(), 5, "a push query's rows: {out}");
     queries_dropped(&c).await;
     let out = ok(&node.cli(&["view", "drop", "page_view_counts"]));
     assert!(out.contains("dropped"), "{out}");
@@ -490,7 +499,10 @@ async fn bad_sql_is_400_with_line_and_column_and_unknown_views_are_404() {
     assert!(m.contains("line 1") && m.contains("nope"), "{m}");
     let m = expect_error(&sql(&c, "SELECT * FROM nowhere;").await, 404);
     assert!(m.contains("nowhere"), "{m}");
-    let m = expect_error(&sql(&c, "SELECT * FROM page_views; SHOW VIEWS;").await, 400);
+    let m = expect_error(
+        &sql(&c, "SELECT * FROM page_views EMIT CHANGES; SHOW VIEWS;").await,
+        400,
+    );
     assert!(m.contains("last statement"), "{m}");
     expect_error(&sql(&c, "   ").await, 400);
     let r = c

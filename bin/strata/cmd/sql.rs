@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde::Deserialize;
 use serde_json::Value;
 use strata_server::api::ErrorBody;
 use strata_server::api::sql::{Outcome, Source, SqlResponse, Statistics};
@@ -188,7 +187,7 @@ fn print_outcomes(outcomes: &[Outcome], output: Output) -> Result {
 }
 
 /// A pull query's rows as a table, columns in the answer's order.
-fn print_rows(columns: &Value, rows: &[Box<serde_json::value::RawValue>]) -> Result {
+fn print_rows(columns: &Value, rows: &[Value]) -> Result {
     let names: Vec<String> = columns
         .as_array()
         .map(|c| {
@@ -201,8 +200,7 @@ fn print_rows(columns: &Value, rows: &[Box<serde_json::value::RawValue>]) -> Res
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
-            let v: Value = serde_json::from_str(r.get()).unwrap_or_default();
+        .map(|v| {
             names
                 .iter()
                 .map(|n| match &v[n] {
@@ -248,7 +246,10 @@ fn print_source(s: &Source) -> Result {
     let columns: Vec<Vec<String>> = s
         .columns
         .iter()
-        .map(|c| vec![c.name.clone(), c.data_type.to_uppercase()])
+        .map(|c| {
+            // The API's type names are snake_case (`big_int`); SQL spells them `BIGINT`.
+            vec![c.name.clone(), c.data_type.replace('_', "").to_uppercase()]
+        })
         .collect();
     print_table(&["COLUMN", "TYPE"], &columns)
 }
@@ -269,20 +270,8 @@ fn outcome_line(o: &Outcome) -> String {
         }
         Outcome::PrintStarted { topic, .. } => format!("printing topic {topic}"),
         Outcome::ViewDescription { plan, stats, .. } => {
-            /// The names in a plan this line shows.
-            #[derive(Deserialize)]
-            struct Names {
-                name: Option<String>,
-                source: Option<SourceName>,
-            }
-            #[derive(Deserialize)]
-            struct SourceName {
-                name: Option<String>,
-            }
-            let names = serde_json::from_str::<Names>(plan.get()).ok();
-            let view = names.as_ref().and_then(|n| n.name.clone());
-            let source = names.and_then(|n| n.source).and_then(|s| s.name);
-            let stats = serde_json::from_str::<Value>(stats.get()).unwrap_or_default();
+            let name = |v: &Value| v["name"].as_str().map(str::to_owned);
+            let (view, source) = (name(plan), name(&plan["source"]));
             format!("view {} reads {}; stats {stats}", opt(view), opt(source))
         }
         // Printed whole elsewhere (`print_outcomes`); here, before a query's rows, as JSON.

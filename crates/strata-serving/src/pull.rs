@@ -7,16 +7,19 @@
 //! - Over a **table source** (declared, not materialized), the table's current rows are
 //!   computed on the spot: the query as a push query would run it (upserts, tombstones, WHERE
 //!   on each key's latest row) over the topic from its first record to its end, then read.
+//! - Over a **stream source** (ksqlDB's pull query on a stream), the query's rows over the
+//!   stream's records from the first to the current end, partition by partition, stopping
+//!   early once `LIMIT` rows are there.
 
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::compute::filter_record_batch;
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{Field, Schema};
 use strata_engine::decode::MAX_BATCH_ROWS;
 use strata_engine::expr::{evaluate, evaluate_predicate};
 use strata_engine::json_lines;
-use strata_engine::pipeline::{Pipeline, PipelineOptions};
+use strata_engine::pipeline::{Output, Pipeline, PipelineOptions};
 use strata_engine::plan::ViewPlan;
 use strata_engine::sql::PullQuery;
 use strata_log::{ReadLimits, RecordView};
@@ -44,7 +47,8 @@ pub struct PullAnswer {
 pub fn pull(engine: &Engine, q: &PullQuery) -> Result<PullAnswer> {
     let mut rows = match engine.resolve(&q.rows.source.name) {
         Some(view) => view_rows(engine, &view, &q.rows)?,
-        None => table_rows(engine, &q.push)?,
+        None if q.push.reads_table() => table_rows(engine, &q.push)?,
+        None => stream_rows(engine, &q.push, q.limit)?,
     };
     if let Some(limit) = q.limit {
         let n = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -112,14 +116,43 @@ fn view_rows(engine: &Engine, view: &str, plan: &ViewPlan) -> Result<RecordBatch
 /// A table source's current rows under `plan` (the query as a push query runs it), from a
 /// bounded run over its topic up to the end it has now.
 fn table_rows(engine: &Engine, plan: &ViewPlan) -> Result<RecordBatch> {
-    let topic = engine.log().topic(&plan.source.topic)?;
     let mut pipeline = Pipeline::new(plan.clone(), PipelineOptions::bounded())?;
+    run_to_end(engine, plan, &mut pipeline, |_| Ok(true))?;
+    Ok(pipeline.current_rows()?)
+}
+
+/// A stream source's rows under `plan` (a filter/projection) from its first record to the
+/// end it has now; no more than `limit`.
+fn stream_rows(engine: &Engine, plan: &ViewPlan, limit: Option<u64>) -> Result<RecordBatch> {
+    let mut pipeline = Pipeline::new(plan.clone(), PipelineOptions::bounded())?;
+    let schema = pipeline.output_schema()?;
+    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    run_to_end(engine, plan, &mut pipeline, |output| {
+        for (_, values) in output.into_rows() {
+            rows += values.num_rows();
+            batches.push(values);
+        }
+        Ok(rows < limit)
+    })?;
+    concat_batches(&schema, &batches).map_err(|e| Error::Engine(e.into()))
+}
+
+/// Runs `pipeline` over `plan`'s source topic from its first record to the end it has now,
+/// partition by partition (a key lives in one partition, so each key's records are applied
+/// in their log order), handing each step's output to `emitted` until it answers false.
+fn run_to_end(
+    engine: &Engine,
+    plan: &ViewPlan,
+    pipeline: &mut Pipeline,
+    mut emitted: impl FnMut(Output) -> Result<bool>,
+) -> Result<()> {
+    let topic = engine.log().topic(&plan.source.topic)?;
     let limits = ReadLimits {
         max_records: MAX_BATCH_ROWS as u64,
         max_bytes: 16 * 1024 * 1024,
     };
-    // Partition by partition: a key lives in one partition, so each key's records are
-    // applied in their log order.
     for p in topic.partitions() {
         let end = p.end_offset();
         let mut next = p.start_offset();
@@ -135,9 +168,12 @@ fn table_rows(engine: &Engine, plan: &ViewPlan) -> Result<RecordBatch> {
             if records.is_empty() {
                 break;
             }
-            pipeline.process_records(&records)?;
+            let step = pipeline.process_records(&records)?;
+            if !emitted(step.output)? {
+                return Ok(());
+            }
             next = fetch.next_offset();
         }
     }
-    Ok(pipeline.current_rows()?)
+    Ok(())
 }

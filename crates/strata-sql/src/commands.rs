@@ -79,8 +79,8 @@ pub enum ExplainTarget {
     Named(String),
 }
 
-/// A pull query: `SELECT … FROM table_or_view [WHERE …] [LIMIT n]` without `EMIT`, answered
-/// once from the current rows and then done.
+/// A pull query: `SELECT … FROM table_view_or_stream [WHERE …] [LIMIT n]` without `EMIT`,
+/// answered once from the current rows (a stream's: its records so far) and then done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullQuery {
     /// The query over the table's or view's current rows: a filter and projection whose

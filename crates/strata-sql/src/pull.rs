@@ -5,10 +5,13 @@
 //! - `EMIT CHANGES` (or `EMIT FINAL`) makes a push query.
 //! - Without `EMIT`, a filter/projection of a TABLE or of a view that is a table (an
 //!   aggregating view) is a pull query.
-//! - Everything else stays a push query, as before: a SELECT over a STREAM (Flink has no
-//!   `EMIT` and runs every SELECT continuously; strata's scripts and tests do too), and an
-//!   aggregation, window or join over a table, which only a continuous query can answer
-//!   (ksqlDB would ask for `EMIT CHANGES` there; strata runs it, as it always has).
+//! - Without `EMIT`, a filter/projection of a stream declared the ksqlDB way (`CREATE STREAM
+//!   … WITH (kafka_topic=…)`) is a pull query too, as in ksqlDB since 0.23: the stream's
+//!   records from its first to its current end, then done.
+//! - Everything else stays a push query, as before: a SELECT over a Flink table (Flink has
+//!   no `EMIT` and runs every SELECT continuously) or a stream view, and an aggregation,
+//!   window or join, which only a continuous query can answer (ksqlDB would ask for `EMIT
+//!   CHANGES` there; strata runs it, as it always has).
 //!
 //! A trailing `LIMIT n` (after `EMIT CHANGES`, as ksqlDB writes it, or before) ends either
 //! kind after `n` rows.
@@ -38,7 +41,20 @@ pub(crate) fn query_statement(
         Some(limit) => Statement::LimitedQuery { plan, limit },
         None => Statement::Query(plan),
     };
-    if has_emit(&toks) || !push.reads_table() || push.is_ranked() {
+    if has_emit(&toks) || push.is_ranked() {
+        return Ok(as_push(push));
+    }
+    if declared_ksqldb_stream(&push.source) {
+        if push.is_aggregating() || push.window.is_some() || push.join.is_some() {
+            return Ok(as_push(push));
+        }
+        return Ok(Statement::PullQuery(Box::new(PullQuery {
+            rows: push.clone(),
+            push,
+            limit,
+        })));
+    }
+    if !push.reads_table() {
         return Ok(as_push(push));
     }
     let rows_of = AsRows {
@@ -54,6 +70,13 @@ pub(crate) fn query_statement(
         push,
         limit,
     })))
+}
+
+/// True for a stream bound to its topic by ksqlDB's `CREATE STREAM … WITH (kafka_topic=…)`
+/// (not a Flink `'connector'` table, not a view): ksqlDB answers a bare SELECT over it once.
+fn declared_ksqldb_stream(source: &SourceDef) -> bool {
+    let has = |key: &str| source.properties.iter().any(|(k, _)| k == key);
+    source.kind == SourceKind::Stream && has("kafka_topic") && !has("connector")
 }
 
 /// The tokens without a top-level `LIMIT n`, and `n`.

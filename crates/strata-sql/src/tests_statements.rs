@@ -99,14 +99,26 @@ fn emit_changes_streams_and_limit_ends_a_push_query() {
             "{sql}"
         );
     }
-    // A stream stays a push query, EMIT CHANGES or not (Flink writes no EMIT).
+    // A ksqlDB stream without EMIT is a pull query over its records so far (ksqlDB ≥ 0.23);
+    // with EMIT CHANGES a push query; an aggregation over it stays a push query.
     assert!(matches!(
         one("SELECT pageid FROM page_views", &c),
-        Statement::Query(_)
+        Statement::PullQuery(q) if q.limit.is_none() && !q.push.reads_table()
     ));
     assert!(matches!(
         one("SELECT pageid FROM page_views LIMIT 5", &c),
+        Statement::PullQuery(q) if q.limit == Some(5)
+    ));
+    assert!(matches!(
+        one("SELECT pageid FROM page_views EMIT CHANGES LIMIT 5", &c),
         Statement::LimitedQuery { limit: 5, .. }
+    ));
+    assert!(matches!(
+        one(
+            "SELECT pageid, COUNT(*) FROM page_views GROUP BY pageid",
+            &c
+        ),
+        Statement::Query(_)
     ));
     // An aggregation over a table can only run continuously: still a push query.
     assert!(matches!(

@@ -1,7 +1,6 @@
 //! SQL: `POST /v1/sql` and what each statement did.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use strata_engine::plan::{SourceDef, SourceKind, SqlType, ValueFormat};
 use strata_views::engine;
 use utoipa::ToSchema;
@@ -81,10 +80,10 @@ pub enum Outcome {
     ViewDescription {
         /// Its compiled plan, as the engine writes it.
         #[schema(value_type = Object)]
-        plan: Box<RawValue>,
+        plan: serde_json::Value,
         /// Its counters, as the engine keeps them (`watermark` is i64::MIN before any event).
         #[schema(value_type = Object)]
-        stats: Box<RawValue>,
+        stats: serde_json::Value,
         /// Its output as a source: columns, kind (a table for an aggregation), changelog topic,
         /// format.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,7 +104,7 @@ pub enum Outcome {
         query_id: Option<String>,
         /// The plan, as the engine writes it.
         #[schema(value_type = Object)]
-        plan: Box<RawValue>,
+        plan: serde_json::Value,
     },
     /// `TERMINATE …`.
     Terminated {
@@ -126,9 +125,11 @@ pub enum Outcome {
         /// `[{"name", "type"}]`, as view answers give them.
         #[schema(value_type = Object)]
         columns: serde_json::Value,
-        /// The rows.
+        /// The rows. (Here and in the other outcomes JSON is held as `Value`, never
+        /// `RawValue`: a client cannot deserialize a `RawValue` inside an internally tagged
+        /// enum — serde buffers the content first.)
         #[schema(value_type = Vec<Object>)]
-        rows: Vec<Box<RawValue>>,
+        rows: Vec<serde_json::Value>,
         /// How many.
         count: usize,
     },
@@ -270,8 +271,8 @@ impl TryFrom<engine::Outcome> for Outcome {
                 query_id,
                 statistics,
             } => Outcome::ViewDescription {
-                plan: serde_json::value::to_raw_value(&plan)?,
-                stats: serde_json::value::to_raw_value(&stats)?,
+                plan: serde_json::to_value(&plan)?,
+                stats: serde_json::to_value(&stats)?,
                 output: output.map(Into::into),
                 query_id,
                 statistics: statistics.map(mirror).transpose()?,
@@ -283,7 +284,7 @@ impl TryFrom<engine::Outcome> for Outcome {
             } => Outcome::Explanation {
                 text,
                 query_id,
-                plan: serde_json::value::to_raw_value(&plan)?,
+                plan: serde_json::to_value(&plan)?,
             },
             E::Terminated { queries } => Outcome::Terminated { queries },
             E::PropertySet { property, value } => Outcome::PropertySet { property, value },

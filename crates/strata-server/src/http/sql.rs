@@ -19,7 +19,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use serde_json::value::RawValue;
 use strata_engine::plan::Statement;
 use strata_engine::sql::PullQuery;
 use strata_log::Topic;
@@ -52,7 +51,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// topic …` answers with the topic's records as NDJSON. Otherwise the answer is
 /// `{"outcomes": [...]}`, one per statement; a pull query's outcome holds its rows.
 #[utoipa::path(post, path = "/v1/sql", tag = "sql",
-    params(("limit" = Option<u64>, Query, description = "End a continuous query after this many rows.")),
+    params(("limit" = Option<u64>, Query, description = "End a continuous query (or `PRINT`) after this many rows; answer a pull query with at most this many.")),
     request_body(content(
         (SqlRequest = "application/json"),
         (String = "text/plain"),
@@ -82,7 +81,7 @@ async fn sql(
     let catalog = Arc::clone(&state.catalog);
     let outcomes = blocking(move || {
         let statements = check_statements(&engine, &text)?;
-        let outcomes = run_statements(&engine, statements);
+        let outcomes = run_statements(&engine, statements, limit);
         // Even a failed text may have run (and created topics for) earlier statements.
         catalog.sync();
         outcomes
@@ -95,10 +94,7 @@ async fn sql(
             changelog,
             limit: sql_limit,
         }) => {
-            let limit = match (limit, *sql_limit) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let limit = tighter(limit, *sql_limit);
             let (name, changelog) = (name.clone(), changelog.clone());
             query_response(&state, name, &changelog, limit, &outcomes[..earlier])
         }
@@ -112,10 +108,7 @@ async fn sql(
                 topic: topic.clone(),
                 from_beginning: *from_beginning,
                 interval: *interval,
-                limit: match (limit, *sql_limit) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
+                limit: tighter(limit, *sql_limit),
             };
             let mut r = print_response(&state, print)?;
             set_outcomes_header(&mut r, &outcomes[..earlier]);
@@ -125,14 +118,30 @@ async fn sql(
     }
 }
 
+/// The smaller of the request's `limit` and the statement's `LIMIT`, either may be absent.
+fn tighter(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Runs `statements` in order with one session, stopping at the first that fails: the
-/// engine runs each, the serving layer answers pull queries.
-fn run_statements(engine: &Engine, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+/// engine runs each, the serving layer answers pull queries (at most `limit` rows each, the
+/// request's `limit` parameter).
+fn run_statements(
+    engine: &Engine,
+    statements: Vec<Statement>,
+    limit: Option<u64>,
+) -> Result<Vec<Outcome>> {
     let mut session = Session::default();
     let mut outcomes = Vec::with_capacity(statements.len());
     for statement in statements {
         let outcome = match statement {
-            Statement::PullQuery(q) => pull_outcome(engine, &q)?,
+            Statement::PullQuery(mut q) => {
+                q.limit = tighter(q.limit, limit);
+                pull_outcome(engine, &q)?
+            }
             other => Outcome::try_from(engine.run(other, &mut session)?)
                 .map_err(|e| Error::Unavailable(format!("cannot write the outcomes: {e}")))?,
         };
@@ -148,10 +157,8 @@ fn pull_outcome(engine: &Engine, q: &PullQuery) -> Result<Outcome> {
         .rows
         .into_iter()
         .map(|row| {
-            String::from_utf8(row)
-                .ok()
-                .and_then(|text| RawValue::from_string(text).ok())
-                .ok_or_else(|| Error::Unavailable("a pull query's row is not JSON".into()))
+            serde_json::from_slice(&row)
+                .map_err(|e| Error::Unavailable(format!("a pull query's row is not JSON: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Outcome::Rows {
