@@ -148,8 +148,15 @@ fn print_source(s: &Source) -> Result {
     };
     println!("event time: {event_time}");
     if let Some(k) = &s.primary_key {
-        println!("primary key: {k}");
+        // A stream's KEY column is read from the record key as a table's primary key is.
+        let what = if s.kind == "table" {
+            "primary key"
+        } else {
+            "key"
+        };
+        println!("{what}: {k} (read from the record key)");
     }
+    println!("format: {}", s.format);
     let columns: Vec<Vec<String>> = s
         .columns
         .iter()

@@ -16,6 +16,7 @@
 pub mod catalog;
 pub mod date_format;
 pub mod error;
+mod formats;
 pub mod functions;
 mod parser;
 pub mod plan;
