@@ -492,6 +492,20 @@ pub struct ViewPlan {
     /// Absent from catalogs written before Top-N views existed.
     #[serde(default)]
     pub rank: Option<RankSpec>,
+    /// A table function applied to each input row before the filter (ksqlDB `EXPLODE`,
+    /// Flink `CROSS JOIN UNNEST` / `LATERAL TABLE`): one row per element of an array; `None`
+    /// for other views. Absent from catalogs written before table functions existed.
+    #[serde(default)]
+    pub unnest: Option<UnnestDef>,
+}
+
+/// One row per element of an array: the input row repeated, with the element as a column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnnestDef {
+    /// The array, over source (and joined table) columns.
+    pub array: Expr,
+    /// The name of the element column the rest of the plan reads (lower-cased).
+    pub column: String,
 }
 
 /// How ranks count ties.
