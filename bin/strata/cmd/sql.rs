@@ -231,18 +231,25 @@ fn print_statistics(s: &Statistics) {
 
 /// `DESCRIBE` of a stream or table.
 fn print_source(s: &Source) -> Result {
-    println!("{} {} on topic {} ({})", s.kind, s.name, s.topic, s.format);
+    println!("{} {} on topic {}", s.kind, s.name, s.topic);
     let event_time = match &s.timestamp_column {
         None => "the record timestamp (ROWTIME)".to_owned(),
         Some(c) => c.clone(),
     };
     println!("event time: {event_time}");
     if let Some(k) = &s.primary_key {
-        println!("primary key: {k}");
+        // A stream's KEY column is read from the record key as a table's primary key is.
+        let what = if s.kind == "table" {
+            "primary key"
+        } else {
+            "key"
+        };
+        println!("{what}: {k} (read from the record key)");
     }
     if let Some(pt) = &s.proctime_column {
         println!("processing time: {pt}");
     }
+    println!("format: {}", s.format);
     let columns: Vec<Vec<String>> = s
         .columns
         .iter()

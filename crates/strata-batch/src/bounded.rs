@@ -504,7 +504,9 @@ fn dictionary_key(plan: &ViewPlan, schema: &Schema) -> Option<String> {
         return None;
     }
     let mut other = BTreeSet::new();
-    if let Ok(value) = serde_json::to_value((&plan.filter, &plan.aggregates, &plan.join)) {
+    if let Ok(value) =
+        serde_json::to_value((&plan.filter, &plan.aggregates, &plan.join, &plan.unnest))
+    {
         collect_columns(&value, &mut other);
     }
     other.insert(

@@ -1,18 +1,26 @@
 //! Log records → Arrow batches, with a source's schema.
 //!
-//! Record values are JSON objects. Each is parsed straight into Arrow builders of the
-//! source's declared columns ([`json`]): keys of other fields are skipped unbuilt, and a
-//! record that fails (malformed JSON, a string where a number belongs) is set aside with its
-//! reason while the others still count: bad data is kept, never silently dropped.
+//! Record values are decoded in the source's value format ([`values`]): JSON objects are
+//! parsed straight into Arrow builders of the source's declared columns ([`json`]), keys of
+//! other fields skipped unbuilt; bare JSON values, KAFKA (the whole value is one column) and
+//! DELIMITED fields ([`text`]) likewise fill typed columns. A `KEY` / PRIMARY KEY column is
+//! read from the record key ([`key`]). A record that fails (malformed JSON, a string where a
+//! number belongs, a line with too few fields, a key that is not a number) is set aside with
+//! its reason while the others still count: bad data is kept, never silently dropped.
 //!
 //! Every batch also carries the record's metadata: `rowtime` (the log timestamp, ksqlDB's
 //! ROWTIME), `_partition`, `_offset` and `_key`.
 
 mod columns;
 mod flat;
+#[cfg(test)]
+mod format_tests;
 mod json;
+mod key;
 #[cfg(test)]
 mod reference;
+mod text;
+mod values;
 
 use std::sync::Arc;
 
@@ -23,8 +31,9 @@ use strata_log::RecordView;
 use crate::error::Result;
 pub use crate::expr::arrow_type;
 use crate::operator::{ROWTIME, timestamp};
-use crate::plan::SourceDef;
-use json::JsonRows;
+use crate::plan::{ColumnDef, SourceDef, ValueFormat};
+use key::KeyColumn;
+use values::ValueRows;
 
 /// The metadata columns every decoded batch ends with.
 pub fn metadata_fields() -> Vec<Field> {
@@ -77,7 +86,13 @@ pub struct Decoded {
 /// Decodes a source's records; reusable across micro-batches.
 pub struct SourceDecoder {
     schema: SchemaRef,
-    rows: JsonRows,
+    values: ValueRows,
+    /// The key column's decoder and its index among the columns, when the source has one
+    /// and a key format that reads it.
+    key: Option<(KeyColumn, usize)>,
+    /// For each column, its index among the value decoder's columns (`None`: the key column
+    /// of a format whose values do not hold it).
+    value_index: Vec<Option<usize>>,
     tombstones: bool,
 }
 
@@ -98,9 +113,32 @@ impl SourceDecoder {
     /// # Errors
     /// Arrow errors setting up the timestamp parser.
     pub fn new(source: &SourceDef) -> Result<Self> {
+        let key_at = source
+            .primary_key
+            .as_ref()
+            .and_then(|k| source.columns.iter().position(|c| c.name == *k));
+        let key = match key_at {
+            Some(i) => KeyColumn::new(&source.columns[i], source.key_format())?.map(|k| (k, i)),
+            None => None,
+        };
+        // A JSON object may hold the key column too (tables have always read it from there
+        // when the record has no key); the other formats' values hold the other columns.
+        let key_in_value = key.is_none() || source.format == ValueFormat::Json;
+        let mut value_index = Vec::with_capacity(source.columns.len());
+        let mut value_columns: Vec<&ColumnDef> = Vec::new();
+        for (i, c) in source.columns.iter().enumerate() {
+            if key_in_value || key.as_ref().is_none_or(|(_, k)| *k != i) {
+                value_index.push(Some(value_columns.len()));
+                value_columns.push(c);
+            } else {
+                value_index.push(None);
+            }
+        }
         Ok(SourceDecoder {
             schema: source_schema(source),
-            rows: JsonRows::new(&source.columns)?,
+            values: ValueRows::new(source.format, &value_columns)?,
+            key,
+            value_index,
             tombstones: false,
         })
     }
@@ -125,16 +163,27 @@ impl SourceDecoder {
     /// Only internal Arrow errors; bad records are returned in [`Decoded::invalid`].
     pub fn decode(&mut self, records: &[(u32, RecordView<'_>)]) -> Result<Decoded> {
         debug_assert!(records.len() <= MAX_BATCH_ROWS);
-        let mut slots = self.rows.slots();
+        let mut slots = self.values.slots();
         let mut invalid = Vec::new();
         // Indexes of the records that decoded, once one did not.
         let mut kept: Option<Vec<usize>> = None;
         let mut tombstones = Vec::new();
         for (i, (partition, record)) in records.iter().enumerate() {
             let tombstone = self.tombstones && record.value.is_empty();
-            let value: &[u8] = if tombstone { b"{}" } else { record.value };
-            let row = self.rows.parse(value, &mut slots);
-            match row.and_then(|()| self.rows.push(&slots)) {
+            let good = kept.as_ref().map_or(i, Vec::len);
+            let mut row = match &mut self.key {
+                Some((key, _)) => key.push(record.key),
+                None => Ok(()),
+            };
+            if row.is_ok() {
+                row = self.values.push(record.value, tombstone, &mut slots);
+                if row.is_err()
+                    && let Some((key, _)) = &mut self.key
+                {
+                    key.truncate(good);
+                }
+            }
+            match row {
                 Ok(()) => {
                     if tombstone {
                         tombstones.push(kept.as_ref().map_or(i, Vec::len));
@@ -153,7 +202,7 @@ impl SourceDecoder {
                 }
             }
         }
-        let columns = self.rows.finish()?;
+        let columns = self.columns()?;
         let batch = match kept {
             None => self.with_metadata(columns, records.iter())?,
             Some(kept) => self.with_metadata(columns, kept.iter().map(|&i| &records[i]))?,
@@ -163,6 +212,37 @@ impl SourceDecoder {
             invalid,
             tombstones,
         })
+    }
+
+    /// The declared columns of the rows decoded since the last call: the value decoder's,
+    /// with the key column from the record keys. Where a JSON value holds the key column
+    /// too, its field wins and the record key fills it in when it is missing, as tables have
+    /// always read it.
+    fn columns(&mut self) -> Result<Vec<ArrayRef>> {
+        let values = self.values.finish()?;
+        let key = match &mut self.key {
+            Some((k, at)) => Some((k.finish()?, *at)),
+            None => None,
+        };
+        let mut out = Vec::with_capacity(self.value_index.len());
+        for (i, v) in self.value_index.iter().enumerate() {
+            let column = match (v, &key) {
+                (Some(v), Some((k, at))) if *at == i => {
+                    let from_value = &values[*v];
+                    let has = arrow::compute::is_not_null(from_value)?;
+                    arrow::compute::kernels::zip::zip(&has, from_value, k)?
+                }
+                (Some(v), _) => Arc::clone(&values[*v]),
+                (None, Some((k, _))) => Arc::clone(k),
+                (None, None) => {
+                    return Err(crate::error::Error::plan(
+                        "internal: a column without a decoder",
+                    ));
+                }
+            };
+            out.push(column);
+        }
+        Ok(out)
     }
 
     fn with_metadata<'a, 'r: 'a>(

@@ -32,6 +32,7 @@ mod scalar;
 pub mod sql;
 mod stages;
 pub mod topn;
+mod unnest;
 pub mod upsert;
 pub mod watermark;
 mod window;

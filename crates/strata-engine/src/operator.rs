@@ -23,6 +23,7 @@ use crate::expr;
 use crate::groups::GroupTable;
 use crate::keys::BatchKeys;
 use crate::plan::{AggregateFunction, EmitMode, SourceKind, ViewPlan, WindowSpec};
+use crate::unnest::{self, UnnestStage};
 use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
 
@@ -114,6 +115,8 @@ pub struct ViewOperator {
     merged_away: Vec<(u32, u32)>,
     /// The upsert stage and its state, for a view that reads a table.
     table: Option<(Upsert, TableInputState)>,
+    /// The table-function stage (`EXPLODE` / `UNNEST`), which runs before the filter.
+    unnest: Option<UnnestStage>,
     /// Whether [`Operator::process`] emits the rows of changed groups (EMIT CHANGES).
     pub(crate) emit_updates: bool,
 }
@@ -140,6 +143,20 @@ impl ViewOperator {
             .timestamp_column
             .clone()
             .unwrap_or_else(|| ROWTIME.to_owned());
+        let unnest = match &plan.unnest {
+            Some(u) if plan.source.kind == SourceKind::Table => {
+                return Err(Error::plan(format!(
+                    "EXPLODE / UNNEST of {} over table {}: explode the rows of a stream",
+                    u.column, plan.source.name
+                )));
+            }
+            Some(u) => Some(UnnestStage::new(&plan, u, &input_schema)?),
+            None => None,
+        };
+        // What the filter, the keys and the aggregates read: the exploded rows, when exploded.
+        let rows_schema = unnest
+            .as_ref()
+            .map_or_else(|| Arc::clone(&input_schema), |u| Arc::clone(u.schema()));
         if input_schema.index_of(&event_time).is_err() {
             return Err(Error::plan(format!(
                 "the event-time column {event_time:?} is not a column of {}",
@@ -168,7 +185,7 @@ impl ViewOperator {
         };
         let mut key_fields = Vec::new();
         for (name, e) in &plan.group_by {
-            key_fields.push(Field::new(name, expr::data_type(e, &input_schema)?, true));
+            key_fields.push(Field::new(name, expr::data_type(e, &rows_schema)?, true));
         }
         let key_converter = RowConverter::new(
             key_fields
@@ -186,7 +203,7 @@ impl ViewOperator {
             let input = agg
                 .arg
                 .as_ref()
-                .map(|a| expr::data_type(a, &input_schema))
+                .map(|a| expr::data_type(a, &rows_schema))
                 .transpose()?;
             let acc = Accumulator::new(agg.function, input.as_ref())?;
             scope.push(Field::new(&agg.name, acc.output_type(), true));
@@ -220,6 +237,7 @@ impl ViewOperator {
             dirty: Vec::new(),
             merged_away: Vec::new(),
             table,
+            unnest,
             emit_updates: true,
         })
     }
@@ -275,6 +293,12 @@ impl ViewOperator {
         batch: &RecordBatch,
         tombstones: &[usize],
     ) -> Result<Processed> {
+        if let Some(stage) = &self.unnest {
+            let (exploded, parents) = stage.apply(batch)?;
+            let mut processed = self.process_rows(&exploded, None)?;
+            processed.late = unnest::input_rows(processed.late, &parents);
+            return Ok(processed);
+        }
         let Some((upsert, state)) = &mut self.table else {
             return self.process_rows(batch, None);
         };
@@ -736,7 +760,10 @@ impl ViewOperator {
         let scope = if self.plan.is_aggregating() {
             &self.output_scope
         } else {
-            &self.input_schema
+            // A filter/projection view outputs its (exploded) input rows.
+            self.unnest
+                .as_ref()
+                .map_or(&self.input_schema, |u| u.schema())
         };
         let fields = self
             .plan

@@ -20,6 +20,7 @@ pub mod commands;
 pub mod date_format;
 pub mod error;
 pub mod explain;
+mod formats;
 pub mod functions;
 mod missing;
 mod parser;

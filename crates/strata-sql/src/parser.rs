@@ -17,13 +17,13 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::plan::{
-    ColumnDef, ServingMode, SourceDef, SourceKind, SqlType, Statement, ValueFormat, ViewPlan,
+    ColumnDef, KeyFormat, ServingMode, SourceDef, SourceKind, SqlType, Statement, ViewPlan,
 };
 use crate::tokens::{
     Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
     tokenize,
 };
-use crate::{query, statements, topn, window};
+use crate::{formats, query, statements, topn, window};
 
 /// How a view declared earlier in the same text is read by the statements after it
 /// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
@@ -310,6 +310,9 @@ fn column_type(c: &mut Cursor<'_>) -> Result<SqlType> {
         Some(Token::Word(w)) => w.value.clone(),
         _ => return Err(sql_err(loc, format!("expected a column type; {TYPE_HINT}"))),
     };
+    if name.eq_ignore_ascii_case("ARRAY") {
+        return formats::array_type(c, loc);
+    }
     let mut t = sql_type_named(&name).ok_or_else(|| {
         sql_err(
             loc,
@@ -356,7 +359,7 @@ fn source_def(
 ) -> Result<SourceDef> {
     let ColumnList {
         columns,
-        primary_key,
+        mut primary_key,
         watermark,
         proctime,
     } = column_list(open, cols)?;
@@ -368,11 +371,18 @@ fn source_def(
             .map(|(_, v)| v.as_str())
     };
     let has_key = primary_key.is_some();
-    let (source_kind, topic) = if prop("connector").is_some() {
+    let flink = prop("connector").is_some();
+    let (source_kind, topic) = if flink {
         flink_connector(kind, &name, with_loc, has_key, &prop)?
     } else {
-        ksql_properties(kind, &name, name_loc, with_loc, has_key, &prop)?
+        ksql_properties(kind, &name, name_loc, has_key, &prop)?
     };
+    // Flink's `'key.fields'` reads a column from the record key, as ksqlDB's KEY marker does.
+    if let Some(k) = formats::key_format(&prop, with_loc)?
+        && primary_key.as_ref().is_none_or(|(_, p)| *p != k)
+    {
+        set_key(&mut primary_key, with_loc, k)?;
+    }
     if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
         return Err(sql_err(with_loc, format!("invalid topic name {topic:?}")));
     }
@@ -388,6 +398,7 @@ fn source_def(
     if let Some((loc, key)) = &primary_key {
         find(key, *loc)?;
     }
+    let format = value_format(flink, &prop, &columns, &primary_key, with_loc)?;
     if source_kind == SourceKind::Table && !has_key {
         return Err(sql_err(
             name_loc,
@@ -399,7 +410,7 @@ fn source_def(
         topic,
         kind: source_kind,
         columns,
-        format: ValueFormat::Json,
+        format,
         timestamp_column,
         watermark_delay_ms,
         primary_key: primary_key.map(|(_, k)| k),
@@ -523,9 +534,11 @@ fn column(
         if c.eat_kws(&["PRIMARY", "KEY"]) {
             c.eat_kws(&["NOT", "ENFORCED"]);
             set_key(primary_key, oloc, col.clone())?;
-        } else if c.eat_kws(&["NOT", "NULL"]) || c.eat_kw("NULL") || c.eat_kw("KEY") {
-            // NOT NULL is not enforced (JSON may omit a field); ksqlDB's stream KEY column
-            // is a value column here.
+        } else if c.eat_kw("KEY") {
+            // ksqlDB's `id VARCHAR KEY`: the stream's key column, read from the record key.
+            set_key(primary_key, oloc, col.clone())?;
+        } else if c.eat_kws(&["NOT", "NULL"]) || c.eat_kw("NULL") {
+            // NOT NULL is not enforced (JSON may omit a field).
         } else if c.peek_kw("METADATA") {
             return Err(sql_err(
                 oloc,
@@ -587,13 +600,6 @@ fn flink_connector<'p>(
             ));
         }
     }
-    let format = prop("format").or(prop("value.format")).unwrap_or("json");
-    if !format.eq_ignore_ascii_case("json") {
-        return Err(sql_err(
-            with_loc,
-            format!("format '{format}' is not supported; use 'format' = 'json'"),
-        ));
-    }
     let topic = prop("topic").map_or_else(|| name.to_string(), str::to_string);
     if let Some(t) = prop("topic")
         && t.contains(';')
@@ -606,34 +612,15 @@ fn flink_connector<'p>(
     Ok((source_kind, topic))
 }
 
-/// ksqlDB's `WITH (kafka_topic = …, value_format = …, key_format = …)`: the kind of source
-/// and its topic.
+/// ksqlDB's `WITH (kafka_topic = …)`: the kind of source and its topic (the formats are
+/// read by `formats`).
 fn ksql_properties<'p>(
     kind: &str,
     name: &str,
     name_loc: Location,
-    with_loc: Location,
     has_key: bool,
     prop: &dyn Fn(&str) -> Option<&'p str>,
 ) -> Result<(SourceKind, String)> {
-    if let Some(f) = prop("value_format").or(prop("format"))
-        && !f.eq_ignore_ascii_case("json")
-    {
-        return Err(sql_err(
-            with_loc,
-            format!("value_format '{f}' is not supported; use value_format='JSON'"),
-        ));
-    }
-    if let Some(f) = prop("key_format")
-        && !["kafka", "json", "none"]
-            .iter()
-            .any(|k| f.eq_ignore_ascii_case(k))
-    {
-        return Err(sql_err(
-            with_loc,
-            format!("key_format '{f}' is not supported; use KAFKA (a string key) or JSON"),
-        ));
-    }
     let topic = prop("kafka_topic")
         .or(prop("topic"))
         .map_or_else(|| name.to_string(), str::to_string);
@@ -651,6 +638,31 @@ fn ksql_properties<'p>(
         SourceKind::Table
     };
     Ok((source_kind, topic))
+}
+
+/// The value format of the source's value columns: every column but the one read from the
+/// record key (unless the key format is NONE).
+fn value_format<'p>(
+    flink: bool,
+    prop: &(dyn Fn(&str) -> Option<&'p str> + 'p),
+    columns: &[ColumnDef],
+    primary_key: &Option<(Location, String)>,
+    with_loc: Location,
+) -> Result<crate::plan::ValueFormat> {
+    let key_format = KeyFormat::from_property(prop("key_format").or(prop("key.format")));
+    let key = primary_key
+        .as_ref()
+        .filter(|_| key_format != KeyFormat::None)
+        .map(|(_, k)| k.as_str());
+    let values: Vec<&ColumnDef> = columns
+        .iter()
+        .filter(|c| Some(c.name.as_str()) != key)
+        .collect();
+    if flink {
+        formats::flink_value_format(prop, &values, with_loc)
+    } else {
+        formats::ksql_value_format(prop, &values, with_loc)
+    }
 }
 
 /// The event-time column and the watermark delay, from `WATERMARK FOR` and the `timestamp`

@@ -19,6 +19,50 @@ pub enum SqlType {
     /// `TIMESTAMP`, `TIMESTAMP(3)`: milliseconds since the Unix epoch, UTC. JSON may give it as
     /// epoch millis, RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]`.
     Timestamp,
+    /// `ARRAY<t>` of a scalar type (`ARRAY<VARCHAR>`): a JSON array in a value, or what
+    /// `SPLIT` returns; `EXPLODE`/`UNNEST` turn it into rows.
+    Array(ScalarType),
+}
+
+/// The element type of an `ARRAY<…>`: one of the scalar SQL types (arrays do not nest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalarType {
+    /// `BOOLEAN`.
+    Boolean,
+    /// `BIGINT`.
+    BigInt,
+    /// `DOUBLE`.
+    Double,
+    /// `VARCHAR`.
+    Varchar,
+    /// `TIMESTAMP`.
+    Timestamp,
+}
+
+impl ScalarType {
+    /// The SQL type of one element.
+    pub fn sql(self) -> SqlType {
+        match self {
+            ScalarType::Boolean => SqlType::Boolean,
+            ScalarType::BigInt => SqlType::BigInt,
+            ScalarType::Double => SqlType::Double,
+            ScalarType::Varchar => SqlType::Varchar,
+            ScalarType::Timestamp => SqlType::Timestamp,
+        }
+    }
+
+    /// The element type of `t`, when `t` is scalar (`None` for an array).
+    pub fn of(t: SqlType) -> Option<ScalarType> {
+        Some(match t {
+            SqlType::Boolean => ScalarType::Boolean,
+            SqlType::BigInt => ScalarType::BigInt,
+            SqlType::Double => ScalarType::Double,
+            SqlType::Varchar => ScalarType::Varchar,
+            SqlType::Timestamp => ScalarType::Timestamp,
+            SqlType::Array(_) => return None,
+        })
+    }
 }
 
 /// A column of a source schema.
@@ -30,13 +74,55 @@ pub struct ColumnDef {
     pub data_type: SqlType,
 }
 
-/// How a source topic's record values are encoded.
+/// How a source topic's record values are encoded (ksqlDB's `value_format`, Flink's
+/// `'format'`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueFormat {
-    /// One JSON object per record value.
+    /// One JSON object per record value, a field per column.
     #[default]
     Json,
+    /// ksqlDB `value_format='JSON'` with `wrap_single_value=false`: the value is the bare JSON
+    /// value (`"text"`, `42`, `[…]`) of the source's single column.
+    JsonUnwrapped,
+    /// ksqlDB `value_format='KAFKA'`, Flink `'format'='raw'`: the whole value is the single
+    /// column — UTF-8 text for VARCHAR, a number as text (or Kafka's 8-byte big-endian
+    /// serialization) for BIGINT and DOUBLE.
+    Kafka,
+    /// ksqlDB `value_format='DELIMITED'`, Flink `'format'='csv'`: one field per column, in
+    /// declaration order, separated by `delimiter`; `"…"` quotes a field (`""` is a quote).
+    Delimited {
+        /// The field separator (`,` unless `value_delimiter` / `'csv.field-delimiter'` say).
+        delimiter: char,
+    },
+}
+
+/// How a source topic's record keys are encoded (ksqlDB's `key_format`): what a `KEY` or
+/// `PRIMARY KEY` column is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFormat {
+    /// The key's bytes are the key column's value: UTF-8 text (a number as text, or Kafka's
+    /// 8-byte big-endian form, for BIGINT and DOUBLE). ksqlDB's default.
+    #[default]
+    Kafka,
+    /// The key is JSON: the key column's bare value (`"k"`, `42`), or an object holding it
+    /// by name (as strata's changelogs key their rows).
+    Json,
+    /// The key is not read: key columns come from the value.
+    None,
+}
+
+impl KeyFormat {
+    /// The key format a `key_format` / `'key.format'` property names (`raw` is Flink's name
+    /// for KAFKA); KAFKA when absent.
+    pub fn from_property(value: Option<&str>) -> KeyFormat {
+        match value.map(str::to_ascii_lowercase).as_deref() {
+            Some("json") => KeyFormat::Json,
+            Some("none") => KeyFormat::None,
+            _ => KeyFormat::Kafka,
+        }
+    }
 }
 
 /// Whether a source is an unbounded stream of events or a table (latest value per key).
@@ -68,7 +154,9 @@ pub struct SourceDef {
     /// Bounded out-of-orderness of event time (Flink's `WATERMARK FOR t AS t - INTERVAL …`);
     /// `None` uses the engine's default.
     pub watermark_delay_ms: Option<u64>,
-    /// The primary-key column of a table source.
+    /// The primary-key column of a table source, or the `KEY` column of a stream (ksqlDB's
+    /// `id VARCHAR KEY`): read from the record key (decoded by [`SourceDef::key_format`]),
+    /// from the value when a record has no key.
     pub primary_key: Option<String>,
     /// `WITH (…)` properties as given (lower-cased keys), kept for `DESCRIBE`.
     pub properties: Vec<(String, String)>,
@@ -126,6 +214,25 @@ impl SourceDef {
     pub fn event_time(mut self, column: &str) -> SourceDef {
         self.timestamp_column = Some(column.to_lowercase());
         self
+    }
+
+    /// Reads values in `format`.
+    pub fn format(mut self, format: ValueFormat) -> SourceDef {
+        self.format = format;
+        self
+    }
+
+    /// How the record key is encoded: the `key_format` (ksqlDB) or `'key.format'` (Flink)
+    /// property, validated by the parser; KAFKA when neither is given. Kept among the
+    /// properties rather than in a field of its own so that a source definition stored before
+    /// key formats existed reads the same.
+    pub fn key_format(&self) -> KeyFormat {
+        KeyFormat::from_property(
+            self.properties
+                .iter()
+                .find(|(k, _)| k == "key_format" || k == "key.format")
+                .map(|(_, v)| v.as_str()),
+        )
     }
 
     /// Bounds the watermark's out-of-orderness to `delay_ms`.
@@ -391,6 +498,20 @@ pub struct ViewPlan {
     /// Absent from catalogs written before Top-N views existed.
     #[serde(default)]
     pub rank: Option<RankSpec>,
+    /// A table function applied to each input row before the filter (ksqlDB `EXPLODE`,
+    /// Flink `CROSS JOIN UNNEST` / `LATERAL TABLE`): one row per element of an array; `None`
+    /// for other views. Absent from catalogs written before table functions existed.
+    #[serde(default)]
+    pub unnest: Option<UnnestDef>,
+}
+
+/// One row per element of an array: the input row repeated, with the element as a column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnnestDef {
+    /// The array, over source (and joined table) columns.
+    pub array: Expr,
+    /// The name of the element column the rest of the plan reads (lower-cased).
+    pub column: String,
 }
 
 /// How ranks count ties.

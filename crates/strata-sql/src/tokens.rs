@@ -270,4 +270,4 @@ pub(crate) fn sql_type_named(name: &str) -> Option<SqlType> {
     })
 }
 
-pub(crate) const TYPE_HINT: &str = "strata's types are BOOLEAN, BIGINT (and INT…), DOUBLE (and FLOAT, DECIMAL), VARCHAR (and STRING), TIMESTAMP";
+pub(crate) const TYPE_HINT: &str = "strata's types are BOOLEAN, BIGINT (and INT…), DOUBLE (and FLOAT, DECIMAL), VARCHAR (and STRING), TIMESTAMP, ARRAY<type>";

@@ -10,12 +10,16 @@
 //!   timestamp − timestamp → Int64 milliseconds;
 //! - a timestamp compares with a string (parsed as a timestamp) or an Int64 (epoch millis).
 
-use arrow::datatypes::{DataType, Schema, TimeUnit};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use crate::error::{Error, NameKind, Result};
-use crate::plan::{BinaryOp, Literal, SqlType};
+use crate::plan::{BinaryOp, Literal, ScalarType, SqlType};
 
-/// The Arrow type a column of `t` has in engine batches.
+/// The Arrow type a column of `t` has in engine batches; an `ARRAY<t>` is a `List` of
+/// nullable elements in arrow's default `item` field (what `SPLIT` returns and the decoder
+/// builds, so the two compare equal).
 pub fn arrow_type(t: SqlType) -> DataType {
     match t {
         SqlType::Boolean => DataType::Boolean,
@@ -23,6 +27,20 @@ pub fn arrow_type(t: SqlType) -> DataType {
         SqlType::Double => DataType::Float64,
         SqlType::Varchar => DataType::Utf8,
         SqlType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
+        SqlType::Array(e) => list_of(arrow_type(e.sql())),
+    }
+}
+
+/// The Arrow type of an array whose elements are of `element`.
+pub fn list_of(element: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(element, true)))
+}
+
+/// The element type of an array type (`None` for other types).
+pub fn element_of(t: &DataType) -> Option<&DataType> {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => Some(f.data_type()),
+        _ => None,
     }
 }
 
@@ -41,6 +59,9 @@ pub fn sql_type(t: &DataType) -> Option<SqlType> {
         DataType::Float16 | DataType::Float32 | DataType::Float64 => Some(SqlType::Double),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(SqlType::Varchar),
         DataType::Timestamp(..) => Some(SqlType::Timestamp),
+        DataType::List(f) | DataType::LargeList(f) => {
+            Some(SqlType::Array(ScalarType::of(sql_type(f.data_type())?)?))
+        }
         _ => None,
     }
 }
@@ -53,6 +74,7 @@ pub fn type_name(t: &DataType) -> String {
         Some(SqlType::Double) => "DOUBLE".into(),
         Some(SqlType::Varchar) => "VARCHAR".into(),
         Some(SqlType::Timestamp) => "TIMESTAMP".into(),
+        Some(SqlType::Array(e)) => format!("ARRAY<{}>", type_name(&arrow_type(e.sql()))),
         None if *t == DataType::Null => "NULL".into(),
         None => t.to_string(),
     }

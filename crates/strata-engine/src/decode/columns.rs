@@ -4,14 +4,17 @@
 //! converted; when a later column of the same record fails, the columns are truncated back
 //! to the last whole row. (Arrow's builders cannot take a row back, which forced a copy of
 //! every row into a staging area first: measurably slower.) `finish` hands the buffers to
-//! Arrow arrays without copying them.
+//! Arrow arrays without copying them. An `ARRAY<t>` column is list offsets over a column of
+//! its elements.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, StringArray,
+    TimestampMillisecondArray,
 };
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::Field;
 use arrow::error::ArrowError;
 
 use crate::plan::SqlType;
@@ -36,6 +39,11 @@ enum Data {
         offsets: Vec<i32>,
         bytes: Vec<u8>,
     },
+    /// ARRAY: row `i`'s elements are `items[offsets[i]..offsets[i + 1]]`.
+    List {
+        offsets: Vec<i32>,
+        items: Box<Column>,
+    },
 }
 
 /// A value for [`Column::push`], already of the column's type.
@@ -51,6 +59,8 @@ pub(super) enum Value<'a> {
     Float(f64),
     /// A VARCHAR.
     Text(&'a str),
+    /// An ARRAY's elements, each of the element type.
+    List(&'a [Value<'a>]),
 }
 
 impl Column {
@@ -70,6 +80,10 @@ impl Column {
             SqlType::Varchar => Data::Varchar {
                 offsets: vec![0],
                 bytes: Vec::new(),
+            },
+            SqlType::Array(e) => Data::List {
+                offsets: vec![0],
+                items: Box::new(Column::new(e.sql())),
             },
         };
         Column {
@@ -100,6 +114,17 @@ impl Column {
                 })?;
                 offsets.push(end);
             }
+            (Data::List { offsets, items }, value) => {
+                if let Value::List(values) = value {
+                    for v in values {
+                        items.push(*v)?;
+                    }
+                }
+                let end = i32::try_from(items.valid.len()).map_err(|_| {
+                    "the micro-batch's arrays in this column pass 2³¹ elements".to_string()
+                })?;
+                offsets.push(end);
+            }
         }
         self.valid.push(valid);
         Ok(())
@@ -118,6 +143,10 @@ impl Column {
             Data::Varchar { offsets, bytes } => {
                 offsets.truncate(len + 1);
                 bytes.truncate(offsets.last().map_or(0, |&o| o as usize));
+            }
+            Data::List { offsets, items } => {
+                offsets.truncate(len + 1);
+                items.truncate(offsets.last().map_or(0, |&o| o as usize));
             }
         }
     }
@@ -154,6 +183,16 @@ impl Column {
                 Arc::new(StringArray::try_new(
                     OffsetBuffer::new(ScalarBuffer::from(offsets)),
                     Buffer::from_vec(std::mem::take(bytes)),
+                    nulls,
+                )?)
+            }
+            Data::List { offsets, items } => {
+                let offsets = std::mem::replace(offsets, vec![0]);
+                let values = items.finish()?;
+                Arc::new(ListArray::try_new(
+                    Arc::new(Field::new_list_field(values.data_type().clone(), true)),
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    values,
                     nulls,
                 )?)
             }

@@ -41,6 +41,8 @@ pub(super) enum Slot<'de> {
     Float(f64),
     /// A VARCHAR, borrowed from the record when it has no escapes.
     Text(Cow<'de, str>),
+    /// An ARRAY's elements (pushed by [`push_slot`]).
+    List(Vec<Slot<'de>>),
 }
 
 /// The row being parsed: each column's raw JSON text (the last of duplicate keys).
@@ -57,7 +59,20 @@ impl<'de> Slot<'de> {
             Slot::Int(i) => Value::Int(*i),
             Slot::Float(f) => Value::Float(*f),
             Slot::Text(s) => Value::Text(s),
+            // Elements are scalars; a whole list goes through `push_slot`.
+            Slot::List(_) => Value::Null,
         }
+    }
+}
+
+/// Appends `slot` to `column` (of the slot's type).
+fn push_slot(column: &mut Column, slot: &Slot<'_>) -> Result<(), String> {
+    match slot {
+        Slot::List(items) => {
+            let values: Vec<Value<'_>> = items.iter().map(Slot::value).collect();
+            column.push(Value::List(&values))
+        }
+        s => column.push(s.value()),
     }
 }
 
@@ -135,7 +150,7 @@ impl JsonRows {
                 None => self.columns[c].push(Value::Null),
                 Some(raw) => self
                     .convert(c, *raw)
-                    .and_then(|slot| self.columns[c].push(slot.value())),
+                    .and_then(|slot| push_slot(&mut self.columns[c], &slot)),
             };
             if let Err(e) = pushed {
                 for column in &mut self.columns[..c] {
@@ -143,6 +158,45 @@ impl JsonRows {
                 }
                 return Err(e);
             }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends a value that is the bare JSON value of the only column (ksqlDB's
+    /// `wrap_single_value=false`): `"text"`, `42`, `[…]`.
+    ///
+    /// # Errors
+    /// Malformed JSON, or a value that does not convert to the column's type; the column is
+    /// then as before.
+    pub(super) fn push_bare(&mut self, value: &[u8]) -> Result<(), String> {
+        let text =
+            std::str::from_utf8(value).map_err(|e| format!("the value is not UTF-8: {e}"))?;
+        let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let slot = self.convert(
+            0,
+            Raw {
+                text: raw.get(),
+                int: None,
+            },
+        )?;
+        push_slot(&mut self.columns[0], &slot)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Drops the rows from `len` on.
+    pub(super) fn truncate(&mut self, len: usize) {
+        for column in &mut self.columns {
+            column.truncate(len);
+        }
+        self.rows = self.rows.min(len);
+    }
+
+    /// Appends a row of NULLs (a table's tombstone).
+    pub(super) fn push_nulls(&mut self) -> Result<(), String> {
+        for column in &mut self.columns {
+            column.push(Value::Null)?;
         }
         self.rows += 1;
         Ok(())
@@ -196,15 +250,39 @@ impl JsonRows {
 
     /// Converts the raw JSON text of a value into column `c`'s type.
     fn convert<'de>(&self, c: usize, raw: Raw<'de>) -> Result<Slot<'de>, String> {
+        self.convert_as(&self.names[c], self.types[c], raw)
+    }
+
+    /// Converts the raw JSON text of a value of column `name` into type `t`.
+    fn convert_as<'de>(&self, name: &str, t: SqlType, raw: Raw<'de>) -> Result<Slot<'de>, String> {
         let Raw { text: raw, int } = raw;
-        let t = self.types[c];
         let fail = |what: &str| {
             Err(format!(
-                "column {:?}: cannot read {what} as {}",
-                self.names[c],
+                "column {name:?}: cannot read {what} as {}",
                 type_name(t)
             ))
         };
+        if let SqlType::Array(e) = t {
+            return match raw.as_bytes().first() {
+                Some(b'n') => Ok(Slot::Null),
+                Some(b'[') => {
+                    let items: Vec<&'de RawValue> =
+                        serde_json::from_str(raw).map_err(|e| e.to_string())?;
+                    let element = |item: &'de RawValue| {
+                        let raw = Raw {
+                            text: item.get(),
+                            int: None,
+                        };
+                        self.convert_as(name, e.sql(), raw)
+                    };
+                    Ok(Slot::List(
+                        items.into_iter().map(element).collect::<Result<_, _>>()?,
+                    ))
+                }
+                Some(b'{') => fail("an object"),
+                _ => fail(raw),
+            };
+        }
         match raw.as_bytes().first() {
             Some(b'n') => Ok(Slot::Null),
             Some(b't' | b'f') => {
@@ -227,6 +305,7 @@ impl JsonRows {
                     SqlType::Timestamp => string_to_datetime(&self.utc, &s)
                         .ok()
                         .map(|d| Slot::Int(d.timestamp_millis())),
+                    SqlType::Array(_) => None,
                 };
                 parsed.map_or_else(|| fail(&format!("{s:?}")), Ok)
             }
@@ -245,6 +324,7 @@ impl JsonRows {
                         .or_else(|| Int64Type::parse(raw))
                         .or_else(|| Float64Type::parse(raw).map(|f| f as i64))
                         .map(Slot::Int),
+                    SqlType::Array(_) => None,
                 };
                 parsed.map_or_else(|| fail(raw), Ok)
             }
@@ -253,13 +333,14 @@ impl JsonRows {
 }
 
 /// The SQL name of a column type, for messages.
-fn type_name(t: SqlType) -> &'static str {
+pub(super) fn type_name(t: SqlType) -> &'static str {
     match t {
         SqlType::Boolean => "BOOLEAN",
         SqlType::BigInt => "BIGINT",
         SqlType::Double => "DOUBLE",
         SqlType::Varchar => "VARCHAR",
         SqlType::Timestamp => "TIMESTAMP",
+        SqlType::Array(_) => "ARRAY",
     }
 }
 

@@ -211,7 +211,8 @@ pub struct Source {
     pub kind: String,
     /// Value columns, in declaration order.
     pub columns: Vec<SourceColumn>,
-    /// Value encoding (`json`).
+    /// Value encoding: `json`, `json_unwrapped` (`wrap_single_value=false`), `kafka` or
+    /// `delimited`.
     pub format: String,
     /// The event-time column; `null`: the record's own timestamp.
     pub timestamp_column: Option<String>,
@@ -231,7 +232,8 @@ pub struct Source {
 pub struct SourceColumn {
     /// Its name.
     pub name: String,
-    /// Its type: `boolean`, `big_int`, `double`, `varchar` or `timestamp`.
+    /// Its type: `boolean`, `big_int`, `double`, `varchar`, `timestamp` or `array<…>` of one
+    /// of those.
     pub data_type: String,
 }
 
@@ -343,11 +345,14 @@ impl From<SourceDef> for Source {
                 .into_iter()
                 .map(|c| SourceColumn {
                     name: c.name,
-                    data_type: sql_type_name(c.data_type).to_owned(),
+                    data_type: sql_type_name(c.data_type),
                 })
                 .collect(),
             format: match format {
                 ValueFormat::Json => "json",
+                ValueFormat::JsonUnwrapped => "json_unwrapped",
+                ValueFormat::Kafka => "kafka",
+                ValueFormat::Delimited { .. } => "delimited",
             }
             .to_owned(),
             timestamp_column,
@@ -360,13 +365,14 @@ impl From<SourceDef> for Source {
 }
 
 /// A type's name as the engine writes it.
-fn sql_type_name(t: SqlType) -> &'static str {
+fn sql_type_name(t: SqlType) -> String {
     match t {
-        SqlType::Boolean => "boolean",
-        SqlType::BigInt => "big_int",
-        SqlType::Double => "double",
-        SqlType::Varchar => "varchar",
-        SqlType::Timestamp => "timestamp",
+        SqlType::Boolean => "boolean".into(),
+        SqlType::BigInt => "big_int".into(),
+        SqlType::Double => "double".into(),
+        SqlType::Varchar => "varchar".into(),
+        SqlType::Timestamp => "timestamp".into(),
+        SqlType::Array(e) => format!("array<{}>", sql_type_name(e.sql())),
     }
 }
 

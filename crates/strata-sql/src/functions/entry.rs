@@ -106,6 +106,8 @@ pub enum ArgType {
     Numeric,
     /// TIMESTAMP.
     Timestamp,
+    /// An `ARRAY<…>` of any element type.
+    Array,
 }
 
 impl ArgType {
@@ -115,6 +117,7 @@ impl ArgType {
             ArgType::BigInt => *t == DataType::Int64,
             ArgType::Numeric => is_numeric(t),
             ArgType::Timestamp => is_ts(t),
+            ArgType::Array => crate::types::element_of(t).is_some(),
         }
     }
 
@@ -124,6 +127,7 @@ impl ArgType {
             ArgType::BigInt => "BIGINT",
             ArgType::Numeric => "numeric",
             ArgType::Timestamp => "TIMESTAMP",
+            ArgType::Array => "an ARRAY",
         }
     }
 }

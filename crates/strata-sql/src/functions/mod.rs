@@ -1,6 +1,6 @@
 //! The scalar-function registry: every scalar function strata has is one [`ScalarFunction`]
 //! entry — its names, arity, argument types, return-type rule, plan-time check, kernel and
-//! documentation line — in one of the tables below (strings, numbers, conditionals, time).
+//! documentation line — in one of the tables below (strings, arrays, numbers, conditionals, time).
 //!
 //! The planner (`typing`) types calls and checks their constant arguments with the
 //! entry; the engine's evaluator looks the same entry up and runs its kernel over Arrow arrays;
@@ -14,6 +14,7 @@
 //! The few functions that are an operator under another name (`MOD`, `NULLIF`, `CONCAT`) call
 //! back to the evaluator's operators through [`Operators`].
 
+mod array;
 mod conditional;
 mod entry;
 mod math;
@@ -33,8 +34,9 @@ pub use entry::{
 pub use value::{Val, align};
 
 /// The tables of entries, by kind, in the order the documentation lists them.
-static TABLES: [&[ScalarFunction]; 4] = [
+static TABLES: [&[ScalarFunction]; 5] = [
     string::FUNCTIONS,
+    array::FUNCTIONS,
     math::FUNCTIONS,
     conditional::FUNCTIONS,
     time::FUNCTIONS,

@@ -582,6 +582,15 @@ impl Conv<'_> {
         if let Some(w) = window_function(&name) {
             return self.window_ref(w, loc);
         }
+        if matches!(name.as_str(), "explode" | "unnest") {
+            return Err(plan_err(
+                loc,
+                format!(
+                    "{}(…) is a table function: write it as a whole SELECT item, once per query (`SELECT EXPLODE(SPLIT(line, ' ')) AS word FROM lines`), or join it: `FROM lines CROSS JOIN UNNEST(SPLIT(line, ' ')) AS t(word)`",
+                    name.to_uppercase()
+                ),
+            ));
+        }
         if matches!(name.as_str(), "tumble" | "hop" | "session") {
             return Err(plan_err(
                 loc,

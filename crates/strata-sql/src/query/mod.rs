@@ -16,6 +16,7 @@
 
 mod convert;
 mod scope;
+mod unnest;
 
 use arrow::datatypes::{DataType, Field, Schema};
 use sqlparser::ast::{
@@ -48,7 +49,8 @@ pub(crate) fn plan_query(
     name: &str,
     catalog: &dyn Catalog,
 ) -> Result<ViewPlan> {
-    let ex = window::prepass(toks, end)?;
+    let toks = unnest::rewrite_lateral(toks);
+    let ex = window::prepass(&toks, end)?;
     let start = toks.first().map_or(end, |t| t.span.start);
     let d = dialect();
     let mut parser = Parser::new(&d).with_tokens_with_locations(ex.tokens.clone());
@@ -126,7 +128,10 @@ impl<'a> Planner<'a> {
 
     fn plan(mut self, q: &ast::Query) -> Result<ViewPlan> {
         let start = self.start;
-        let s = select_of(q, start)?;
+        // A table function leaves the query here, to come back as a column of the scope.
+        let mut select = select_of(q, start)?.clone();
+        let table_fn = unnest::take_table_function(&mut select, start)?;
+        let s = &select;
         let from = self.read_from(s, start)?;
         let reads_table = from.stream.kind == SourceKind::Table;
         let tvf_window = self.ex.tvf.is_some();
@@ -152,6 +157,13 @@ impl<'a> Planner<'a> {
         let join = match (&from.table, from.join_on) {
             (Some((t, a)), Some((left, on))) => Some(self.join(&scope, t, a, left, on)?),
             _ => None,
+        };
+        let (scope, unnest) = match table_fn {
+            Some(f) => {
+                let (scope, unnest) = unnest::extend_scope(scope, f, reads_table)?;
+                (scope, Some(unnest))
+            }
+            None => (scope, None),
         };
         let filter = where_clause(&scope, s, start)?;
         let select = select_list(&scope, s, start)?;
@@ -185,6 +197,7 @@ impl<'a> Planner<'a> {
                 crate::plan::ServingMode::default()
             },
             rank: None,
+            unnest,
         };
         if !aggregating {
             let window_loc = self.ex.window.map(|(l, _)| l);

@@ -200,8 +200,7 @@ impl Scope {
 }
 
 pub(super) fn type_label(t: &DataType) -> String {
-    crate::types::sql_type(t)
-        .map_or_else(|| "NULL".to_string(), |s| format!("{s:?}").to_uppercase())
+    crate::types::sql_type(t).map_or_else(|| "NULL".to_string(), |_| crate::types::type_name(t))
 }
 
 /// Type-checks `e`, with the location in the message.
