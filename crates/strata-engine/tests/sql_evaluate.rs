@@ -23,8 +23,10 @@ fn catalog() -> HashMap<String, SourceDef> {
 
 fn view(sql: &str, catalog: &HashMap<String, SourceDef>) -> ViewPlan {
     match parse(sql, catalog).unwrap().remove(0) {
-        Statement::CreateView { plan, .. } | Statement::Query(plan) => plan,
-        other => panic!("not a view: {other:?}"),
+        Statement::CreateView { plan, .. } => plan,
+        other => other
+            .into_select()
+            .unwrap_or_else(|| panic!("not a view: {sql}")),
     }
 }
 

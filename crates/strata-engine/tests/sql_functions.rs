@@ -31,8 +31,8 @@ fn catalog() -> HashMap<String, SourceDef> {
 
 fn plan(select: &str) -> strata_engine::Result<ViewPlan> {
     let mut statements = sql::parse(select, &catalog())?;
-    match statements.pop() {
-        Some(Statement::Query(p)) => Ok(p),
+    match statements.pop().map(Statement::into_select) {
+        Some(Some(p)) => Ok(p),
         other => panic!("not a query: {other:?}"),
     }
 }

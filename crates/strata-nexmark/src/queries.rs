@@ -113,7 +113,7 @@ pub fn plans(name: &str, text: &str) -> Result<Vec<ViewPlan>> {
     };
     let catalog = catalog()?;
     let mut statements = sql::parse(text, &catalog).map_err(engine)?;
-    let Some(Statement::Query(last)) = statements.pop() else {
+    let Some(last) = statements.pop().and_then(Statement::into_select) else {
         return Err(shape());
     };
     let mut plans = Vec::with_capacity(statements.len() + 1);

@@ -664,6 +664,20 @@ pub enum Statement {
     Explain(crate::commands::ExplainTarget),
 }
 
+impl Statement {
+    /// The plan of a bare SELECT as it runs continuously: a push query's (limited or not), or
+    /// a pull query's push form — what tools that run one SELECT over a stream (Nexmark,
+    /// replays) take whatever kind of query the dialect made of it. `None` for other
+    /// statements.
+    pub fn into_select(self) -> Option<ViewPlan> {
+        match self {
+            Statement::Query(plan) | Statement::LimitedQuery { plan, .. } => Some(plan),
+            Statement::PullQuery(q) => Some(q.push),
+            _ => None,
+        }
+    }
+}
+
 /// A compiled window Top-N: the plan of what is ranked, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopNPlan {

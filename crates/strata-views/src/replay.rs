@@ -574,8 +574,12 @@ impl Engine {
 /// A replay's definition: one `SELECT` (or `CREATE TABLE … AS SELECT`) statement.
 fn definition(text: &str, catalog: &dyn strata_engine::sql::Catalog) -> Result<ViewPlan> {
     let mut statements = strata_engine::sql::parse(text, catalog)?;
-    match (statements.pop(), statements.is_empty()) {
-        (Some(Statement::Query(plan) | Statement::CreateView { plan, .. }), true) => Ok(plan),
+    let last = statements.pop().map(|s| match s {
+        Statement::CreateView { plan, .. } => Some(plan),
+        other => other.into_select(),
+    });
+    match (last.flatten(), statements.is_empty()) {
+        (Some(plan), true) => Ok(plan),
         _ => Err(Error::plan(
             "a replay's new definition is one SELECT statement (or CREATE TABLE … AS SELECT …), over a declared stream",
         )),
