@@ -168,6 +168,9 @@ fn outcome_line(o: &Outcome) -> String {
         Outcome::AlreadyExists { name } => format!("{name} already exists: nothing done"),
         Outcome::Dropped { name } => format!("dropped {name}"),
         Outcome::QueryStarted { name, .. } => format!("started query {name}"),
+        Outcome::InsertStarted { id, target, topic } => {
+            format!("started query {id}: INSERT INTO {target} (topic {topic})")
+        }
         Outcome::ViewDescription { plan, stats } => {
             /// The names in a plan this line shows.
             #[derive(Deserialize)]

@@ -52,6 +52,7 @@ impl ViewBuilder {
                 emit: EmitMode::Changes,
                 serving: crate::plan::ServingMode::default(),
                 rank: None,
+                sink: None,
             },
             extra_output: None,
         }

@@ -10,8 +10,8 @@
 //! [`functions`] (the scalar-function registry: names, type rules, kernels, docs),
 //! [`typing`] (the type of every expression), `tokens` (sqlparser's
 //! tokens, statements and errors with locations), [`catalog`], `window` (the streaming clauses
-//! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `parser`
-//! (statements).
+//! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), [`sink`]
+//! (named outputs: `WITH (kafka_topic=…) AS`, `INSERT INTO`), `parser` (statements).
 
 pub mod catalog;
 pub mod date_format;
@@ -20,6 +20,7 @@ pub mod functions;
 mod parser;
 pub mod plan;
 mod query;
+pub mod sink;
 mod tokens;
 mod topn;
 pub mod types;

@@ -22,7 +22,7 @@ use crate::tokens::{
     Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
     tokenize,
 };
-use crate::{query, topn, window};
+use crate::{query, sink, topn, window};
 
 /// How a view declared earlier in the same text is read by the statements after it
 /// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
@@ -87,6 +87,10 @@ impl Catalog for Layered<'_> {
             .cloned()
             .or_else(|| self.base.source(name))
     }
+
+    fn kafka_listener(&self) -> Option<String> {
+        self.base.kafka_listener()
+    }
 }
 fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     let toks = &stmt.tokens;
@@ -99,6 +103,11 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
         return Ok(Statement::Query(plan_view(
             toks, stmt.end, "query", catalog,
         )?));
+    }
+    if is_kw(&first, "INSERT") {
+        return sink::insert(&mut c, catalog, &|toks, end| {
+            plan_view(toks, end, "insert", catalog)
+        });
     }
     if is_kw(&first, "DROP") {
         c.next();
@@ -141,12 +150,10 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
         return Ok(Statement::Describe(name));
     }
     let loc = c.loc();
-    let hint = if is_kw(&first, "INSERT") {
-        "INSERT is not supported: produce records to the stream's topic (`strata produce` or POST /v1/topics/{topic}/records)"
-    } else if is_kw(&first, "WITH") {
+    let hint = if is_kw(&first, "WITH") {
         "WITH (common table expressions) is not supported: create a view and select from its source instead"
     } else {
-        "expected CREATE, SELECT, DROP, SHOW or DESCRIBE"
+        "expected CREATE, SELECT, INSERT, DROP, SHOW or DESCRIBE"
     };
     Err(sql_err(
         loc,
@@ -195,7 +202,12 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         c.next();
         let open = c.loc();
         c.next();
-        props = Some((with_loc, parse_properties(c.until_close(open)?, open)?));
+        let properties = parse_properties(c.until_close(open)?, open)?;
+        let servers = properties
+            .iter()
+            .find(|(k, _)| k == "properties.bootstrap.servers");
+        sink::check_bootstrap(servers.map(|(_, v)| v.as_str()), catalog, with_loc)?;
+        props = Some((with_loc, properties));
     }
     if c.eat_kw("AS") {
         if let Some((open, _)) = columns {
@@ -209,8 +221,10 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
             return Err(sql_err(c.end, "expected a SELECT after AS"));
         }
         let mut plan = plan_view(rest, c.end, &name, catalog)?;
-        // ksqlDB lets a view name its output topic; strata names it after the view, so of
-        // the view's properties only `serving` means something here.
+        // ksqlDB's `kafka_topic` names an output topic the view writes besides its changelog.
+        if let Some((with_loc, props)) = &props {
+            plan.sink = sink::view_output(&name, *with_loc, props)?;
+        }
         if let Some((with_loc, props)) = props
             && let Some((_, mode)) = props.iter().find(|(k, _)| k == "serving")
         {

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sink::{KeyFormat, SinkDef};
+
 /// A SQL column type, as strata stores and computes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -385,6 +387,11 @@ pub struct ViewPlan {
     /// Absent from catalogs written before Top-N views existed.
     #[serde(default)]
     pub rank: Option<RankSpec>,
+    /// A named output topic the view's rows also go to (`WITH (kafka_topic=…) AS`,
+    /// `INSERT INTO`); left out of the plan's JSON when absent, so checkpoints of views
+    /// without one still match their plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<SinkDef>,
 }
 
 /// How ranks count ties.
@@ -484,6 +491,14 @@ pub enum Statement {
     },
     /// A bare `SELECT`: a continuous query whose results stream back to the client.
     Query(ViewPlan),
+    /// `INSERT INTO target SELECT …`: a running query writing into `target`'s topic (its
+    /// plan's [`SinkDef`]).
+    Insert {
+        /// The stream (or Flink sink table) written into, as the catalog declares it.
+        target: SourceDef,
+        /// The query; its name is given when it starts.
+        plan: Box<ViewPlan>,
+    },
     /// `DROP VIEW|TABLE|STREAM name`.
     Drop {
         /// The name.

@@ -15,6 +15,7 @@ use serde::Serialize;
 use strata_log::{Log, TopicConfig};
 
 use crate::catalog::{self, CatalogFile};
+use crate::outputs::{NodeCatalog, check_named_output};
 use crate::replay_jobs::Jobs;
 use crate::streaming::{StreamingConfig, StreamingView, ViewStats};
 use strata_engine::error::{Error, NameKind, Result};
@@ -26,6 +27,10 @@ use strata_sql::plan::{changelog_topic, late_topic};
 impl Catalog for Engine {
     fn source(&self, name: &str) -> Option<SourceDef> {
         self.catalog.lock().source(name)
+    }
+
+    fn kafka_listener(&self) -> Option<String> {
+        self.config.kafka_listener.clone()
     }
 }
 
@@ -84,6 +89,15 @@ pub enum Outcome {
         /// The topic its result rows go to.
         changelog: String,
     },
+    /// `INSERT INTO`: a query writing into a stream's topic is running.
+    InsertStarted {
+        /// The query's id (what stops it).
+        id: String,
+        /// The stream or table written into.
+        target: String,
+        /// Its topic.
+        topic: String,
+    },
 }
 
 /// Configuration of the engine.
@@ -91,6 +105,9 @@ pub enum Outcome {
 pub struct EngineConfig {
     /// Tuning of every streaming view.
     pub streaming: StreamingConfig,
+    /// The node's Kafka listener (`host:port`), which `'properties.bootstrap.servers'` may
+    /// name besides loopback addresses.
+    pub kafka_listener: Option<String>,
 }
 
 /// The engine of a node.
@@ -99,9 +116,9 @@ pub struct Engine {
     pub(crate) dir: PathBuf,
     config: EngineConfig,
     pub(crate) catalog: Mutex<CatalogFile>,
-    running: Mutex<BTreeMap<String, StreamingView>>,
+    pub(crate) running: Mutex<BTreeMap<String, StreamingView>>,
     /// Views of the catalog that could not start, and why.
-    not_running: Mutex<BTreeMap<String, String>>,
+    pub(crate) not_running: Mutex<BTreeMap<String, String>>,
     query_seq: std::sync::atomic::AtomicU64,
     /// Replays in progress: their monitor and topic-copy threads.
     pub(crate) replays: Jobs,
@@ -145,6 +162,7 @@ impl Engine {
                     .insert(name, format!("could not resume: {e}"));
             }
         }
+        engine.resume_queries();
         Ok(engine)
     }
 
@@ -155,7 +173,11 @@ impl Engine {
     pub fn execute(&self, sql_text: &str) -> Result<Vec<Outcome>> {
         let statements = {
             let catalog = self.catalog.lock();
-            sql::parse(sql_text, &*catalog)?
+            let catalog = NodeCatalog {
+                file: &catalog,
+                kafka_listener: self.config.kafka_listener.as_deref(),
+            };
+            sql::parse(sql_text, &catalog)?
         };
         statements
             .into_iter()
@@ -173,6 +195,7 @@ impl Engine {
                 plan,
                 if_not_exists,
             } => self.create_view(plan, if_not_exists),
+            Statement::Insert { target, plan } => self.insert_into(target, *plan),
             Statement::Query(mut plan) => {
                 let n = self
                     .query_seq
@@ -269,6 +292,7 @@ impl Engine {
             if catalog.views.contains_key(&name)
                 || catalog.sources.contains_key(&name)
                 || catalog.versions.aliases.contains_key(&name)
+                || catalog.queries.contains_key(&name)
             {
                 return if if_not_exists {
                     Ok(Outcome::AlreadyExists { name })
@@ -278,6 +302,9 @@ impl Engine {
                     )))
                 };
             }
+        }
+        if plan.sink.is_some() {
+            check_named_output(&self.log, &self.catalog.lock(), &plan)?;
         }
         // Start first: a plan that cannot run never enters the catalog.
         let _ = std::fs::remove_dir_all(self.view_dir(&name));
@@ -291,7 +318,7 @@ impl Engine {
         })
     }
 
-    fn start_view(&self, plan: ViewPlan) -> Result<()> {
+    pub(crate) fn start_view(&self, plan: ViewPlan) -> Result<()> {
         let name = plan.name.clone();
         // Versions made by a replay start where the replay said; every other view at the
         // beginning. Either way a view with a checkpoint resumes from it.
@@ -317,6 +344,7 @@ impl Engine {
             self.drop_view(&name)?;
             return Ok(Outcome::Dropped { name });
         }
+        self.refuse_if_inserted(&name)?;
         let mut catalog = self.catalog.lock();
         if !catalog.sources.contains_key(&name) {
             return Err(Error::Unknown {
@@ -346,6 +374,7 @@ impl Engine {
         let name = name.to_lowercase();
         let targets = self.catalog.lock().versions.drop_targets(&name)?;
         self.refuse_if_read(&targets)?;
+        self.refuse_if_inserted(&name)?;
         for view in targets {
             self.drop_one_view(&view)?;
         }
@@ -527,7 +556,7 @@ impl Engine {
         }
     }
 
-    fn view_dir(&self, name: &str) -> PathBuf {
+    pub(crate) fn view_dir(&self, name: &str) -> PathBuf {
         self.dir.join("views").join(name)
     }
 

@@ -6,11 +6,14 @@
 //! thread that tails the source topic, drives the engine's operators, and checkpoints state
 //! with source offsets and output positions. [`versions`] keeps aliases and view versions;
 //! [`replay`] rebuilds a view into a new version (or copies a topic) and promotes it;
-//! [`start`] says where a new view starts reading.
+//! [`start`] says where a new view starts reading; [`outputs`] runs `INSERT INTO` queries and
+//! checks named output topics, which `forward` writes exactly once.
 
 mod catalog;
 pub mod engine;
+mod forward;
 mod open;
+pub mod outputs;
 pub mod replay;
 mod replay_jobs;
 pub mod start;

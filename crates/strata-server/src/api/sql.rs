@@ -77,6 +77,15 @@ pub enum Outcome {
         /// The topic its rows go to.
         changelog: String,
     },
+    /// `INSERT INTO`: a query writing into a stream's topic is running.
+    InsertStarted {
+        /// The query's id (what stops it).
+        id: String,
+        /// The stream or table written into.
+        target: String,
+        /// Its topic.
+        topic: String,
+    },
 }
 
 /// A declared stream or table.
@@ -133,6 +142,7 @@ impl TryFrom<engine::Outcome> for Outcome {
                 stats: serde_json::value::to_raw_value(&stats)?,
             },
             E::QueryStarted { name, changelog } => Outcome::QueryStarted { name, changelog },
+            E::InsertStarted { id, target, topic } => Outcome::InsertStarted { id, target, topic },
         })
     }
 }

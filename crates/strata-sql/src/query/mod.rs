@@ -185,6 +185,7 @@ impl<'a> Planner<'a> {
                 crate::plan::ServingMode::default()
             },
             rank: None,
+            sink: None,
         };
         if !aggregating {
             let window_loc = self.ex.window.map(|(l, _)| l);
