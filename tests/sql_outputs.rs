@@ -129,8 +129,8 @@ async fn create_stream_with_kafka_topic_as_writes_the_named_topic() {
         .collect();
     times.sort_unstable();
     assert_eq!(times, (0..400).filter(|i| i % 4 == 1).collect::<Vec<_>>());
-    // The view is still served as before, and its changelog is still there.
-    let (status, _) = get(&c, "/v1/views/page_1_views").await;
+    // The view's own changelog is still written, as for any view.
+    let (status, _) = get(&c, "/v1/views/page_1_views/definition").await;
     assert_eq!(status, 200);
     assert_eq!(all_records(&c, "page_1_views-changelog").await.len(), 100);
     node.stop();
@@ -196,7 +196,7 @@ async fn insert_into_from_two_queries_writes_the_union_each_once() {
         &c,
         &format!(
             "{PAGEVIEWS}
-             CREATE STREAM clicks (viewtime BIGINT, userid VARCHAR, pageid VARCHAR) WITH (kafka_topic='clicks');
+             CREATE STREAM clicks (viewtime BIGINT, userid VARCHAR, pageid VARCHAR) WITH (kafka_topic='clicks', partitions=2);
              CREATE STREAM all_views (viewtime BIGINT, userid VARCHAR, pageid VARCHAR) WITH (kafka_topic='all_views');
              INSERT INTO all_views SELECT * FROM pageviews;
              INSERT INTO all_views SELECT viewtime + 1000000 AS viewtime, userid, pageid FROM clicks WHERE pageid <> 'Page_0';"
