@@ -101,9 +101,20 @@ fn thread_cpu(name: &str) -> f64 {
     for task in tasks.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         if comm.trim() == name {
-            return stat_cpu(
-                &std::fs::read_to_string(task.path().join("stat")).unwrap_or_default(),
-            );
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            if std::env::var_os("STRATA_BENCH_SYS").is_some() {
+                let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                let sys = after
+                    .split_whitespace()
+                    .nth(12)
+                    .and_then(|f| f.parse::<f64>().ok());
+                eprintln!(
+                    "{name}: {:.2} s CPU, {:.2} s of it in the kernel",
+                    stat_cpu(&stat),
+                    sys.unwrap_or(f64::NAN) / 100.0
+                );
+            }
+            return stat_cpu(&stat);
         }
     }
     f64::NAN

@@ -135,9 +135,20 @@ impl Forwarder {
     pub(crate) fn forward(&mut self, changelog: &Topic, upto: u64) -> Result<()> {
         let source = changelog.partition(0)?;
         let n = self.sink.partition_count();
+        // One buffer for every record's header, `<writer>:` then the offset.
+        let mut origin = String::with_capacity(self.writer.len() + 21);
+        origin.push_str(&self.writer);
+        origin.push(':');
         while self.next < upto {
             let fetch = source.read(self.next, limits())?;
-            let mut builders: Vec<BatchBuilder> = (0..n).map(|_| BatchBuilder::new()).collect();
+            // Sized for the step's records and their headers: growing by doubling was a tenth
+            // of a copy's cost (profiled).
+            let room = (fetch.size_bytes()
+                + fetch.record_count() as usize * (origin.capacity() + 16))
+                / n as usize;
+            let mut builders: Vec<BatchBuilder> = (0..n)
+                .map(|_| BatchBuilder::with_capacity(room.min(4 << 20)))
+                .collect();
             let mut last = self.next;
             for r in fetch.records() {
                 let r = r?;
@@ -147,13 +158,15 @@ impl Forwarder {
                 last = r.offset + 1;
                 let (key, value) = self.encoder.encode(r.key, r.value)?;
                 let p = match &key {
+                    _ if n == 1 => 0,
                     Some(k) => partition_for_key(k, n),
                     None => (r.offset % u64::from(n)) as u32,
                 };
                 if self.landed[p as usize].is_some_and(|l| r.offset <= l) {
                     continue;
                 }
-                let origin = format!("{}:{}", self.writer, r.offset);
+                origin.truncate(self.writer.len() + 1);
+                push_decimal(&mut origin, r.offset);
                 let header = [(QUERY_HEADER, origin.as_bytes())];
                 let b = &mut builders[p as usize];
                 b.push(key.as_deref(), &value, r.timestamp, header.into_iter());
@@ -180,6 +193,23 @@ impl Forwarder {
             self.sink.partition(p)?.append_unacked(batch)?;
         }
         Ok(())
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery, which showed in profiles).
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
     }
 }
 
@@ -294,6 +324,15 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 99, 12_345, u64::MAX] {
+            let mut s = String::from("v:");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("v:{n}"));
+        }
     }
 
     proptest! {

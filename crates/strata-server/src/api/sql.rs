@@ -230,6 +230,11 @@ mod tests {
                 name: "v".into(),
                 changelog: "v-changelog".into(),
             },
+            engine::Outcome::InsertStarted {
+                id: "insertquery_1".into(),
+                target: "s".into(),
+                topic: "t".into(),
+            },
         ] {
             let want = serde_json::to_string(&o).unwrap();
             let got = serde_json::to_string(&Outcome::try_from(o).unwrap()).unwrap();
