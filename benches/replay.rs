@@ -97,6 +97,7 @@ fn open(dir: &std::path::Path) -> (Arc<Log>, Arc<Engine>) {
         &dir.join("engine"),
         EngineConfig {
             streaming: StreamingConfig::default(),
+            ..EngineConfig::default()
         },
     )
     .expect("engine");

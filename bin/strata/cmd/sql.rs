@@ -271,6 +271,9 @@ fn outcome_line(o: &Outcome) -> String {
         Outcome::AlreadyExists { name } => format!("{name} already exists: nothing done"),
         Outcome::Dropped { name } => format!("dropped {name}"),
         Outcome::QueryStarted { name, .. } => format!("started query {name}"),
+        Outcome::InsertStarted { id, target, topic } => {
+            format!("started query {id}: INSERT INTO {target} (topic {topic})")
+        }
         Outcome::Terminated { queries } => format!("terminated {}", queries.join(", ")),
         Outcome::PropertySet { property, value } => {
             format!("set {property} = {value} for the statements after it")

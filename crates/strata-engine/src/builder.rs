@@ -53,6 +53,7 @@ impl ViewBuilder {
                 serving: crate::plan::ServingMode::default(),
                 rank: None,
                 unnest: None,
+                sink: None,
             },
             extra_output: None,
         }

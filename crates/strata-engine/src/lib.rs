@@ -5,7 +5,7 @@
 //! column-wise ([`expr`]); records are assigned to event-time windows (`window`) and
 //! aggregated by key into mergeable accumulators (`aggregate`, `groups`) by the view operator
 //! ([`operator`]); tables upsert and retract ([`upsert`]), streams join tables ([`join`]),
-//! window Top-N ranks ([`topn`]); watermarks ([`watermark`]) say when windows close; operator
+//! window Top-N ranks ([`topn`]); rows are encoded for named output topics ([`sink`]); watermarks ([`watermark`]) say when windows close; operator
 //! state is checkpointed with one codec ([`codec`]); the speed layer's per-generation
 //! partials are handed to the serving layer ([`generations`]). Every operator implements one
 //! trait, and every driver runs a view through one chain, decode → join → operator
@@ -29,6 +29,7 @@ pub mod operator;
 pub mod pipeline;
 pub mod proctime;
 mod scalar;
+pub mod sink;
 pub mod sql;
 mod stages;
 pub mod topn;

@@ -29,7 +29,8 @@ pub fn parse_window_topn(sql: &str, catalog: &dyn Catalog) -> Result<TopNPlan> {
     Ok(strata_sql::parse_window_topn(sql, catalog)?)
 }
 
-/// A view read by another view (`FROM other_view`): its changelog topic, with the view's
+/// A view read by another view (`FROM other_view`): its changelog topic (its named output
+/// topic, when it has one), with the view's
 /// output columns. An aggregating view (but a window Top-N) is a table keyed by its changelog's record key (the
 /// group key), whose updates and tombstones upsert; a filter/projection view is a stream.
 /// `None` when the view's output cannot be typed (it would not have started either).
@@ -60,9 +61,14 @@ pub fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
             })
         })
         .collect::<Option<Vec<_>>>()?;
+    // A view with a named output is read from it (`FROM s` sees what INSERT INTO s adds).
+    let topic = plan
+        .sink
+        .as_ref()
+        .map_or_else(|| changelog_topic(&plan.name), |s| s.topic.clone());
     Some(SourceDef {
         name: plan.name.clone(),
-        topic: changelog_topic(&plan.name),
+        topic: topic.clone(),
         // A window Top-N appends each window's ranked rows once: a stream.
         kind: if plan.is_aggregating() && !plan.is_ranked() {
             SourceKind::Table
@@ -74,7 +80,7 @@ pub fn view_as_source(plan: &ViewPlan) -> Option<SourceDef> {
         timestamp_column: None,
         watermark_delay_ms: None,
         primary_key: None,
-        properties: vec![("kafka_topic".into(), changelog_topic(&plan.name))],
+        properties: vec![("kafka_topic".into(), topic)],
         proctime_column: None,
     })
 }

@@ -55,6 +55,7 @@ impl Node {
                 checkpoint_interval: config.checkpoint_interval,
                 ..StreamingConfig::default()
             },
+            kafka_listener: config.kafka.map(|a| a.to_string()),
         };
         let engine = tokio::task::spawn_blocking(move || {
             Engine::open(engine_log, &engine_dir, engine_config)

@@ -8,6 +8,12 @@ use crate::plan::SourceDef;
 pub trait Catalog {
     /// The source called `name` (lower-cased), if there is one.
     fn source(&self, name: &str) -> Option<SourceDef>;
+
+    /// This node's Kafka listener (`host:port`), which `'properties.bootstrap.servers'` may
+    /// name besides loopback addresses; `None` when it has none.
+    fn kafka_listener(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A catalog with nothing in it (every statement must declare what it reads).

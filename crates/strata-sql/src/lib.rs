@@ -11,9 +11,10 @@
 //! [`typing`] (the type of every expression), `tokens` (sqlparser's
 //! tokens, statements and errors with locations), [`catalog`], `window` (the streaming clauses
 //! lifted out of a query), `query` (SELECT planning), `topn` (window Top-N), `missing`
-//! (errors for what is not supported yet), [`proctime`] (processing time), `pull` (pull or push query), [`commands`] and
-//! `statements` (ksqlDB's SHOW, DESCRIBE, PRINT, SET, TERMINATE, EXPLAIN), [`explain`] (a
-//! plan as text), `parser` (statements).
+//! (errors for what is not supported yet), [`proctime`] (processing time), `pull` (pull or
+//! push query), [`commands`] and `statements` (ksqlDB's SHOW, DESCRIBE, PRINT, SET,
+//! TERMINATE, EXPLAIN), [`explain`] (a plan as text), [`sink`] (named outputs: `WITH
+//! (kafka_topic=…) AS`, `INSERT INTO`), `parser` (statements).
 
 pub mod catalog;
 pub mod commands;
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod proctime;
 mod pull;
 mod query;
+pub mod sink;
 mod statements;
 mod tokens;
 mod topn;

@@ -23,7 +23,7 @@ use crate::tokens::{
     Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
     tokenize,
 };
-use crate::{formats, query, statements, topn, window};
+use crate::{formats, query, sink, statements, topn, window};
 
 /// How a view declared earlier in the same text is read by the statements after it
 /// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
@@ -88,6 +88,10 @@ impl Catalog for Layered<'_> {
             .cloned()
             .or_else(|| self.base.source(name))
     }
+
+    fn kafka_listener(&self) -> Option<String> {
+        self.base.kafka_listener()
+    }
 }
 fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     let toks = &stmt.tokens;
@@ -102,13 +106,16 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     if is_kw(&first, "SELECT") || first == Token::LParen {
         return crate::pull::query_statement(toks, stmt.end, catalog);
     }
+    if is_kw(&first, "INSERT") {
+        return sink::insert(&mut c, catalog, &|toks, end| {
+            plan_view(toks, end, "insert", catalog)
+        });
+    }
     let loc = c.loc();
-    let hint = if is_kw(&first, "INSERT") {
-        "INSERT is not supported: produce records to the stream's topic (`strata produce` or POST /v1/topics/{topic}/records)"
-    } else if is_kw(&first, "WITH") {
+    let hint = if is_kw(&first, "WITH") {
         "WITH (common table expressions) is not supported: create a view and select from its source instead"
     } else {
-        "expected CREATE, SELECT, DROP, SHOW, DESCRIBE, EXPLAIN, PRINT, SET or TERMINATE"
+        "expected CREATE, SELECT, INSERT, DROP, SHOW, DESCRIBE, EXPLAIN, PRINT, SET or TERMINATE"
     };
     Err(sql_err(
         loc,
@@ -157,7 +164,12 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         c.next();
         let open = c.loc();
         c.next();
-        props = Some((with_loc, parse_properties(c.until_close(open)?, open)?));
+        let properties = parse_properties(c.until_close(open)?, open)?;
+        let servers = properties
+            .iter()
+            .find(|(k, _)| k == "properties.bootstrap.servers");
+        sink::check_bootstrap(servers.map(|(_, v)| v.as_str()), catalog, with_loc)?;
+        props = Some((with_loc, properties));
     }
     if c.eat_kw("AS") {
         if let Some((open, _)) = columns {
@@ -171,8 +183,10 @@ fn create(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
             return Err(sql_err(c.end, "expected a SELECT after AS"));
         }
         let mut plan = plan_view(rest, c.end, &name, catalog)?;
-        // ksqlDB lets a view name its output topic; strata names it after the view, so of
-        // the view's properties only `serving` means something here.
+        // ksqlDB's `kafka_topic` names an output topic the view writes besides its changelog.
+        if let Some((with_loc, props)) = &props {
+            plan.sink = sink::view_output(&name, *with_loc, props)?;
+        }
         if let Some((with_loc, props)) = props
             && let Some((_, mode)) = props.iter().find(|(k, _)| k == "serving")
         {

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sink::SinkDef;
+
 /// A SQL column type, as strata stores and computes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,19 +99,22 @@ pub enum ValueFormat {
     },
 }
 
-/// How a source topic's record keys are encoded (ksqlDB's `key_format`): what a `KEY` or
-/// `PRIMARY KEY` column is read from.
+/// How record keys are encoded (ksqlDB's `key_format`): what a source's `KEY` or `PRIMARY
+/// KEY` column is read from, and how a named output writes its rows' keys (`SinkDef`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyFormat {
-    /// The key's bytes are the key column's value: UTF-8 text (a number as text, or Kafka's
-    /// 8-byte big-endian form, for BIGINT and DOUBLE). ksqlDB's default.
+    /// The key's bytes are the key column's value: UTF-8 text (read: a number as text, or
+    /// Kafka's 8-byte big-endian form, for BIGINT and DOUBLE; written: a string as its UTF-8
+    /// bytes, a BIGINT or TIMESTAMP as 8 big-endian bytes, a DOUBLE as its IEEE bytes, as
+    /// Kafka's serializers write them). ksqlDB's default.
     #[default]
     Kafka,
-    /// The key is JSON: the key column's bare value (`"k"`, `42`), or an object holding it
-    /// by name (as strata's changelogs key their rows).
+    /// The key is JSON: read, the key column's bare value (`"k"`, `42`) or an object
+    /// holding it by name (as strata's changelogs key their rows); written, an object of the
+    /// key columns (`{"word":"a"}`; windowed: with `window_start`).
     Json,
-    /// The key is not read: key columns come from the value.
+    /// No key: not read (key columns come from the value), not written (ksqlDB's `NONE`).
     None,
 }
 
@@ -503,6 +508,11 @@ pub struct ViewPlan {
     /// for other views. Absent from catalogs written before table functions existed.
     #[serde(default)]
     pub unnest: Option<UnnestDef>,
+    /// A named output topic the view's rows also go to (`WITH (kafka_topic=…) AS`,
+    /// `INSERT INTO`); left out of the plan's JSON when absent, so checkpoints of views
+    /// without one still match their plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<SinkDef>,
 }
 
 /// One row per element of an array: the input row repeated, with the element as a column.
@@ -630,6 +640,14 @@ pub enum Statement {
     },
     /// `SELECT … FROM table_or_view …` without `EMIT`: answered once, from current rows.
     PullQuery(Box<crate::commands::PullQuery>),
+    /// `INSERT INTO target SELECT …`: a running query writing into `target`'s topic (its
+    /// plan's [`SinkDef`]).
+    Insert {
+        /// The stream (or Flink sink table) written into, as the catalog declares it.
+        target: SourceDef,
+        /// The query; its name is given when it starts.
+        plan: Box<ViewPlan>,
+    },
     /// `DROP VIEW|TABLE|STREAM name [DELETE TOPIC]`.
     Drop {
         /// The name.

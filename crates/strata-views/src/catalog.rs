@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::outputs::InsertQuery;
 use crate::versions::VersionCatalog;
 use strata_engine::error::{Error, Result};
 use strata_engine::sql::{Catalog, view_as_source};
@@ -24,6 +25,12 @@ pub(crate) struct CatalogFile {
     /// Views whose query `TERMINATE` stopped: they stay stopped across restarts until dropped.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub(crate) terminated: std::collections::BTreeSet<String>,
+    /// Running `INSERT INTO` queries by id (absent from catalogs written before them).
+    #[serde(default)]
+    pub(crate) queries: BTreeMap<String, InsertQuery>,
+    /// The number of the next `INSERT INTO` query's id.
+    #[serde(default)]
+    pub(crate) next_query: u64,
 }
 
 impl Catalog for CatalogFile {

@@ -15,6 +15,7 @@ use serde::Serialize;
 use strata_log::{Log, TopicConfig};
 
 use crate::catalog::{self, CatalogFile};
+use crate::outputs::{NodeCatalog, check_named_output};
 use crate::queries::{QueryInfo, TRANSIENT_PREFIX};
 use crate::replay_jobs::Jobs;
 use crate::start::StartAt;
@@ -31,6 +32,10 @@ use strata_sql::plan::{changelog_topic, late_topic};
 impl Catalog for Engine {
     fn source(&self, name: &str) -> Option<SourceDef> {
         self.catalog.lock().source(name)
+    }
+
+    fn kafka_listener(&self) -> Option<String> {
+        self.config.kafka_listener.clone()
     }
 }
 
@@ -151,6 +156,15 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u64>,
     },
+    /// `INSERT INTO`: a query writing into a stream's topic is running.
+    InsertStarted {
+        /// The query's id (what stops it).
+        id: String,
+        /// The stream or table written into.
+        target: String,
+        /// Its topic.
+        topic: String,
+    },
 }
 
 /// Configuration of the engine.
@@ -158,6 +172,9 @@ pub enum Outcome {
 pub struct EngineConfig {
     /// Tuning of every streaming view.
     pub streaming: StreamingConfig,
+    /// The node's Kafka listener (`host:port`), which `'properties.bootstrap.servers'` may
+    /// name besides loopback addresses.
+    pub kafka_listener: Option<String>,
 }
 
 /// The engine of a node.
@@ -218,6 +235,7 @@ impl Engine {
                     .insert(name, format!("could not resume: {e}"));
             }
         }
+        engine.resume_queries();
         Ok(engine)
     }
 
@@ -228,7 +246,11 @@ impl Engine {
     pub fn execute(&self, sql_text: &str) -> Result<Vec<Outcome>> {
         let statements = {
             let catalog = self.catalog.lock();
-            sql::parse(sql_text, &*catalog)?
+            let catalog = NodeCatalog {
+                file: &catalog,
+                kafka_listener: self.config.kafka_listener.as_deref(),
+            };
+            sql::parse(sql_text, &catalog)?
         };
         let mut session = Session::default();
         statements
@@ -253,6 +275,7 @@ impl Engine {
                 plan,
                 if_not_exists,
             } => self.create_view(plan, if_not_exists),
+            Statement::Insert { target, plan } => self.insert_into(target, *plan),
             Statement::Query(plan) => self.start_query(plan, None, session),
             Statement::LimitedQuery { plan, limit } => self.start_query(plan, Some(limit), session),
             Statement::PullQuery(_) => Err(Error::plan(
@@ -365,6 +388,7 @@ impl Engine {
             if catalog.views.contains_key(&name)
                 || catalog.sources.contains_key(&name)
                 || catalog.versions.aliases.contains_key(&name)
+                || catalog.queries.contains_key(&name)
             {
                 return if if_not_exists {
                     Ok(Outcome::AlreadyExists { name })
@@ -374,6 +398,9 @@ impl Engine {
                     )))
                 };
             }
+        }
+        if plan.sink.is_some() {
+            check_named_output(&self.log, &self.catalog.lock(), &plan)?;
         }
         // Start first: a plan that cannot run never enters the catalog.
         let _ = std::fs::remove_dir_all(self.view_dir(&name));
@@ -387,7 +414,7 @@ impl Engine {
         })
     }
 
-    fn start_view(&self, plan: ViewPlan) -> Result<()> {
+    pub(crate) fn start_view(&self, plan: ViewPlan) -> Result<()> {
         self.start_view_at(plan, None)
     }
 
@@ -418,6 +445,7 @@ impl Engine {
             self.drop_view(&name)?;
             return Ok(Outcome::Dropped { name });
         }
+        self.refuse_if_inserted(&name)?;
         let mut catalog = self.catalog.lock();
         if !catalog.sources.contains_key(&name) {
             return Err(Error::Unknown {
@@ -453,6 +481,7 @@ impl Engine {
         let name = name.to_lowercase();
         let targets = self.catalog.lock().versions.drop_targets(&name)?;
         self.refuse_if_read(&targets)?;
+        self.refuse_if_inserted(&name)?;
         for view in targets {
             self.drop_one_view(&view)?;
         }
@@ -650,7 +679,7 @@ impl Engine {
         }
     }
 
-    fn view_dir(&self, name: &str) -> PathBuf {
+    pub(crate) fn view_dir(&self, name: &str) -> PathBuf {
         self.dir.join("views").join(name)
     }
 

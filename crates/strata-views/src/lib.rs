@@ -7,11 +7,15 @@
 //! with source offsets and output positions. [`versions`] keeps aliases and view versions;
 //! [`replay`] rebuilds a view into a new version (or copies a topic) and promotes it;
 //! [`start`] says where a new view starts reading; [`queries`] names every running query by
-//! id, and `statements` runs ksqlDB's commands (SHOW, DESCRIBE, EXPLAIN, TERMINATE, PRINT, SET).
+//! id, and `statements` runs ksqlDB's commands (SHOW, DESCRIBE, EXPLAIN, TERMINATE, PRINT,
+//! SET); [`outputs`] runs `INSERT INTO` queries and checks named output topics, which
+//! `forward` writes exactly once.
 
 mod catalog;
 pub mod engine;
+mod forward;
 mod open;
+pub mod outputs;
 pub mod queries;
 pub mod replay;
 mod replay_jobs;

@@ -4,8 +4,9 @@
 //!
 //! Ids follow ksqlDB's: `CTAS_<VIEW>` for a view whose output is a table (it aggregates),
 //! `CSAS_<VIEW>` for one whose output is a stream; a continuous query's id is its temporary
-//! view's name (`_query_<pid>_<n>`, also in the `strata-query` response header). To add a kind
-//! of query (an `INSERT INTO`), add it to [`QueryKind`] and to [`Engine::queries`].
+//! view's name (`_query_<pid>_<n>`, also in the `strata-query` response header); an `INSERT
+//! INTO` query's is `insertquery_<n>` (kept in the catalog apart from views, `outputs`). To
+//! add a kind of query, add it to [`QueryKind`] and to [`Engine::queries`].
 
 use serde::Serialize;
 
@@ -23,6 +24,8 @@ pub enum QueryKind {
     Persistent,
     /// A continuous query: its rows are an HTTP response; it ends with the response.
     Push,
+    /// An `INSERT INTO` query: writes into a stream's topic until terminated.
+    Insert,
 }
 
 /// One query, as `SHOW QUERIES` lists it.
@@ -78,6 +81,31 @@ impl Engine {
                 },
             })
             .collect();
+        let inserts: Vec<(String, crate::outputs::InsertQuery)> = self
+            .catalog
+            .lock()
+            .queries
+            .iter()
+            .map(|(id, q)| (id.clone(), q.clone()))
+            .collect();
+        out.extend(inserts.into_iter().map(|(id, q)| {
+            QueryInfo {
+                kind: QueryKind::Insert,
+                view: id.clone(),
+                source: q.plan.source.name.clone(),
+                sink: q
+                    .plan
+                    .sink
+                    .as_ref()
+                    .map(|s| s.topic.clone())
+                    .unwrap_or_default(),
+                status: match self.failure(&id) {
+                    None => "running".to_owned(),
+                    Some(why) => format!("failed: {why}"),
+                },
+                id,
+            }
+        }));
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }

@@ -125,6 +125,12 @@ impl Engine {
                 None => base_plan,
             };
             plan.name.clone_from(&version);
+            if let Some(sink) = &plan.sink {
+                return Err(Error::Conflict(format!(
+                    "{alias} writes the named output topic {}: a replayed version would write its rows there a second time; create a new view with another kafka_topic instead",
+                    sink.topic
+                )));
+            }
             let topic = self.log.topic(&plan.source.topic)?;
             let start = req.from.positions(&topic)?;
             let target: Vec<u64> = topic.partitions().iter().map(|p| p.end_offset()).collect();

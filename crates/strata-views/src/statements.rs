@@ -9,7 +9,7 @@ use strata_sql::commands::{ExplainTarget, OffsetReset, PrintSpec, ShowKind, Term
 use strata_sql::plan::{SourceDef, SourceKind, ViewPlan};
 
 use crate::engine::{Engine, Outcome};
-use crate::queries::{QueryInfo, TRANSIENT_PREFIX, query_id};
+use crate::queries::{QueryInfo, QueryKind, TRANSIENT_PREFIX, query_id};
 
 /// What `SET` changed, for the statements after it in the same request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -187,7 +187,19 @@ impl Engine {
         let (plan, query_id) = match target {
             ExplainTarget::Plan(plan) => (*plan, None),
             ExplainTarget::Named(name) => {
-                let view = match self.query(&name) {
+                let query = self.query(&name);
+                if let Some(q) = query.as_ref().filter(|q| q.kind == QueryKind::Insert) {
+                    // An INSERT INTO query's plan lives with the queries, not the views.
+                    let insert = self.catalog.lock().queries.get(&q.view).cloned();
+                    if let Some(insert) = insert {
+                        return Ok(Outcome::Explanation {
+                            text: strata_sql::explain::explain(&insert.plan),
+                            query_id: Some(q.id.clone()),
+                            plan: Box::new(insert.plan),
+                        });
+                    }
+                }
+                let view = match query {
                     Some(q) => q.view,
                     None => self.resolve(&name).ok_or_else(|| Error::Unknown {
                         kind: NameKind::View,
@@ -240,10 +252,12 @@ impl Engine {
         };
         let mut ids = Vec::with_capacity(targets.len());
         for q in targets {
-            if q.view.starts_with(TRANSIENT_PREFIX) {
-                self.drop_view(&q.view)?;
-            } else {
-                self.stop_view(&q.view, &format!("terminated by TERMINATE {}", q.id))?;
+            match q.kind {
+                QueryKind::Push => self.drop_view(&q.view)?,
+                QueryKind::Insert => self.terminate_query(&q.id)?,
+                QueryKind::Persistent => {
+                    self.stop_view(&q.view, &format!("terminated by TERMINATE {}", q.id))?;
+                }
             }
             ids.push(q.id);
         }

@@ -7,7 +7,9 @@
 //!   A window Top-N view ([`strata_engine::topn`]) appends the ranked rows of each window, unkeyed,
 //!   when the watermark closes it;
 //! - `<view>-late`: source records set aside — later than the grace period, or not matching
-//!   the schema — with a `strata.reason` header.
+//!   the schema — with a `strata.reason` header;
+//! - a named output topic, when the plan has one ([`crate::forward`]): the changelog's records
+//!   up to each checkpoint, copied after it.
 //!
 //! Exactly-once: every `checkpoint_interval` the driver fsyncs its outputs, then writes one
 //! checkpoint (operator state, source positions, watermarks, output end offsets) atomically.
@@ -30,6 +32,7 @@ use strata_log::{
 };
 pub use strata_sql::plan::{changelog_topic, late_topic};
 
+use crate::forward::{ForwardCheckpoint, Forwarder};
 use crate::start::StartAt;
 use strata_engine::codec;
 use strata_engine::decode::{InvalidRecord, MAX_BATCH_ROWS};
@@ -50,6 +53,11 @@ pub type BatchHandle = Arc<dyn BatchView>;
 
 /// A view's speed-layer partials per generation, and the batch view they complement.
 pub type SpeedPartials = Ledger<ViewOperator, BatchHandle>;
+
+/// How often, at most, a view with a named output checkpoints: its named topic receives rows
+/// only after a checkpoint commits them, so this bounds their delay (Kafka Streams commits
+/// every 100 ms under exactly-once; a checkpoint here also writes the view's state).
+pub const NAMED_OUTPUT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Header naming why a record went to the late topic.
 pub const REASON_HEADER: &str = "strata.reason";
@@ -157,6 +165,8 @@ struct Driver {
     source: Arc<Topic>,
     changelog: Arc<Topic>,
     late: Arc<Topic>,
+    /// Copies committed changelog records to the named output, when the view has one.
+    forward: Option<Forwarder>,
     /// Decode → join → operator, per micro-batch.
     pipeline: Pipeline,
     /// The joined table's topic and the positions read in it.
@@ -214,6 +224,8 @@ impl StreamingView {
             durability: Durability::Never, // fsynced before each checkpoint instead
             ..TopicConfig::default()
         };
+        // Before the view's own topics: a named output it cannot write leaves nothing behind.
+        let forward = Forwarder::open(&log, &plan)?;
         let changelog = ensure_topic(&log, &changelog_topic(&plan.name), &output_config)?;
         let late = ensure_topic(&log, &late_topic(&plan.name), &output_config)?;
         std::fs::create_dir_all(state_dir).map_err(|e| Error::Checkpoint {
@@ -244,6 +256,7 @@ impl StreamingView {
             source,
             changelog,
             late,
+            forward,
             pipeline,
             table,
             positions: vec![0; partitions],
@@ -349,6 +362,9 @@ impl Driver {
                     .partition(0)?
                     .truncate_to(self.late.partition(0)?.start_offset())
                     .ok();
+                if let Some(f) = &mut self.forward {
+                    f.start_at(self.changelog.partition(0)?.start_offset());
+                }
                 self.positions = from.positions(&self.source)?;
                 self.watermarks.start(Instant::now());
                 return Ok(());
@@ -378,6 +394,11 @@ impl Driver {
             .read::<Option<TopNState>>()
             .map_err(|e| unreadable(format!("the Top-N state: {e}")))?
             .flatten();
+        // Written after the Top-N state: where the copy to the named output stood.
+        let forwarded: Option<ForwardCheckpoint> = parts
+            .read::<Option<ForwardCheckpoint>>()
+            .map_err(|e| unreadable(format!("the named output's position: {e}")))?
+            .flatten();
         if checkpoint.plan != self.plan_text {
             return Err(Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
@@ -388,6 +409,16 @@ impl Driver {
             .partition(0)?
             .truncate_to(checkpoint.changelog_end)?;
         self.late.partition(0)?.truncate_to(checkpoint.late_end)?;
+        if let Some(f) = &mut self.forward {
+            let at = forwarded.ok_or_else(|| {
+                unreadable(
+                    "the checkpoint of a view with a named output has no position in it".into(),
+                )
+            })?;
+            f.restore(&at)?;
+            // What the checkpoint committed and the crash kept from the named topic.
+            f.forward(&self.changelog, checkpoint.changelog_end)?;
+        }
         self.positions = checkpoint.positions;
         self.positions
             .resize(self.source.partition_count() as usize, 0);
@@ -433,7 +464,7 @@ impl Driver {
         loop {
             let stopping = self.shared.stop.load(Ordering::Acquire);
             let result = self.step().and_then(|read| {
-                if stopping || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval {
+                if stopping || self.last_checkpoint.elapsed() >= self.checkpoint_interval() {
                     self.checkpoint()?;
                 }
                 Ok(read)
@@ -757,6 +788,11 @@ impl Driver {
         // Outputs first: the checkpoint may only name output that is on disk.
         self.changelog.partition(0)?.flush()?;
         self.late.partition(0)?.flush()?;
+        let forwarded = self
+            .forward
+            .as_ref()
+            .map(Forwarder::checkpoint)
+            .transpose()?;
         let PipelineState {
             operator:
                 OperatorState {
@@ -791,15 +827,33 @@ impl Driver {
         };
         // Parts in order (see `restore`): what came later is appended, so that checkpoints
         // written before still read.
-        let bytes = codec::encode(&(&checkpoint, &CheckpointTail { table_input }, &topn)).map_err(
-            |message| Error::Checkpoint {
+        let changelog_end = checkpoint.changelog_end;
+        let tail = CheckpointTail { table_input };
+        let bytes = codec::encode(&(&checkpoint, &tail, &topn, &forwarded)).map_err(|message| {
+            Error::Checkpoint {
                 path: self.checkpoint_path.clone(),
                 message,
-            },
-        )?;
+            }
+        })?;
         strata_log::fsutil::write_atomically(&self.checkpoint_path, &bytes)?;
         self.last_checkpoint = Instant::now();
+        // Committed: the named output may have it now.
+        if let Some(f) = &mut self.forward {
+            f.forward(&self.changelog, changelog_end)?;
+        }
         Ok(())
+    }
+
+    /// How often the view checkpoints: a view with a named output at least every
+    /// [`NAMED_OUTPUT_COMMIT_INTERVAL`], since that is when its rows reach the topic.
+    fn checkpoint_interval(&self) -> Duration {
+        match &self.forward {
+            Some(_) => self
+                .config
+                .checkpoint_interval
+                .min(NAMED_OUTPUT_COMMIT_INTERVAL),
+            None => self.config.checkpoint_interval,
+        }
     }
 }
 

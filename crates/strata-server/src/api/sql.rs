@@ -156,6 +156,15 @@ pub enum Outcome {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u64>,
     },
+    /// `INSERT INTO`: a query writing into a stream's topic is running.
+    InsertStarted {
+        /// The query's id (what stops it).
+        id: String,
+        /// The stream or table written into.
+        target: String,
+        /// Its topic.
+        topic: String,
+    },
 }
 
 /// A running query, as `SHOW QUERIES` lists it.
@@ -310,6 +319,7 @@ impl TryFrom<engine::Outcome> for Outcome {
                 changelog,
                 limit,
             },
+            E::InsertStarted { id, target, topic } => Outcome::InsertStarted { id, target, topic },
         })
     }
 }
@@ -435,6 +445,11 @@ mod tests {
                 name: "_query_1_0".into(),
                 changelog: "_query_1_0-changelog".into(),
                 limit: Some(5),
+            },
+            engine::Outcome::InsertStarted {
+                id: "insertquery_1".into(),
+                target: "s".into(),
+                topic: "t".into(),
             },
         ] {
             let want = serde_json::to_string(&o).unwrap();

@@ -198,6 +198,7 @@ impl<'a> Planner<'a> {
             },
             rank: None,
             unnest,
+            sink: None,
         };
         if !aggregating {
             let window_loc = self.ex.window.map(|(l, _)| l);

@@ -34,6 +34,7 @@ pub fn open_on(dir: &Path, log: Option<Arc<Log>>) -> (Arc<Log>, Arc<Engine>) {
             poll_interval: Duration::from_millis(5),
             ..StreamingConfig::default()
         },
+        ..EngineConfig::default()
     };
     let engine = Engine::open(Arc::clone(&log), &dir.join("engine"), config).expect("engine");
     (log, engine)
