@@ -28,6 +28,7 @@ mod loom;
 pub mod operator;
 pub mod pipeline;
 pub mod proctime;
+mod rows;
 mod scalar;
 pub mod sink;
 pub mod sql;

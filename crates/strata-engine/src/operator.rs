@@ -27,12 +27,7 @@ use crate::unnest::{self, UnnestStage};
 use crate::upsert::{KEY_COLUMN, TableInputState, Upsert};
 use crate::window;
 
-/// Name of the column that carries a record's log timestamp.
-pub const ROWTIME: &str = "rowtime";
-/// Output column: window start.
-pub const WINDOW_START: &str = "window_start";
-/// Output column: window end.
-pub const WINDOW_END: &str = "window_end";
+pub use crate::rows::{LateRow, ROWTIME, WINDOW_END, WINDOW_START};
 
 /// Whether late records are cut (streaming) or every record counts (bounded runs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +40,6 @@ pub enum Lateness {
 
 /// How long closed windows stay queryable by default (ksqlDB's window retention default).
 pub const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
-
-/// Why a row was set aside instead of aggregated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LateRow {
-    /// Row index in the (unfiltered) input batch.
-    pub row: usize,
-    /// Human-readable reason.
-    pub reason: String,
-}
 
 /// What one input batch did.
 #[derive(Debug, Default)]

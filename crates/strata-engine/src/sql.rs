@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-pub use strata_sql::commands::{PullQuery, ShowKind};
+pub use strata_sql::commands::ShowKind;
+pub use strata_sql::plan::PullQuery;
 pub use strata_sql::{Catalog, EmptyCatalog, is_window_topn};
 
 use crate::error::Result;

@@ -22,8 +22,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
 use crate::expr;
-use crate::operator::{LateRow, ROWTIME};
 use crate::plan::{Expr, UnnestDef, ViewPlan};
+use crate::rows::{LateRow, ROWTIME};
 
 /// A compiled table function: the array, the columns carried over, the exploded schema.
 #[derive(Debug)]

@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::ViewPlan;
-
 /// What `SHOW …` / `LIST …` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,28 +65,4 @@ pub enum TerminateTarget {
     },
     /// `TERMINATE ALL`: every running query.
     All,
-}
-
-/// `EXPLAIN …`: a query planned for the occasion, or a view (or query id) that exists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExplainTarget {
-    /// `EXPLAIN SELECT …` / `EXPLAIN CREATE TABLE v AS SELECT …`: the plan it would run.
-    Plan(Box<ViewPlan>),
-    /// `EXPLAIN name`: a view or a query id, looked up when the statement runs.
-    Named(String),
-}
-
-/// A pull query: `SELECT … FROM table_view_or_stream [WHERE …] [LIMIT n]` without `EMIT`,
-/// answered once from the current rows (a stream's: its records so far) and then done.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PullQuery {
-    /// The query over the table's or view's current rows: a filter and projection whose
-    /// source is the table or view read as a stream of its rows (its columns, no upserts).
-    pub rows: ViewPlan,
-    /// The same query as a push query would run it (upserting the table): a bounded run of
-    /// it over a source table's topic gives that table's current rows, filtered.
-    pub push: ViewPlan,
-    /// At most this many rows.
-    pub limit: Option<u64>,
 }

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod proctime;
 mod pull;
 mod query;
+mod select;
 pub mod sink;
 mod statements;
 mod tokens;

@@ -19,11 +19,12 @@ use crate::error::Result;
 use crate::plan::{
     ColumnDef, KeyFormat, ServingMode, SourceDef, SourceKind, SqlType, Statement, ViewPlan,
 };
+use crate::select::plan_view;
 use crate::tokens::{
     Cursor, Stmt, TYPE_HINT, is_kw, split_commas, split_statements, sql_err, sql_type_named,
     tokenize,
 };
-use crate::{formats, query, sink, statements, topn, window};
+use crate::{formats, sink, statements, window};
 
 /// How a view declared earlier in the same text is read by the statements after it
 /// (`FROM other_view`): the source its output is, or `None` when its output cannot be typed.
@@ -97,7 +98,9 @@ fn parse_statement(stmt: Stmt, catalog: &dyn Catalog) -> Result<Statement> {
     let toks = &stmt.tokens;
     let mut c = Cursor::new(toks, stmt.end);
     let first = c.peek().map(|t| t.token.clone()).unwrap_or(Token::EOF);
-    if let Some(command) = statements::command(toks, stmt.end, catalog)? {
+    // EXPLAIN CREATE … AS parses a CREATE: handed down, so `statements` need not import us.
+    let parse_create = |toks: &[TokenWithSpan], end: Location| parse_one(toks, end, catalog);
+    if let Some(command) = statements::command(toks, stmt.end, catalog, &parse_create)? {
         return Ok(command);
     }
     if is_kw(&first, "CREATE") {
@@ -258,20 +261,6 @@ pub(crate) fn parse_one(
     catalog: &dyn Catalog,
 ) -> Result<Statement> {
     create(&mut Cursor::new(toks, end), catalog)
-}
-
-/// Plans a query as view `name`: a window Top-N ([`topn`]) or any other query ([`query`]).
-pub(crate) fn plan_view(
-    toks: &[TokenWithSpan],
-    end: Location,
-    name: &str,
-    catalog: &dyn Catalog,
-) -> Result<ViewPlan> {
-    crate::missing::check(toks)?;
-    if topn::tokens_are_window_topn(toks) {
-        return Ok(topn::plan_window_topn(toks, end, name, catalog)?.into_view());
-    }
-    query::plan_query(toks, end, name, catalog)
 }
 
 /// `WITH (k = v, …)` properties: keys lower-cased, values as written.

@@ -19,10 +19,10 @@
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::catalog::Catalog;
-use crate::commands::PullQuery;
 use crate::error::Result;
+use crate::plan::PullQuery;
 use crate::plan::{SourceDef, SourceKind, Statement};
-use crate::statements::positive;
+use crate::tokens::positive;
 use crate::tokens::{Cursor, is_kw};
 
 /// The statement a bare SELECT in `toks` is: [`Statement::PullQuery`], [`Statement::Query`]
@@ -36,7 +36,7 @@ pub(crate) fn query_statement(
     catalog: &dyn Catalog,
 ) -> Result<Statement> {
     let (toks, limit) = split_limit(toks, end)?;
-    let push = crate::parser::plan_view(&toks, end, "query", catalog)?;
+    let push = crate::select::plan_view(&toks, end, "query", catalog)?;
     let as_push = |plan| match limit {
         Some(limit) => Statement::LimitedQuery { plan, limit },
         None => Statement::Query(plan),
@@ -61,7 +61,7 @@ pub(crate) fn query_statement(
         name: push.source.name.clone(),
         base: catalog,
     };
-    let rows = crate::parser::plan_view(&toks, end, "query", &rows_of)?;
+    let rows = crate::select::plan_view(&toks, end, "query", &rows_of)?;
     if rows.is_aggregating() || rows.window.is_some() || rows.join.is_some() || rows.is_ranked() {
         return Ok(as_push(push));
     }

@@ -5,10 +5,14 @@
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::catalog::Catalog;
-use crate::commands::{ExplainTarget, PrintSpec, SESSION_PROPERTIES, ShowKind, TerminateTarget};
+use crate::commands::{PrintSpec, SESSION_PROPERTIES, ShowKind, TerminateTarget};
 use crate::error::Result;
+use crate::plan::ExplainTarget;
 use crate::plan::Statement;
-use crate::tokens::{Cursor, is_kw, sql_err};
+use crate::tokens::{Cursor, is_kw, positive, sql_err};
+
+/// Parses a `CREATE …` statement (the parser's own, handed down for `EXPLAIN CREATE … AS`).
+pub(crate) type ParseCreate<'a> = dyn Fn(&[TokenWithSpan], Location) -> Result<Statement> + 'a;
 
 /// The statement in `toks` when it is one of this module's, else `None`.
 ///
@@ -18,6 +22,7 @@ pub(crate) fn command(
     toks: &[TokenWithSpan],
     end: Location,
     catalog: &dyn Catalog,
+    parse_create: &ParseCreate<'_>,
 ) -> Result<Option<Statement>> {
     let mut c = Cursor::new(toks, end);
     let Some(first) = c.peek().map(|t| t.token.clone()) else {
@@ -47,7 +52,7 @@ pub(crate) fn command(
         terminate(&mut c)?
     } else if is_kw(&first, "EXPLAIN") {
         c.next();
-        explain(&mut c, catalog)?
+        explain(&mut c, catalog, parse_create)?
     } else {
         return Ok(None);
     };
@@ -159,24 +164,6 @@ fn name_until(c: &mut Cursor<'_>, stops: &[&str]) -> String {
     name
 }
 
-/// A whole number of at least 1, after `what`.
-pub(crate) fn positive(c: &mut Cursor<'_>, what: &str) -> Result<u64> {
-    let loc = c.loc();
-    match c.next().map(|t| &t.token) {
-        Some(Token::Number(n, _)) => match n.parse::<u64>() {
-            Ok(v) if v > 0 => Ok(v),
-            _ => Err(sql_err(
-                loc,
-                format!("{what} takes a whole number of at least 1, not {n}"),
-            )),
-        },
-        _ => Err(sql_err(
-            loc,
-            format!("expected a number after {what} (e.g. `{what} 10`)"),
-        )),
-    }
-}
-
 /// `SET 'property' = 'value'`, after SET.
 fn set(c: &mut Cursor<'_>) -> Result<Statement> {
     let loc = c.loc();
@@ -260,7 +247,11 @@ fn terminate(c: &mut Cursor<'_>) -> Result<Statement> {
 }
 
 /// `EXPLAIN SELECT …`, `EXPLAIN CREATE … AS SELECT …` or `EXPLAIN name`, after EXPLAIN.
-fn explain(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
+fn explain(
+    c: &mut Cursor<'_>,
+    catalog: &dyn Catalog,
+    parse_create: &ParseCreate<'_>,
+) -> Result<Statement> {
     let loc = c.loc();
     let rest = &c.toks[c.pos..];
     let Some(first) = rest.first() else {
@@ -270,11 +261,11 @@ fn explain(c: &mut Cursor<'_>, catalog: &dyn Catalog) -> Result<Statement> {
         ));
     };
     if is_kw(&first.token, "SELECT") || first.token == Token::LParen {
-        let plan = crate::parser::plan_view(rest, c.end, "explain", catalog)?;
+        let plan = crate::select::plan_view(rest, c.end, "explain", catalog)?;
         return Ok(Statement::Explain(ExplainTarget::Plan(Box::new(plan))));
     }
     if is_kw(&first.token, "CREATE") {
-        let stmt = crate::parser::parse_one(rest, c.end, catalog)?;
+        let stmt = parse_create(rest, c.end)?;
         return match stmt {
             Statement::CreateView { plan, .. } => {
                 Ok(Statement::Explain(ExplainTarget::Plan(Box::new(plan))))

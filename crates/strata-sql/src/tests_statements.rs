@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
-use crate::commands::{ExplainTarget, OffsetReset, PrintSpec, TerminateTarget};
+use crate::commands::{OffsetReset, PrintSpec, TerminateTarget};
+use crate::plan::ExplainTarget;
 use crate::plan::{SourceDef, SourceKind, SqlType, Statement, ViewPlan};
 use crate::{Catalog, EmptyCatalog, Error, parse};
 

@@ -271,3 +271,21 @@ pub(crate) fn sql_type_named(name: &str) -> Option<SqlType> {
 }
 
 pub(crate) const TYPE_HINT: &str = "strata's types are BOOLEAN, BIGINT (and INT…), DOUBLE (and FLOAT, DECIMAL), VARCHAR (and STRING), TIMESTAMP, ARRAY<type>";
+
+/// A whole number of at least 1, after `what`.
+pub(crate) fn positive(c: &mut Cursor<'_>, what: &str) -> Result<u64> {
+    let loc = c.loc();
+    match c.next().map(|t| &t.token) {
+        Some(Token::Number(n, _)) => match n.parse::<u64>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(sql_err(
+                loc,
+                format!("{what} takes a whole number of at least 1, not {n}"),
+            )),
+        },
+        _ => Err(sql_err(
+            loc,
+            format!("expected a number after {what} (e.g. `{what} 10`)"),
+        )),
+    }
+}

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::outputs::InsertQuery;
 use crate::versions::VersionCatalog;
 use strata_engine::error::{Error, Result};
 use strata_engine::sql::{Catalog, view_as_source};
@@ -85,4 +84,13 @@ fn catalog_error(path: &Path, e: std::io::Error) -> Error {
         path: path.to_owned(),
         message: e.to_string(),
     }
+}
+
+/// An `INSERT INTO` query as the catalog keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InsertQuery {
+    /// The stream (or sink table) it writes into.
+    pub(crate) target: String,
+    /// Its plan; the name is the query's id, the sink the target's topic.
+    pub(crate) plan: ViewPlan,
 }

@@ -15,12 +15,12 @@ use serde::Serialize;
 use strata_log::{Log, TopicConfig};
 
 use crate::catalog::{self, CatalogFile};
-use crate::outputs::{NodeCatalog, check_named_output};
-use crate::queries::{QueryInfo, TRANSIENT_PREFIX};
+use crate::output_checks::{NodeCatalog, check_named_output};
+use crate::query_ids::{QueryInfo, TRANSIENT_PREFIX};
 use crate::replay_jobs::Jobs;
+pub use crate::session::Session;
+use crate::session::{Statistics, TopicStats};
 use crate::start::StartAt;
-pub use crate::statements::Session;
-use crate::statements::{Statistics, TopicStats};
 use crate::streaming::{StreamingConfig, StreamingView, ViewStats};
 use strata_engine::error::{Error, NameKind, Result};
 use strata_engine::sql::{self, Catalog, view_as_source};
