@@ -136,31 +136,6 @@ async fn a_view_replay_killed_mid_way_resumes_and_is_exact() {
     node.stop();
 }
 
-/// Every record of a topic (all partitions) as the HTTP API returns them.
-async fn all_records(c: &Client, topic: &str) -> Vec<Value> {
-    let ends = end_offsets(c, topic).await;
-    let mut out = Vec::new();
-    for (p, end) in ends.iter().enumerate() {
-        let mut offset = 0;
-        while offset < *end {
-            let (status, v) = get(
-                c,
-                &format!("/v1/topics/{topic}/records?partition={p}&offset={offset}&max=100000"),
-            )
-            .await;
-            assert_eq!(status, 200, "{v}");
-            let records = v["records"].as_array().expect("records");
-            assert!(!records.is_empty());
-            offset = records.last().expect("last")["offset"]
-                .as_u64()
-                .expect("offset")
-                + 1;
-            out.extend(records.iter().cloned());
-        }
-    }
-    out
-}
-
 /// The source event index each copied record came from (its timestamp says), checking that
 /// it names its origin.
 fn copied_events(records: &[Value]) -> Vec<u64> {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use strata_server::client::Client;
 
 use common::*;
@@ -32,29 +31,6 @@ fn round_lines(round: u64, n: usize) -> Vec<String> {
                 .join(" ")
         })
         .collect()
-}
-
-/// Every record of `topic`, all partitions, in offset order per partition.
-async fn all_records(c: &Client, topic: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    for (p, end) in end_offsets(c, topic).await.into_iter().enumerate() {
-        let mut offset = 0;
-        while offset < end {
-            let (status, v) = get(
-                c,
-                &format!("/v1/topics/{topic}/records?partition={p}&offset={offset}&max=100000"),
-            )
-            .await;
-            assert_eq!(status, 200, "{v}");
-            let records = v["records"].as_array().expect("records");
-            offset = records.last().expect("a record")["offset"]
-                .as_u64()
-                .expect("offset")
-                + 1;
-            out.extend(records.iter().cloned());
-        }
-    }
-    out
 }
 
 /// Per word (the record key, a plain string), the counts the topic holds, in order.

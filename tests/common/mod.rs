@@ -318,6 +318,31 @@ pub async fn end_offsets(c: &Client, topic: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Every record of a topic (all partitions) as the HTTP API returns them.
+pub async fn all_records(c: &Client, topic: &str) -> Vec<Value> {
+    let ends = end_offsets(c, topic).await;
+    let mut out = Vec::new();
+    for (p, end) in ends.iter().enumerate() {
+        let mut offset = 0;
+        while offset < *end {
+            let (status, v) = get(
+                c,
+                &format!("/v1/topics/{topic}/records?partition={p}&offset={offset}&max=100000"),
+            )
+            .await;
+            assert_eq!(status, 200, "{v}");
+            let records = v["records"].as_array().expect("records");
+            assert!(!records.is_empty());
+            offset = records.last().expect("last")["offset"]
+                .as_u64()
+                .expect("offset")
+                + 1;
+            out.extend(records.iter().cloned());
+        }
+    }
+    out
+}
+
 /// Asserts that a reply is an error with this status, and returns its message.
 pub fn expect_error(r: &Reply, status: u16) -> String {
     let v = parse(r);
